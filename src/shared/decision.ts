@@ -1,0 +1,94 @@
+/**
+ * The risk decision as the upstream risk engine publishes it on `risk_decisions`.
+ * Pure module: imported by the bridge (parsing) and by workflow code (types only).
+ */
+import { z } from 'zod';
+import { DecimalInput, PositiveDecimalInput } from './decimal';
+
+/** Upstream model's signal: 2 = BUY, 0 = SELL, 1 = HOLD. */
+export const Signal = { SELL: 0, HOLD: 1, BUY: 2 } as const;
+
+export const ORDER_TYPES = ['MARKET', 'LIMIT', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT_LIMIT', 'OCO'] as const;
+export type DecisionOrderType = (typeof ORDER_TYPES)[number];
+
+/**
+ * Decision ids become workflow ids (`trade-<id>`) and, when short enough, part of client order
+ * ids, so they are restricted to characters that are safe in both and in a search query.
+ */
+export const DecisionId = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .regex(/^[A-Za-z0-9._:-]+$/, 'may contain only letters, digits and . _ : -');
+
+export const RiskDecisionSchema = z
+  .object({
+    decision_id: DecisionId,
+    timestamp: z.number().int().nonnegative().max(8.64e15),
+    symbol: z
+      .string()
+      .regex(/^[A-Z0-9-_.]{1,20}$/, 'must be an exchange symbol such as BTCUSDT (upper case, at most 20 characters)'),
+    decision: z.enum(['approve', 'modify', 'reject']),
+    original_signal: z.union([z.literal(0), z.literal(1), z.literal(2)]),
+    approved_size: DecimalInput,
+    reasons: z.array(z.string().max(1000)).max(100).default([]),
+    order_type: z.enum(ORDER_TYPES).default('MARKET'),
+    limit_price: PositiveDecimalInput.optional(),
+    time_in_force: z.enum(['GTC', 'IOC', 'FOK']).optional(),
+    stop_price: PositiveDecimalInput.optional(),
+    stop_limit_price: PositiveDecimalInput.optional(),
+    take_profit_price: PositiveDecimalInput.optional(),
+    stop_loss: PositiveDecimalInput.optional(),
+    take_profit: PositiveDecimalInput.optional(),
+    timeout_ms: z.number().int().min(1000).max(30 * 24 * 3600 * 1000).optional(),
+  })
+  .superRefine((d, ctx) => {
+    if (d.decision === 'reject') return;
+    if (d.original_signal === Signal.HOLD) {
+      ctx.addIssue({ code: 'custom', path: ['original_signal'], message: 'an approved HOLD (1) has no side to trade' });
+    }
+    if (!(Number(d.approved_size) > 0)) {
+      ctx.addIssue({ code: 'custom', path: ['approved_size'], message: 'must be greater than 0 for an executed decision' });
+    }
+    const need = (field: keyof typeof d, why: string) => {
+      if (d[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: `is required ${why}` });
+    };
+    switch (d.order_type) {
+      case 'LIMIT':
+        need('limit_price', 'for a LIMIT order');
+        break;
+      case 'STOP_LOSS_LIMIT':
+      case 'TAKE_PROFIT_LIMIT':
+        need('stop_price', `for a ${d.order_type} order`);
+        need('limit_price', `for a ${d.order_type} order`);
+        break;
+      case 'OCO':
+        need('take_profit_price', 'for an OCO order');
+        need('stop_price', 'for an OCO order');
+        need('stop_limit_price', 'for an OCO order');
+        break;
+      case 'MARKET':
+        break;
+    }
+  });
+
+export type RiskDecision = z.output<typeof RiskDecisionSchema>;
+
+export type Side = 'BUY' | 'SELL';
+
+export function sideOf(signal: 0 | 1 | 2): Side | undefined {
+  if (signal === Signal.BUY) return 'BUY';
+  if (signal === Signal.SELL) return 'SELL';
+  return undefined;
+}
+
+/** "original_signal: an approved HOLD ..." — one line naming each field and its problem. */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length ? i.path.join('.') : '(entry)'}: ${i.message}`)
+    .join('; ');
+}
+
+export function workflowIdFor(decisionId: string): string {
+  return `trade-${decisionId}`;
+}
