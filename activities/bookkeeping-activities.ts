@@ -1,0 +1,146 @@
+/**
+ * Activities that record what happened: orders and their transitions, fills into the portfolio,
+ * execution reports. Each is idempotent, so Temporal may retry any of them at any point.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type Redis from 'ioredis';
+import type { BinanceSpotClient, Trade } from '../src/exchange';
+import { symbolRules } from '../src/exchange/filters';
+import type { Logger } from '../src/logging';
+import { publishOnce, TRADE_EXECUTIONS_STREAM } from '../src/reporting/report-publisher';
+import { dec } from '../src/shared/decimal';
+import { summariseFills } from '../src/shared/fills';
+import type { ExecutionReport, FillRecord, FillSummary, TrackedOrder } from '../src/shared/trade';
+import { toFailure } from './exchange-activities';
+
+/** The persistence operations these activities need (implemented over Postgres in src/persistence). */
+export interface TradeStore {
+  recordOrder(args: { decisionId: string; workflowId: string; order: TrackedOrder }): Promise<void>;
+  /** Applies fills to the position exactly once each (keyed by exchange trade id), in one transaction. */
+  applyFills(args: {
+    symbol: string;
+    baseAsset: string;
+    quoteAsset: string;
+    fills: FillRecord[];
+    commissionAssetPrices: Record<string, string>;
+  }): Promise<void>;
+  saveReport(report: ExecutionReport): Promise<void>;
+  markReportPublished(reportId: string, streamId: string): Promise<void>;
+  recordDecisionOutcome(decisionId: string, status: 'completed' | 'failed', error?: string): Promise<void>;
+}
+
+export interface BookkeepingDeps {
+  exchange: BinanceSpotClient;
+  store: TradeStore;
+  redis: Redis;
+  logger: Logger;
+  reportStream?: string;
+}
+
+export interface SettleFillsRequest {
+  decisionId: string;
+  workflowId: string;
+  symbol: string;
+  orderId: number;
+  clientOrderId: string;
+  /** The executed quantity the exchange reported; trades are read until they add up to it. */
+  expectedQty: string;
+}
+
+export function createBookkeepingActivities(deps: BookkeepingDeps) {
+  const stream = deps.reportStream ?? TRADE_EXECUTIONS_STREAM;
+
+  return {
+    async recordOrder(args: { decisionId: string; workflowId: string; order: TrackedOrder }): Promise<void> {
+      await deps.store.recordOrder(args);
+    },
+
+    /**
+     * Reads the order's trades from the exchange (the authority on fills, commissions included)
+     * and applies them to the portfolio. Binance may list trades a moment after the order shows
+     * them executed, so a shortfall is retried rather than recorded.
+     */
+    async settleFills(req: SettleFillsRequest): Promise<FillSummary> {
+      let trades: Trade[];
+      let rules;
+      try {
+        trades = await deps.exchange.myTrades({ symbol: req.symbol, orderId: req.orderId });
+        rules = symbolRules(await deps.exchange.exchangeInfo(), req.symbol);
+      } catch (err) {
+        throw toFailure(err);
+      }
+      const fills: FillRecord[] = trades
+        .filter((t) => t.orderId === req.orderId)
+        .map((t) => ({
+          tradeId: t.id,
+          orderId: t.orderId,
+          clientOrderId: req.clientOrderId,
+          symbol: t.symbol,
+          side: t.isBuyer ? 'BUY' : 'SELL',
+          price: t.price,
+          qty: t.qty,
+          quoteQty: t.quoteQty,
+          commission: t.commission,
+          commissionAsset: t.commissionAsset,
+          isMaker: t.isMaker,
+          time: t.time,
+        }));
+      const summary = summariseFills(fills);
+      if (dec(summary.filledQty).lt(req.expectedQty)) {
+        throw ApplicationFailure.retryable(
+          `trades for order ${req.orderId} add up to ${summary.filledQty}, exchange reports ${req.expectedQty} executed`,
+          'FillsNotYetVisible',
+        );
+      }
+      const commissionAssetPrices = await pricesOfThirdAssets(deps.exchange, deps.logger, fills, rules.baseAsset, rules.quoteAsset);
+      await deps.store.applyFills({
+        symbol: req.symbol,
+        baseAsset: rules.baseAsset,
+        quoteAsset: rules.quoteAsset,
+        fills,
+        commissionAssetPrices,
+      });
+      return summary;
+    },
+
+    /** Stores the report (audit) and publishes it once on `trade_executions`. */
+    async publishReport(report: ExecutionReport): Promise<string> {
+      await deps.store.saveReport(report);
+      const streamId = await publishOnce(deps.redis, stream, report.report_id, JSON.stringify(report));
+      await deps.store.markReportPublished(report.report_id, streamId);
+      deps.logger.info(
+        { decisionId: report.decision_id, workflowId: report.workflow_id, clientOrderId: report.client_order_id, status: report.status, streamId },
+        'execution report published',
+      );
+      return streamId;
+    },
+
+    async recordDecisionOutcome(args: { decisionId: string; status: 'completed' | 'failed'; error?: string }): Promise<void> {
+      await deps.store.recordDecisionOutcome(args.decisionId, args.status, args.error);
+    },
+  };
+}
+
+/**
+ * Commission paid in a third asset (BNB) is valued in the quote asset at the current price,
+ * read right after the fill. When the exchange lists no such pair the value stays unknown and
+ * the position's fee total leaves it out (logged), rather than inventing a price.
+ */
+async function pricesOfThirdAssets(
+  exchange: BinanceSpotClient,
+  logger: Logger,
+  fills: FillRecord[],
+  base: string,
+  quote: string,
+): Promise<Record<string, string>> {
+  const prices: Record<string, string> = {};
+  const assets = new Set(fills.map((f) => f.commissionAsset).filter((a) => a !== base && a !== quote));
+  for (const asset of assets) {
+    try {
+      prices[asset] = (await exchange.tickerPrice(`${asset}${quote}`)).price;
+    } catch (err) {
+      logger.warn({ asset, quote, err: err instanceof Error ? err.message : String(err) }, 'no price to value commission asset');
+    }
+  }
+  return prices;
+}

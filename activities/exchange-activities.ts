@@ -1,0 +1,279 @@
+/**
+ * Activities that talk to the exchange. The one rule they exist to keep: a retry never creates a
+ * second order. Every order carries a deterministic client order id; whenever the outcome of a
+ * submission is unknown, the exchange is asked about that id before anything is sent again.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { BinanceSpotClient, Order, OrderResponse } from '../src/exchange';
+import { BinanceError, isBinanceError } from '../src/exchange/errors';
+import { prepareOrder as applyFilters, symbolRules } from '../src/exchange/filters';
+import type { Logger } from '../src/logging';
+import type { Side } from '../src/shared/decision';
+import type { ExchangeOrderType, OrderIntent, OrderSnapshot, PlaceOrderResult } from '../src/shared/trade';
+
+export interface ExchangeActivityDeps {
+  exchange: BinanceSpotClient;
+  logger: Logger;
+  /** The recvWindow the client signs with: after it, an in-flight request can no longer be accepted. */
+  recvWindowMs: number;
+  /** Wall-clock uncertainty added on top of recvWindow before an absent order is trusted to stay absent. */
+  settleMarginMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface PrepareOrderRequest {
+  symbol: string;
+  side: Side;
+  type: ExchangeOrderType;
+  quantity: string;
+  price?: string;
+  stopPrice?: string;
+}
+
+export interface PreparedOrder {
+  quantity: string;
+  price?: string;
+  stopPrice?: string;
+  notional: string;
+  baseAsset: string;
+  quoteAsset: string;
+}
+
+export interface OrderRef {
+  symbol: string;
+  clientOrderId: string;
+}
+
+/** Binance `-2010` text for a re-used client order id of an open order. */
+const DUPLICATE_ORDER = 'Duplicate order sent.';
+
+export function createExchangeActivities(deps: ExchangeActivityDeps) {
+  const { exchange, logger } = deps;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const settleMargin = deps.settleMarginMs ?? 1000;
+
+  /** Looks an order up by client order id; `undefined` only on Binance's -2013. */
+  async function lookup(ref: OrderRef): Promise<OrderSnapshot | undefined> {
+    try {
+      return toSnapshot(await exchange.getOrder({ symbol: ref.symbol, origClientOrderId: ref.clientOrderId }));
+    } catch (err) {
+      if (isBinanceError(err, 'not_found')) return undefined;
+      throw toFailure(err);
+    }
+  }
+
+  /** Waits until a request sent at `sentAt` can no longer be accepted by the exchange. */
+  async function outwaitRecvWindow(sentAt: number): Promise<void> {
+    const wait = sentAt + deps.recvWindowMs + settleMargin - Date.now();
+    if (wait > 0) {
+      heartbeat({ phase: 'waiting out recvWindow before settling', waitMs: wait });
+      await sleep(wait);
+    }
+  }
+
+  return {
+    /** Symbol rules from the (cached) exchangeInfo, quantity down to the lot step, price to the tick. */
+    async prepareOrder(req: PrepareOrderRequest): Promise<PreparedOrder> {
+      let rules;
+      try {
+        rules = symbolRules(await exchange.exchangeInfo(), req.symbol);
+      } catch (err) {
+        if (err instanceof BinanceError) throw toFailure(err);
+        throw ApplicationFailure.nonRetryable(
+          `symbol: ${err instanceof Error ? err.message : String(err)}`,
+          'OrderRejected',
+        );
+      }
+      const market = req.price ?? (await exchange.tickerPrice(req.symbol).catch((e) => Promise.reject(toFailure(e)))).price;
+      const result = applyFilters(rules, {
+        side: req.side,
+        type: req.type,
+        quantity: req.quantity,
+        price: req.price,
+        stopPrice: req.stopPrice,
+        marketPrice: market,
+      });
+      if (!result.ok) {
+        throw ApplicationFailure.create({
+          message: `${result.filter}: ${result.reason}`,
+          type: 'OrderRejected',
+          nonRetryable: true,
+          details: [{ filter: result.filter, reason: result.reason }],
+        });
+      }
+      return {
+        quantity: result.quantity,
+        price: result.price,
+        stopPrice: result.stopPrice,
+        notional: result.notional,
+        baseAsset: rules.baseAsset,
+        quoteAsset: rules.quoteAsset,
+      };
+    },
+
+    /**
+     * Submits an order exactly once, whatever happens on the wire.
+     *
+     * - On a retry (attempt > 1) an earlier attempt may have placed the order, so we first wait
+     *   until that attempt's request is past its recvWindow (it cannot be accepted any more) and
+     *   ask the exchange: found → adopt it, -2013 → safe to send.
+     * - On an unknown outcome in this attempt we do the same before sending again.
+     * - A -2010 "Duplicate order sent." means the id is already an open order: adopt it.
+     */
+    async placeOrder(intent: OrderIntent): Promise<PlaceOrderResult> {
+      const info = Context.current().info;
+      if (info.attempt > 1) {
+        await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
+        const existing = await lookup(intent);
+        if (existing) {
+          logger.info({ clientOrderId: intent.clientOrderId, attempt: info.attempt }, 'adopted order placed by an earlier attempt');
+          return { order: existing, adopted: true };
+        }
+      }
+      for (let send = 1; ; send++) {
+        const sentAt = Date.now();
+        try {
+          const resp = await exchange.newOrder({
+            symbol: intent.symbol,
+            side: intent.side,
+            type: intent.type,
+            quantity: intent.quantity,
+            price: intent.price,
+            stopPrice: intent.stopPrice,
+            timeInForce: intent.timeInForce,
+            newClientOrderId: intent.clientOrderId,
+          });
+          return { order: fromResponse(resp), adopted: false };
+        } catch (err) {
+          if (isBinanceError(err, 'rejected') && err.code === -2010 && err.msg === DUPLICATE_ORDER) {
+            const existing = await lookup(intent);
+            if (existing) return { order: existing, adopted: true };
+          }
+          if (!isBinanceError(err, 'unknown_outcome') || send >= 3) throw toFailure(err);
+          logger.warn(
+            { clientOrderId: intent.clientOrderId, code: err.code, msg: err.msg },
+            'order submission outcome unknown; settling by query before any resend',
+          );
+          await outwaitRecvWindow(sentAt);
+          const existing = await lookup(intent);
+          if (existing) return { order: existing, adopted: true };
+        }
+      }
+    },
+
+    /** The order's current state; -2013 here is an error (the order was placed), not "absent". */
+    async queryOrder(ref: OrderRef): Promise<OrderSnapshot> {
+      const snap = await lookup(ref);
+      if (!snap) {
+        throw ApplicationFailure.retryable(`order ${ref.clientOrderId} on ${ref.symbol} does not exist on the exchange`, 'OrderNotFound');
+      }
+      return snap;
+    },
+
+    /** Settles an order whose submission was never confirmed: the snapshot, or null if it does not exist. */
+    async findOrder(ref: OrderRef): Promise<OrderSnapshot | null> {
+      const info = Context.current().info;
+      // The last submission attempt ended before this activity was scheduled.
+      await outwaitRecvWindow(info.scheduledTimestampMs);
+      return (await lookup(ref)) ?? null;
+    },
+
+    /**
+     * Cancels the rest of an order. If the order is already final (filled while we were asking)
+     * Binance answers -2011; the order's real final state is then read back, so a fill that
+     * raced the cancel is never lost.
+     */
+    async cancelOrder(ref: OrderRef): Promise<OrderSnapshot> {
+      try {
+        const resp = await exchange.cancelOrder({ symbol: ref.symbol, origClientOrderId: ref.clientOrderId });
+        return { ...toSnapshot(resp), clientOrderId: ref.clientOrderId };
+      } catch (err) {
+        if (isBinanceError(err, 'not_found') || (isBinanceError(err, 'rejected') && err.code === -2011)) {
+          const snap = await lookup(ref);
+          if (snap) return snap;
+        }
+        throw toFailure(err);
+      }
+    },
+  };
+}
+
+function heartbeat(details: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // outside an activity context (unit use): nothing to report to
+  }
+}
+
+export function toSnapshot(o: Order): OrderSnapshot {
+  return {
+    symbol: o.symbol,
+    orderId: o.orderId,
+    clientOrderId: o.origClientOrderId ?? o.clientOrderId,
+    orderListId: o.orderListId,
+    status: o.status,
+    type: o.type,
+    side: o.side,
+    price: o.price,
+    stopPrice: o.stopPrice,
+    origQty: o.origQty,
+    executedQty: o.executedQty,
+    cummulativeQuoteQty: o.cummulativeQuoteQty,
+    updateTime: o.updateTime ?? o.transactTime ?? o.time,
+  };
+}
+
+function fromResponse(r: OrderResponse): OrderSnapshot {
+  return {
+    symbol: r.symbol,
+    orderId: r.orderId,
+    clientOrderId: r.clientOrderId,
+    orderListId: r.orderListId,
+    status: r.status,
+    type: r.type,
+    side: r.side,
+    price: r.price,
+    stopPrice: r.stopPrice,
+    origQty: r.origQty,
+    executedQty: r.executedQty,
+    cummulativeQuoteQty: r.cummulativeQuoteQty,
+    updateTime: r.transactTime,
+  };
+}
+
+/**
+ * Maps exchange errors onto Temporal failures: rejections and bans are final for this attempt
+ * chain (non-retryable types), "retry later" carries the exchange's Retry-After as the next
+ * retry delay, unknown outcomes are retryable (the next attempt settles by query first).
+ */
+export function toFailure(err: unknown): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  if (!(err instanceof BinanceError)) {
+    return ApplicationFailure.retryable(err instanceof Error ? err.message : String(err), 'ExchangeError');
+  }
+  const details = [{ httpStatus: err.httpStatus ?? null, code: err.code ?? null, msg: err.msg, endpoint: err.endpoint }];
+  switch (err.kind) {
+    case 'rejected':
+      return ApplicationFailure.create({ message: err.message, type: 'ExchangeRejected', nonRetryable: true, details });
+    case 'banned':
+      return ApplicationFailure.create({
+        message: err.message,
+        type: 'ExchangeBanned',
+        details,
+        nextRetryDelay: err.retryAfterMs ?? 60_000,
+      });
+    case 'retry_later':
+      return ApplicationFailure.create({
+        message: err.message,
+        type: 'ExchangeRetryLater',
+        details,
+        nextRetryDelay: err.retryAfterMs,
+      });
+    case 'not_found':
+      return ApplicationFailure.create({ message: err.message, type: 'OrderNotFound', details });
+    case 'unknown_outcome':
+      return ApplicationFailure.create({ message: err.message, type: 'ExchangeUnknownOutcome', details });
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * All activities, built by one factory from their dependencies (exchange client, store, Redis),
+ * so tests and the worker wire the same code to different backends.
+ */
+import { createBookkeepingActivities, type BookkeepingDeps } from './bookkeeping-activities';
+import { createExchangeActivities, type ExchangeActivityDeps } from './exchange-activities';
+
+export type ActivityDeps = ExchangeActivityDeps & BookkeepingDeps;
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createExchangeActivities(deps),
+    ...createBookkeepingActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export type { TradeStore } from './bookkeeping-activities';

@@ -1,0 +1,100 @@
+/**
+ * All configuration comes from environment variables, parsed by one schema so that a bad value
+ * stops start-up with a message naming the variable and the problem. Unset optional services
+ * (Temporal, Postgres, Redis, exchange) mean "bring up the embedded default".
+ */
+import os from 'node:os';
+import { z } from 'zod';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const intFromEnv = (def: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      if (!/^\d+$/.test(v.trim())) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number, got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      const n = Number(v);
+      if (n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be between ${min} and ${max}, got ${n}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const urlFromEnv = (protocols: string[]) =>
+  optionalString.refine(
+    (v) => {
+      if (v === undefined) return true;
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL with scheme ${protocols.join(' or ')}` },
+  );
+
+export const ConfigSchema = z
+  .object({
+    TEMPORAL_ADDRESS: optionalString.refine((v) => v === undefined || /^[^\s:]+:\d+$/.test(v), {
+      message: 'must be host:port, e.g. 127.0.0.1:7233',
+    }),
+    TEMPORAL_NAMESPACE: optionalString.transform((v) => v ?? 'default'),
+    TEMPORAL_TASK_QUEUE: optionalString.transform((v) => v ?? 'trading-execution'),
+    TEMPORAL_UI_PORT: intFromEnv(0, 0, 65535),
+    DATABASE_URL: urlFromEnv(['postgres:', 'postgresql:']),
+    REDIS_URL: urlFromEnv(['redis:', 'rediss:']),
+    BINANCE_BASE_URL: urlFromEnv(['http:', 'https:']),
+    BINANCE_WS_API_URL: urlFromEnv(['ws:', 'wss:']),
+    BINANCE_API_KEY: optionalString,
+    BINANCE_API_SECRET: optionalString,
+    BINANCE_PRIVATE_KEY_PATH: optionalString,
+    BINANCE_RECV_WINDOW: intFromEnv(5000, 1, 60000),
+    PAPER_EXCHANGE_PORT: intFromEnv(0, 0, 65535),
+    ORDER_TIMEOUT_MS: intFromEnv(60_000, 1000, 30 * 24 * 3600 * 1000),
+    BRIDGE_CONSUMER: optionalString.transform((v) => v ?? `${os.hostname()}-${process.pid}`),
+    BRIDGE_BATCH_SIZE: intFromEnv(100, 1, 10_000),
+    BRIDGE_CONCURRENCY: intFromEnv(32, 1, 1000),
+    BRIDGE_CLAIM_IDLE_MS: intFromEnv(60_000, 1000, 24 * 3600 * 1000),
+    METRICS_PORT: intFromEnv(9464, 0, 65535),
+    DATA_DIR: optionalString.transform((v) => v ?? '.data'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).optional().default('info'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.BINANCE_BASE_URL && !c.BINANCE_API_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['BINANCE_API_KEY'], message: 'is required when BINANCE_BASE_URL is set' });
+    }
+    if (c.BINANCE_BASE_URL && !c.BINANCE_API_SECRET && !c.BINANCE_PRIVATE_KEY_PATH) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BINANCE_API_SECRET'],
+        message: 'BINANCE_API_SECRET (HMAC) or BINANCE_PRIVATE_KEY_PATH (Ed25519) is required when BINANCE_BASE_URL is set',
+      });
+    }
+  });
+
+export type Config = z.output<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment. The error names each variable and never echoes a secret's value. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`));
+  }
+  return parsed.data;
+}

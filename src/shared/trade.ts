@@ -1,0 +1,150 @@
+/**
+ * Types that cross the workflow/activity boundary. Everything here is serialised into Temporal
+ * history, so: decimal strings (never floats) and no credentials, ever.
+ */
+import type { RiskDecision, Side } from './decision';
+import type { OrderState, OrderTransition } from './order-state';
+
+export type ExchangeOrderType =
+  | 'MARKET'
+  | 'LIMIT'
+  | 'LIMIT_MAKER'
+  | 'STOP_LOSS_LIMIT'
+  | 'TAKE_PROFIT_LIMIT';
+
+/** What the bridge hands to a new TradeExecution workflow. */
+export interface TradeInput {
+  decision: RiskDecision;
+  /** Redis stream entry id the decision arrived as (its first part is the XADD time in ms). */
+  streamEntryId?: string;
+  /** Applied when the decision carries no `timeout_ms`. */
+  defaultOrderTimeoutMs: number;
+  /** Set only by continue-as-new: the state carried over from the previous run. */
+  resume?: TradeState;
+  /** Set only by continue-as-new: the (possibly amended) deadline, epoch ms. */
+  deadline?: number;
+}
+
+/** Why an order exists; part of its deterministic client order id. */
+export type OrderPurpose =
+  | { kind: 'entry' }
+  | { kind: 'replacement'; n: number }
+  | { kind: 'close'; n: number }
+  | { kind: 'bracket'; n: number };
+
+export interface OrderIntent {
+  clientOrderId: string;
+  purpose: OrderPurpose['kind'];
+  symbol: string;
+  side: Side;
+  type: ExchangeOrderType;
+  quantity: string;
+  price?: string;
+  stopPrice?: string;
+  timeInForce?: 'GTC' | 'IOC' | 'FOK';
+}
+
+/** The venue's view of an order at one moment (Binance field names). */
+export interface OrderSnapshot {
+  symbol: string;
+  orderId: number;
+  clientOrderId: string;
+  orderListId?: number;
+  status: string;
+  type: string;
+  side: Side;
+  price: string;
+  stopPrice?: string;
+  origQty: string;
+  executedQty: string;
+  cummulativeQuoteQty: string;
+  updateTime?: number;
+}
+
+export interface PlaceOrderResult {
+  order: OrderSnapshot;
+  /** true when this attempt found the order already on the exchange (earlier attempt or duplicate). */
+  adopted: boolean;
+}
+
+export interface FillRecord {
+  tradeId: number;
+  orderId: number;
+  clientOrderId: string;
+  symbol: string;
+  side: Side;
+  price: string;
+  qty: string;
+  quoteQty: string;
+  commission: string;
+  commissionAsset: string;
+  isMaker: boolean;
+  time: number;
+}
+
+export interface FillSummary {
+  fills: FillRecord[];
+  filledQty: string;
+  quoteQty: string;
+  avgPrice: string;
+  /** Commission per asset, e.g. { BNB: "0.0001", USDT: "0.05" }. */
+  commissions: Record<string, string>;
+}
+
+export interface TrackedOrder {
+  intent: OrderIntent;
+  state: OrderState;
+  exchange?: OrderSnapshot;
+  transitions: OrderTransition[];
+  fills: FillSummary;
+}
+
+export type TradeStatus =
+  | 'validating'
+  | 'submitting'
+  | 'working'
+  | 'cancelling'
+  | 'filled'
+  | 'partially_filled'
+  | 'cancelled'
+  | 'expired'
+  | 'rejected'
+  | 'failed';
+
+/** What the workflow returns and its query shows. */
+export interface TradeState {
+  workflowId: string;
+  decisionId: string;
+  symbol: string;
+  side: Side;
+  status: TradeStatus;
+  orders: TrackedOrder[];
+  error?: string;
+  startedAt: number;
+  finishedAt?: number;
+}
+
+/** One message on `trade_executions` (field `data`). Field names as the upstream consumers read them. */
+export interface ExecutionReport {
+  report_id: string;
+  decision_id: string;
+  workflow_id: string;
+  order_id: number | null;
+  client_order_id: string | null;
+  symbol: string;
+  side: Side | null;
+  order_type: string;
+  quantity: string;
+  status: string;
+  success: boolean;
+  filled_quantity: string;
+  cancelled_quantity: string;
+  avg_fill_price: string;
+  quote_quantity: string;
+  commission: string;
+  commission_asset: string | null;
+  commissions: Record<string, string>;
+  execution_time: number | null;
+  error: string | null;
+  timestamp: number;
+}
