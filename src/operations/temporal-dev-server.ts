@@ -1,0 +1,233 @@
+/**
+ * A Temporal dev server (`temporal server start-dev`, CLI v1.5.1) on free loopback ports, with
+ * this service's search attributes registered, that can be stopped and restarted on the same
+ * ports and database file (outage tests) and that never outlives us (see child-process.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../shared/search-attributes';
+import { spawnManaged, sleep, type ManagedProcess } from './child-process';
+import { ADDRESS_IN_USE, getFreePorts, isPortFree } from './ports';
+import { cliEnv, defaultProgress, ensureTemporalCli, type Progress } from './temporal-cli';
+
+export interface TemporalDevServerOptions {
+  /** Path of the `temporal` binary; default: ensureTemporalCli(progress). */
+  cliPath?: string;
+  /** Progress lines (CLI provisioning, port retries). */
+  progress?: Progress;
+  /** Alias of `progress`. */
+  log?: Progress;
+  /** Namespace created at start and checked for readiness (default "default", which always exists). */
+  namespace?: string;
+  /** Interface for gRPC, HTTP and UI (default 127.0.0.1). */
+  ip?: string;
+  /** Fixed ports; any not given is picked free. */
+  port?: number;
+  uiPort?: number;
+  httpPort?: number;
+  metricsPort?: number;
+  /** Serve the Web UI (default true). */
+  ui?: boolean;
+  /** SQLite file; without it the state is in memory and lost on stop/restart. */
+  dbFile?: string;
+  /** With dbFile: `--sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=OFF` (default true). */
+  fastSqlite?: boolean;
+  /** Server log level (default warn). */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'never';
+  /** Append the server's output here; it is also kept in memory for error messages. */
+  logFile?: string;
+  /** Search attributes to register (default SEARCH_ATTRIBUTE_REGISTRATIONS). */
+  searchAttributes?: ReadonlyArray<{ name: string; type: string }>;
+  /** Extra `--dynamic-config-value KEY=JSON` entries. */
+  dynamicConfig?: Record<string, unknown>;
+  /** How long to wait for the server to answer (default 60 s). */
+  startTimeoutMs?: number;
+  extraArgs?: string[];
+}
+
+export interface TemporalDevServer {
+  /** gRPC frontend, `127.0.0.1:PORT`. */
+  readonly address: string;
+  readonly uiUrl: string;
+  readonly namespace: string;
+  readonly dbFile?: string;
+  readonly ports: { grpc: number; ui: number | undefined; http: number; metrics: number };
+  readonly cliPath: string;
+  /** Full argument list passed to the CLI. */
+  readonly args: readonly string[];
+  /** Current server pid (undefined while stopped). */
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  /** Stop the server (its whole process group). Idempotent. */
+  stop(): Promise<void>;
+  /** Start again after stop(), same ports and db file. No-op if running. */
+  start(): Promise<void>;
+  /** stop() then start(): same ports and db file, so persisted data is kept. */
+  restart(): Promise<void>;
+  /** Last lines of server output. */
+  recentOutput(): string;
+}
+
+/** `--search-attribute` flags for the given registrations. */
+export function searchAttributeArgs(registrations: ReadonlyArray<{ name: string; type: string }>): string[] {
+  return registrations.flatMap((r) => ['--search-attribute', `${r.name}=${r.type}`]);
+}
+
+export async function startTemporalDevServer(opts: TemporalDevServerOptions = {}): Promise<TemporalDevServer> {
+  const progress = opts.progress ?? opts.log ?? defaultProgress;
+  const cliPath = opts.cliPath ?? (await ensureTemporalCli(progress));
+  const autoPorts = opts.port === undefined || opts.uiPort === undefined || opts.httpPort === undefined || opts.metricsPort === undefined;
+  for (let attempt = 1; ; attempt++) {
+    const server = await createServer(cliPath, opts);
+    try {
+      await server.start();
+      return server;
+    } catch (e) {
+      await server.stop();
+      if (attempt < 3 && autoPorts && ADDRESS_IN_USE.test(String((e as Error).message))) {
+        progress(`temporal dev server: a port was taken meanwhile, retrying with new ports`);
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+async function createServer(cliPath: string, opts: TemporalDevServerOptions): Promise<TemporalDevServer & { start(): Promise<void> }> {
+  const ip = opts.ip ?? '127.0.0.1';
+  const ui = opts.ui ?? true;
+  const namespace = opts.namespace ?? 'default';
+  const free = await getFreePorts(4, ip);
+  const ports = {
+    grpc: opts.port ?? free[0]!,
+    ui: ui ? (opts.uiPort ?? free[1]!) : undefined,
+    http: opts.httpPort ?? free[2]!,
+    metrics: opts.metricsPort ?? free[3]!,
+  };
+  const searchAttributes = opts.searchAttributes ?? SEARCH_ATTRIBUTE_REGISTRATIONS;
+  const dynamicConfig: Record<string, unknown> = {
+    // No call home (there is no internet here, and tests should not try).
+    'frontend.enableServerVersionCheck': false,
+    ...opts.dynamicConfig,
+  };
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(ports.grpc),
+    '--http-port',
+    String(ports.http),
+    '--metrics-port',
+    String(ports.metrics),
+    ...(ports.ui !== undefined ? ['--ui-port', String(ports.ui)] : ['--headless']),
+    '--log-level',
+    opts.logLevel ?? 'warn',
+    ...(namespace !== 'default' ? ['--namespace', namespace] : []),
+    ...searchAttributeArgs(searchAttributes),
+    ...Object.entries(dynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
+    ...(opts.dbFile
+      ? ['--db-filename', opts.dbFile, ...((opts.fastSqlite ?? true) ? ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF'] : [])]
+      : []),
+    ...(opts.extraArgs ?? []),
+  ];
+  if (opts.dbFile) fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+  const address = `${ip}:${ports.grpc}`;
+  const uiUrl = ports.ui !== undefined ? `http://${ip}:${ports.ui}` : '';
+  const timeoutMs = opts.startTimeoutMs ?? 60_000;
+  let proc: ManagedProcess | undefined;
+  let transition: Promise<void> = Promise.resolve();
+  const serialize = (fn: () => Promise<void>): Promise<void> => (transition = transition.then(fn, fn));
+
+  const doStart = async (): Promise<void> => {
+    if (proc && !proc.exitInfo()) return;
+    // After a restart the old listener must be gone, or the new server fails to bind.
+    for (const p of [ports.grpc, ports.http]) {
+      const deadline = Date.now() + 10_000;
+      while (!(await isPortFree(p, ip)) && Date.now() < deadline) await sleep(100);
+    }
+    const started = await spawnManaged(cliPath, args, {
+      name: `temporal dev server ${address}`,
+      env: cliEnv(process.env),
+      logFile: opts.logFile,
+      stopSignal: 'SIGTERM',
+      stopTimeoutMs: 20_000,
+    });
+    proc = started;
+    try {
+      await waitUntilReady(started, address, namespace, searchAttributes.map((s) => s.name), timeoutMs);
+    } catch (e) {
+      await started.stop();
+      throw e;
+    }
+  };
+  const doStop = async (): Promise<void> => {
+    await proc?.stop();
+  };
+
+  return {
+    address,
+    uiUrl,
+    namespace,
+    dbFile: opts.dbFile,
+    ports,
+    cliPath,
+    args,
+    get pid() {
+      return proc && !proc.exitInfo() ? proc.pid : undefined;
+    },
+    get running() {
+      return !!proc && !proc.exitInfo();
+    },
+    start: () => serialize(doStart),
+    stop: () => serialize(doStop),
+    restart: () =>
+      serialize(async () => {
+        await doStop();
+        await doStart();
+      }),
+    recentOutput: () => proc?.recentOutput() ?? '',
+  };
+}
+
+async function waitUntilReady(
+  proc: ManagedProcess,
+  address: string,
+  namespace: string,
+  attributeNames: readonly string[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = 'no answer yet';
+  let connection: Connection | undefined;
+  try {
+    while (Date.now() < deadline) {
+      const exit = proc.exitInfo();
+      if (exit) {
+        throw new Error(
+          `temporal dev server exited during startup (code ${exit.code}, signal ${exit.signal}): ${proc.recentOutput(40)}`,
+        );
+      }
+      try {
+        connection ??= await Connection.connect({ address, connectTimeout: 2_000 });
+        await connection.workflowService.describeNamespace({ namespace });
+        const sa = await connection.operatorService.listSearchAttributes({ namespace });
+        const missing = attributeNames.filter((n) => !(n in (sa.customAttributes ?? {})));
+        if (missing.length === 0) return;
+        lastError = `search attributes not registered yet: ${missing.join(', ')}`;
+      } catch (e) {
+        lastError = (e as Error).message;
+        if (connection) {
+          await connection.close().catch(() => undefined);
+          connection = undefined;
+        }
+      }
+      await sleep(100);
+    }
+    throw new Error(`temporal dev server at ${address} did not become ready within ${timeoutMs} ms: ${lastError}\n${proc.recentOutput(40)}`);
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
+}
