@@ -1,0 +1,435 @@
+/**
+ * Binance Spot REST client. Every endpoint goes through `call()`: budget, sign, send on one
+ * keep-alive pool, parse with zod, classify failures into BinanceError.
+ */
+import { Pool } from 'undici';
+import { z } from 'zod';
+import type { Logger } from '../logging';
+import { BinanceError, classifyHttpError, classifyTransportError, isBinanceError } from './errors';
+import { RateBudget, type RateLimitUsage } from './rate-limit';
+import {
+  AccountSchema,
+  EmptySchema,
+  ErrorBodySchema,
+  ExchangeInfoSchema,
+  OrderResponseSchema,
+  OrderSchema,
+  ServerTimeSchema,
+  TickerPriceSchema,
+  TradeSchema,
+  type Account,
+  type ExchangeInfo,
+  type Order,
+  type OrderResponse,
+  type Trade,
+} from './schemas';
+import { ed25519Signer, encodeParams, hmacSigner, signQuery, type Params, type Signer } from './signing';
+
+export interface BinanceClientOptions {
+  baseUrl: string;
+  apiKey?: string;
+  apiSecret?: string;
+  ed25519PrivateKeyPem?: string;
+  /** ms, default 5000 (Binance's default); at most 60000. */
+  recvWindow?: number;
+  /** Whole-request timeout in ms, default 10000. */
+  timeoutMs?: number;
+  logger?: Logger;
+  /** How long a cached exchangeInfo is considered fresh, default 5 minutes. */
+  exchangeInfoTtlMs?: number;
+  /** Keep-alive connections in the pool, default 8. */
+  connections?: number;
+}
+
+/** Binance's newClientOrderId rule. */
+const CLIENT_ORDER_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;
+const WIRE_DECIMAL = /^(\d+(\.\d+)?)$/;
+const Symbol_ = z.string().regex(/^[A-Z0-9\-_.]{1,20}$/, 'not a Binance symbol');
+const WireDecimal = z.string().regex(WIRE_DECIMAL, 'must be a plain decimal string such as "0.001"');
+
+export const NewOrderRequestSchema = z
+  .object({
+    symbol: Symbol_,
+    side: z.enum(['BUY', 'SELL']),
+    type: z.enum(['MARKET', 'LIMIT', 'LIMIT_MAKER', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT_LIMIT', 'STOP_LOSS', 'TAKE_PROFIT']),
+    timeInForce: z.enum(['GTC', 'IOC', 'FOK']).optional(),
+    quantity: WireDecimal.optional(),
+    quoteOrderQty: WireDecimal.optional(),
+    price: WireDecimal.optional(),
+    stopPrice: WireDecimal.optional(),
+    newClientOrderId: z.string().regex(CLIENT_ORDER_ID, 'newClientOrderId must match ^[.A-Z:/a-z0-9_-]{1,36}$'),
+  })
+  .strict();
+export type NewOrderRequest = z.infer<typeof NewOrderRequestSchema>;
+
+export interface OrderQuery {
+  symbol: string;
+  orderId?: number;
+  origClientOrderId?: string;
+}
+
+export interface TradeQuery {
+  symbol: string;
+  orderId?: number;
+  fromId?: number;
+  startTime?: number;
+  endTime?: number;
+  limit?: number;
+}
+
+interface CallSpec<S extends z.ZodType> {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  params?: Params;
+  signed: boolean;
+  weight: number;
+  /** Unfilled-order-count cost (1 for a new order, 2 for an OCO). */
+  orders?: number;
+  schema: S;
+  isCancel?: boolean;
+}
+
+const DEFAULT_BAN_MS = 120_000;
+
+export class BinanceSpotClient {
+  private readonly pool: Pool;
+  private readonly pathPrefix: string;
+  private readonly signer: Signer | undefined;
+  private readonly apiKey: string | undefined;
+  private readonly recvWindow: number;
+  private readonly timeoutMs: number;
+  private readonly logger: Logger | undefined;
+  private readonly exchangeInfoTtlMs: number;
+  private readonly budget: RateBudget;
+  private offsetMs = 0;
+  private synced = false;
+  private syncing: Promise<{ offsetMs: number }> | undefined;
+  private info: { value: ExchangeInfo; fetchedAt: number } | undefined;
+  private infoRefresh: Promise<ExchangeInfo> | undefined;
+  private closed = false;
+
+  constructor(opts: BinanceClientOptions) {
+    const url = new URL(opts.baseUrl);
+    this.pathPrefix = url.pathname.replace(/\/+$/, '');
+    this.pool = new Pool(url.origin, {
+      connections: opts.connections ?? 8,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      // Never trust a socket for the last second of the server's keep-alive window: a request
+      // written to a socket the server is closing fails with an unknown outcome.
+      keepAliveTimeoutThreshold: 1_000,
+    });
+    this.apiKey = opts.apiKey;
+    if (opts.ed25519PrivateKeyPem !== undefined) this.signer = ed25519Signer(opts.ed25519PrivateKeyPem);
+    else if (opts.apiSecret !== undefined) this.signer = hmacSigner(opts.apiSecret);
+    const recvWindow = opts.recvWindow ?? 5000;
+    if (!(recvWindow > 0 && recvWindow <= 60_000)) throw new Error(`recvWindow must be in (0, 60000], got ${recvWindow}`);
+    this.recvWindow = recvWindow;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.logger = opts.logger;
+    this.exchangeInfoTtlMs = opts.exchangeInfoTtlMs ?? 300_000;
+    this.budget = new RateBudget({ now: () => Date.now() + this.offsetMs });
+  }
+
+  // ---- general ----
+
+  async ping(): Promise<void> {
+    await this.call({ method: 'GET', path: '/api/v3/ping', signed: false, weight: 1, schema: EmptySchema });
+  }
+
+  async serverTime(): Promise<number> {
+    const r = await this.call({ method: 'GET', path: '/api/v3/time', signed: false, weight: 1, schema: ServerTimeSchema });
+    return r.serverTime;
+  }
+
+  /**
+   * Measures the offset between the exchange clock and ours, assuming the server read its clock
+   * half way through the round trip. Signed requests add the offset to their timestamp.
+   */
+  syncTime(): Promise<{ offsetMs: number }> {
+    if (this.syncing) return this.syncing;
+    this.syncing = (async () => {
+      try {
+        const t0 = Date.now();
+        const server = await this.serverTime();
+        const t1 = Date.now();
+        this.offsetMs = server - Math.round((t0 + t1) / 2);
+        this.synced = true;
+        this.logger?.debug({ offsetMs: this.offsetMs, rttMs: t1 - t0 }, 'binance time synced');
+        return { offsetMs: this.offsetMs };
+      } finally {
+        this.syncing = undefined;
+      }
+    })();
+    return this.syncing;
+  }
+
+  async exchangeInfo(symbols?: string[]): Promise<ExchangeInfo> {
+    const params: Params = {};
+    if (symbols !== undefined && symbols.length === 1) params.symbol = symbols[0];
+    else if (symbols !== undefined && symbols.length > 1) params.symbols = JSON.stringify(symbols);
+    const value = await this.call({ method: 'GET', path: '/api/v3/exchangeInfo', params, signed: false, weight: 20, schema: ExchangeInfoSchema });
+    this.budget.setLimits(value.rateLimits);
+    if (symbols === undefined || symbols.length === 0 || this.info === undefined) {
+      this.info = { value, fetchedAt: Date.now() };
+    } else {
+      const merged = new Map(this.info.value.symbols.map((s) => [s.symbol, s]));
+      for (const s of value.symbols) merged.set(s.symbol, s);
+      this.info = { value: { ...value, symbols: [...merged.values()] }, fetchedAt: this.info.fetchedAt };
+    }
+    return value;
+  }
+
+  /** exchangeInfo from cache, refreshed (once, for all concurrent callers) when older than the TTL. */
+  async cachedExchangeInfo(maxAgeMs = this.exchangeInfoTtlMs): Promise<ExchangeInfo> {
+    if (this.info && Date.now() - this.info.fetchedAt <= maxAgeMs) return this.info.value;
+    if (!this.infoRefresh) {
+      this.infoRefresh = this.exchangeInfo().finally(() => {
+        this.infoRefresh = undefined;
+      });
+    }
+    return this.infoRefresh;
+  }
+
+  async tickerPrice(symbol: string): Promise<{ symbol: string; price: string }> {
+    return this.call({ method: 'GET', path: '/api/v3/ticker/price', params: { symbol }, signed: false, weight: 2, schema: TickerPriceSchema });
+  }
+
+  // ---- trading ----
+
+  /** Always asks for newOrderRespType=FULL so the response carries fills[]. */
+  async newOrder(req: NewOrderRequest): Promise<OrderResponse> {
+    const r = this.parseRequest(NewOrderRequestSchema, req, 'POST /api/v3/order');
+    return this.call({
+      method: 'POST',
+      path: '/api/v3/order',
+      params: {
+        symbol: r.symbol,
+        side: r.side,
+        type: r.type,
+        timeInForce: r.timeInForce,
+        quantity: r.quantity,
+        quoteOrderQty: r.quoteOrderQty,
+        price: r.price,
+        stopPrice: r.stopPrice,
+        newClientOrderId: r.newClientOrderId,
+        newOrderRespType: 'FULL',
+      },
+      signed: true,
+      weight: 1,
+      orders: 1,
+      schema: OrderResponseSchema,
+    });
+  }
+
+  /** -2013 "Order does not exist." throws BinanceError kind 'not_found'; nothing else does. */
+  async getOrder(q: OrderQuery): Promise<Order> {
+    return this.call({ method: 'GET', path: '/api/v3/order', params: this.orderRef(q, 'GET /api/v3/order'), signed: true, weight: 4, schema: OrderSchema });
+  }
+
+  /**
+   * Cancelling an order Binance does not know answers -2011 "Unknown order sent."; that one
+   * message is classified 'not_found' (other -2011s, e.g. cancel restrictions, are 'rejected').
+   * An order that already finished answers the same -2011, so 'not_found' on cancel means
+   * "not open": query it to learn whether it filled.
+   */
+  async cancelOrder(q: OrderQuery): Promise<Order> {
+    return this.call({
+      method: 'DELETE',
+      path: '/api/v3/order',
+      params: this.orderRef(q, 'DELETE /api/v3/order'),
+      signed: true,
+      weight: 1,
+      schema: OrderSchema,
+      isCancel: true,
+    });
+  }
+
+  async openOrders(symbol?: string): Promise<Order[]> {
+    return this.call({
+      method: 'GET',
+      path: '/api/v3/openOrders',
+      params: { symbol },
+      signed: true,
+      weight: symbol === undefined ? 80 : 6,
+      schema: z.array(OrderSchema),
+    });
+  }
+
+  async myTrades(q: TradeQuery): Promise<Trade[]> {
+    return this.call({
+      method: 'GET',
+      path: '/api/v3/myTrades',
+      params: { symbol: q.symbol, orderId: q.orderId, fromId: q.fromId, startTime: q.startTime, endTime: q.endTime, limit: q.limit },
+      signed: true,
+      weight: q.orderId === undefined ? 20 : 5,
+      schema: z.array(TradeSchema),
+    });
+  }
+
+  async account(): Promise<Account> {
+    return this.call({ method: 'GET', path: '/api/v3/account', signed: true, weight: 20, schema: AccountSchema });
+  }
+
+  usage(): RateLimitUsage {
+    return this.budget.usage();
+  }
+
+  /** Current estimate of exchange clock minus local clock. */
+  timeOffsetMs(): number {
+    return this.offsetMs;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.close();
+  }
+
+  // ---- the one request path ----
+
+  private orderRef(q: OrderQuery, endpoint: string): Params {
+    if (q.orderId === undefined && q.origClientOrderId === undefined) {
+      throw new BinanceError({ httpStatus: undefined, code: undefined, msg: 'either orderId or origClientOrderId is required', kind: 'rejected', endpoint });
+    }
+    return { symbol: q.symbol, orderId: q.orderId, origClientOrderId: q.origClientOrderId };
+  }
+
+  private parseRequest<S extends z.ZodType>(schema: S, value: unknown, endpoint: string): z.infer<S> {
+    const r = schema.safeParse(value);
+    if (!r.success) {
+      const msg = r.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ');
+      throw new BinanceError({ httpStatus: undefined, code: undefined, msg: `invalid request, not sent: ${msg}`, kind: 'rejected', endpoint });
+    }
+    return r.data as z.infer<S>;
+  }
+
+  private async call<S extends z.ZodType>(spec: CallSpec<S>): Promise<z.infer<S>> {
+    if (spec.signed && !this.synced) await this.syncTime();
+    try {
+      return await this.attempt(spec);
+    } catch (e) {
+      // -1021: our clock (or our offset) drifted. Re-measure once and try again; the request
+      // was rejected before reaching the matching engine, so resending cannot duplicate it.
+      if (spec.signed && isBinanceError(e) && e.code === -1021) {
+        this.logger?.warn({ endpoint: e.endpoint, msg: e.msg }, 'binance -1021, resyncing time and retrying once');
+        await this.syncTime();
+        return this.attempt(spec);
+      }
+      throw e;
+    }
+  }
+
+  private async attempt<S extends z.ZodType>(spec: CallSpec<S>): Promise<z.infer<S>> {
+    const endpoint = `${spec.method} ${spec.path}`;
+    if (this.closed) throw new BinanceError({ httpStatus: undefined, code: undefined, msg: 'client is closed', kind: 'retry_later', endpoint });
+    this.refuseIfBanned(endpoint);
+    const headers: Record<string, string> = {};
+    if (spec.signed) {
+      if (this.apiKey === undefined || this.signer === undefined) {
+        throw new BinanceError({ httpStatus: undefined, code: undefined, msg: 'apiKey and a secret or private key are required for signed endpoints', kind: 'rejected', endpoint });
+      }
+      headers['X-MBX-APIKEY'] = this.apiKey;
+    }
+    await this.budget.acquire(spec.weight, spec.orders ?? 0);
+    // The wait above may have spanned a ban that another request earned meanwhile.
+    this.refuseIfBanned(endpoint);
+
+    let query = encodeParams(spec.params ?? {});
+    if (spec.signed && this.signer) {
+      const auth = encodeParams({ recvWindow: this.recvWindow, timestamp: Date.now() + this.offsetMs });
+      query = signQuery(query === '' ? auth : `${query}&${auth}`, this.signer);
+    }
+    const path = `${this.pathPrefix}${spec.path}${query === '' ? '' : `?${query}`}`;
+
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.timeoutMs);
+    const sentAt = Date.now() + this.offsetMs;
+    let status: number;
+    let text: string;
+    let resHeaders: Record<string, string | string[] | undefined>;
+    try {
+      const res = await this.pool.request({ method: spec.method, path, headers, signal: controller.signal });
+      status = res.statusCode;
+      resHeaders = res.headers;
+      text = await res.body.text();
+    } catch (e) {
+      const err = classifyTransportError(e, endpoint, timedOut);
+      this.logger?.warn({ endpoint, kind: err.kind, err: err.msg }, 'binance request failed without a response');
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.budget.observeHeaders(resHeaders, sentAt);
+
+    if (status >= 200 && status < 300) {
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      const parsed = spec.schema.safeParse(json);
+      if (parsed.success) return parsed.data as z.infer<S>;
+      // The request succeeded on the exchange but we cannot read what it did: for an order
+      // that is exactly an unknown outcome.
+      const msg = `unreadable ${status} response: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+      this.logger?.error({ endpoint, body: text.slice(0, 500) }, 'binance response failed schema validation');
+      throw new BinanceError({ httpStatus: status, code: undefined, msg, kind: 'unknown_outcome', endpoint });
+    }
+    throw this.httpError(status, text, resHeaders, endpoint, spec.isCancel === true);
+  }
+
+  private refuseIfBanned(endpoint: string): void {
+    const until = this.budget.bannedUntil;
+    if (until === undefined) return;
+    const left = until - Date.now();
+    if (left <= 0) {
+      this.budget.bannedUntil = undefined;
+      return;
+    }
+    throw new BinanceError({
+      httpStatus: undefined,
+      code: undefined,
+      msg: `IP banned by Binance (HTTP 418); not sending for another ${left} ms`,
+      kind: 'banned',
+      endpoint,
+      retryAfterMs: left,
+    });
+  }
+
+  private httpError(status: number, text: string, headers: Record<string, string | string[] | undefined>, endpoint: string, isCancel: boolean): BinanceError {
+    let code: number | undefined;
+    let msg = text.slice(0, 300) || `HTTP ${status}`;
+    try {
+      const body = ErrorBodySchema.safeParse(JSON.parse(text));
+      if (body.success) {
+        code = body.data.code;
+        msg = body.data.msg;
+      }
+    } catch {
+      // not JSON (a proxy or WAF page); keep the text
+    }
+    const kind = classifyHttpError({ httpStatus: status, code, msg, isCancel });
+    const retryAfterRaw = headers['retry-after'];
+    const retryAfterSec = Number(Array.isArray(retryAfterRaw) ? retryAfterRaw[0] : retryAfterRaw);
+    let retryAfterMs = Number.isFinite(retryAfterSec) && retryAfterSec >= 0 ? retryAfterSec * 1000 : undefined;
+    if (kind === 'banned') {
+      retryAfterMs ??= DEFAULT_BAN_MS;
+      this.budget.bannedUntil = Date.now() + retryAfterMs;
+      this.logger?.error({ endpoint, retryAfterMs, msg }, 'binance banned this IP (418); refusing to send until it passes');
+    } else if (kind === 'retry_later' && retryAfterMs === undefined) {
+      retryAfterMs = code === -1021 ? 0 : 1000;
+    }
+    if (status === 429) {
+      // Back off every request, not just this one: more requests now are what earns a 418.
+      this.budget.pauseUntil(Date.now() + this.offsetMs + (retryAfterMs ?? 1000));
+      this.logger?.warn({ endpoint, retryAfterMs, code, msg }, 'binance 429; pausing requests');
+    }
+    return new BinanceError({ httpStatus: status, code, msg, kind, endpoint, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * Local request-weight and order-count budget. Binance counts in fixed windows aligned to the
+ * interval (a minute window starts at :00), per IP for weight and per account for orders. We
+ * count what we send in the same windows, take the larger of our count and what the
+ * X-MBX-USED-WEIGHT-* / X-MBX-ORDER-COUNT-* headers report (other processes may share the IP),
+ * and when a request would not fit we wait for the next window instead of earning a 429.
+ */
+import type { RateLimit } from './schemas';
+
+const INTERVAL_MS: Record<RateLimit['interval'], number> = {
+  SECOND: 1_000,
+  MINUTE: 60_000,
+  HOUR: 3_600_000,
+  DAY: 86_400_000,
+};
+const INTERVAL_LETTER: Record<RateLimit['interval'], string> = { SECOND: 'S', MINUTE: 'M', HOUR: 'H', DAY: 'D' };
+
+/** Binance's published defaults, used until exchangeInfo tells us otherwise. */
+export const DEFAULT_RATE_LIMITS: RateLimit[] = [
+  { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 6000 },
+  { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 100 },
+  { rateLimitType: 'ORDERS', interval: 'DAY', intervalNum: 1, limit: 200000 },
+  { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 61000 },
+];
+
+/** "1M", "10S", "1D": the suffix Binance uses in its usage headers. */
+export function headerSuffix(l: Pick<RateLimit, 'interval' | 'intervalNum'>): string {
+  return `${l.intervalNum}${INTERVAL_LETTER[l.interval]}`;
+}
+
+export function intervalMs(l: Pick<RateLimit, 'interval' | 'intervalNum'>): number {
+  return INTERVAL_MS[l.interval] * l.intervalNum;
+}
+
+export interface BudgetWindow {
+  rateLimitType: RateLimit['rateLimitType'];
+  interval: RateLimit['interval'];
+  intervalNum: number;
+  limit: number;
+  /** Our best knowledge of what is used in the current window. */
+  used: number;
+  windowStart: number;
+}
+
+export interface RateLimitUsage {
+  /** Last seen X-MBX-USED-WEIGHT-1M (undefined until a response carried it). */
+  usedWeight1m: number | undefined;
+  /** Last seen X-MBX-ORDER-COUNT-10S. */
+  orderCount10s: number | undefined;
+  /** Last seen X-MBX-ORDER-COUNT-1D. */
+  orderCount1d: number | undefined;
+  /** Every X-MBX-USED-WEIGHT-* / X-MBX-ORDER-COUNT-* header last seen, by lower-case name. */
+  headers: Record<string, number>;
+  /** The local budget per limit. */
+  budget: BudgetWindow[];
+  /** Milliseconds the budget has made callers wait in total. */
+  waitedMs: number;
+  /** Requests that had to wait for a window to roll over. */
+  delayedRequests: number;
+  /** Epoch ms until which the client refuses to send (HTTP 418), if banned. */
+  bannedUntil: number | undefined;
+}
+
+interface Counter {
+  limit: RateLimit;
+  windowStart: number;
+  used: number;
+}
+
+export interface RateBudgetOptions {
+  /** Fraction of each limit we allow ourselves; headroom for requests we do not see. */
+  safety?: number;
+  /** Server-time clock; windows are aligned to the exchange's clock. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export class RateBudget {
+  private counters: Counter[] = [];
+  private readonly safety: number;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly lastHeaders: Record<string, number> = {};
+  private waitedMs = 0;
+  private delayedRequests = 0;
+  bannedUntil: number | undefined;
+  /** Exchange-clock ms before which nothing is sent (set after a 429's Retry-After). */
+  private pausedUntil = 0;
+
+  constructor(opts: RateBudgetOptions = {}) {
+    this.safety = opts.safety ?? 0.9;
+    this.now = opts.now ?? Date.now;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.setLimits(DEFAULT_RATE_LIMITS);
+  }
+
+  setLimits(limits: RateLimit[]): void {
+    const old = this.counters;
+    this.counters = limits
+      .filter((l) => l.rateLimitType !== 'RAW_REQUESTS' || l.limit > 0)
+      .map((limit) => {
+        const prev = old.find(
+          (c) => c.limit.rateLimitType === limit.rateLimitType && c.limit.interval === limit.interval && c.limit.intervalNum === limit.intervalNum,
+        );
+        return { limit, windowStart: prev?.windowStart ?? 0, used: prev?.used ?? 0 };
+      });
+  }
+
+  private cost(c: Counter, weight: number, orders: number): number {
+    switch (c.limit.rateLimitType) {
+      case 'REQUEST_WEIGHT':
+        return weight;
+      case 'ORDERS':
+        return orders;
+      case 'RAW_REQUESTS':
+        return 1;
+    }
+  }
+
+  private roll(c: Counter, now: number): void {
+    const len = intervalMs(c.limit);
+    const start = Math.floor(now / len) * len;
+    if (start !== c.windowStart) {
+      c.windowStart = start;
+      c.used = 0;
+    }
+  }
+
+  private allowance(c: Counter): number {
+    // Never round a small limit down to zero: a limit of 5 still allows 4 (or at least 1).
+    return Math.max(1, Math.floor(c.limit.limit * this.safety));
+  }
+
+  /**
+   * Reserves `weight` and `orders` in every window, waiting for windows to roll over when they
+   * would not fit. Check-and-reserve happens synchronously, so concurrent callers cannot
+   * overbook. A request heavier than the whole allowance is let through alone at a window start.
+   */
+  async acquire(weight: number, orders: number): Promise<void> {
+    for (;;) {
+      const now = this.now();
+      let waitUntil = this.pausedUntil > now ? this.pausedUntil : 0;
+      for (const c of this.counters) {
+        this.roll(c, now);
+        const cost = this.cost(c, weight, orders);
+        if (cost === 0) continue;
+        if (c.used > 0 && c.used + cost > this.allowance(c)) {
+          waitUntil = Math.max(waitUntil, c.windowStart + intervalMs(c.limit));
+        }
+      }
+      if (waitUntil === 0) {
+        for (const c of this.counters) c.used += this.cost(c, weight, orders);
+        return;
+      }
+      // A small margin so we land in the next window even if our clock runs slightly ahead.
+      const delay = waitUntil - now + 25;
+      this.delayedRequests++;
+      this.waitedMs += delay;
+      await this.sleep(delay);
+    }
+  }
+
+  pauseUntil(t: number): void {
+    if (t > this.pausedUntil) this.pausedUntil = t;
+  }
+
+  /** Folds the usage headers of a response into the budget; `sentAt` is when we sent it. */
+  observeHeaders(headers: Record<string, string | string[] | undefined>, sentAt: number): void {
+    const now = this.now();
+    for (const [rawName, rawValue] of Object.entries(headers)) {
+      const name = rawName.toLowerCase();
+      const isWeight = name.startsWith('x-mbx-used-weight-');
+      const isOrders = name.startsWith('x-mbx-order-count-');
+      if (!isWeight && !isOrders) continue;
+      const value = Number(Array.isArray(rawValue) ? rawValue[0] : rawValue);
+      if (!Number.isFinite(value)) continue;
+      this.lastHeaders[name] = value;
+      const suffix = name.slice(name.lastIndexOf('-') + 1).toUpperCase();
+      for (const c of this.counters) {
+        const type = isWeight ? 'REQUEST_WEIGHT' : 'ORDERS';
+        if (c.limit.rateLimitType !== type || headerSuffix(c.limit) !== suffix) continue;
+        this.roll(c, now);
+        // A header from a request sent in an earlier window describes that window, not this one.
+        const len = intervalMs(c.limit);
+        if (Math.floor(sentAt / len) * len !== c.windowStart) continue;
+        if (value > c.used) c.used = value;
+      }
+    }
+  }
+
+  usage(): RateLimitUsage {
+    const now = this.now();
+    return {
+      usedWeight1m: this.lastHeaders['x-mbx-used-weight-1m'],
+      orderCount10s: this.lastHeaders['x-mbx-order-count-10s'],
+      orderCount1d: this.lastHeaders['x-mbx-order-count-1d'],
+      headers: { ...this.lastHeaders },
+      budget: this.counters.map((c) => {
+        this.roll(c, now);
+        return { ...c.limit, used: c.used, windowStart: c.windowStart };
+      }),
+      waitedMs: this.waitedMs,
+      delayedRequests: this.delayedRequests,
+      bannedUntil: this.bannedUntil,
+    };
+  }
+}

@@ -1,0 +1,693 @@
+/**
+ * The paper matching engine: accounts and balances, orders, fills against the depth model,
+ * resting orders that fill when the price crosses, stop/take-profit triggers and OCO lists.
+ * It knows nothing about HTTP; it throws ApiError with Binance's codes and messages.
+ */
+import { EventEmitter } from 'node:events';
+import { D, dec, floorToStep, ZERO, type Dec } from '../shared/decimal';
+import { depth, fmt8, PricePath, type SymbolDef } from './market';
+import { ApiError, badRequest, filterFailure, MSG, newOrderRejected } from './wire';
+
+export type Side = 'BUY' | 'SELL';
+export type OrderTypeName = 'MARKET' | 'LIMIT' | 'LIMIT_MAKER' | 'STOP_LOSS' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT' | 'TAKE_PROFIT_LIMIT';
+export type Tif = 'GTC' | 'IOC' | 'FOK';
+export type Status = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'EXPIRED' | 'REJECTED' | 'PENDING_NEW';
+
+export interface AccountConfig {
+  apiKey: string;
+  apiSecret?: string;
+  ed25519PublicKeyPem?: string;
+  permissions?: ('SPOT' | 'TRADE')[];
+  balances?: Record<string, string>;
+  /** Commission rate for maker and taker fills, default "0.001" (0.1 %). */
+  commissionRate?: string;
+  /** Pay commissions in BNB at a 25 % discount when the account holds enough BNB. */
+  payFeesInBnb?: boolean;
+}
+
+export interface Account {
+  apiKey: string;
+  uid: number;
+  config: AccountConfig;
+  canTrade: boolean;
+  balances: Map<string, { free: Dec; locked: Dec }>;
+  commission: Dec;
+  updateTime: number;
+}
+
+export interface InternalOrder {
+  account: string;
+  symbol: string;
+  orderId: number;
+  orderListId: number;
+  clientOrderId: string;
+  side: Side;
+  type: OrderTypeName;
+  timeInForce: Tif;
+  price: Dec;
+  origQty: Dec;
+  executedQty: Dec;
+  cummulativeQuoteQty: Dec;
+  origQuoteOrderQty: Dec;
+  stopPrice: Dec | undefined;
+  status: Status;
+  time: number;
+  updateTime: number;
+  isWorking: boolean;
+  workingTime: number;
+  /** Asset and amount still locked for this order. */
+  lockAsset: string | undefined;
+  locked: Dec;
+  expiryReason: string | undefined;
+}
+
+export interface InternalTrade {
+  account: string;
+  symbol: string;
+  id: number;
+  orderId: number;
+  orderListId: number;
+  price: Dec;
+  qty: Dec;
+  quoteQty: Dec;
+  commission: Dec;
+  commissionAsset: string;
+  time: number;
+  isBuyer: boolean;
+  isMaker: boolean;
+}
+
+export interface OrderList {
+  account: string;
+  symbol: string;
+  orderListId: number;
+  contingencyType: 'OCO';
+  listStatusType: 'EXEC_STARTED' | 'ALL_DONE';
+  listOrderStatus: 'EXECUTING' | 'ALL_DONE' | 'REJECT';
+  listClientOrderId: string;
+  transactionTime: number;
+  orderIds: number[];
+}
+
+export type ExecType = 'NEW' | 'CANCELED' | 'REJECTED' | 'TRADE' | 'EXPIRED';
+
+export interface ExecutionEvent {
+  account: string;
+  order: InternalOrder;
+  execType: ExecType;
+  trade: InternalTrade | undefined;
+  /** For CANCELED: the cancel request's client id (Binance reports it in `c`, the original in `C`). */
+  cancelClientOrderId: string | undefined;
+  eventTime: number;
+}
+
+export interface NewOrderParams {
+  symbol: string;
+  side: Side;
+  type: OrderTypeName;
+  timeInForce: Tif | undefined;
+  quantity: Dec | undefined;
+  quoteOrderQty: Dec | undefined;
+  price: Dec | undefined;
+  stopPrice: Dec | undefined;
+  newClientOrderId: string;
+}
+
+export interface PlaceResult {
+  order: InternalOrder;
+  fills: InternalTrade[];
+}
+
+const STOP_TYPES = new Set<OrderTypeName>(['STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT']);
+const LIMIT_PRICED = new Set<OrderTypeName>(['LIMIT', 'LIMIT_MAKER', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT_LIMIT']);
+const OPEN = new Set<Status>(['NEW', 'PARTIALLY_FILLED', 'PENDING_NEW']);
+
+const TYPE_NOT_SUPPORTED: Record<OrderTypeName, string> = {
+  MARKET: 'Market orders are not supported for this symbol.',
+  LIMIT: 'Unsupported order combination',
+  LIMIT_MAKER: 'Unsupported order combination',
+  STOP_LOSS: 'Stop loss orders are not supported for this symbol.',
+  STOP_LOSS_LIMIT: 'Stop loss limit orders are not supported for this symbol.',
+  TAKE_PROFIT: 'Take profit orders are not supported for this symbol.',
+  TAKE_PROFIT_LIMIT: 'Take profit limit orders are not supported for this symbol.',
+};
+
+export const DEFAULT_BALANCES: Record<string, string> = { USDT: '100000', BTC: '1', ETH: '10', BNB: '100' };
+const BNB_DISCOUNT = dec('0.25');
+
+export function isOpen(o: InternalOrder): boolean {
+  return OPEN.has(o.status);
+}
+
+export class Engine extends EventEmitter {
+  readonly symbols = new Map<string, SymbolDef>();
+  readonly paths = new Map<string, PricePath>();
+  readonly accounts = new Map<string, Account>();
+  private readonly orders = new Map<string, InternalOrder[]>(); // by symbol, in orderId order
+  private readonly byId = new Map<string, InternalOrder>(); // `${symbol}:${orderId}`
+  private readonly tradesBySymbol = new Map<string, InternalTrade[]>();
+  readonly lists = new Map<number, OrderList>();
+  private nextOrderId = new Map<string, number>();
+  private nextTradeId = new Map<string, number>();
+  private nextListId = 1;
+  private nextUid = 1000;
+
+  constructor(
+    symbols: SymbolDef[],
+    accounts: AccountConfig[],
+    readonly now: () => number,
+    seed: number,
+  ) {
+    super();
+    for (const s of symbols) {
+      this.symbols.set(s.symbol, s);
+      this.paths.set(s.symbol, new PricePath(s, seed));
+      this.orders.set(s.symbol, []);
+      this.tradesBySymbol.set(s.symbol, []);
+      this.nextOrderId.set(s.symbol, 1);
+      this.nextTradeId.set(s.symbol, 1);
+    }
+    for (const a of accounts) this.addAccount(a);
+  }
+
+  addAccount(cfg: AccountConfig): Account {
+    const balances = new Map<string, { free: Dec; locked: Dec }>();
+    for (const [asset, amount] of Object.entries(cfg.balances ?? DEFAULT_BALANCES)) balances.set(asset, { free: dec(amount), locked: ZERO });
+    const acct: Account = {
+      apiKey: cfg.apiKey,
+      uid: this.nextUid++,
+      config: cfg,
+      canTrade: (cfg.permissions ?? ['SPOT', 'TRADE']).includes('TRADE'),
+      balances,
+      commission: dec(cfg.commissionRate ?? '0.001'),
+      updateTime: this.now(),
+    };
+    this.accounts.set(cfg.apiKey, acct);
+    return acct;
+  }
+
+  symbolDef(symbol: string): SymbolDef {
+    const s = this.symbols.get(symbol);
+    if (!s) throw badRequest(-1121, MSG.invalidSymbol);
+    return s;
+  }
+
+  lastPrice(symbol: string): Dec {
+    const p = this.paths.get(symbol);
+    if (!p) throw badRequest(-1121, MSG.invalidSymbol);
+    return p.price;
+  }
+
+  setPrice(symbol: string, price: Dec): void {
+    const p = this.paths.get(symbol);
+    if (!p) throw new Error(`unknown symbol ${symbol}`);
+    if (price.lte(0)) throw new Error(`price must be positive, got ${price.toString()}`);
+    p.price = price;
+    this.onPrice(symbol);
+  }
+
+  stepPrices(): void {
+    for (const [symbol, path] of this.paths) {
+      path.step();
+      this.onPrice(symbol);
+    }
+  }
+
+  // ---- balances ----
+
+  private bal(acct: Account, asset: string): { free: Dec; locked: Dec } {
+    let b = acct.balances.get(asset);
+    if (!b) {
+      b = { free: ZERO, locked: ZERO };
+      acct.balances.set(asset, b);
+    }
+    return b;
+  }
+
+  private account(apiKey: string): Account {
+    const a = this.accounts.get(apiKey);
+    if (!a) throw new Error(`no account ${apiKey}`);
+    return a;
+  }
+
+  // ---- queries ----
+
+  ordersOf(symbol?: string): InternalOrder[] {
+    if (symbol !== undefined) return [...(this.orders.get(symbol) ?? [])];
+    return [...this.orders.values()].flat();
+  }
+
+  tradesOf(symbol?: string): InternalTrade[] {
+    if (symbol !== undefined) return [...(this.tradesBySymbol.get(symbol) ?? [])];
+    return [...this.tradesBySymbol.values()].flat();
+  }
+
+  findOrder(account: string, symbol: string, orderId: number | undefined, clientOrderId: string | undefined): InternalOrder | undefined {
+    this.symbolDef(symbol);
+    let o: InternalOrder | undefined;
+    if (orderId !== undefined) {
+      o = this.byId.get(`${symbol}:${orderId}`);
+      if (o && clientOrderId !== undefined && o.clientOrderId !== clientOrderId) return undefined;
+    } else if (clientOrderId !== undefined) {
+      // The newest order with that id: an id may be reused once the earlier order is closed.
+      const list = this.orders.get(symbol) ?? [];
+      for (let i = list.length - 1; i >= 0; i--) {
+        const c = list[i] as InternalOrder;
+        if (c.account === account && c.clientOrderId === clientOrderId) {
+          o = c;
+          break;
+        }
+      }
+    }
+    return o && o.account === account ? o : undefined;
+  }
+
+  // ---- placing ----
+
+  /** Validates and (unless `test`) places an order. Throws ApiError exactly as Binance would. */
+  place(apiKey: string, p: NewOrderParams, test = false): PlaceResult {
+    const acct = this.account(apiKey);
+    const def = this.symbolDef(p.symbol);
+    const now = this.now();
+    if (!acct.canTrade) throw new ApiError(401, -2015, MSG.invalidApiKey);
+    if (def.status !== 'TRADING') throw newOrderRejected(MSG.marketClosed);
+    if (!def.orderTypes.includes(p.type)) throw newOrderRejected(TYPE_NOT_SUPPORTED[p.type]);
+    const last = this.lastPrice(p.symbol);
+    const qty = this.resolveQuantity(def, p, last);
+    this.checkFilters(acct, def, p, qty, last);
+
+    if (this.openOrderWithClientId(apiKey, p.symbol, p.newClientOrderId)) throw newOrderRejected(MSG.duplicateOrder);
+    if (p.stopPrice !== undefined && STOP_TYPES.has(p.type) && this.triggered(p.type, p.side, p.stopPrice, last)) {
+      throw newOrderRejected(MSG.wouldTriggerImmediately);
+    }
+    if (p.type === 'LIMIT_MAKER' && p.price !== undefined && this.marketable(p.side, p.price, last)) {
+      throw newOrderRejected(MSG.wouldMatchAndTake);
+    }
+    const lock = this.lockFor(def, p, qty, last);
+    if (lock && this.bal(acct, lock.asset).free.lt(lock.amount)) throw newOrderRejected(MSG.insufficientBalance);
+    if (test) return { order: this.newOrderObject(acct, def, p, qty, now, -1), fills: [] };
+
+    const order = this.newOrderObject(acct, def, p, qty, now, -1);
+    this.insert(order, lock);
+    const fills = this.activate(order, now);
+    return { order, fills };
+  }
+
+  /** Binance checks these before the matching engine sees the order. */
+  private checkFilters(acct: Account, def: SymbolDef, p: NewOrderParams, qty: Dec | undefined, last: Dec): void {
+    const tick = dec(def.tickSize);
+    for (const v of [p.price, p.stopPrice]) {
+      if (v === undefined) continue;
+      if (v.lt(tick) || v.gt(1_000_000) || !v.mod(tick).isZero()) throw filterFailure('PRICE_FILTER');
+    }
+    if (p.price !== undefined) {
+      const hi = last.mul(5);
+      const lo = last.mul('0.2');
+      if (p.price.gt(hi) || p.price.lt(lo)) throw filterFailure('PERCENT_PRICE_BY_SIDE');
+    }
+    if (qty !== undefined) {
+      const step = dec(def.stepSize);
+      if (qty.lt(dec(def.minQty)) || qty.gt(dec(def.maxQty)) || !qty.mod(step).isZero()) throw filterFailure('LOT_SIZE');
+      if (p.type === 'MARKET' && qty.gt(dec(def.marketMaxQty))) throw filterFailure('MARKET_LOT_SIZE');
+    }
+    const notional = p.price !== undefined && qty !== undefined ? p.price.mul(qty) : p.quoteOrderQty ?? (qty ?? ZERO).mul(p.stopPrice ?? last);
+    if (notional.lt(dec(def.minNotional))) throw filterFailure('NOTIONAL');
+    if (p.type !== 'MARKET' && notional.gt(dec(def.maxNotional))) throw filterFailure('NOTIONAL');
+    const open = this.ordersOf(p.symbol).filter((o) => o.account === acct.apiKey && isOpen(o));
+    if (open.length + 1 > def.maxNumOrders) throw filterFailure('MAX_NUM_ORDERS');
+    if (STOP_TYPES.has(p.type) && open.filter((o) => STOP_TYPES.has(o.type)).length + 1 > def.maxNumAlgoOrders) {
+      throw filterFailure('MAX_NUM_ALGO_ORDERS');
+    }
+  }
+
+  /** For MARKET by quoteOrderQty the quantity is only known by walking the book. */
+  private resolveQuantity(def: SymbolDef, p: NewOrderParams, last: Dec): Dec | undefined {
+    if (p.quantity !== undefined) return p.quantity;
+    if (p.quoteOrderQty === undefined) return undefined;
+    const plan = this.planQuote(def, p.side, p.quoteOrderQty, last);
+    return plan.reduce((a, l) => a.plus(l.qty), ZERO);
+  }
+
+  private lockFor(def: SymbolDef, p: NewOrderParams, qty: Dec | undefined, last: Dec): { asset: string; amount: Dec } | undefined {
+    if (p.type === 'MARKET') {
+      // Not locked, but funds must be there: estimate by walking the book.
+      if (p.side === 'SELL') return { asset: def.baseAsset, amount: qty ?? ZERO };
+      const cost = p.quoteOrderQty ?? this.planQty(def, 'BUY', qty ?? ZERO, last, undefined).reduce((a, l) => a.plus(l.price.mul(l.qty)), ZERO);
+      return { asset: def.quoteAsset, amount: cost };
+    }
+    if (p.side === 'SELL') return { asset: def.baseAsset, amount: qty ?? ZERO };
+    // Stop-market BUY has no price; lock at the stop price as the best estimate.
+    const px = p.price ?? p.stopPrice ?? last;
+    return { asset: def.quoteAsset, amount: px.mul(qty ?? ZERO) };
+  }
+
+  private openOrderWithClientId(apiKey: string, symbol: string, clientOrderId: string): boolean {
+    return (this.orders.get(symbol) ?? []).some((o) => o.account === apiKey && o.clientOrderId === clientOrderId && isOpen(o));
+  }
+
+  private newOrderObject(acct: Account, def: SymbolDef, p: NewOrderParams, qty: Dec | undefined, now: number, orderListId: number): InternalOrder {
+    const stop = STOP_TYPES.has(p.type);
+    return {
+      account: acct.apiKey,
+      symbol: def.symbol,
+      orderId: this.nextOrderId.get(def.symbol) ?? 1,
+      orderListId,
+      clientOrderId: p.newClientOrderId,
+      side: p.side,
+      type: p.type,
+      timeInForce: p.timeInForce ?? 'GTC',
+      price: p.price ?? ZERO,
+      origQty: qty ?? ZERO,
+      executedQty: ZERO,
+      cummulativeQuoteQty: ZERO,
+      origQuoteOrderQty: p.quoteOrderQty ?? ZERO,
+      stopPrice: p.stopPrice,
+      status: 'NEW',
+      time: now,
+      updateTime: now,
+      isWorking: !stop,
+      workingTime: stop ? -1 : now,
+      lockAsset: undefined,
+      locked: ZERO,
+      expiryReason: undefined,
+    };
+  }
+
+  /** Registers the order (assigning its id) and locks its funds. */
+  insert(order: InternalOrder, lock: { asset: string; amount: Dec } | undefined): void {
+    order.orderId = this.nextOrderId.get(order.symbol) ?? 1;
+    this.nextOrderId.set(order.symbol, order.orderId + 1);
+    this.orders.get(order.symbol)?.push(order);
+    this.byId.set(`${order.symbol}:${order.orderId}`, order);
+    if (lock && order.type !== 'MARKET') {
+      const b = this.bal(this.account(order.account), lock.asset);
+      b.free = b.free.minus(lock.amount);
+      b.locked = b.locked.plus(lock.amount);
+      order.lockAsset = lock.asset;
+      order.locked = lock.amount;
+    }
+    this.emitExec(order, 'NEW', undefined);
+  }
+
+  /** Runs a freshly placed order: market/taker matching, resting, or waiting for its trigger. */
+  activate(order: InternalOrder, now: number): InternalTrade[] {
+    if (!order.isWorking) return [];
+    return this.takeLiquidity(order, now);
+  }
+
+  private marketable(side: Side, price: Dec, last: Dec): boolean {
+    return side === 'BUY' ? price.gte(last) : price.lte(last);
+  }
+
+  triggered(type: OrderTypeName, side: Side, stop: Dec, last: Dec): boolean {
+    const isStopLoss = type === 'STOP_LOSS' || type === 'STOP_LOSS_LIMIT';
+    // STOP_LOSS BUY / TAKE_PROFIT SELL fire when the price rises to the stop; the others when it falls.
+    const firesOnRise = (isStopLoss && side === 'BUY') || (!isStopLoss && side === 'SELL');
+    return firesOnRise ? last.gte(stop) : last.lte(stop);
+  }
+
+  // ---- matching ----
+
+  /** Levels a quantity would take, best first, optionally bounded by a limit price. */
+  private planQty(def: SymbolDef, side: Side, qty: Dec, last: Dec, limit: Dec | undefined): { price: Dec; qty: Dec }[] {
+    const levels = depth(def, last, side === 'BUY' ? 'asks' : 'bids');
+    const step = dec(def.stepSize);
+    const out: { price: Dec; qty: Dec }[] = [];
+    let remaining = qty;
+    for (const l of levels) {
+      if (remaining.lte(0)) break;
+      if (limit !== undefined && (side === 'BUY' ? l.price.gt(limit) : l.price.lt(limit))) break;
+      const take = floorToStep(D.min(remaining, l.qty), step);
+      if (take.lte(0)) break;
+      out.push({ price: l.price, qty: take });
+      remaining = remaining.minus(take);
+    }
+    return out;
+  }
+
+  /** Levels a quote amount buys (or a SELL needs to raise), quantities floored to the lot step. */
+  private planQuote(def: SymbolDef, side: Side, quote: Dec, last: Dec): { price: Dec; qty: Dec }[] {
+    const levels = depth(def, last, side === 'BUY' ? 'asks' : 'bids');
+    const step = dec(def.stepSize);
+    const out: { price: Dec; qty: Dec }[] = [];
+    let remaining = quote;
+    for (const l of levels) {
+      const take = floorToStep(D.min(l.qty, remaining.div(l.price)), step);
+      if (take.lte(0)) break;
+      out.push({ price: l.price, qty: take });
+      remaining = remaining.minus(take.mul(l.price));
+    }
+    return out;
+  }
+
+  /** Matches a working order as taker against the depth model, then rests/expires the rest. */
+  private takeLiquidity(order: InternalOrder, now: number): InternalTrade[] {
+    const def = this.symbolDef(order.symbol);
+    const last = this.lastPrice(order.symbol);
+    const remaining = order.origQty.minus(order.executedQty);
+    const isMarket = order.type === 'MARKET' || order.type === 'STOP_LOSS' || order.type === 'TAKE_PROFIT';
+    const plan = isMarket
+      ? order.origQuoteOrderQty.gt(0)
+        ? this.planQuote(def, order.side, order.origQuoteOrderQty, last)
+        : this.planQty(def, order.side, remaining, last, undefined)
+      : this.planQty(def, order.side, remaining, last, order.price);
+    const planned = plan.reduce((a, l) => a.plus(l.qty), ZERO);
+
+    if (!isMarket && order.timeInForce === 'FOK' && planned.lt(remaining)) {
+      this.finish(order, 'EXPIRED', now, 'UNFILLED_FOK_ORDER_EXPIRED');
+      return [];
+    }
+    const fills: InternalTrade[] = [];
+    for (const l of plan) {
+      const t = this.fill(order, l.price, l.qty, false, now);
+      if (!t) break;
+      fills.push(t);
+    }
+    if (isOpen(order)) {
+      if (isMarket) this.finish(order, 'EXPIRED', now, 'INSUFFICIENT_LIQUIDITY');
+      else if (order.timeInForce === 'IOC') this.finish(order, 'EXPIRED', now, 'UNFILLED_IOC_QUANTITY_EXPIRED');
+      // GTC: rests on the book; onPrice() fills it when the price crosses.
+    }
+    return fills;
+  }
+
+  private commissionFor(acct: Account, def: SymbolDef, side: Side, qty: Dec, quote: Dec): { amount: Dec; asset: string } {
+    const rate = acct.commission;
+    if (acct.config.payFeesInBnb === true) {
+      const bnbPerQuote = this.bnbPer(def.quoteAsset);
+      if (bnbPerQuote) {
+        const amount = quote.mul(rate).mul(dec(1).minus(BNB_DISCOUNT)).mul(bnbPerQuote).toDecimalPlaces(8, D.ROUND_UP);
+        if (this.bal(acct, 'BNB').free.gte(amount)) return { amount, asset: 'BNB' };
+      }
+    }
+    return side === 'BUY'
+      ? { amount: qty.mul(rate).toDecimalPlaces(8, D.ROUND_UP), asset: def.baseAsset }
+      : { amount: quote.mul(rate).toDecimalPlaces(8, D.ROUND_UP), asset: def.quoteAsset };
+  }
+
+  /** How many BNB one unit of `asset` is worth, if a market says so. */
+  private bnbPer(asset: string): Dec | undefined {
+    if (asset === 'BNB') return dec(1);
+    const direct = this.paths.get(`BNB${asset}`);
+    if (direct) return dec(1).div(direct.price);
+    const inverse = this.paths.get(`${asset}BNB`);
+    if (inverse) return inverse.price;
+    return undefined;
+  }
+
+  /** Applies one fill to the order and both balances. Returns undefined if funds ran out. */
+  private fill(order: InternalOrder, price: Dec, qty: Dec, isMaker: boolean, now: number): InternalTrade | undefined {
+    const def = this.symbolDef(order.symbol);
+    const acct = this.account(order.account);
+    const quote = price.mul(qty);
+    const base = this.bal(acct, def.baseAsset);
+    const quoteBal = this.bal(acct, def.quoteAsset);
+
+    // Release the share of the lock this fill consumes; the debit below then comes from free.
+    if (order.lockAsset !== undefined && order.locked.gt(0)) {
+      const lockPrice = order.price.gt(0) ? order.price : (order.stopPrice ?? price);
+      const release = D.min(order.locked, order.side === 'BUY' ? lockPrice.mul(qty) : qty);
+      const b = this.bal(acct, order.lockAsset);
+      b.locked = b.locked.minus(release);
+      b.free = b.free.plus(release);
+      order.locked = order.locked.minus(release);
+    }
+    if (order.side === 'BUY' ? quoteBal.free.lt(quote) : base.free.lt(qty)) return undefined;
+
+    const fee = this.commissionFor(acct, def, order.side, qty, quote);
+    if (order.side === 'BUY') {
+      quoteBal.free = quoteBal.free.minus(quote);
+      base.free = base.free.plus(qty);
+    } else {
+      base.free = base.free.minus(qty);
+      quoteBal.free = quoteBal.free.plus(quote);
+    }
+    const feeBal = this.bal(acct, fee.asset);
+    feeBal.free = feeBal.free.minus(fee.amount);
+    acct.updateTime = now;
+
+    const id = this.nextTradeId.get(def.symbol) ?? 1;
+    this.nextTradeId.set(def.symbol, id + 1);
+    const trade: InternalTrade = {
+      account: acct.apiKey,
+      symbol: def.symbol,
+      id,
+      orderId: order.orderId,
+      orderListId: order.orderListId,
+      price,
+      qty,
+      quoteQty: quote,
+      commission: fee.amount,
+      commissionAsset: fee.asset,
+      time: now,
+      isBuyer: order.side === 'BUY',
+      isMaker,
+    };
+    this.tradesBySymbol.get(def.symbol)?.push(trade);
+    order.executedQty = order.executedQty.plus(qty);
+    order.cummulativeQuoteQty = order.cummulativeQuoteQty.plus(quote);
+    order.updateTime = now;
+    const done = order.executedQty.gte(order.origQty) && order.origQty.gt(0);
+    if (done) {
+      order.status = 'FILLED';
+      this.releaseLock(order);
+    } else {
+      order.status = 'PARTIALLY_FILLED';
+    }
+    this.emitExec(order, 'TRADE', trade);
+    this.onListLegFilled(order, now);
+    return trade;
+  }
+
+  private releaseLock(order: InternalOrder): void {
+    if (order.lockAsset === undefined || order.locked.lte(0)) return;
+    const b = this.bal(this.account(order.account), order.lockAsset);
+    b.locked = b.locked.minus(order.locked);
+    b.free = b.free.plus(order.locked);
+    order.locked = ZERO;
+  }
+
+  /** Closes an open order (cancel or expiry), releasing what it still had locked. */
+  finish(order: InternalOrder, status: 'CANCELED' | 'EXPIRED', now: number, expiryReason?: string, cancelClientOrderId?: string): void {
+    order.status = status;
+    order.updateTime = now;
+    if (expiryReason !== undefined) order.expiryReason = expiryReason;
+    this.releaseLock(order);
+    this.emitExec(order, status, undefined, cancelClientOrderId);
+  }
+
+  cancel(apiKey: string, symbol: string, orderId: number | undefined, clientOrderId: string | undefined, cancelClientOrderId: string): InternalOrder {
+    const o = this.findOrder(apiKey, symbol, orderId, clientOrderId);
+    if (!o || !isOpen(o)) throw badRequest(-2011, MSG.unknownOrderSent);
+    const now = this.now();
+    if (o.orderListId !== -1) {
+      // Cancelling one leg of an order list cancels the whole list, as on Binance.
+      this.cancelList(o.orderListId, now, cancelClientOrderId);
+      return o;
+    }
+    this.finish(o, 'CANCELED', now, undefined, cancelClientOrderId);
+    return o;
+  }
+
+  /** A new price: triggers stops, then fills resting orders the price has crossed. */
+  private onPrice(symbol: string): void {
+    const last = this.lastPrice(symbol);
+    const def = this.symbolDef(symbol);
+    const now = this.now();
+    for (const o of this.ordersOf(symbol)) {
+      if (!isOpen(o)) continue;
+      if (!o.isWorking) {
+        if (o.stopPrice !== undefined && this.triggered(o.type, o.side, o.stopPrice, last)) {
+          o.isWorking = true;
+          o.workingTime = now;
+          o.updateTime = now;
+          this.onListLegTriggered(o, now);
+          if (isOpen(o)) this.takeLiquidity(o, now);
+        }
+        continue;
+      }
+      if (!LIMIT_PRICED.has(o.type)) continue;
+      const remaining = o.origQty.minus(o.executedQty);
+      if (remaining.lte(0)) continue;
+      const through = o.side === 'BUY' ? last.lt(o.price) : last.gt(o.price);
+      const touch = last.eq(o.price);
+      if (through) this.fill(o, o.price, remaining, true, now);
+      else if (touch) {
+        // Only the best level's worth trades at the touch: a deterministic partial fill.
+        const qty = floorToStep(D.min(remaining, dec(def.levelQty)), dec(def.stepSize));
+        if (qty.gt(0)) this.fill(o, o.price, qty, true, now);
+      }
+    }
+  }
+
+  // ---- order lists (OCO) ----
+
+  registerList(list: OrderList): void {
+    this.lists.set(list.orderListId, list);
+  }
+
+  allocateListId(): number {
+    return this.nextListId++;
+  }
+
+  private legs(list: OrderList): InternalOrder[] {
+    return list.orderIds.map((id) => this.byId.get(`${list.symbol}:${id}`)).filter((o): o is InternalOrder => o !== undefined);
+  }
+
+  /** One leg traded (even partially): the other legs expire and the list is done. */
+  private onListLegFilled(order: InternalOrder, now: number): void {
+    if (order.orderListId === -1) return;
+    const list = this.lists.get(order.orderListId);
+    if (!list || list.listOrderStatus !== 'EXECUTING') return;
+    for (const leg of this.legs(list)) if (leg !== order && isOpen(leg)) this.finish(leg, 'EXPIRED', now, 'OCO_TRIGGER');
+    this.maybeCloseList(list, now);
+  }
+
+  /** A stop leg triggered: the other legs expire (Binance's OCO semantics). */
+  private onListLegTriggered(order: InternalOrder, now: number): void {
+    if (order.orderListId === -1) return;
+    const list = this.lists.get(order.orderListId);
+    if (!list || list.listOrderStatus !== 'EXECUTING') return;
+    for (const leg of this.legs(list)) if (leg !== order && isOpen(leg)) this.finish(leg, 'EXPIRED', now, 'OCO_TRIGGER');
+    this.maybeCloseList(list, now);
+  }
+
+  maybeCloseList(list: OrderList, now: number): void {
+    const legs = this.legs(list);
+    const anyDone = legs.some((l) => !isOpen(l) || l.executedQty.gt(0) || (l.stopPrice !== undefined && l.isWorking));
+    if (!anyDone || list.listOrderStatus !== 'EXECUTING') return;
+    list.listStatusType = 'ALL_DONE';
+    list.listOrderStatus = 'ALL_DONE';
+    list.transactionTime = now;
+    this.emit('listStatus', list, legs);
+  }
+
+  cancelList(orderListId: number, now: number, cancelClientOrderId?: string): OrderList {
+    const list = this.lists.get(orderListId);
+    if (!list) throw badRequest(-2011, MSG.orderListDoesNotExist);
+    for (const leg of this.legs(list)) if (isOpen(leg)) this.finish(leg, 'CANCELED', now, undefined, cancelClientOrderId);
+    list.listStatusType = 'ALL_DONE';
+    list.listOrderStatus = 'ALL_DONE';
+    list.transactionTime = now;
+    this.emit('listStatus', list, this.legs(list));
+    return list;
+  }
+
+  listLegs(list: OrderList): InternalOrder[] {
+    return this.legs(list);
+  }
+
+  // ---- events ----
+
+  private emitExec(order: InternalOrder, execType: ExecType, trade: InternalTrade | undefined, cancelClientOrderId?: string): void {
+    const ev: ExecutionEvent = { account: order.account, order, execType, trade, cancelClientOrderId, eventTime: this.now() };
+    this.emit('execution', ev);
+  }
+
+  balancesView(apiKey: string): Record<string, { free: string; locked: string }> {
+    const acct = this.account(apiKey);
+    const out: Record<string, { free: string; locked: string }> = {};
+    for (const [asset, b] of acct.balances) out[asset] = { free: fmt8(b.free), locked: fmt8(b.locked) };
+    return out;
+  }
+}

@@ -1,0 +1,115 @@
+/** Engine objects rendered exactly in Binance's JSON shapes (field order as in the docs). */
+import type { InternalOrder, InternalTrade, OrderList } from './engine';
+import { fmt8 } from './market';
+
+export function fillJson(t: InternalTrade): Record<string, unknown> {
+  return { price: fmt8(t.price), qty: fmt8(t.qty), commission: fmt8(t.commission), commissionAsset: t.commissionAsset, tradeId: t.id };
+}
+
+const hasStop = (o: InternalOrder): boolean => o.stopPrice !== undefined;
+
+export function orderAckJson(o: InternalOrder, transactTime: number): Record<string, unknown> {
+  return { symbol: o.symbol, orderId: o.orderId, orderListId: o.orderListId, clientOrderId: o.clientOrderId, transactTime };
+}
+
+export function orderResultJson(o: InternalOrder, transactTime: number): Record<string, unknown> {
+  return {
+    ...orderAckJson(o, transactTime),
+    price: fmt8(o.price),
+    origQty: fmt8(o.origQty),
+    executedQty: fmt8(o.executedQty),
+    origQuoteOrderQty: fmt8(o.origQuoteOrderQty),
+    cummulativeQuoteQty: fmt8(o.cummulativeQuoteQty),
+    status: o.status,
+    timeInForce: o.timeInForce,
+    type: o.type,
+    side: o.side,
+    ...(hasStop(o) ? { stopPrice: fmt8(o.stopPrice!) } : {}),
+    workingTime: o.workingTime,
+    selfTradePreventionMode: 'NONE',
+    ...(o.expiryReason !== undefined ? { expiryReason: o.expiryReason } : {}),
+  };
+}
+
+export function orderFullJson(o: InternalOrder, transactTime: number, fills: InternalTrade[]): Record<string, unknown> {
+  return { ...orderResultJson(o, transactTime), fills: fills.map(fillJson) };
+}
+
+export function orderQueryJson(o: InternalOrder): Record<string, unknown> {
+  return {
+    symbol: o.symbol,
+    orderId: o.orderId,
+    orderListId: o.orderListId,
+    clientOrderId: o.clientOrderId,
+    price: fmt8(o.price),
+    origQty: fmt8(o.origQty),
+    executedQty: fmt8(o.executedQty),
+    cummulativeQuoteQty: fmt8(o.cummulativeQuoteQty),
+    status: o.status,
+    timeInForce: o.timeInForce,
+    type: o.type,
+    side: o.side,
+    stopPrice: fmt8(o.stopPrice ?? o.price.minus(o.price)),
+    icebergQty: '0.00000000',
+    time: o.time,
+    updateTime: o.updateTime,
+    isWorking: o.isWorking,
+    workingTime: o.workingTime,
+    origQuoteOrderQty: fmt8(o.origQuoteOrderQty),
+    selfTradePreventionMode: 'NONE',
+    ...(o.expiryReason !== undefined ? { expiryReason: o.expiryReason } : {}),
+  };
+}
+
+export function cancelJson(o: InternalOrder, cancelClientOrderId: string, transactTime: number): Record<string, unknown> {
+  return {
+    symbol: o.symbol,
+    origClientOrderId: o.clientOrderId,
+    orderId: o.orderId,
+    orderListId: o.orderListId,
+    clientOrderId: cancelClientOrderId,
+    transactTime,
+    price: fmt8(o.price),
+    origQty: fmt8(o.origQty),
+    executedQty: fmt8(o.executedQty),
+    origQuoteOrderQty: fmt8(o.origQuoteOrderQty),
+    cummulativeQuoteQty: fmt8(o.cummulativeQuoteQty),
+    status: o.status,
+    timeInForce: o.timeInForce,
+    type: o.type,
+    side: o.side,
+    ...(hasStop(o) ? { stopPrice: fmt8(o.stopPrice!) } : {}),
+    selfTradePreventionMode: 'NONE',
+  };
+}
+
+export function tradeJson(t: InternalTrade): Record<string, unknown> {
+  return {
+    symbol: t.symbol,
+    id: t.id,
+    orderId: t.orderId,
+    orderListId: t.orderListId,
+    price: fmt8(t.price),
+    qty: fmt8(t.qty),
+    quoteQty: fmt8(t.quoteQty),
+    commission: fmt8(t.commission),
+    commissionAsset: t.commissionAsset,
+    time: t.time,
+    isBuyer: t.isBuyer,
+    isMaker: t.isMaker,
+    isBestMatch: true,
+  };
+}
+
+export function listStatusJson(list: OrderList, legs: InternalOrder[]): Record<string, unknown> {
+  return {
+    orderListId: list.orderListId,
+    contingencyType: list.contingencyType,
+    listStatusType: list.listStatusType,
+    listOrderStatus: list.listOrderStatus,
+    listClientOrderId: list.listClientOrderId,
+    transactionTime: list.transactionTime,
+    symbol: list.symbol,
+    orders: legs.map((o) => ({ symbol: o.symbol, orderId: o.orderId, clientOrderId: o.clientOrderId })),
+  };
+}

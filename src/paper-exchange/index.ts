@@ -1,0 +1,228 @@
+/**
+ * A paper exchange speaking Binance Spot's REST (and WebSocket API) wire protocol, for tests and
+ * for running the service without real money. Start it in-process with startPaperExchange() or
+ * standalone with `npm run exchange`.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../logging';
+import type { RateLimit } from '../exchange/schemas';
+import { dec } from '../shared/decimal';
+import { Engine, isOpen, type AccountConfig, type InternalOrder, type InternalTrade } from './engine';
+import { FaultInjector } from './faults';
+import { Limiter, PAPER_RATE_LIMITS } from './limits';
+import { DEFAULT_SYMBOLS, fmt8, readKlineCloses, type SymbolDef } from './market';
+import { PaperHttp } from './server';
+
+export { FaultInjector } from './faults';
+export type { Fault, FaultInput } from './faults';
+export type { AccountConfig } from './engine';
+export { DEFAULT_SYMBOLS } from './market';
+export type { SymbolDef } from './market';
+
+/**
+ * The documented test key pair used when no accounts are configured. It only ever unlocks the
+ * paper exchange; it is printed by key id, never with the secret.
+ */
+export const PAPER_DEFAULT_API_KEY = 'paperTestKey000000000000000000000000000000000000000000000000001';
+export const PAPER_DEFAULT_API_SECRET = 'paperTestSecret00000000000000000000000000000000000000000000001';
+
+export interface PaperExchangeOptions {
+  /** 0 (default) = a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Seed of the price walk, default 1. */
+  seed?: number;
+  accounts?: AccountConfig[];
+  /** Price walk step in ms; 0 disables the walk (prices move only by setPrice). Default 1000. */
+  priceStepMs?: number;
+  logger?: Logger;
+  /** Symbols to list, default BTCUSDT, ETHUSDT, BNBUSDT, ETHBTC. */
+  symbols?: SymbolDef[];
+  /** Binance rate limits to enforce and publish in exchangeInfo. */
+  rateLimits?: RateLimit[];
+  /** Requests sent while rate limited before a 418 ban, default 5. */
+  requestsBeforeBan?: number;
+  /** Ban duration in ms, default 120000. */
+  banMs?: number;
+  /** Replay close prices from kline files (JSON arrays of Binance klines) instead of walking. */
+  klineFiles?: Record<string, string>;
+}
+
+export interface PaperOrder {
+  account: string;
+  symbol: string;
+  orderId: number;
+  orderListId: number;
+  clientOrderId: string;
+  side: 'BUY' | 'SELL';
+  type: string;
+  timeInForce: string;
+  price: string;
+  origQty: string;
+  executedQty: string;
+  cummulativeQuoteQty: string;
+  origQuoteOrderQty: string;
+  stopPrice: string | undefined;
+  status: string;
+  isWorking: boolean;
+  time: number;
+  updateTime: number;
+  expiryReason: string | undefined;
+}
+
+export interface PaperTrade {
+  account: string;
+  symbol: string;
+  id: number;
+  orderId: number;
+  orderListId: number;
+  price: string;
+  qty: string;
+  quoteQty: string;
+  commission: string;
+  commissionAsset: string;
+  time: number;
+  isBuyer: boolean;
+  isMaker: boolean;
+}
+
+export interface PaperExchange {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** ws://127.0.0.1:PORT/ws-api/v3 */
+  wsUrl: string;
+  setPrice(symbol: string, price: string): void;
+  price(symbol: string): string;
+  pausePriceWalk(paused: boolean): void;
+  findOrder(symbol: string, clientOrderId: string): PaperOrder | undefined;
+  orders(symbol?: string): PaperOrder[];
+  trades(symbol?: string): PaperTrade[];
+  balances(apiKey?: string): Record<string, { free: string; locked: string }>;
+  faults: FaultInjector;
+  /** 429/418 responses sent so far. */
+  rateLimitStats(): { status429: number; status418: number };
+  close(): Promise<void>;
+}
+
+function orderView(o: InternalOrder): PaperOrder {
+  return {
+    account: o.account,
+    symbol: o.symbol,
+    orderId: o.orderId,
+    orderListId: o.orderListId,
+    clientOrderId: o.clientOrderId,
+    side: o.side,
+    type: o.type,
+    timeInForce: o.timeInForce,
+    price: fmt8(o.price),
+    origQty: fmt8(o.origQty),
+    executedQty: fmt8(o.executedQty),
+    cummulativeQuoteQty: fmt8(o.cummulativeQuoteQty),
+    origQuoteOrderQty: fmt8(o.origQuoteOrderQty),
+    stopPrice: o.stopPrice === undefined ? undefined : fmt8(o.stopPrice),
+    status: o.status,
+    isWorking: o.isWorking,
+    time: o.time,
+    updateTime: o.updateTime,
+    expiryReason: o.expiryReason,
+  };
+}
+
+function tradeView(t: InternalTrade): PaperTrade {
+  return {
+    account: t.account,
+    symbol: t.symbol,
+    id: t.id,
+    orderId: t.orderId,
+    orderListId: t.orderListId,
+    price: fmt8(t.price),
+    qty: fmt8(t.qty),
+    quoteQty: fmt8(t.quoteQty),
+    commission: fmt8(t.commission),
+    commissionAsset: t.commissionAsset,
+    time: t.time,
+    isBuyer: t.isBuyer,
+    isMaker: t.isMaker,
+  };
+}
+
+export async function startPaperExchange(opts: PaperExchangeOptions = {}): Promise<PaperExchange> {
+  const faults = new FaultInjector();
+  const now = (): number => Date.now() + faults.clockSkewMs;
+  const accounts = opts.accounts ?? [{ apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET }];
+  const engine = new Engine(opts.symbols ?? DEFAULT_SYMBOLS, accounts, now, opts.seed ?? 1);
+  for (const [symbol, file] of Object.entries(opts.klineFiles ?? {})) {
+    const path = engine.paths.get(symbol);
+    if (!path) throw new Error(`klineFiles: unknown symbol ${symbol}`);
+    path.loadKlines(readKlineCloses(file));
+  }
+  const rateLimits = opts.rateLimits ?? PAPER_RATE_LIMITS;
+  const limiter = new Limiter({ rateLimits, requestsBeforeBan: opts.requestsBeforeBan ?? 5, banMs: opts.banMs ?? 120_000 });
+  const defaultKey = accounts[0]?.apiKey;
+
+  const http = new PaperHttp({
+    engine,
+    limiter,
+    faults,
+    rateLimits,
+    now,
+    logger: opts.logger,
+    state: () => ({
+      prices: Object.fromEntries([...engine.paths].map(([s, p]) => [s, fmt8(p.price)])),
+      openOrders: engine.ordersOf().filter(isOpen).map(orderView),
+      orderCount: engine.ordersOf().length,
+      tradeCount: engine.tradesOf().length,
+      accounts: [...engine.accounts.keys()].map((k) => ({ apiKey: k, balances: engine.balancesView(k) })),
+      faults: faults.list(),
+      rateLimitStats: limiter.stats,
+    }),
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.server.once('error', reject);
+    http.server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = http.server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+
+  let paused = false;
+  const stepMs = opts.priceStepMs ?? 1000;
+  const timer = stepMs > 0 ? setInterval(() => (paused ? undefined : engine.stepPrices()), stepMs) : undefined;
+  timer?.unref();
+
+  let closed = false;
+  return {
+    url: `http://${host}:${addr.port}`,
+    wsUrl: `ws://${host}:${addr.port}/ws-api/v3`,
+    setPrice: (symbol, price) => engine.setPrice(symbol, dec(price)),
+    price: (symbol) => fmt8(engine.lastPrice(symbol)),
+    pausePriceWalk: (p) => {
+      paused = p;
+    },
+    findOrder: (symbol, clientOrderId) => {
+      const list = engine.ordersOf(symbol).filter((o) => o.clientOrderId === clientOrderId);
+      const o = list[list.length - 1];
+      return o ? orderView(o) : undefined;
+    },
+    orders: (symbol) => engine.ordersOf(symbol).map(orderView),
+    trades: (symbol) => engine.tradesOf(symbol).map(tradeView),
+    balances: (apiKey) => {
+      const key = apiKey ?? defaultKey;
+      if (key === undefined) throw new Error('no accounts');
+      return engine.balancesView(key);
+    },
+    faults,
+    rateLimitStats: () => ({ ...limiter.stats }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      if (timer) clearInterval(timer);
+      await new Promise<void>((resolve) => {
+        http.server.close(() => resolve());
+        http.server.closeIdleConnections();
+        http.destroySockets();
+      });
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * The paper market: symbol definitions with realistic Binance filters, a seeded random-walk
+ * price per symbol (or a replayed kline path) and a simple static depth model around the last
+ * price, so a large order walks several levels and gets several fills.
+ */
+import { readFileSync } from 'node:fs';
+import { D, dec, floorToStep, toWire, type Dec } from '../shared/decimal';
+
+export interface SymbolDef {
+  symbol: string;
+  baseAsset: string;
+  quoteAsset: string;
+  status: string;
+  initialPrice: string;
+  tickSize: string;
+  stepSize: string;
+  minQty: string;
+  maxQty: string;
+  marketMaxQty: string;
+  minNotional: string;
+  maxNotional: string;
+  /** Quantity available at the best level; deeper levels hold more (see `depth`). */
+  levelQty: string;
+  orderTypes: string[];
+  maxNumOrders: number;
+  maxNumAlgoOrders: number;
+}
+
+const ALL_TYPES = ['LIMIT', 'LIMIT_MAKER', 'MARKET', 'STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
+
+export const DEFAULT_SYMBOLS: SymbolDef[] = [
+  {
+    symbol: 'BTCUSDT', baseAsset: 'BTC', quoteAsset: 'USDT', status: 'TRADING', initialPrice: '60000.00',
+    tickSize: '0.01', stepSize: '0.00001', minQty: '0.00001', maxQty: '9000', marketMaxQty: '120',
+    minNotional: '5', maxNotional: '9000000', levelQty: '0.5', orderTypes: ALL_TYPES, maxNumOrders: 200, maxNumAlgoOrders: 5,
+  },
+  {
+    symbol: 'ETHUSDT', baseAsset: 'ETH', quoteAsset: 'USDT', status: 'TRADING', initialPrice: '3000.00',
+    tickSize: '0.01', stepSize: '0.0001', minQty: '0.0001', maxQty: '9000', marketMaxQty: '2500',
+    minNotional: '5', maxNotional: '9000000', levelQty: '8', orderTypes: ALL_TYPES, maxNumOrders: 200, maxNumAlgoOrders: 5,
+  },
+  {
+    symbol: 'BNBUSDT', baseAsset: 'BNB', quoteAsset: 'USDT', status: 'TRADING', initialPrice: '600.00',
+    tickSize: '0.01', stepSize: '0.001', minQty: '0.001', maxQty: '9000', marketMaxQty: '5000',
+    minNotional: '5', maxNotional: '9000000', levelQty: '40', orderTypes: ALL_TYPES, maxNumOrders: 200, maxNumAlgoOrders: 5,
+  },
+  {
+    symbol: 'ETHBTC', baseAsset: 'ETH', quoteAsset: 'BTC', status: 'TRADING', initialPrice: '0.05000',
+    tickSize: '0.00001', stepSize: '0.0001', minQty: '0.0001', maxQty: '100000', marketMaxQty: '2000',
+    minNotional: '0.0001', maxNotional: '9000000', levelQty: '8', orderTypes: ALL_TYPES, maxNumOrders: 200, maxNumAlgoOrders: 5,
+  },
+];
+
+/** Binance prints decimals with 8 places in REST responses. */
+export function fmt8(d: Dec): string {
+  return d.toFixed(8, D.ROUND_DOWN);
+}
+
+/** The exchangeInfo entry for a symbol, shaped exactly like Binance's. */
+export function symbolInfoJson(s: SymbolDef): Record<string, unknown> {
+  return {
+    symbol: s.symbol,
+    status: s.status,
+    baseAsset: s.baseAsset,
+    baseAssetPrecision: 8,
+    quoteAsset: s.quoteAsset,
+    quotePrecision: 8,
+    quoteAssetPrecision: 8,
+    baseCommissionPrecision: 8,
+    quoteCommissionPrecision: 8,
+    orderTypes: s.orderTypes,
+    icebergAllowed: true,
+    ocoAllowed: true,
+    otoAllowed: true,
+    opoAllowed: false,
+    quoteOrderQtyMarketAllowed: true,
+    allowTrailingStop: false,
+    cancelReplaceAllowed: true,
+    amendAllowed: false,
+    pegInstructionsAllowed: false,
+    isSpotTradingAllowed: true,
+    isMarginTradingAllowed: false,
+    filters: [
+      { filterType: 'PRICE_FILTER', minPrice: fmt8(dec(s.tickSize)), maxPrice: fmt8(dec(1_000_000)), tickSize: fmt8(dec(s.tickSize)) },
+      { filterType: 'LOT_SIZE', minQty: fmt8(dec(s.minQty)), maxQty: fmt8(dec(s.maxQty)), stepSize: fmt8(dec(s.stepSize)) },
+      { filterType: 'ICEBERG_PARTS', limit: 10 },
+      { filterType: 'MARKET_LOT_SIZE', minQty: fmt8(dec(0)), maxQty: fmt8(dec(s.marketMaxQty)), stepSize: fmt8(dec(0)) },
+      { filterType: 'TRAILING_DELTA', minTrailingAboveDelta: 10, maxTrailingAboveDelta: 2000, minTrailingBelowDelta: 10, maxTrailingBelowDelta: 2000 },
+      { filterType: 'PERCENT_PRICE_BY_SIDE', bidMultiplierUp: '5', bidMultiplierDown: '0.2', askMultiplierUp: '5', askMultiplierDown: '0.2', avgPriceMins: 5 },
+      { filterType: 'NOTIONAL', minNotional: fmt8(dec(s.minNotional)), applyMinToMarket: true, maxNotional: fmt8(dec(s.maxNotional)), applyMaxToMarket: false, avgPriceMins: 5 },
+      { filterType: 'MAX_NUM_ORDERS', maxNumOrders: s.maxNumOrders },
+      { filterType: 'MAX_NUM_ALGO_ORDERS', maxNumAlgoOrders: s.maxNumAlgoOrders },
+      { filterType: 'MAX_NUM_ORDER_LISTS', maxNumOrderLists: 20 },
+    ],
+    permissions: [],
+    permissionSets: [['SPOT']],
+    defaultSelfTradePreventionMode: 'EXPIRE_MAKER',
+    allowedSelfTradePreventionModes: ['NONE', 'EXPIRE_TAKER', 'EXPIRE_MAKER', 'EXPIRE_BOTH', 'DECREMENT'],
+  };
+}
+
+/** mulberry32: tiny, fast, good enough for a reproducible price walk. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function hashString(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/**
+ * One symbol's price path. The random walk is the only place a JS number touches a price: it
+ * draws a relative move, which is turned into an exact decimal and snapped to the tick.
+ */
+export class PricePath {
+  private readonly rand: () => number;
+  private replay: string[] | undefined;
+  private replayIndex = 0;
+  price: Dec;
+
+  constructor(readonly def: SymbolDef, seed: number, private readonly volatility = 0.0005) {
+    this.rand = prng(seed ^ hashString(def.symbol));
+    this.price = dec(def.initialPrice);
+  }
+
+  /** Replays close prices (Binance kline arrays: index 4 is the close) instead of walking. */
+  loadKlines(closes: string[]): void {
+    if (closes.length === 0) throw new Error(`no klines for ${this.def.symbol}`);
+    this.replay = closes;
+    this.replayIndex = 0;
+    this.price = dec(closes[0] as string);
+  }
+
+  step(): Dec {
+    if (this.replay) {
+      this.replayIndex = (this.replayIndex + 1) % this.replay.length;
+      this.price = dec(this.replay[this.replayIndex] as string);
+      return this.price;
+    }
+    // Box-Muller normal draw, clipped so a path can never reach zero.
+    const u = Math.max(this.rand(), 1e-12);
+    const v = this.rand();
+    const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    const move = Math.max(-0.05, Math.min(0.05, z * this.volatility));
+    const tick = dec(this.def.tickSize);
+    const next = floorToStep(this.price.mul(dec(1).plus(dec(move.toFixed(8)))), tick);
+    this.price = next.lte(0) ? tick : next;
+    return this.price;
+  }
+}
+
+/** Reads a kline file: a JSON array of Binance kline arrays ([openTime, open, high, low, close, ...]). */
+export function readKlineCloses(path: string): string[] {
+  const raw: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (!Array.isArray(raw)) throw new Error(`${path}: expected a JSON array of klines`);
+  return raw.map((k, i) => {
+    if (!Array.isArray(k) || typeof k[4] !== 'string') throw new Error(`${path}: kline ${i} has no close price string at index 4`);
+    return toWire(dec(k[4]));
+  });
+}
+
+export interface DepthLevel {
+  price: Dec;
+  qty: Dec;
+}
+
+export const DEPTH_LEVELS = 20;
+
+/**
+ * Static depth around the last price: level k is k "level steps" (about 1 bp, at least one tick)
+ * away, and holds levelQty x (1 + k/2). Level 0 is at the last price itself, so a small order
+ * fills exactly at the price a test set.
+ */
+export function depth(def: SymbolDef, last: Dec, side: 'asks' | 'bids'): DepthLevel[] {
+  const tick = dec(def.tickSize);
+  const stepRaw = floorToStep(last.mul('0.0001'), tick);
+  const levelStep = stepRaw.lt(tick) ? tick : stepRaw;
+  const base = dec(def.levelQty);
+  const out: DepthLevel[] = [];
+  for (let k = 0; k < DEPTH_LEVELS; k++) {
+    const price = side === 'asks' ? last.plus(levelStep.mul(k)) : last.minus(levelStep.mul(k));
+    if (price.lte(0)) break;
+    out.push({ price, qty: base.mul(dec(1).plus(dec(k).div(2))) });
+  }
+  return out;
+}

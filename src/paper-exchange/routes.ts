@@ -1,0 +1,325 @@
+/**
+ * The REST endpoints: same paths, parameters, weights, JSON and error codes as Binance Spot.
+ */
+import { randomBytes } from 'node:crypto';
+import { dec } from '../shared/decimal';
+import { isOpen, type Account, type Engine, type NewOrderParams, type OrderTypeName, type Side, type Tif } from './engine';
+import { cancelJson, orderAckJson, orderFullJson, orderQueryJson, orderResultJson, tradeJson } from './format';
+import type { Limiter } from './limits';
+import { fmt8, symbolInfoJson } from './market';
+import type { Params } from './params';
+import type { RateLimit } from '../exchange/schemas';
+import { badRequest, mandatory, MSG, notRequired } from './wire';
+
+export type Security = 'NONE' | 'TRADE' | 'USER_DATA';
+
+export interface Ctx {
+  params: Params;
+  account: Account | undefined;
+  now: number;
+  engine: Engine;
+  limiter: Limiter;
+  rateLimits: RateLimit[];
+}
+
+export interface Route {
+  security: Security;
+  weight: (p: Params) => number;
+  /** Unfilled order count this request adds (new orders). */
+  orders?: number;
+  handler: (ctx: Ctx) => unknown;
+}
+
+const ORDER_TYPES: readonly OrderTypeName[] = ['MARKET', 'LIMIT', 'LIMIT_MAKER', 'STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
+const SIDES: readonly Side[] = ['BUY', 'SELL'];
+const TIFS: readonly Tif[] = ['GTC', 'IOC', 'FOK'];
+
+export function generatedClientId(): string {
+  return randomBytes(16).toString('base64url').slice(0, 22);
+}
+
+function acct(ctx: Ctx): Account {
+  if (!ctx.account) throw new Error('signed route without an account');
+  return ctx.account;
+}
+
+/** Parses and checks POST /api/v3/order parameters in Binance's order of complaints. */
+export function parseNewOrder(p: Params, engine: Engine): NewOrderParams & { respType: 'ACK' | 'RESULT' | 'FULL' } {
+  const symbol = p.required('symbol');
+  const def = engine.symbolDef(symbol);
+  const side = p.enumOf('side', SIDES, -1117, 'Invalid side.');
+  if (!side) throw mandatory('side');
+  const type = p.enumOf('type', ORDER_TYPES, -1116, 'Invalid orderType.');
+  if (!type) throw mandatory('type');
+  const timeInForce = p.enumOf('timeInForce', TIFS, -1115, 'Invalid timeInForce.');
+  const quantity = p.decimal('quantity', 8);
+  const quoteOrderQty = p.decimal('quoteOrderQty', 8);
+  const price = p.decimal('price', 8);
+  const stopPrice = p.decimal('stopPrice', 8);
+  const newClientOrderId = p.clientId('newClientOrderId') ?? generatedClientId();
+  const respRaw = p.enumOf('newOrderRespType', ['ACK', 'RESULT', 'FULL'] as const, -1100, "Illegal characters found in parameter 'newOrderRespType'; legal range is 'ACK, RESULT, FULL'.");
+  if (p.has('icebergQty') || p.has('trailingDelta')) throw badRequest(-1020, 'This operation is not supported.');
+
+  const needsTif = type === 'LIMIT' || type === 'STOP_LOSS_LIMIT' || type === 'TAKE_PROFIT_LIMIT';
+  const needsPrice = needsTif || type === 'LIMIT_MAKER';
+  const needsStop = type === 'STOP_LOSS' || type === 'STOP_LOSS_LIMIT' || type === 'TAKE_PROFIT' || type === 'TAKE_PROFIT_LIMIT';
+  if (needsTif && !timeInForce) throw mandatory('timeInForce');
+  if (!needsTif && timeInForce) throw notRequired('timeInForce');
+  if (type === 'MARKET') {
+    if (!quantity && !quoteOrderQty) throw badRequest(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!");
+    if (quantity && quoteOrderQty) throw notRequired('quoteOrderQty');
+  } else {
+    if (!quantity) throw mandatory('quantity');
+    if (quoteOrderQty) throw notRequired('quoteOrderQty');
+  }
+  if (needsPrice && !price) throw mandatory('price');
+  if (!needsPrice && price) throw notRequired('price');
+  if (needsStop && !stopPrice) throw mandatory('stopPrice');
+  if (!needsStop && stopPrice) throw notRequired('stopPrice');
+  void def;
+  const respType = respRaw ?? (type === 'MARKET' || type === 'LIMIT' ? 'FULL' : 'ACK');
+  return { symbol, side, type, timeInForce, quantity, quoteOrderQty, price, stopPrice, newClientOrderId, respType };
+}
+
+function orderRef(p: Params): { symbol: string; orderId: number | undefined; origClientOrderId: string | undefined } {
+  const symbol = p.required('symbol');
+  const orderId = p.int('orderId');
+  const origClientOrderId = p.str('origClientOrderId');
+  if (orderId === undefined && origClientOrderId === undefined) {
+    throw badRequest(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!");
+  }
+  return { symbol, orderId, origClientOrderId };
+}
+
+function symbolsParam(p: Params): string[] | undefined {
+  const one = p.str('symbol');
+  const many = p.str('symbols');
+  if (one !== undefined && many !== undefined) throw badRequest(-1128, 'Combination of optional parameters invalid.');
+  if (one !== undefined) return [one];
+  if (many === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(many);
+  } catch {
+    throw badRequest(-1100, "Illegal characters found in parameter 'symbols'; legal range is '^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\"){0,}){0,1}\\]$'.");
+  }
+  if (!Array.isArray(parsed) || !parsed.every((s): s is string => typeof s === 'string')) throw badRequest(-1100, "Illegal characters found in parameter 'symbols'.");
+  if (new Set(parsed).size !== parsed.length) throw badRequest(-1151, 'Symbol is present multiple times in the list.');
+  return parsed;
+}
+
+export function buildRoutes(): Map<string, Route> {
+  const r = new Map<string, Route>();
+  const add = (method: string, path: string, route: Route): void => {
+    r.set(`${method} ${path}`, route);
+  };
+
+  add('GET', '/api/v3/ping', { security: 'NONE', weight: () => 1, handler: () => ({}) });
+  add('GET', '/api/v3/time', { security: 'NONE', weight: () => 1, handler: (c) => ({ serverTime: c.now }) });
+
+  add('GET', '/api/v3/exchangeInfo', {
+    security: 'NONE',
+    weight: () => 20,
+    handler: (c) => {
+      const wanted = symbolsParam(c.params);
+      const defs = wanted === undefined ? [...c.engine.symbols.values()] : wanted.map((s) => c.engine.symbolDef(s));
+      return {
+        timezone: 'UTC',
+        serverTime: c.now,
+        rateLimits: c.rateLimits,
+        exchangeFilters: [{ filterType: 'EXCHANGE_MAX_NUM_ORDERS', maxNumOrders: 1000 }],
+        symbols: defs.map(symbolInfoJson),
+      };
+    },
+  });
+
+  add('GET', '/api/v3/ticker/price', {
+    security: 'NONE',
+    weight: (p) => (p.has('symbol') ? 2 : 4),
+    handler: (c) => {
+      const wanted = symbolsParam(c.params);
+      const one = c.params.str('symbol');
+      const list = (wanted ?? [...c.engine.symbols.keys()]).map((s) => ({ symbol: s, price: fmt8(c.engine.lastPrice(s)) }));
+      return one !== undefined ? list[0] : list;
+    },
+  });
+
+  add('POST', '/api/v3/order', {
+    security: 'TRADE',
+    weight: () => 1,
+    orders: 1,
+    handler: (c) => {
+      const req = parseNewOrder(c.params, c.engine);
+      const { order, fills } = c.engine.place(acct(c).apiKey, req);
+      if (req.respType === 'ACK') return orderAckJson(order, c.now);
+      if (req.respType === 'RESULT') return orderResultJson(order, c.now);
+      return orderFullJson(order, c.now, fills);
+    },
+  });
+
+  add('POST', '/api/v3/order/test', {
+    security: 'TRADE',
+    weight: (p) => (p.bool('computeCommissionRates') === true ? 20 : 1),
+    handler: (c) => {
+      const req = parseNewOrder(c.params, c.engine);
+      c.engine.place(acct(c).apiKey, req, true);
+      if (c.params.bool('computeCommissionRates') !== true) return {};
+      const rate = fmt8(acct(c).commission);
+      return {
+        standardCommissionForOrder: { maker: rate, taker: rate },
+        specialCommissionForOrder: { maker: fmt8(dec(0)), taker: fmt8(dec(0)) },
+        taxCommissionForOrder: { maker: fmt8(dec(0)), taker: fmt8(dec(0)) },
+        discount: { enabledForAccount: acct(c).config.payFeesInBnb === true, enabledForSymbol: true, discountAsset: 'BNB', discount: '0.25000000' },
+      };
+    },
+  });
+
+  add('GET', '/api/v3/order', {
+    security: 'USER_DATA',
+    weight: () => 4,
+    handler: (c) => {
+      const ref = orderRef(c.params);
+      const o = c.engine.findOrder(acct(c).apiKey, ref.symbol, ref.orderId, ref.origClientOrderId);
+      if (!o) throw badRequest(-2013, MSG.orderDoesNotExist);
+      return orderQueryJson(o);
+    },
+  });
+
+  add('DELETE', '/api/v3/order', {
+    security: 'TRADE',
+    weight: () => 1,
+    handler: (c) => {
+      const ref = orderRef(c.params);
+      const cancelId = c.params.clientId('newClientOrderId') ?? generatedClientId();
+      const o = c.engine.cancel(acct(c).apiKey, ref.symbol, ref.orderId, ref.origClientOrderId, cancelId);
+      return cancelJson(o, cancelId, c.now);
+    },
+  });
+
+  add('GET', '/api/v3/openOrders', {
+    security: 'USER_DATA',
+    weight: (p) => (p.has('symbol') ? 6 : 80),
+    handler: (c) => {
+      const symbol = c.params.str('symbol');
+      if (symbol !== undefined) c.engine.symbolDef(symbol);
+      return c.engine
+        .ordersOf(symbol)
+        .filter((o) => o.account === acct(c).apiKey && isOpen(o))
+        .map(orderQueryJson);
+    },
+  });
+
+  add('DELETE', '/api/v3/openOrders', {
+    security: 'TRADE',
+    weight: () => 1,
+    handler: (c) => {
+      const symbol = c.params.required('symbol');
+      c.engine.symbolDef(symbol);
+      const open = c.engine.ordersOf(symbol).filter((o) => o.account === acct(c).apiKey && isOpen(o) && o.orderListId === -1);
+      return open.map((o) => {
+        const id = generatedClientId();
+        c.engine.finish(o, 'CANCELED', c.now, undefined, id);
+        return cancelJson(o, id, c.now);
+      });
+    },
+  });
+
+  add('GET', '/api/v3/allOrders', {
+    security: 'USER_DATA',
+    weight: () => 20,
+    handler: (c) => {
+      const symbol = c.params.required('symbol');
+      c.engine.symbolDef(symbol);
+      const fromId = c.params.int('orderId');
+      const start = c.params.int('startTime');
+      const end = c.params.int('endTime');
+      const limit = Math.min(c.params.int('limit') ?? 500, 1000);
+      let list = c.engine.ordersOf(symbol).filter((o) => o.account === acct(c).apiKey);
+      if (fromId !== undefined) list = list.filter((o) => o.orderId >= fromId);
+      if (start !== undefined) list = list.filter((o) => o.time >= start);
+      if (end !== undefined) list = list.filter((o) => o.time <= end);
+      list = fromId !== undefined || start !== undefined ? list.slice(0, limit) : list.slice(-limit);
+      return list.map(orderQueryJson);
+    },
+  });
+
+  add('GET', '/api/v3/myTrades', {
+    security: 'USER_DATA',
+    weight: (p) => (p.has('orderId') ? 5 : 20),
+    handler: (c) => {
+      const symbol = c.params.required('symbol');
+      c.engine.symbolDef(symbol);
+      const orderId = c.params.int('orderId');
+      const fromId = c.params.int('fromId');
+      const start = c.params.int('startTime');
+      const end = c.params.int('endTime');
+      const limit = Math.min(c.params.int('limit') ?? 500, 1000);
+      let list = c.engine.tradesOf(symbol).filter((t) => t.account === acct(c).apiKey);
+      if (orderId !== undefined) list = list.filter((t) => t.orderId === orderId);
+      if (fromId !== undefined) list = list.filter((t) => t.id >= fromId);
+      if (start !== undefined) list = list.filter((t) => t.time >= start);
+      if (end !== undefined) list = list.filter((t) => t.time <= end);
+      list = fromId !== undefined || start !== undefined ? list.slice(0, limit) : list.slice(-limit);
+      return list.map(tradeJson);
+    },
+  });
+
+  add('GET', '/api/v3/account', {
+    security: 'USER_DATA',
+    weight: () => 20,
+    handler: (c) => {
+      const a = acct(c);
+      const omitZero = c.params.bool('omitZeroBalances') === true;
+      const bps = a.commission.mul(10000).toNumber();
+      const rate = fmt8(a.commission);
+      const balances = [...a.balances.entries()]
+        .filter(([, b]) => !omitZero || !b.free.plus(b.locked).isZero())
+        .map(([asset, b]) => ({ asset, free: fmt8(b.free), locked: fmt8(b.locked) }));
+      return {
+        makerCommission: bps,
+        takerCommission: bps,
+        buyerCommission: 0,
+        sellerCommission: 0,
+        commissionRates: { maker: rate, taker: rate, buyer: '0.00000000', seller: '0.00000000' },
+        canTrade: a.canTrade,
+        canWithdraw: false,
+        canDeposit: false,
+        brokered: false,
+        requireSelfTradePrevention: false,
+        preventSor: false,
+        updateTime: a.updateTime,
+        accountType: 'SPOT',
+        balances,
+        permissions: ['SPOT'],
+        uid: a.uid,
+      };
+    },
+  });
+
+  add('GET', '/api/v3/account/commission', {
+    security: 'USER_DATA',
+    weight: () => 20,
+    handler: (c) => {
+      const symbol = c.params.required('symbol');
+      c.engine.symbolDef(symbol);
+      const a = acct(c);
+      const rate = fmt8(a.commission);
+      const zero = '0.00000000';
+      return {
+        symbol,
+        standardCommission: { maker: rate, taker: rate, buyer: zero, seller: zero },
+        specialCommission: { maker: zero, taker: zero, buyer: zero, seller: zero },
+        taxCommission: { maker: zero, taker: zero, buyer: zero, seller: zero },
+        discount: { enabledForAccount: a.config.payFeesInBnb === true, enabledForSymbol: true, discountAsset: 'BNB', discount: '0.25000000' },
+      };
+    },
+  });
+
+  add('GET', '/api/v3/rateLimit/order', {
+    security: 'USER_DATA',
+    weight: () => 40,
+    handler: (c) => c.limiter.orderCounts(acct(c).apiKey, c.now),
+  });
+
+  return r;
+}
