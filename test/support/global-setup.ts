@@ -15,7 +15,9 @@
  * served from here: test files run in their own module registry and vm context, so they cannot
  * share the server object, and the socket also works when jest uses worker processes.
  *
- * Set TEST_SERVICES_KEEP=1 to keep the temp dir (logs: temporal.log, postgres.log, redis.log).
+ * Set TEST_SERVICES_KEEP=1 to keep the temp dir (logs: temporal.log, postgres.log, redis.log);
+ * it is also kept when startup fails. Dirs of runs killed before teardown (owner.pid dead) are
+ * removed by the next run.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -44,8 +46,10 @@ export default async function globalSetup(): Promise<void> {
     return;
   }
   const t0 = Date.now();
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'trade-exec-test-'));
+  removeAbandonedDirs();
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), ROOT_PREFIX));
   fs.chmodSync(root, 0o755); // embedded postgres runs as the "postgres" user and must enter it
+  fs.writeFileSync(path.join(root, 'owner.pid'), String(process.pid));
   const handles: TestServiceHandles = { root };
   (globalThis as unknown as Record<symbol, unknown>)[TEST_SERVICES_KEY] = handles;
   say(`starting Temporal dev server, Postgres and Redis in ${root}`);
@@ -107,12 +111,29 @@ export default async function globalSetup(): Promise<void> {
   );
 }
 
+const ROOT_PREFIX = 'trade-exec-test-';
+
+/** Temp dirs of earlier runs that were killed before their teardown (their owner pid is dead). */
+function removeAbandonedDirs(): void {
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    if (!name.startsWith(ROOT_PREFIX)) continue;
+    const dir = path.join(os.tmpdir(), name);
+    try {
+      const pid = Number(fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8'));
+      if (pid > 0 && pid !== process.pid) process.kill(pid, 0); // throws if dead
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
 /** Stop everything started by globalSetup; used by globalTeardown and on setup failure. */
 export async function stopTestServices(handles: TestServiceHandles, keepDirOnFailure = false): Promise<void> {
   await new Promise<void>((resolve) => (handles.control ? handles.control.close(() => resolve()) : resolve()));
   const results = await Promise.allSettled([handles.temporal?.stop(), handles.postgres?.stop(), handles.redis?.stop()]);
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
   if (process.env.TEST_SERVICES_KEEP === '1' || keepDirOnFailure) {
+    fs.rmSync(path.join(handles.root, 'owner.pid'), { force: true }); // so no later run removes it
     say(`kept ${handles.root} (logs: temporal.log, postgres.log, redis.log)`);
   } else {
     fs.rmSync(handles.root, { recursive: true, force: true });
