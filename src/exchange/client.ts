@@ -9,7 +9,14 @@ import { BinanceError, classifyHttpError, classifyTransportError, isBinanceError
 import { RateBudget, type RateLimitUsage } from './rate-limit';
 import {
   AccountSchema,
+  CancelReplaceDataSchema,
+  CancelReplaceErrorSchema,
+  CommissionRatesSchema,
   EmptySchema,
+  OrderCountSchema,
+  OrderListResponseSchema,
+  OrderListSchema,
+  TestOrderResultSchema,
   ErrorBodySchema,
   ExchangeInfoSchema,
   OrderResponseSchema,
@@ -18,7 +25,13 @@ import {
   TickerPriceSchema,
   TradeSchema,
   type Account,
+  type CancelReplaceResult,
+  type CommissionRates,
   type ExchangeInfo,
+  type OrderCount,
+  type OrderList,
+  type OrderListResponse,
+  type TestOrderResult,
   type Order,
   type OrderResponse,
   type Trade,
@@ -62,6 +75,44 @@ export const NewOrderRequestSchema = z
   .strict();
 export type NewOrderRequest = z.infer<typeof NewOrderRequestSchema>;
 
+const OcoAboveType = z.enum(['STOP_LOSS_LIMIT', 'STOP_LOSS', 'LIMIT_MAKER', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT']);
+const OcoBelowType = z.enum(['STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT']);
+const ClientId = z.string().regex(CLIENT_ORDER_ID, 'client ids must match ^[.A-Z:/a-z0-9_-]{1,36}$');
+
+/**
+ * POST /api/v3/orderList/oco. All three client ids are required: they are what makes a retried
+ * OCO findable (and refused as a duplicate while open) after an unknown outcome.
+ */
+export const NewOcoRequestSchema = z
+  .object({
+    symbol: Symbol_,
+    side: z.enum(['BUY', 'SELL']),
+    quantity: WireDecimal,
+    listClientOrderId: ClientId,
+    aboveType: OcoAboveType,
+    aboveClientOrderId: ClientId,
+    abovePrice: WireDecimal.optional(),
+    aboveStopPrice: WireDecimal.optional(),
+    aboveTimeInForce: z.enum(['GTC', 'IOC', 'FOK']).optional(),
+    belowType: OcoBelowType,
+    belowClientOrderId: ClientId,
+    belowPrice: WireDecimal.optional(),
+    belowStopPrice: WireDecimal.optional(),
+    belowTimeInForce: z.enum(['GTC', 'IOC', 'FOK']).optional(),
+  })
+  .strict();
+export type NewOcoRequest = z.infer<typeof NewOcoRequestSchema>;
+
+export const CancelReplaceRequestSchema = NewOrderRequestSchema.extend({
+  cancelReplaceMode: z.enum(['STOP_ON_FAILURE', 'ALLOW_FAILURE']),
+  cancelOrderId: z.number().int().optional(),
+  cancelOrigClientOrderId: ClientId.optional(),
+  cancelNewClientOrderId: ClientId.optional(),
+})
+  .strict()
+  .refine((r) => r.cancelOrderId !== undefined || r.cancelOrigClientOrderId !== undefined, 'cancelOrderId or cancelOrigClientOrderId is required');
+export type CancelReplaceRequest = z.infer<typeof CancelReplaceRequestSchema>;
+
 export interface OrderQuery {
   symbol: string;
   orderId?: number;
@@ -87,6 +138,8 @@ interface CallSpec<S extends z.ZodType> {
   orders?: number;
   schema: S;
   isCancel?: boolean;
+  /** Lets an endpoint turn a documented error body into a result (cancel-replace -2021/-2022). */
+  acceptError?: (status: number, body: unknown) => z.infer<S> | undefined;
 }
 
 const DEFAULT_BAN_MS = 120_000;
@@ -271,6 +324,118 @@ export class BinanceSpotClient {
     return this.call({ method: 'GET', path: '/api/v3/account', signed: true, weight: 20, schema: AccountSchema });
   }
 
+  /** POST /api/v3/order/test: validated by the exchange, never sent to the matching engine. */
+  async testOrder(req: NewOrderRequest, opts: { computeCommissionRates?: boolean } = {}): Promise<TestOrderResult> {
+    const r = this.parseRequest(NewOrderRequestSchema, req, 'POST /api/v3/order/test');
+    return this.call({
+      method: 'POST',
+      path: '/api/v3/order/test',
+      params: { ...r, computeCommissionRates: opts.computeCommissionRates === true ? 'true' : undefined },
+      signed: true,
+      weight: opts.computeCommissionRates === true ? 20 : 1,
+      schema: TestOrderResultSchema,
+    });
+  }
+
+  async allOrders(q: { symbol: string; orderId?: number; startTime?: number; endTime?: number; limit?: number }): Promise<Order[]> {
+    return this.call({
+      method: 'GET',
+      path: '/api/v3/allOrders',
+      params: { symbol: q.symbol, orderId: q.orderId, startTime: q.startTime, endTime: q.endTime, limit: q.limit },
+      signed: true,
+      weight: 20,
+      schema: z.array(OrderSchema),
+    });
+  }
+
+  async commissionRates(symbol: string): Promise<CommissionRates> {
+    return this.call({ method: 'GET', path: '/api/v3/account/commission', params: { symbol }, signed: true, weight: 20, schema: CommissionRatesSchema });
+  }
+
+  /** GET /api/v3/rateLimit/order: the account's unfilled order count per interval. */
+  async orderCountUsage(): Promise<OrderCount> {
+    return this.call({ method: 'GET', path: '/api/v3/rateLimit/order', signed: true, weight: 40, schema: OrderCountSchema });
+  }
+
+  /** POST /api/v3/orderList/oco with newOrderRespType FULL. Counts as 2 orders. */
+  async newOco(req: NewOcoRequest): Promise<OrderListResponse> {
+    const r = this.parseRequest(NewOcoRequestSchema, req, 'POST /api/v3/orderList/oco');
+    return this.call({
+      method: 'POST',
+      path: '/api/v3/orderList/oco',
+      params: { ...r, newOrderRespType: 'FULL' },
+      signed: true,
+      weight: 1,
+      orders: 2,
+      schema: OrderListResponseSchema,
+    });
+  }
+
+  /** GET /api/v3/orderList. An unknown list is -2013 "Order list does not exist." => 'not_found'. */
+  async getOrderList(q: { orderListId?: number; origClientOrderId?: string }): Promise<OrderList> {
+    if (q.orderListId === undefined && q.origClientOrderId === undefined) {
+      throw new BinanceError({ httpStatus: undefined, code: undefined, msg: 'either orderListId or origClientOrderId is required', kind: 'rejected', endpoint: 'GET /api/v3/orderList' });
+    }
+    return this.call({ method: 'GET', path: '/api/v3/orderList', params: { orderListId: q.orderListId, origClientOrderId: q.origClientOrderId }, signed: true, weight: 4, schema: OrderListSchema });
+  }
+
+  async openOrderLists(): Promise<OrderList[]> {
+    return this.call({ method: 'GET', path: '/api/v3/openOrderList', signed: true, weight: 6, schema: z.array(OrderListSchema) });
+  }
+
+  /** DELETE /api/v3/orderList. Like cancelOrder, -2011 "Unknown order sent." is 'not_found'. */
+  async cancelOrderList(q: { symbol: string; orderListId?: number; listClientOrderId?: string }): Promise<OrderListResponse> {
+    if (q.orderListId === undefined && q.listClientOrderId === undefined) {
+      throw new BinanceError({ httpStatus: undefined, code: undefined, msg: 'either orderListId or listClientOrderId is required', kind: 'rejected', endpoint: 'DELETE /api/v3/orderList' });
+    }
+    return this.call({
+      method: 'DELETE',
+      path: '/api/v3/orderList',
+      params: { symbol: q.symbol, orderListId: q.orderListId, listClientOrderId: q.listClientOrderId },
+      signed: true,
+      weight: 1,
+      schema: OrderListResponseSchema,
+      isCancel: true,
+    });
+  }
+
+  /**
+   * POST /api/v3/order/cancelReplace. A partial or total failure that Binance reports with its
+   * documented data (-2021 HTTP 409, -2022 HTTP 400) is returned, not thrown, because the caller
+   * must see which half happened: after -2021 a new order may be live. Everything else throws.
+   */
+  async cancelReplace(req: CancelReplaceRequest): Promise<CancelReplaceResult> {
+    const r = this.parseRequest(CancelReplaceRequestSchema, req, 'POST /api/v3/order/cancelReplace');
+    return this.call({
+      method: 'POST',
+      path: '/api/v3/order/cancelReplace',
+      params: {
+        symbol: r.symbol,
+        side: r.side,
+        type: r.type,
+        cancelReplaceMode: r.cancelReplaceMode,
+        timeInForce: r.timeInForce,
+        quantity: r.quantity,
+        quoteOrderQty: r.quoteOrderQty,
+        price: r.price,
+        stopPrice: r.stopPrice,
+        cancelNewClientOrderId: r.cancelNewClientOrderId,
+        cancelOrigClientOrderId: r.cancelOrigClientOrderId,
+        cancelOrderId: r.cancelOrderId,
+        newClientOrderId: r.newClientOrderId,
+        newOrderRespType: 'FULL',
+      },
+      signed: true,
+      weight: 1,
+      orders: 1,
+      schema: CancelReplaceDataSchema,
+      acceptError: (_status, body) => {
+        const e = CancelReplaceErrorSchema.safeParse(body);
+        return e.success && (e.data.code === -2021 || e.data.code === -2022) ? { ...e.data.data, code: e.data.code, msg: e.data.msg } : undefined;
+      },
+    });
+  }
+
   usage(): RateLimitUsage {
     return this.budget.usage();
   }
@@ -380,6 +545,16 @@ export class BinanceSpotClient {
       const msg = `unreadable ${status} response: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
       this.logger?.error({ endpoint, body: text.slice(0, 500) }, 'binance response failed schema validation');
       throw new BinanceError({ httpStatus: status, code: undefined, msg, kind: 'unknown_outcome', endpoint });
+    }
+    if (spec.acceptError) {
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      const accepted = spec.acceptError(status, body);
+      if (accepted !== undefined) return accepted;
     }
     throw this.httpError(status, text, resHeaders, endpoint, spec.isCancel === true);
   }

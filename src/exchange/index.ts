@@ -1,10 +1,16 @@
-export { BinanceSpotClient, NewOrderRequestSchema } from './client';
-export type { BinanceClientOptions, NewOrderRequest, OrderQuery, TradeQuery } from './client';
+export { BinanceSpotClient, NewOrderRequestSchema, NewOcoRequestSchema, CancelReplaceRequestSchema } from './client';
+export type { BinanceClientOptions, NewOrderRequest, NewOcoRequest, CancelReplaceRequest, OrderQuery, TradeQuery } from './client';
 export { BinanceError, isBinanceError, classifyHttpError } from './errors';
 export type { ErrorKind } from './errors';
 export type { RateLimitUsage, BudgetWindow } from './rate-limit';
 export type {
   Account,
+  CancelReplaceResult,
+  CommissionRates,
+  OrderCount,
+  OrderList,
+  OrderListResponse,
+  TestOrderResult,
   ExchangeFilter,
   ExchangeInfo,
   Fill,

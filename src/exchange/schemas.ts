@@ -283,3 +283,62 @@ export type Account = z.infer<typeof AccountSchema>;
 export const TickerPriceSchema = z.object({ symbol: z.string(), price: DecStr });
 export const ServerTimeSchema = z.object({ serverTime: z.number().int() });
 export const EmptySchema = z.object({}).strict();
+
+export const OrderListSchema = z.object({
+  orderListId: z.number().int(),
+  contingencyType: z.string(),
+  listStatusType: z.enum(['RESPONSE', 'EXEC_STARTED', 'UPDATED', 'ALL_DONE']),
+  listOrderStatus: z.enum(['EXECUTING', 'ALL_DONE', 'REJECT']),
+  listClientOrderId: z.string(),
+  transactionTime: z.number().int(),
+  symbol: z.string(),
+  orders: z.array(z.object({ symbol: z.string(), orderId: Id, clientOrderId: z.string() })),
+});
+export type OrderList = z.infer<typeof OrderListSchema>;
+
+/** An order report inside an order-list response: FULL/RESULT placement or a cancel. */
+export const OrderReportSchema = OrderResponseSchema.extend({
+  fills: z.array(FillSchema).optional(),
+  origClientOrderId: z.string().optional(),
+  transactTime: z.number().int(),
+});
+export const OrderListResponseSchema = OrderListSchema.extend({ orderReports: z.array(OrderReportSchema) });
+export type OrderListResponse = z.infer<typeof OrderListResponseSchema>;
+
+const Rates = z.object({ maker: DecStr, taker: DecStr, buyer: DecStr, seller: DecStr });
+const Discount = z.object({ enabledForAccount: z.boolean(), enabledForSymbol: z.boolean(), discountAsset: z.string(), discount: DecStr });
+export const CommissionRatesSchema = z.object({
+  symbol: z.string(),
+  standardCommission: Rates,
+  specialCommission: Rates.optional(),
+  taxCommission: Rates,
+  discount: Discount,
+});
+export type CommissionRates = z.infer<typeof CommissionRatesSchema>;
+
+const MakerTaker = z.object({ maker: DecStr, taker: DecStr });
+/** POST /api/v3/order/test answers {} unless computeCommissionRates=true. */
+export const TestOrderResultSchema = z.union([
+  z.object({
+    standardCommissionForOrder: MakerTaker,
+    specialCommissionForOrder: MakerTaker.optional(),
+    taxCommissionForOrder: MakerTaker,
+    discount: Discount,
+  }),
+  z.object({}).strict(),
+]);
+export type TestOrderResult = z.infer<typeof TestOrderResultSchema>;
+
+export const OrderCountSchema = z.array(RateLimitSchema.extend({ count: z.number().int() }));
+export type OrderCount = z.infer<typeof OrderCountSchema>;
+
+const ErrorEntry = ErrorBodySchema;
+export const CancelReplaceDataSchema = z.object({
+  cancelResult: z.enum(['SUCCESS', 'FAILURE']),
+  newOrderResult: z.enum(['SUCCESS', 'FAILURE', 'NOT_ATTEMPTED']),
+  cancelResponse: z.union([ErrorEntry, OrderSchema]),
+  newOrderResponse: z.union([ErrorEntry, OrderResponseSchema.extend({ fills: z.array(FillSchema).default([]) }), z.null()]),
+});
+/** -2021 (partial failure, HTTP 409) and -2022 (failure, HTTP 400) carry the same data. */
+export const CancelReplaceErrorSchema = z.object({ code: z.number().int(), msg: z.string(), data: CancelReplaceDataSchema });
+export type CancelReplaceResult = z.infer<typeof CancelReplaceDataSchema> & { code?: number; msg?: string };

@@ -113,6 +113,23 @@ export interface NewOrderParams {
   newClientOrderId: string;
 }
 
+export interface OcoLeg {
+  type: OrderTypeName;
+  price: Dec | undefined;
+  stopPrice: Dec | undefined;
+  timeInForce: Tif | undefined;
+  newClientOrderId: string;
+}
+
+export interface OcoParams {
+  symbol: string;
+  side: Side;
+  quantity: Dec;
+  listClientOrderId: string;
+  above: OcoLeg;
+  below: OcoLeg;
+}
+
 export interface PlaceResult {
   order: InternalOrder;
   fills: InternalTrade[];
@@ -294,7 +311,7 @@ export class Engine extends EventEmitter {
   }
 
   /** Binance checks these before the matching engine sees the order. */
-  private checkFilters(acct: Account, def: SymbolDef, p: NewOrderParams, qty: Dec | undefined, last: Dec): void {
+  checkFilters(acct: Account, def: SymbolDef, p: NewOrderParams, qty: Dec | undefined, last: Dec): void {
     const tick = dec(def.tickSize);
     for (const v of [p.price, p.stopPrice]) {
       if (v === undefined) continue;
@@ -502,6 +519,7 @@ export class Engine extends EventEmitter {
     const quote = price.mul(qty);
     const base = this.bal(acct, def.baseAsset);
     const quoteBal = this.bal(acct, def.quoteAsset);
+    this.adoptListLock(order);
 
     // Release the share of the lock this fill consumes; the debit below then comes from free.
     if (order.lockAsset !== undefined && order.locked.gt(0)) {
@@ -622,12 +640,93 @@ export class Engine extends EventEmitter {
 
   // ---- order lists (OCO) ----
 
-  registerList(list: OrderList): void {
-    this.lists.set(list.orderListId, list);
+  /**
+   * An OCO locks its funds once, on one leg. Whichever leg becomes active takes the lock over,
+   * so the expiring sibling does not hand the funds back to `free` mid-trade.
+   */
+  private adoptListLock(order: InternalOrder): void {
+    if (order.orderListId === -1) return;
+    const list = this.lists.get(order.orderListId);
+    if (!list) return;
+    for (const leg of this.legs(list)) {
+      if (leg === order || leg.locked.lte(0)) continue;
+      order.lockAsset = leg.lockAsset;
+      order.locked = order.locked.plus(leg.locked);
+      leg.locked = ZERO;
+    }
   }
 
-  allocateListId(): number {
-    return this.nextListId++;
+  findList(account: string, orderListId: number | undefined, listClientOrderId: string | undefined): OrderList | undefined {
+    let list: OrderList | undefined;
+    if (orderListId !== undefined) {
+      list = this.lists.get(orderListId);
+      if (list && listClientOrderId !== undefined && list.listClientOrderId !== listClientOrderId) return undefined;
+    } else if (listClientOrderId !== undefined) {
+      for (const l of this.lists.values()) if (l.account === account && l.listClientOrderId === listClientOrderId) list = l;
+    }
+    return list && list.account === account ? list : undefined;
+  }
+
+  /**
+   * Places an OCO: validates both legs and the price relationship against the last price,
+   * locks the funds once (the larger of the two legs' needs) and starts both legs.
+   */
+  placeOco(apiKey: string, p: OcoParams): { list: OrderList; legs: InternalOrder[] } {
+    const acct = this.account(apiKey);
+    const def = this.symbolDef(p.symbol);
+    if (!acct.canTrade) throw new ApiError(401, -2015, MSG.invalidApiKey);
+    if (def.status !== 'TRADING') throw newOrderRejected(MSG.marketClosed);
+    const last = this.lastPrice(p.symbol);
+    const isStopLoss = (t: OrderTypeName): boolean => t === 'STOP_LOSS' || t === 'STOP_LOSS_LIMIT';
+    const isTakeProfit = (t: OrderTypeName): boolean => t === 'TAKE_PROFIT' || t === 'TAKE_PROFIT_LIMIT';
+    if (p.side === 'SELL') {
+      if (isStopLoss(p.above.type)) throw badRequest(-1197, 'A stop loss order in a sell OCO must be below.');
+      if (isTakeProfit(p.below.type)) throw badRequest(-1199, 'A take profit order in a sell OCO must be above.');
+    } else {
+      if (p.above.type === 'LIMIT_MAKER') throw badRequest(-1165, 'A limit order in a buy OCO must be below.');
+      if (isTakeProfit(p.above.type)) throw badRequest(-1198, 'A take profit order in a buy OCO must be below.');
+      if (isStopLoss(p.below.type)) throw badRequest(-1196, 'A stop loss order in a buy OCO must be above.');
+    }
+    for (const leg of [p.above, p.below]) {
+      if (!def.orderTypes.includes(leg.type)) throw newOrderRejected(TYPE_NOT_SUPPORTED[leg.type]);
+      this.checkFilters(acct, def, { ...leg, symbol: p.symbol, side: p.side, quantity: p.quantity, quoteOrderQty: undefined }, p.quantity, last);
+    }
+    // The above leg's reference price must be above the last price, the below leg's below it.
+    const ref = (l: OcoLeg): Dec => (l.type === 'LIMIT_MAKER' ? (l.price as Dec) : (l.stopPrice as Dec));
+    if (!(ref(p.above).gt(last) && ref(p.below).lt(last))) throw newOrderRejected(MSG.priceRelationship);
+    for (const leg of [p.above, p.below]) {
+      if (this.openOrderWithClientId(apiKey, p.symbol, leg.newClientOrderId)) throw newOrderRejected(MSG.duplicateOrder);
+    }
+    if ([...this.lists.values()].some((l) => l.account === apiKey && l.listClientOrderId === p.listClientOrderId && l.listOrderStatus === 'EXECUTING')) {
+      throw newOrderRejected(MSG.duplicateOrder);
+    }
+    const needPrice = D.max(...[p.above, p.below].map((l) => l.price ?? l.stopPrice ?? last));
+    const lock = p.side === 'SELL' ? { asset: def.baseAsset, amount: p.quantity } : { asset: def.quoteAsset, amount: needPrice.mul(p.quantity) };
+    if (this.bal(acct, lock.asset).free.lt(lock.amount)) throw newOrderRejected(MSG.insufficientBalance);
+
+    const now = this.now();
+    const list: OrderList = {
+      account: apiKey,
+      symbol: p.symbol,
+      orderListId: this.nextListId++,
+      contingencyType: 'OCO',
+      listStatusType: 'EXEC_STARTED',
+      listOrderStatus: 'EXECUTING',
+      listClientOrderId: p.listClientOrderId,
+      transactionTime: now,
+      orderIds: [],
+    };
+    // Binance lists the stop-type leg first in the response; keep the legs in that order.
+    const legParams = isStopLoss(p.below.type) ? [p.below, p.above] : [p.above, p.below];
+    const legs = legParams.map((l, i) => {
+      const o = this.newOrderObject(acct, def, { ...l, symbol: p.symbol, side: p.side, quantity: p.quantity, quoteOrderQty: undefined }, p.quantity, now, list.orderListId);
+      this.insert(o, i === 0 ? lock : undefined);
+      list.orderIds.push(o.orderId);
+      return o;
+    });
+    this.lists.set(list.orderListId, list);
+    this.emit('listStatus', list, legs);
+    return { list, legs };
   }
 
   private legs(list: OrderList): InternalOrder[] {
@@ -648,6 +747,7 @@ export class Engine extends EventEmitter {
     if (order.orderListId === -1) return;
     const list = this.lists.get(order.orderListId);
     if (!list || list.listOrderStatus !== 'EXECUTING') return;
+    this.adoptListLock(order);
     for (const leg of this.legs(list)) if (leg !== order && isOpen(leg)) this.finish(leg, 'EXPIRED', now, 'OCO_TRIGGER');
     this.maybeCloseList(list, now);
   }

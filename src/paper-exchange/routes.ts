@@ -3,13 +3,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { dec } from '../shared/decimal';
-import { isOpen, type Account, type Engine, type NewOrderParams, type OrderTypeName, type Side, type Tif } from './engine';
-import { cancelJson, orderAckJson, orderFullJson, orderQueryJson, orderResultJson, tradeJson } from './format';
+import { isOpen, type Account, type Engine, type InternalOrder, type NewOrderParams, type OcoLeg, type OcoParams, type OrderTypeName, type Side, type Tif } from './engine';
+import { cancelJson, listStatusJson, orderAckJson, orderFullJson, orderQueryJson, orderResultJson, tradeJson } from './format';
 import type { Limiter } from './limits';
 import { fmt8, symbolInfoJson } from './market';
 import type { Params } from './params';
 import type { RateLimit } from '../exchange/schemas';
-import { badRequest, mandatory, MSG, notRequired } from './wire';
+import { ApiError, badRequest, mandatory, MSG, notRequired } from './wire';
 
 export type Security = 'NONE' | 'TRADE' | 'USER_DATA';
 
@@ -79,6 +79,47 @@ export function parseNewOrder(p: Params, engine: Engine): NewOrderParams & { res
   void def;
   const respType = respRaw ?? (type === 'MARKET' || type === 'LIMIT' ? 'FULL' : 'ACK');
   return { symbol, side, type, timeInForce, quantity, quoteOrderQty, price, stopPrice, newClientOrderId, respType };
+}
+
+const ABOVE_TYPES: readonly OrderTypeName[] = ['STOP_LOSS_LIMIT', 'STOP_LOSS', 'LIMIT_MAKER', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
+const BELOW_TYPES: readonly OrderTypeName[] = ['STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
+
+function ocoLeg(p: Params, prefix: 'above' | 'below'): OcoLeg {
+  const allowed = prefix === 'above' ? ABOVE_TYPES : BELOW_TYPES;
+  const type = p.enumOf(`${prefix}Type`, allowed, -1158, 'Order type not supported in OCO.');
+  if (!type) throw mandatory(`${prefix}Type`);
+  const price = p.decimal(`${prefix}Price`, 8);
+  const stopPrice = p.decimal(`${prefix}StopPrice`, 8);
+  const timeInForce = p.enumOf(`${prefix}TimeInForce`, TIFS, -1115, 'Invalid timeInForce.');
+  const needsPrice = type === 'LIMIT_MAKER' || type === 'STOP_LOSS_LIMIT' || type === 'TAKE_PROFIT_LIMIT';
+  const needsStop = type !== 'LIMIT_MAKER';
+  const needsTif = type === 'STOP_LOSS_LIMIT' || type === 'TAKE_PROFIT_LIMIT';
+  if (needsPrice && !price) throw mandatory(`${prefix}Price`);
+  if (!needsPrice && price) throw notRequired(`${prefix}Price`);
+  if (needsStop && !stopPrice) throw mandatory(`${prefix}StopPrice`);
+  if (!needsStop && stopPrice) throw notRequired(`${prefix}StopPrice`);
+  if (needsTif && !timeInForce) throw mandatory(`${prefix}TimeInForce`);
+  if (!needsTif && timeInForce) throw notRequired(`${prefix}TimeInForce`);
+  return { type, price, stopPrice, timeInForce, newClientOrderId: p.clientId(`${prefix}ClientOrderId`) ?? generatedClientId() };
+}
+
+export function parseOco(p: Params, engine: Engine): OcoParams & { respType: 'ACK' | 'RESULT' | 'FULL' } {
+  const symbol = p.required('symbol');
+  engine.symbolDef(symbol);
+  const side = p.enumOf('side', SIDES, -1117, 'Invalid side.');
+  if (!side) throw mandatory('side');
+  const quantity = p.decimal('quantity', 8);
+  if (!quantity) throw mandatory('quantity');
+  const above = ocoLeg(p, 'above');
+  const below = ocoLeg(p, 'below');
+  const respType = p.enumOf('newOrderRespType', ['ACK', 'RESULT', 'FULL'] as const, -1100, "Illegal characters found in parameter 'newOrderRespType'; legal range is 'ACK, RESULT, FULL'.") ?? 'ACK';
+  return { symbol, side, quantity, listClientOrderId: p.clientId('listClientOrderId') ?? generatedClientId(), above, below, respType };
+}
+
+function orderReport(o: InternalOrder, respType: 'ACK' | 'RESULT' | 'FULL', now: number): Record<string, unknown> {
+  if (respType === 'ACK') return orderAckJson(o, now);
+  if (respType === 'RESULT') return orderResultJson(o, now);
+  return orderFullJson(o, now, []);
 }
 
 function orderRef(p: Params): { symbol: string; orderId: number | undefined; origClientOrderId: string | undefined } {
@@ -321,5 +362,120 @@ export function buildRoutes(): Map<string, Route> {
     handler: (c) => c.limiter.orderCounts(acct(c).apiKey, c.now),
   });
 
+  add('POST', '/api/v3/orderList/oco', {
+    security: 'TRADE',
+    weight: () => 1,
+    orders: 2,
+    handler: (c) => {
+      const req = parseOco(c.params, c.engine);
+      const { list, legs } = c.engine.placeOco(acct(c).apiKey, req);
+      return { ...listStatusJson(list, legs), orderReports: legs.map((o) => orderReport(o, req.respType === 'ACK' ? 'RESULT' : req.respType, c.now)) };
+    },
+  });
+
+  add('GET', '/api/v3/orderList', {
+    security: 'USER_DATA',
+    weight: () => 4,
+    handler: (c) => {
+      const id = c.params.int('orderListId');
+      const clientId = c.params.str('origClientOrderId');
+      if (id === undefined && clientId === undefined) throw badRequest(-1102, "Param 'origClientOrderId' or 'orderListId' must be sent, but both were empty/null!");
+      const list = c.engine.findList(acct(c).apiKey, id, clientId);
+      if (!list) throw badRequest(-2013, MSG.orderListDoesNotExist);
+      return listStatusJson(list, c.engine.listLegs(list));
+    },
+  });
+
+  add('GET', '/api/v3/openOrderList', {
+    security: 'USER_DATA',
+    weight: () => 6,
+    handler: (c) =>
+      [...c.engine.lists.values()]
+        .filter((l) => l.account === acct(c).apiKey && l.listOrderStatus === 'EXECUTING')
+        .map((l) => listStatusJson(l, c.engine.listLegs(l))),
+  });
+
+  add('DELETE', '/api/v3/orderList', {
+    security: 'TRADE',
+    weight: () => 1,
+    handler: (c) => {
+      const symbol = c.params.required('symbol');
+      c.engine.symbolDef(symbol);
+      const id = c.params.int('orderListId');
+      const clientId = c.params.str('listClientOrderId');
+      if (id === undefined && clientId === undefined) throw badRequest(-1102, "Param 'listClientOrderId' or 'orderListId' must be sent, but both were empty/null!");
+      const list = c.engine.findList(acct(c).apiKey, id, clientId);
+      if (!list || list.symbol !== symbol || list.listOrderStatus !== 'EXECUTING') throw badRequest(-2011, MSG.unknownOrderSent);
+      const cancelId = c.params.clientId('newClientOrderId') ?? generatedClientId();
+      c.engine.cancelList(list.orderListId, c.now, cancelId);
+      const legs = c.engine.listLegs(list);
+      return { ...listStatusJson(list, legs), orderReports: legs.map((o) => cancelJson(o, cancelId, c.now)) };
+    },
+  });
+
+  add('POST', '/api/v3/order/cancelReplace', {
+    security: 'TRADE',
+    weight: () => 1,
+    orders: 1,
+    handler: (c) => {
+      const mode = c.params.enumOf('cancelReplaceMode', ['STOP_ON_FAILURE', 'ALLOW_FAILURE'] as const, -1100, "Illegal characters found in parameter 'cancelReplaceMode'; legal range is 'STOP_ON_FAILURE, ALLOW_FAILURE'.");
+      if (!mode) throw mandatory('cancelReplaceMode');
+      const cancelOrderId = c.params.int('cancelOrderId');
+      const cancelOrigClientOrderId = c.params.str('cancelOrigClientOrderId');
+      if (cancelOrderId === undefined && cancelOrigClientOrderId === undefined) {
+        throw badRequest(-1102, "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, but both were empty/null!");
+      }
+      const cancelId = c.params.clientId('cancelNewClientOrderId') ?? generatedClientId();
+      const req = parseNewOrder(c.params, c.engine);
+      const apiKey = acct(c).apiKey;
+      // Filters are evaluated before anything is cancelled (Binance: "Filters and Order Count are
+      // evaluated before the processing of the cancellation and order placement occurs").
+      try {
+        c.engine.place(apiKey, req, true);
+      } catch (e) {
+        if (e instanceof ApiError && e.code === -1013) throw e;
+      }
+      const errJson = (e: unknown): { code: number; msg: string } => {
+        if (e instanceof ApiError) return { code: e.code, msg: e.msg };
+        throw e;
+      };
+      let cancelResponse: Record<string, unknown> | { code: number; msg: string };
+      let cancelOk = true;
+      try {
+        const o = c.engine.cancel(apiKey, req.symbol, cancelOrderId, cancelOrigClientOrderId, cancelId);
+        cancelResponse = cancelJson(o, cancelId, c.now);
+      } catch (e) {
+        cancelOk = false;
+        cancelResponse = errJson(e);
+      }
+      if (!cancelOk && mode === 'STOP_ON_FAILURE') {
+        throw new CancelReplaceError(400, -2022, 'Order cancel-replace failed.', { cancelResult: 'FAILURE', newOrderResult: 'NOT_ATTEMPTED', cancelResponse, newOrderResponse: null });
+      }
+      let newOrderResponse: Record<string, unknown> | { code: number; msg: string };
+      let newOk = true;
+      try {
+        const { order, fills } = c.engine.place(apiKey, req);
+        newOrderResponse = req.respType === 'ACK' ? orderAckJson(order, c.now) : req.respType === 'RESULT' ? orderResultJson(order, c.now) : orderFullJson(order, c.now, fills);
+      } catch (e) {
+        newOk = false;
+        newOrderResponse = errJson(e);
+      }
+      const data = { cancelResult: cancelOk ? 'SUCCESS' : 'FAILURE', newOrderResult: newOk ? 'SUCCESS' : 'FAILURE', cancelResponse, newOrderResponse };
+      if (cancelOk && newOk) return data;
+      if (!cancelOk && !newOk) throw new CancelReplaceError(400, -2022, 'Order cancel-replace failed.', data);
+      throw new CancelReplaceError(409, -2021, 'Order cancel-replace partially failed.', data);
+    },
+  });
+
   return r;
+}
+
+/** -2021/-2022 carry a `data` object next to code and msg. */
+export class CancelReplaceError extends ApiError {
+  constructor(status: number, code: number, msg: string, readonly data: unknown) {
+    super(status, code, msg);
+  }
+  override body(): string {
+    return JSON.stringify({ code: this.code, msg: this.msg, data: this.data });
+  }
 }
