@@ -65,6 +65,8 @@ interface Counter {
   limit: RateLimit;
   windowStart: number;
   used: number;
+  /** Pre-charged to the next window: requests sent near a window's end may be counted there. */
+  nextUsed: number;
 }
 
 export interface RateBudgetOptions {
@@ -81,6 +83,8 @@ export class RateBudget {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly lastHeaders: Record<string, number> = {};
+  /** When (exchange clock) the request that produced each header was sent. */
+  private readonly lastHeaderSentAt: Record<string, number> = {};
   private waitedMs = 0;
   private delayedRequests = 0;
   bannedUntil: number | undefined;
@@ -102,8 +106,22 @@ export class RateBudget {
         const prev = old.find(
           (c) => c.limit.rateLimitType === limit.rateLimitType && c.limit.interval === limit.interval && c.limit.intervalNum === limit.intervalNum,
         );
-        return { limit, windowStart: prev?.windowStart ?? 0, used: prev?.used ?? 0 };
+        const c: Counter = { limit, windowStart: prev?.windowStart ?? 0, used: prev?.used ?? 0, nextUsed: prev?.nextUsed ?? 0 };
+        if (!prev) this.seedFromHeaders(c);
+        return c;
       });
+  }
+
+  /** A limit learned late (from exchangeInfo) starts from what the exchange already reported. */
+  private seedFromHeaders(c: Counter): void {
+    if (c.limit.rateLimitType === 'RAW_REQUESTS') return;
+    const name = `${c.limit.rateLimitType === 'REQUEST_WEIGHT' ? 'x-mbx-used-weight-' : 'x-mbx-order-count-'}${headerSuffix(c.limit).toLowerCase()}`;
+    const value = this.lastHeaders[name];
+    const sentAt = this.lastHeaderSentAt[name];
+    if (value === undefined || sentAt === undefined) return;
+    this.roll(c, this.now());
+    const len = intervalMs(c.limit);
+    if (Math.floor(sentAt / len) * len === c.windowStart) c.used = Math.max(c.used, value);
   }
 
   private cost(c: Counter, weight: number, orders: number): number {
@@ -121,9 +139,20 @@ export class RateBudget {
     const len = intervalMs(c.limit);
     const start = Math.floor(now / len) * len;
     if (start !== c.windowStart) {
+      c.used = start === c.windowStart + len ? c.nextUsed : 0;
+      c.nextUsed = 0;
       c.windowStart = start;
-      c.used = 0;
     }
+  }
+
+  /**
+   * A request sent in the last stretch of a window can reach the exchange after the window
+   * rolled over and be counted in the next one, so it is charged to both: otherwise a burst
+   * released at a boundary could overbook the new window with stragglers from the old one.
+   */
+  private inEdge(c: Counter, now: number): boolean {
+    const len = intervalMs(c.limit);
+    return c.windowStart + len - now <= Math.min(1000, len / 10);
   }
 
   private allowance(c: Counter): number {
@@ -144,12 +173,19 @@ export class RateBudget {
         this.roll(c, now);
         const cost = this.cost(c, weight, orders);
         if (cost === 0) continue;
-        if (c.used > 0 && c.used + cost > this.allowance(c)) {
+        const edge = this.inEdge(c, now);
+        const over = c.used > 0 && c.used + cost > this.allowance(c);
+        const overNext = edge && c.nextUsed > 0 && c.nextUsed + cost > this.allowance(c);
+        if (over || overNext) {
           waitUntil = Math.max(waitUntil, c.windowStart + intervalMs(c.limit));
         }
       }
       if (waitUntil === 0) {
-        for (const c of this.counters) c.used += this.cost(c, weight, orders);
+        for (const c of this.counters) {
+          const cost = this.cost(c, weight, orders);
+          c.used += cost;
+          if (this.inEdge(c, now)) c.nextUsed += cost;
+        }
         return;
       }
       // A small margin so we land in the next window even if our clock runs slightly ahead.
@@ -175,6 +211,7 @@ export class RateBudget {
       const value = Number(Array.isArray(rawValue) ? rawValue[0] : rawValue);
       if (!Number.isFinite(value)) continue;
       this.lastHeaders[name] = value;
+      this.lastHeaderSentAt[name] = sentAt;
       const suffix = name.slice(name.lastIndexOf('-') + 1).toUpperCase();
       for (const c of this.counters) {
         const type = isWeight ? 'REQUEST_WEIGHT' : 'ORDERS';

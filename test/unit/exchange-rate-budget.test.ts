@@ -1,0 +1,61 @@
+import { RateBudget } from '../../src/exchange/rate-limit';
+
+/** A budget on a fake clock: sleeping advances time, so waits are exact and instant. */
+function fakeBudget(limit: number, intervalNum = 1) {
+  let now = 1_000_000; // on a window boundary
+  const sleeps: number[] = [];
+  const b = new RateBudget({
+    now: () => now,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      now += ms;
+    },
+  });
+  b.setLimits([{ rateLimitType: 'REQUEST_WEIGHT', interval: 'SECOND', intervalNum, limit }]);
+  return { b, sleeps, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+describe('RateBudget', () => {
+  test('a burst beyond the allowance waits for the next window instead of overbooking it', async () => {
+    const { b, sleeps, now } = fakeBudget(10); // allowance 9 (90 %)
+    const start = now();
+    const sentAt: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      await b.acquire(1, 0);
+      sentAt.push(now());
+    }
+    const perWindow = new Map<number, number>();
+    for (const t of sentAt) perWindow.set(Math.floor(t / 1000), (perWindow.get(Math.floor(t / 1000)) ?? 0) + 1);
+    expect(Math.max(...perWindow.values())).toBeLessThanOrEqual(10);
+    expect(sleeps.length).toBeGreaterThan(0);
+    expect(now() - start).toBeGreaterThanOrEqual(2000);
+    expect(b.usage().delayedRequests).toBe(sleeps.length);
+  });
+
+  test('requests near a window end are also charged to the next window', async () => {
+    const { b, advance } = fakeBudget(10);
+    advance(950); // inside the last 100 ms of the 1 s window
+    for (let i = 0; i < 9; i++) await b.acquire(1, 0);
+    advance(60); // next window
+    expect(b.usage().budget[0]!.used).toBe(9);
+  });
+
+  test('usage headers raise the local count (other processes share the IP)', async () => {
+    const { b, now } = fakeBudget(10);
+    await b.acquire(1, 0);
+    b.observeHeaders({ 'x-mbx-used-weight-1s': '8' }, now());
+    expect(b.usage().budget[0]!.used).toBe(8);
+    expect(b.usage().headers['x-mbx-used-weight-1s']).toBe(8);
+    const before = now();
+    await b.acquire(2, 0); // 8 + 2 > 9: waits
+    expect(now()).toBeGreaterThan(before);
+  });
+
+  test('pauseUntil (after a 429) holds every request', async () => {
+    const { b, now } = fakeBudget(1000);
+    b.pauseUntil(now() + 3000);
+    const before = now();
+    await b.acquire(1, 0);
+    expect(now() - before).toBeGreaterThanOrEqual(3000);
+  });
+});
