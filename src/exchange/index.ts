@@ -26,3 +26,5 @@ export type {
 export { symbolRules, prepareOrder } from './filters';
 export type { SymbolRules, PrepareResult, PrepareInput } from './filters';
 export { percentEncode, encodeParams, hmacSignature } from './signing';
+export { UserDataStream, WsApiError, wsSignaturePayload, ExecutionReportSchema, ListStatusEventSchema, AccountPositionSchema } from './user-data-stream';
+export type { UserDataStreamOptions, UserDataStreamEvents, ExecutionReport, ListStatusEvent, AccountPosition, GapInfo } from './user-data-stream';

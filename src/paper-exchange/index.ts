@@ -12,11 +12,13 @@ import { FaultInjector } from './faults';
 import { Limiter, PAPER_RATE_LIMITS } from './limits';
 import { DEFAULT_SYMBOLS, fmt8, readKlineCloses, type SymbolDef } from './market';
 import { PaperHttp } from './server';
+import { attachWsApi, type WsControls } from './ws-api';
 
 export { FaultInjector } from './faults';
 export type { Fault, FaultInput } from './faults';
 export type { AccountConfig } from './engine';
 export { DEFAULT_SYMBOLS } from './market';
+export type { WsControls } from './ws-api';
 export type { SymbolDef } from './market';
 
 /**
@@ -47,6 +49,8 @@ export interface PaperExchangeOptions {
   banMs?: number;
   /** Replay close prices from kline files (JSON arrays of Binance klines) instead of walking. */
   klineFiles?: Record<string, string>;
+  /** WebSocket API server ping interval, default 20000 (Binance's). */
+  wsPingMs?: number;
 }
 
 export interface PaperOrder {
@@ -100,6 +104,8 @@ export interface PaperExchange {
   trades(symbol?: string): PaperTrade[];
   balances(apiKey?: string): Record<string, { free: string; locked: string }>;
   faults: FaultInjector;
+  /** WebSocket API test controls (drop connections, expire subscriptions, freeze). */
+  ws: WsControls;
   /** 429/418 responses sent so far. */
   rateLimitStats(): { status429: number; status418: number };
   close(): Promise<void>;
@@ -183,6 +189,7 @@ export async function startPaperExchange(opts: PaperExchangeOptions = {}): Promi
     http.server.once('error', reject);
     http.server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
+  const ws = attachWsApi(http.server, engine, limiter, now, opts.wsPingMs ?? 20_000, opts.logger);
   const addr = http.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
 
@@ -213,11 +220,13 @@ export async function startPaperExchange(opts: PaperExchangeOptions = {}): Promi
       return engine.balancesView(key);
     },
     faults,
+    ws,
     rateLimitStats: () => ({ ...limiter.stats }),
     close: async () => {
       if (closed) return;
       closed = true;
       if (timer) clearInterval(timer);
+      ws.close();
       await new Promise<void>((resolve) => {
         http.server.close(() => resolve());
         http.server.closeIdleConnections();

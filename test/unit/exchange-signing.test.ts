@@ -36,3 +36,20 @@ describe('HMAC signing (Binance documented examples)', () => {
     expect(encodeParams({ symbols: '["BTCUSDT","ETHBTC"]', skipped: undefined })).toBe('symbols=%5B%22BTCUSDT%22%2C%22ETHBTC%22%5D');
   });
 });
+
+describe('WebSocket API signing (Binance documented examples)', () => {
+  // web-socket-api.md "SIGNED request example (HMAC)": params sorted by name, not percent-encoded.
+  const { wsSignaturePayload } = require('../../src/exchange/user-data-stream') as typeof import('../../src/exchange/user-data-stream');
+  const apiKey = 'vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A';
+
+  test('ASCII symbol', () => {
+    const payload = wsSignaturePayload({ symbol: 'BTCUSDT', side: 'SELL', type: 'LIMIT', timeInForce: 'GTC', quantity: '0.01000000', price: '52000.00', recvWindow: 100, timestamp: 1645423376532, apiKey });
+    expect(payload).toBe(`apiKey=${apiKey}&price=52000.00&quantity=0.01000000&recvWindow=100&side=SELL&symbol=BTCUSDT&timeInForce=GTC&timestamp=1645423376532&type=LIMIT`);
+    expect(hmacSignature(payload, SECRET)).toBe('aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24');
+  });
+
+  test('non-ASCII symbol', () => {
+    const payload = wsSignaturePayload({ symbol: '１２３４５６', side: 'BUY', type: 'LIMIT', timeInForce: 'GTC', quantity: '1.00000000', price: '0.10000000', recvWindow: 5000, timestamp: 1645423376532, apiKey });
+    expect(hmacSignature(payload, SECRET)).toBe('b33892ae8e687c939f4468c6268ddd4c40ac1af18ad19a064864c47bae0752cd');
+  });
+});
