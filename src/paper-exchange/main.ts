@@ -1,0 +1,84 @@
+/**
+ * Runs the paper exchange standalone: `npm run exchange` (tsx src/paper-exchange/main.ts).
+ *
+ * Environment:
+ *   PAPER_EXCHANGE_PORT   port to listen on (default 8090; 0 = any free port)
+ *   PAPER_EXCHANGE_HOST   default 127.0.0.1
+ *   PAPER_SEED            price walk seed (default 1)
+ *   PAPER_PRICE_STEP_MS   price walk step, 0 = prices move only via POST /admin/price (default 1000)
+ *   PAPER_KLINES          SYMBOL=path[,SYMBOL=path]: replay kline closes instead of walking
+ *   PAPER_API_KEY / PAPER_API_SECRET   account credentials (default: the documented test pair)
+ *
+ * It prints the URLs and the API key id; the secret is never printed.
+ */
+import { createLogger } from '../logging';
+import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange } from './index';
+
+function intEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function klineEnv(): Record<string, string> | undefined {
+  const raw = process.env.PAPER_KLINES;
+  if (!raw) return undefined;
+  const out: Record<string, string> = {};
+  for (const part of raw.split(',')) {
+    const [symbol, path] = part.split('=');
+    if (!symbol || !path) throw new Error(`PAPER_KLINES entries must be SYMBOL=path, got ${JSON.stringify(part)}`);
+    out[symbol.trim()] = path.trim();
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const logger = createLogger('paper-exchange');
+  const apiKey = process.env.PAPER_API_KEY ?? PAPER_DEFAULT_API_KEY;
+  const apiSecret = process.env.PAPER_API_SECRET ?? PAPER_DEFAULT_API_SECRET;
+  const klineFiles = klineEnv();
+  const ex = await startPaperExchange({
+    port: intEnv('PAPER_EXCHANGE_PORT', 8090),
+    host: process.env.PAPER_EXCHANGE_HOST ?? '127.0.0.1',
+    seed: intEnv('PAPER_SEED', 1),
+    priceStepMs: intEnv('PAPER_PRICE_STEP_MS', 1000),
+    accounts: [{ apiKey, apiSecret }],
+    logger,
+    ...(klineFiles ? { klineFiles } : {}),
+  });
+  const secretNote = process.env.PAPER_API_SECRET ? 'from PAPER_API_SECRET' : 'PAPER_DEFAULT_API_SECRET in src/paper-exchange/index.ts';
+  // Plain stdout so scripts can read it; the logger would redact the key id.
+  process.stdout.write(
+    [
+      `paper exchange listening`,
+      `  REST:    ${ex.url}`,
+      `  WS API:  ${ex.wsUrl}`,
+      `  admin:   ${ex.url}/admin/faults  ${ex.url}/admin/price  ${ex.url}/admin/state`,
+      `  API key: ${apiKey}`,
+      `  secret:  (not printed; ${secretNote})`,
+      '',
+    ].join('\n'),
+  );
+  let closing = false;
+  const stop = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    ex.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'close failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`paper exchange failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
