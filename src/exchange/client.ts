@@ -285,6 +285,8 @@ export class BinanceSpotClient {
    * message is classified 'not_found' (other -2011s, e.g. cancel restrictions, are 'rejected').
    * An order that already finished answers the same -2011, so 'not_found' on cancel means
    * "not open": query it to learn whether it filled.
+   * As on Binance, the returned `clientOrderId` is the cancel request's id and
+   * `origClientOrderId` is the order's own.
    */
   async cancelOrder(q: OrderQuery): Promise<Order> {
     return this.call({

@@ -149,6 +149,9 @@ const TYPE_NOT_SUPPORTED: Record<OrderTypeName, string> = {
   TAKE_PROFIT_LIMIT: 'Take profit limit orders are not supported for this symbol.',
 };
 
+/** Published in exchangeInfo.exchangeFilters and enforced across all symbols. */
+export const EXCHANGE_MAX_NUM_ORDERS = 1000;
+
 export const DEFAULT_BALANCES: Record<string, string> = { USDT: '100000', BTC: '1', ETH: '10', BNB: '100' };
 const BNB_DISCOUNT = dec('0.25');
 
@@ -164,6 +167,8 @@ export class Engine extends EventEmitter {
   private readonly byId = new Map<string, InternalOrder>(); // `${symbol}:${orderId}`
   private readonly tradesBySymbol = new Map<string, InternalTrade[]>();
   readonly lists = new Map<number, OrderList>();
+  /** Open orders per account, so limit checks do not scan the whole order history. */
+  private readonly openByAccount = new Map<string, Set<InternalOrder>>();
   private nextOrderId = new Map<string, number>();
   private nextTradeId = new Map<string, number>();
   private nextListId = 1;
@@ -330,10 +335,14 @@ export class Engine extends EventEmitter {
     const notional = p.price !== undefined && qty !== undefined ? p.price.mul(qty) : p.quoteOrderQty ?? (qty ?? ZERO).mul(p.stopPrice ?? last);
     if (notional.lt(dec(def.minNotional))) throw filterFailure('NOTIONAL');
     if (p.type !== 'MARKET' && notional.gt(dec(def.maxNotional))) throw filterFailure('NOTIONAL');
-    const open = this.ordersOf(p.symbol).filter((o) => o.account === acct.apiKey && isOpen(o));
+    const openAll = [...(this.openByAccount.get(acct.apiKey) ?? [])];
+    const open = openAll.filter((o) => o.symbol === p.symbol);
     if (open.length + 1 > def.maxNumOrders) throw filterFailure('MAX_NUM_ORDERS');
     if (STOP_TYPES.has(p.type) && open.filter((o) => STOP_TYPES.has(o.type)).length + 1 > def.maxNumAlgoOrders) {
       throw filterFailure('MAX_NUM_ALGO_ORDERS');
+    }
+    if (openAll.length + 1 > EXCHANGE_MAX_NUM_ORDERS) {
+      throw filterFailure('EXCHANGE_MAX_NUM_ORDERS');
     }
   }
 
@@ -359,7 +368,18 @@ export class Engine extends EventEmitter {
   }
 
   private openOrderWithClientId(apiKey: string, symbol: string, clientOrderId: string): boolean {
-    return (this.orders.get(symbol) ?? []).some((o) => o.account === apiKey && o.clientOrderId === clientOrderId && isOpen(o));
+    for (const o of this.openByAccount.get(apiKey) ?? []) if (o.symbol === symbol && o.clientOrderId === clientOrderId && isOpen(o)) return true;
+    return false;
+  }
+
+  private trackOpen(order: InternalOrder): void {
+    let set = this.openByAccount.get(order.account);
+    if (!set) {
+      set = new Set();
+      this.openByAccount.set(order.account, set);
+    }
+    if (isOpen(order)) set.add(order);
+    else set.delete(order);
   }
 
   private newOrderObject(acct: Account, def: SymbolDef, p: NewOrderParams, qty: Dec | undefined, now: number, orderListId: number): InternalOrder {
@@ -396,6 +416,7 @@ export class Engine extends EventEmitter {
     this.nextOrderId.set(order.symbol, order.orderId + 1);
     this.orders.get(order.symbol)?.push(order);
     this.byId.set(`${order.symbol}:${order.orderId}`, order);
+    this.trackOpen(order);
     if (lock && order.type !== 'MARKET') {
       const b = this.bal(this.account(order.account), lock.asset);
       b.free = b.free.minus(lock.amount);
@@ -569,6 +590,7 @@ export class Engine extends EventEmitter {
     if (done) {
       order.status = 'FILLED';
       this.releaseLock(order);
+      this.trackOpen(order);
     } else {
       order.status = 'PARTIALLY_FILLED';
     }
@@ -591,6 +613,7 @@ export class Engine extends EventEmitter {
     order.updateTime = now;
     if (expiryReason !== undefined) order.expiryReason = expiryReason;
     this.releaseLock(order);
+    this.trackOpen(order);
     this.emitExec(order, status, undefined, cancelClientOrderId);
   }
 
@@ -612,7 +635,10 @@ export class Engine extends EventEmitter {
     const last = this.lastPrice(symbol);
     const def = this.symbolDef(symbol);
     const now = this.now();
-    for (const o of this.ordersOf(symbol)) {
+    const open: InternalOrder[] = [];
+    for (const set of this.openByAccount.values()) for (const o of set) if (o.symbol === symbol) open.push(o);
+    open.sort((a, b) => a.orderId - b.orderId);
+    for (const o of open) {
       if (!isOpen(o)) continue;
       if (!o.isWorking) {
         if (o.stopPrice !== undefined && this.triggered(o.type, o.side, o.stopPrice, last)) {

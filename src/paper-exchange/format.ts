@@ -1,6 +1,7 @@
 /** Engine objects rendered exactly in Binance's JSON shapes (field order as in the docs). */
 import type { InternalOrder, InternalTrade, OrderList } from './engine';
 import { fmt8 } from './market';
+import { ZERO } from '../shared/decimal';
 
 export function fillJson(t: InternalTrade): Record<string, unknown> {
   return { price: fmt8(t.price), qty: fmt8(t.qty), commission: fmt8(t.commission), commissionAsset: t.commissionAsset, tradeId: t.id };
@@ -49,7 +50,7 @@ export function orderQueryJson(o: InternalOrder): Record<string, unknown> {
     timeInForce: o.timeInForce,
     type: o.type,
     side: o.side,
-    stopPrice: fmt8(o.stopPrice ?? o.price.minus(o.price)),
+    stopPrice: fmt8(o.stopPrice ?? ZERO),
     icebergQty: '0.00000000',
     time: o.time,
     updateTime: o.updateTime,

@@ -3,7 +3,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { dec } from '../shared/decimal';
-import { isOpen, type Account, type Engine, type InternalOrder, type NewOrderParams, type OcoLeg, type OcoParams, type OrderTypeName, type Side, type Tif } from './engine';
+import { EXCHANGE_MAX_NUM_ORDERS, isOpen, type Account, type Engine, type InternalOrder, type NewOrderParams, type OcoLeg, type OcoParams, type OrderTypeName, type Side, type Tif } from './engine';
 import { cancelJson, listStatusJson, orderAckJson, orderFullJson, orderQueryJson, orderResultJson, tradeJson } from './format';
 import type { Limiter } from './limits';
 import { fmt8, symbolInfoJson } from './market';
@@ -46,7 +46,8 @@ function acct(ctx: Ctx): Account {
 /** Parses and checks POST /api/v3/order parameters in Binance's order of complaints. */
 export function parseNewOrder(p: Params, engine: Engine): NewOrderParams & { respType: 'ACK' | 'RESULT' | 'FULL' } {
   const symbol = p.required('symbol');
-  const def = engine.symbolDef(symbol);
+  // Binance checks the symbol before anything else about the order.
+  engine.symbolDef(symbol);
   const side = p.enumOf('side', SIDES, -1117, 'Invalid side.');
   if (!side) throw mandatory('side');
   const type = p.enumOf('type', ORDER_TYPES, -1116, 'Invalid orderType.');
@@ -76,7 +77,6 @@ export function parseNewOrder(p: Params, engine: Engine): NewOrderParams & { res
   if (!needsPrice && price) throw notRequired('price');
   if (needsStop && !stopPrice) throw mandatory('stopPrice');
   if (!needsStop && stopPrice) throw notRequired('stopPrice');
-  void def;
   const respType = respRaw ?? (type === 'MARKET' || type === 'LIMIT' ? 'FULL' : 'ACK');
   return { symbol, side, type, timeInForce, quantity, quoteOrderQty, price, stopPrice, newClientOrderId, respType };
 }
@@ -168,7 +168,7 @@ export function buildRoutes(): Map<string, Route> {
         timezone: 'UTC',
         serverTime: c.now,
         rateLimits: c.rateLimits,
-        exchangeFilters: [{ filterType: 'EXCHANGE_MAX_NUM_ORDERS', maxNumOrders: 1000 }],
+        exchangeFilters: [{ filterType: 'EXCHANGE_MAX_NUM_ORDERS', maxNumOrders: EXCHANGE_MAX_NUM_ORDERS }],
         symbols: defs.map(symbolInfoJson),
       };
     },

@@ -14,6 +14,7 @@ import type { Account, Engine, ExecutionEvent, InternalOrder, OrderList } from '
 import { isOpen } from './engine';
 import type { Limiter } from './limits';
 import { fmt8 } from './market';
+import { ZERO } from '../shared/decimal';
 import { checkTimestamp } from './auth';
 import { ApiError, MSG } from './wire';
 
@@ -86,7 +87,7 @@ export function executionReportJson(ev: ExecutionEvent, executionId: number): Re
     f: o.timeInForce,
     q: fmt8(o.origQty),
     p: fmt8(o.price),
-    P: fmt8(o.stopPrice ?? o.price.minus(o.price)),
+    P: fmt8(o.stopPrice ?? ZERO),
     F: '0.00000000',
     g: o.orderListId,
     C: canceled ? o.clientOrderId : '',

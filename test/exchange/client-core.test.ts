@@ -35,6 +35,19 @@ describe('BinanceSpotClient against the paper exchange (core)', () => {
     await h.client.cachedExchangeInfo();
     const after = h.client.usage().budget.find((b) => b.rateLimitType === 'REQUEST_WEIGHT')!.used;
     expect(after).toBe(before); // served from cache, nothing sent
+    const { BinanceSpotClient } = await import('../../src/exchange');
+    const { PAPER_DEFAULT_API_KEY } = await import('../../src/paper-exchange');
+    const shortTtl = new BinanceSpotClient({ baseUrl: h.ex.url, apiKey: PAPER_DEFAULT_API_KEY, exchangeInfoTtlMs: 30 });
+    try {
+      const first = await shortTtl.cachedExchangeInfo();
+      expect(await shortTtl.cachedExchangeInfo()).toBe(first); // fresh: same object
+      await new Promise((r) => setTimeout(r, 60));
+      const refreshed = await shortTtl.cachedExchangeInfo();
+      expect(refreshed).not.toBe(first); // stale: fetched again
+      expect(refreshed.serverTime).toBeGreaterThanOrEqual(first.serverTime);
+    } finally {
+      await shortTtl.close();
+    }
     const unknown = await expectBinanceError(h.client.exchangeInfo(['NOPE']));
     expect(unknown).toMatchObject({ kind: 'rejected', code: -1121, msg: 'Invalid symbol.', httpStatus: 400 });
   });
