@@ -26,7 +26,11 @@ const SECRET_KEYS = [
   'BINANCE_PRIVATE_KEY',
 ];
 
-const redactPaths = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+// fast-redact paths: identifiers as `a.b`, anything else (header names) as `a["x-y"]`.
+const segment = (k: string) => (/^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`);
+const redactPaths = SECRET_KEYS.flatMap((k) =>
+  ['', '*', '*.*', '*.*.*'].map((prefix) => `${prefix}${segment(k)}`.replace(/^\./, '')),
+);
 
 export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
   return pino({

@@ -1,0 +1,138 @@
+/**
+ * `npm start`: the whole service in the foreground. Anything not configured is brought up on an
+ * embedded default (Temporal dev server with its UI, Postgres, Redis, the paper exchange), then
+ * the worker and the bridge. Ctrl-C stops everything in reverse order.
+ */
+import path from 'node:path';
+import { ConfigError, loadConfig, type Config } from '../config';
+import { createLogger, redactUrl } from '../logging';
+import { startPaperExchange, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../paper-exchange';
+import { startEmbeddedPostgres } from './postgres-server';
+import { startRedisServer } from './redis-server';
+import { startService, type ExchangeEndpoint } from './service';
+import { ensureTemporalCli } from './temporal-cli';
+import { startTemporalDevServer } from './temporal-dev-server';
+
+type Stopper = { name: string; stop: () => Promise<void> };
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`trade-exec: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger('main', config.LOG_LEVEL);
+  const stoppers: Stopper[] = [];
+  let shuttingDown = false;
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) {
+      log.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(130);
+    }
+    shuttingDown = true;
+    log.info({ signal }, 'shutting down (Ctrl-C again to force)');
+    for (const s of [...stoppers].reverse()) {
+      try {
+        await s.stop();
+        log.info({ component: s.name }, 'stopped');
+      } catch (err) {
+        log.error({ component: s.name, err: err instanceof Error ? err.message : String(err) }, 'stop failed');
+      }
+    }
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  const dataDir = path.resolve(config.DATA_DIR);
+  const progress = (line: string) => log.info(line);
+
+  const [temporal, databaseUrl, redisUrl, exchange] = await Promise.all([
+    (async () => {
+      if (config.TEMPORAL_ADDRESS) return { address: config.TEMPORAL_ADDRESS, uiUrl: undefined as string | undefined };
+      const cli = await ensureTemporalCli(progress);
+      const server = await startTemporalDevServer({
+        cliPath: cli,
+        dbFile: path.join(dataDir, 'temporal.db'),
+        uiPort: config.TEMPORAL_UI_PORT || undefined,
+        log: progress,
+      });
+      stoppers.push({ name: 'temporal dev server', stop: () => server.stop() });
+      return { address: server.address, uiUrl: server.uiUrl };
+    })(),
+    (async () => {
+      if (config.DATABASE_URL) return config.DATABASE_URL;
+      const pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres') });
+      stoppers.push({ name: 'postgres', stop: () => pg.stop() });
+      return pg.url;
+    })(),
+    (async () => {
+      if (config.REDIS_URL) return config.REDIS_URL;
+      const redis = await startRedisServer({});
+      stoppers.push({ name: 'redis', stop: () => redis.stop() });
+      return redis.url;
+    })(),
+    (async (): Promise<ExchangeEndpoint & { paper: boolean }> => {
+      if (config.BINANCE_BASE_URL) {
+        return {
+          paper: false,
+          baseUrl: config.BINANCE_BASE_URL,
+          apiKey: config.BINANCE_API_KEY!,
+          apiSecret: config.BINANCE_API_SECRET,
+          privateKeyPath: config.BINANCE_PRIVATE_KEY_PATH,
+          recvWindowMs: config.BINANCE_RECV_WINDOW,
+        };
+      }
+      const paper = await startPaperExchange({ port: config.PAPER_EXCHANGE_PORT, logger: createLogger('paper-exchange', config.LOG_LEVEL) });
+      stoppers.push({ name: 'paper exchange', stop: () => paper.close() });
+      return {
+        paper: true,
+        baseUrl: paper.url,
+        apiKey: PAPER_DEFAULT_API_KEY,
+        apiSecret: PAPER_DEFAULT_API_SECRET,
+        recvWindowMs: config.BINANCE_RECV_WINDOW,
+      };
+    })(),
+  ]);
+
+  const service = await startService({
+    temporalAddress: temporal.address,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    databaseUrl,
+    redisUrl,
+    exchange,
+    defaultOrderTimeoutMs: config.ORDER_TIMEOUT_MS,
+    worker: config.TRADE_EXEC_ROLES.includes('worker'),
+    bridge: config.TRADE_EXEC_ROLES.includes('bridge') && {
+      consumer: config.BRIDGE_CONSUMER,
+      batchSize: config.BRIDGE_BATCH_SIZE,
+      concurrency: config.BRIDGE_CONCURRENCY,
+      claimIdleMs: config.BRIDGE_CLAIM_IDLE_MS,
+    },
+    logger: createLogger('service', config.LOG_LEVEL),
+  });
+  stoppers.push({ name: 'worker and bridge', stop: () => service.stop() });
+
+  const lines = [
+    'trade-exec is ready',
+    `  Temporal:        ${temporal.address}  (namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE})`,
+    `  Temporal UI:     ${temporal.uiUrl ?? '(external server: use its UI)'}`,
+    `  PostgreSQL:      ${redactUrl(databaseUrl)}`,
+    `  Redis:           ${redactUrl(redisUrl)}  (decisions in: risk_decisions, reports out: trade_executions)`,
+    `  Exchange:        ${exchange.baseUrl}${exchange.paper ? '  (paper exchange)' : ''}`,
+    'Press Ctrl-C to stop.',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`trade-exec: failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

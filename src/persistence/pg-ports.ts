@@ -1,0 +1,135 @@
+/**
+ * Postgres implementations of the two ports the rest of the service writes through: the
+ * activities' TradeStore and the bridge's DecisionRecorder. They translate workflow-side types
+ * into the store's records; the store functions carry the idempotency and transactions.
+ */
+import type { Pool } from 'pg';
+import type { TradeStore } from '../../activities/bookkeeping-activities';
+import type { DecisionRecorder } from '../bridge/decision-recorder';
+import { toWire } from '../shared/decimal';
+import type { RiskDecision } from '../shared/decision';
+import type { OrderStatus } from './schemas';
+import { withTransaction } from './db';
+import {
+  applyFills,
+  decisionRecordFrom,
+  getDecision,
+  insertExecutionReport,
+  markReportPublished,
+  recordDecision,
+  recordOrderTransition,
+  updateDecisionStatus,
+  upsertOrder,
+} from './portfolio-store';
+
+export function createPgTradeStore(pool: Pool): TradeStore {
+  return {
+    async recordOrder({ decisionId, workflowId, order }) {
+      const snap = order.exchange;
+      await withTransaction(pool, async (tx) => {
+        await upsertOrder(tx, {
+          client_order_id: order.intent.clientOrderId,
+          decision_id: decisionId,
+          workflow_id: workflowId,
+          symbol: order.intent.symbol,
+          side: order.intent.side,
+          type: order.intent.type,
+          time_in_force: order.intent.timeInForce ?? null,
+          purpose: order.intent.purpose,
+          exchange_order_id: snap ? String(snap.orderId) : null,
+          order_list_id: snap?.orderListId !== undefined && snap.orderListId >= 0 ? String(snap.orderListId) : null,
+          price: order.intent.price ?? null,
+          stop_price: order.intent.stopPrice ?? null,
+          orig_qty: snap?.origQty ?? order.intent.quantity,
+          executed_qty: snap?.executedQty ?? '0',
+          cummulative_quote_qty: snap?.cummulativeQuoteQty ?? '0',
+          // Recorded before the request leaves, so a crash mid-request leaves a row to reconcile.
+          status: (snap?.status as OrderStatus | undefined) ?? 'PENDING_SUBMIT',
+        });
+        for (const t of order.transitions) {
+          await recordOrderTransition(tx, {
+            client_order_id: order.intent.clientOrderId,
+            seq: t.seq,
+            from: t.from,
+            to: t.to,
+            reason: t.reason,
+            at: t.at,
+          });
+        }
+      });
+    },
+
+    async applyFills({ symbol, baseAsset, quoteAsset, fills, commissionAssetPrices }) {
+      await applyFills(pool, {
+        symbol,
+        baseAsset,
+        quoteAsset,
+        commissionAssetPrices,
+        unpricedCommission: 'exclude',
+        fills: fills.map((f) => ({
+          symbol: f.symbol,
+          trade_id: String(f.tradeId),
+          exchange_order_id: String(f.orderId),
+          client_order_id: f.clientOrderId,
+          side: f.side,
+          price: f.price,
+          qty: f.qty,
+          quote_qty: f.quoteQty,
+          commission: toWire(f.commission),
+          commission_asset: f.commissionAsset,
+          is_maker: f.isMaker,
+          trade_time: f.time,
+        })),
+      });
+    },
+
+    async saveReport(report) {
+      await insertExecutionReport(pool, {
+        report_id: report.report_id,
+        decision_id: report.decision_id,
+        workflow_id: report.workflow_id,
+        client_order_id: report.client_order_id,
+        status: report.status,
+        payload: JSON.parse(JSON.stringify(report)),
+      });
+    },
+
+    async markReportPublished(reportId, streamId) {
+      await markReportPublished(pool, reportId, streamId);
+    },
+
+    async recordDecisionOutcome(decisionId, status, error) {
+      await updateDecisionStatus(pool, decisionId, status, { error: error ?? null });
+    },
+  };
+}
+
+export function createPgDecisionRecorder(pool: Pool): DecisionRecorder {
+  return {
+    async recordReceived(decision: RiskDecision, entryId: string) {
+      await recordDecision(pool, { ...decisionRecordFrom(decision, 'received'), stream_entry_id: entryId });
+    },
+    async recordStarted(decisionId: string, workflowId: string) {
+      await updateDecisionStatus(pool, decisionId, 'started', { workflowId });
+    },
+    async recordRejected(decision: RiskDecision, entryId: string) {
+      await recordDecision(pool, { ...decisionRecordFrom(decision, 'rejected'), workflow_id: null, stream_entry_id: entryId });
+    },
+    async recordInvalid({ decisionId, reason, raw, entryId }) {
+      let payload: unknown = raw ?? null;
+      try {
+        payload = raw === undefined ? null : JSON.parse(raw);
+      } catch {
+        // not JSON: keep the text as received
+      }
+      await recordDecision(pool, {
+        // An entry without a usable id is still recorded, under its stream entry id.
+        decision_id: decisionId ?? `entry:${entryId}`,
+        status: 'invalid',
+        reasons: [reason],
+        payload: JSON.parse(JSON.stringify(payload ?? null)),
+        stream_entry_id: entryId,
+      });
+    },
+  };
+}
