@@ -65,6 +65,10 @@ export const ConfigSchema = z
     BRIDGE_CONCURRENCY: intFromEnv(32, 1, 1000),
     BRIDGE_CLAIM_IDLE_MS: intFromEnv(60_000, 1000, 24 * 3600 * 1000),
     METRICS_PORT: intFromEnv(9464, 0, 65535),
+    /** Which parts this process runs; docker-compose scales workers and bridges separately. */
+    TRADE_EXEC_ROLES: optionalString
+      .transform((v) => (v ?? 'worker,bridge').split(',').map((r) => r.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(['worker', 'bridge'])).min(1, 'must name at least one of worker, bridge')),
     DATA_DIR: optionalString.transform((v) => v ?? '.data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).optional().default('info'),
   })

@@ -122,14 +122,20 @@ export function createPgDecisionRecorder(pool: Pool): DecisionRecorder {
       } catch {
         // not JSON: keep the text as received
       }
-      await recordDecision(pool, {
-        // An entry without a usable id is still recorded, under its stream entry id.
-        decision_id: decisionId ?? `entry:${entryId}`,
-        status: 'invalid',
+      const record = {
+        status: 'invalid' as const,
         reasons: [reason],
         payload: JSON.parse(JSON.stringify(payload ?? null)),
         stream_entry_id: entryId,
-      });
+      };
+      // A malformed message must never overwrite a real decision that shares its id, so it is
+      // recorded under its own id only while that id is free, else under its stream entry id.
+      const first = decisionId
+        ? await recordDecision(pool, { ...record, decision_id: decisionId }, { insertOnly: true })
+        : { inserted: false };
+      if (!first.inserted) {
+        await recordDecision(pool, { ...record, decision_id: `entry:${entryId}` }, { insertOnly: true });
+      }
     },
   };
 }
