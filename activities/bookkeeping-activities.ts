@@ -7,6 +7,8 @@ import type Redis from 'ioredis';
 import type { BinanceSpotClient, Trade } from '../src/exchange';
 import { symbolRules } from '../src/exchange/filters';
 import type { Logger } from '../src/logging';
+import { PositionError } from '../src/portfolio/position';
+import { StoreConflictError } from '../src/persistence/portfolio-store';
 import { publishOnce, TRADE_EXECUTIONS_STREAM } from '../src/reporting/report-publisher';
 import { dec } from '../src/shared/decimal';
 import { summariseFills } from '../src/shared/fills';
@@ -35,6 +37,13 @@ export interface BookkeepingDeps {
   redis: Redis;
   logger: Logger;
   reportStream?: string;
+  /** Observers (metrics, alerts). They run after the activity's work succeeded; a throwing hook never fails it. */
+  hooks?: BookkeepingHooks;
+}
+
+export interface BookkeepingHooks {
+  fillsSettled?(req: SettleFillsRequest, summary: FillSummary): void | Promise<void>;
+  reportPublished?(report: ExecutionReport, streamId: string): void | Promise<void>;
 }
 
 export interface SettleFillsRequest {
@@ -65,7 +74,7 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
       let rules;
       try {
         trades = await deps.exchange.myTrades({ symbol: req.symbol, orderId: req.orderId });
-        rules = symbolRules(await deps.exchange.exchangeInfo(), req.symbol);
+        rules = symbolRules(await deps.exchange.cachedExchangeInfo(), req.symbol);
       } catch (err) {
         throw toFailure(err);
       }
@@ -93,13 +102,23 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
         );
       }
       const commissionAssetPrices = await pricesOfThirdAssets(deps.exchange, deps.logger, fills, rules.baseAsset, rules.quoteAsset);
-      await deps.store.applyFills({
-        symbol: req.symbol,
-        baseAsset: rules.baseAsset,
-        quoteAsset: rules.quoteAsset,
-        fills,
-        commissionAssetPrices,
-      });
+      try {
+        await deps.store.applyFills({
+          symbol: req.symbol,
+          baseAsset: rules.baseAsset,
+          quoteAsset: rules.quoteAsset,
+          fills,
+          commissionAssetPrices,
+        });
+      } catch (err) {
+        // The books refused these fills (they contradict what is recorded): no retry can
+        // change that, so fail once with the reason instead of retrying forever.
+        if (err instanceof PositionError || err instanceof StoreConflictError) {
+          throw ApplicationFailure.nonRetryable(`fills of order ${req.orderId} refused by the books: ${err.message}`, 'BooksRejectedFills');
+        }
+        throw err;
+      }
+      await observe(deps.logger, 'fillsSettled', () => deps.hooks?.fillsSettled?.(req, summary));
       return summary;
     },
 
@@ -112,6 +131,7 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
         { decisionId: report.decision_id, workflowId: report.workflow_id, clientOrderId: report.client_order_id, status: report.status, streamId },
         'execution report published',
       );
+      await observe(deps.logger, 'reportPublished', () => deps.hooks?.reportPublished?.(report, streamId));
       return streamId;
     },
 
@@ -119,6 +139,14 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
       await deps.store.recordDecisionOutcome(args.decisionId, args.status, args.error);
     },
   };
+}
+
+async function observe(logger: Logger, hook: string, fn: () => void | Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    logger.warn({ hook, err: err instanceof Error ? err.message : String(err) }, 'bookkeeping hook failed (ignored)');
+  }
 }
 
 /**

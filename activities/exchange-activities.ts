@@ -6,11 +6,20 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BinanceSpotClient, Order, OrderResponse } from '../src/exchange';
+import type { OrderListResponse } from '../src/exchange/schemas';
 import { BinanceError, isBinanceError } from '../src/exchange/errors';
 import { prepareOrder as applyFilters, symbolRules } from '../src/exchange/filters';
 import type { Logger } from '../src/logging';
 import type { Side } from '../src/shared/decision';
-import type { ExchangeOrderType, OrderIntent, OrderSnapshot, PlaceOrderResult } from '../src/shared/trade';
+import type {
+  ExchangeOrderType,
+  OcoIntent,
+  OrderIntent,
+  OrderSnapshot,
+  PlaceOrderListResult,
+  PlaceOrderResult,
+  ReplaceOrderResult,
+} from '../src/shared/trade';
 
 export interface ExchangeActivityDeps {
   exchange: BinanceSpotClient;
@@ -77,7 +86,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     async prepareOrder(req: PrepareOrderRequest): Promise<PreparedOrder> {
       let rules;
       try {
-        rules = symbolRules(await exchange.exchangeInfo(), req.symbol);
+        rules = symbolRules(await exchange.cachedExchangeInfo(), req.symbol);
       } catch (err) {
         if (err instanceof BinanceError) throw toFailure(err);
         throw ApplicationFailure.nonRetryable(
@@ -180,6 +189,129 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     },
 
     /**
+     * Places an OCO order list exactly once: the same settle-before-resend rule as placeOrder,
+     * keyed by the list's client id.
+     */
+    async placeOrderList(oco: OcoIntent): Promise<PlaceOrderListResult> {
+      const info = Context.current().info;
+      const findList = async (): Promise<PlaceOrderListResult | undefined> => {
+        try {
+          const list = await exchange.getOrderList({ origClientOrderId: oco.listClientOrderId });
+          const [above, below] = await Promise.all([lookup(oco.above), lookup(oco.below)]);
+          if (!above || !below) throw ApplicationFailure.retryable(`order list ${oco.listClientOrderId} exists but a leg is not visible yet`, 'OrderNotFound');
+          return { orderListId: list.orderListId, above, below, adopted: true };
+        } catch (err) {
+          if (isBinanceError(err, 'not_found')) return undefined;
+          throw toFailure(err);
+        }
+      };
+      if (info.attempt > 1) {
+        await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
+        const existing = await findList();
+        if (existing) return existing;
+      }
+      for (let send = 1; ; send++) {
+        const sentAt = Date.now();
+        try {
+          const resp = await exchange.newOco({
+            symbol: oco.symbol,
+            side: oco.side,
+            quantity: oco.quantity,
+            listClientOrderId: oco.listClientOrderId,
+            aboveType: oco.above.type as 'LIMIT_MAKER' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT_LIMIT',
+            aboveClientOrderId: oco.above.clientOrderId,
+            abovePrice: oco.above.price,
+            aboveStopPrice: oco.above.stopPrice,
+            aboveTimeInForce: oco.above.type === 'LIMIT_MAKER' ? undefined : 'GTC',
+            belowType: oco.below.type as 'LIMIT_MAKER' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT_LIMIT',
+            belowClientOrderId: oco.below.clientOrderId,
+            belowPrice: oco.below.price,
+            belowStopPrice: oco.below.stopPrice,
+            belowTimeInForce: oco.below.type === 'LIMIT_MAKER' ? undefined : 'GTC',
+          });
+          return { orderListId: resp.orderListId, ...legsOf(resp, oco), adopted: false };
+        } catch (err) {
+          if (!isBinanceError(err, 'unknown_outcome') || send >= 3) {
+            if (isBinanceError(err, 'rejected') && err.code === -2010 && err.msg === DUPLICATE_ORDER) {
+              const existing = await findList();
+              if (existing) return existing;
+            }
+            throw toFailure(err);
+          }
+          logger.warn({ listClientOrderId: oco.listClientOrderId, code: err.code, msg: err.msg }, 'order list outcome unknown; settling by query');
+          await outwaitRecvWindow(sentAt);
+          const existing = await findList();
+          if (existing) return existing;
+        }
+      }
+    },
+
+    /** Cancels an order list (both legs); a list that is already done is read back instead. */
+    async cancelOrderList(args: { symbol: string; listClientOrderId: string; legs: OrderRef[] }): Promise<OrderSnapshot[]> {
+      try {
+        await exchange.cancelOrderList({ symbol: args.symbol, listClientOrderId: args.listClientOrderId });
+      } catch (err) {
+        if (!isBinanceError(err, 'not_found') && !(isBinanceError(err, 'rejected') && err.code === -2011)) throw toFailure(err);
+      }
+      const legs = await Promise.all(args.legs.map((l) => lookup(l)));
+      return legs.filter((l): l is OrderSnapshot => l !== undefined);
+    },
+
+    /**
+     * Amends a resting order by cancel-replace (Binance keeps no queue priority for a price
+     * change). STOP_ON_FAILURE: if the old order can no longer be cancelled (it filled), no
+     * replacement is placed. An unknown outcome is settled by looking up both ids.
+     */
+    async replaceOrder(args: { old: OrderRef; replacement: OrderIntent }): Promise<ReplaceOrderResult> {
+      const info = Context.current().info;
+      const settle = async (): Promise<ReplaceOrderResult | undefined> => {
+        const replacement = (await lookup(args.replacement)) ?? null;
+        const old = await lookup(args.old);
+        if (!old) throw ApplicationFailure.nonRetryable(`order ${args.old.clientOrderId} to amend does not exist`, 'OrderNotFound');
+        if (replacement || old.status !== 'NEW') return { old, replacement };
+        return undefined;
+      };
+      if (info.attempt > 1) {
+        await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
+        const settled = await settle();
+        if (settled) return settled;
+      }
+      const r = args.replacement;
+      const sentAt = Date.now();
+      try {
+        const res = await exchange.cancelReplace({
+          symbol: r.symbol,
+          side: r.side,
+          type: r.type,
+          timeInForce: r.timeInForce,
+          quantity: r.quantity,
+          price: r.price,
+          stopPrice: r.stopPrice,
+          newClientOrderId: r.clientOrderId,
+          cancelOrigClientOrderId: args.old.clientOrderId,
+          cancelReplaceMode: 'STOP_ON_FAILURE',
+        });
+        const old = await lookup(args.old);
+        if (!old) throw ApplicationFailure.retryable(`order ${args.old.clientOrderId} vanished during amend`, 'OrderNotFound');
+        const placed = res.newOrderResult === 'SUCCESS' ? ((await lookup(r)) ?? null) : null;
+        const why = (x: unknown) => (x && typeof x === 'object' && 'msg' in x ? String((x as { msg: unknown }).msg) : undefined);
+        const error =
+          res.cancelResult === 'FAILURE'
+            ? `cancel failed: ${why(res.cancelResponse) ?? 'unknown'}`
+            : res.newOrderResult === 'FAILURE'
+              ? `replacement rejected: ${why(res.newOrderResponse) ?? 'unknown'}`
+              : undefined;
+        return error ? { old, replacement: placed, error } : { old, replacement: placed };
+      } catch (err) {
+        if (!isBinanceError(err, 'unknown_outcome')) throw toFailure(err);
+        await outwaitRecvWindow(sentAt);
+        const settled = await settle();
+        if (settled) return settled;
+        throw toFailure(err);
+      }
+    },
+
+    /**
      * Cancels the rest of an order. If the order is already final (filled while we were asking)
      * Binance answers -2011; the order's real final state is then read back, so a fill that
      * raced the cancel is never lost.
@@ -197,6 +329,15 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
       }
     },
   };
+}
+
+function legsOf(resp: OrderListResponse, oco: OcoIntent): { above: OrderSnapshot; below: OrderSnapshot } {
+  const find = (cid: string) => {
+    const r = resp.orderReports.find((o) => o.clientOrderId === cid);
+    if (!r) throw ApplicationFailure.retryable(`order list response has no report for ${cid}`, 'ExchangeUnknownOutcome');
+    return fromResponse({ ...r, fills: r.fills ?? [] });
+  };
+  return { above: find(oco.above.clientOrderId), below: find(oco.below.clientOrderId) };
 }
 
 function heartbeat(details: unknown): void {

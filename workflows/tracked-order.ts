@@ -36,11 +36,19 @@ export function applySnapshot(order: TrackedOrder, snap: OrderSnapshot, source: 
     }
     if (qty.eq(prevQty) && prev.status === snap.status) return false;
   }
+  const filledMore = prev !== undefined && dec(snap.executedQty).gt(prev.executedQty);
   order.exchange = snap;
   const target = stateFromExchangeStatus(snap.status);
   const reason = `${source}: ${snap.status} executed ${snap.executedQty}/${snap.origQty}`;
   if (order.state === 'new' && target !== 'submitted') transition(order, 'submitted', reason, at);
-  return transition(order, target, reason, at) || prev === undefined;
+  if (transition(order, target, reason, at)) return true;
+  if (filledMore && target === order.state) {
+    // A fill reported after the order was already final (it raced the cancel on the venue):
+    // recorded as its own event so the audit trail shows when we learned of it.
+    order.transitions.push({ seq: order.transitions.length + 1, from: order.state, to: order.state, reason: `late fill: ${reason}`, at });
+    return true;
+  }
+  return prev === undefined || filledMore;
 }
 
 export function remainingQty(order: TrackedOrder): string {

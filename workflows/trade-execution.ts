@@ -1,13 +1,15 @@
 /**
  * TradeExecution: the life of one approved risk decision.
  *
- *   validate against the exchange's rules → submit (exactly once) → follow until filled,
- *   cancelled or timed out → settle fills into the portfolio → publish the execution report.
+ *   validate against the exchange's rules → submit the entry (exactly once) → follow it until
+ *   filled, cancelled or timed out, obeying operator requests → protect the fill with a bracket
+ *   if asked → settle fills into the portfolio → publish the execution report.
  *
  * Every side effect is an activity. The workflow only decides; it never talks to the exchange,
  * the database or Redis itself, and it never sees a credential.
  */
 import {
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -21,22 +23,29 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { sideOf } from '../src/shared/decision';
-import { clientOrderIdFor } from '../src/shared/client-order-id';
 import { dec } from '../src/shared/decimal';
 import { isTerminal } from '../src/shared/order-state';
 import { SA } from '../src/shared/search-attributes';
-import type { OrderIntent, OrderSnapshot, TrackedOrder, TradeInput, TradeState } from '../src/shared/trade';
+import type { OperatorOperation, OrderSnapshot, TrackedOrder, TradeInput, TradeState } from '../src/shared/trade';
 import {
+  amendSignal,
+  amendUpdate,
   cancelSignal,
   cancelUpdate,
+  closeNowSignal,
+  closeNowUpdate,
   exchangeOrderUpdateSignal,
   getStateQuery,
   setTimeoutSignal,
   setTimeoutUpdate,
+  type AmendRequest,
   type CancelRequest,
+  type SetTimeoutRequest,
 } from './definitions';
-import { applySnapshot, executedQty, trackOrder, transition } from './tracked-order';
 import { buildReport, finalTradeStatus } from './report';
+import { applySnapshot, trackOrder, transition } from './tracked-order';
+import { bracketPlan, closePlan, entryPlan, replacementIntent, type OrderPlan } from './order-plans';
+import { validateAmend, validateSetTimeout, validateWorking } from './operator-validation';
 
 /** Error types from activities that no retry can fix. */
 export const NON_RETRYABLE_ERRORS = ['OrderRejected', 'InvalidDecision', 'ExchangeRejected'];
@@ -45,6 +54,7 @@ export const NON_RETRYABLE_ERRORS = ['OrderRejected', 'InvalidDecision', 'Exchan
 // settles an unknown outcome by querying the client order id before it sends again.
 const exchange = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
+  heartbeatTimeout: '20s',
   retry: {
     initialInterval: '500ms',
     backoffCoefficient: 2,
@@ -57,12 +67,16 @@ const exchange = proxyActivities<Activities>({
 // Bookkeeping (Postgres, Redis) must eventually succeed: no attempt limit, patient backoff.
 const books = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', nonRetryableErrorTypes: ['InvalidDecision'] },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', nonRetryableErrorTypes: ['InvalidDecision', 'PositionConflict'] },
 });
 
-/** Poll fallback when push is silent: 1 s, doubling, at most 60 s, so a resting order costs O(log t) queries. */
-const FIRST_POLL_MS = 1_000;
-const MAX_POLL_MS = 60_000;
+/**
+ * Poll fallback when push is silent: 1 s, doubling, at most 60 s, so a resting order's cost in
+ * exchange weight and history length grows with the log of its age, not linearly. Once the
+ * user data stream has delivered an update for an order, push is known to work for it and the
+ * fallback only needs to catch a lost stream: it starts at 30 s and grows to 5 min.
+ */
+const POLL = { firstMs: 1_000, maxMs: 60_000, pushedFirstMs: 30_000, pushedMaxMs: 300_000 };
 
 export async function TradeExecution(input: TradeInput): Promise<TradeState> {
   const d = input.decision;
@@ -72,251 +86,364 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
     // The bridge never starts these; refuse loudly rather than guess a side.
     throw ApplicationFailure.nonRetryable(`decision ${d.decision_id} has nothing to execute`, 'InvalidDecision');
   }
-
+  const startedAt = Date.now();
   const state: TradeState = input.resume ?? {
     workflowId: info.workflowId,
     decisionId: d.decision_id,
     symbol: d.symbol,
     side,
     status: 'validating',
+    phase: 'entry',
+    targetQty: d.approved_size,
+    approvedQty: d.approved_size,
+    working: [],
+    counters: { replacement: 0, close: 0, bracket: 0 },
+    deadline: startedAt + (d.timeout_ms ?? input.defaultOrderTimeoutMs),
+    operations: [],
     orders: [],
-    startedAt: Date.now(),
+    startedAt,
   };
-  let deadline = input.deadline ?? state.startedAt + (d.timeout_ms ?? input.defaultOrderTimeoutMs);
-  let cancelRequest: CancelRequest | undefined;
-  let pushes: OrderSnapshot[] = [];
+  const pushes: OrderSnapshot[] = [];
+  const pushedOrders = new Set<string>();
 
+  // ---- operator surface -------------------------------------------------------------------
   setHandler(getStateQuery, () => state);
-  setHandler(exchangeOrderUpdateSignal, (snap) => {
-    pushes.push(snap);
-  });
-  const requestCancel = (req: CancelRequest) => {
-    cancelRequest ??= req;
+  setHandler(exchangeOrderUpdateSignal, (snap) => void pushes.push(snap));
+  const enqueue = (kind: OperatorOperation['kind'], args: Record<string, unknown>): OperatorOperation => {
+    const op: OperatorOperation = { id: state.operations.length + 1, kind, args, status: 'pending', at: Date.now() };
+    state.operations.push(op);
+    return op;
   };
-  setHandler(cancelSignal, requestCancel);
-  setHandler(
-    cancelUpdate,
-    async (req) => {
-      requestCancel(req);
-      await condition(() => isFinished(state) || !state.orders.some((o) => !isTerminal(o.state) && o.state !== 'cancel_requested'));
-      return state;
-    },
-    { validator: (_req: CancelRequest) => assertCancellable(state) },
-  );
-  const applyTimeout = (timeoutMs: number) => {
-    deadline = state.startedAt + timeoutMs;
+  const settled = async (op: OperatorOperation): Promise<TradeState> => {
+    await condition(() => op.status !== 'pending');
+    if (op.status === 'failed') throw ApplicationFailure.nonRetryable(op.result ?? `${op.kind} failed`, 'OperationFailed');
+    return state;
   };
-  setHandler(setTimeoutSignal, (req) => applyTimeout(req.timeoutMs));
-  setHandler(setTimeoutUpdate, (req) => (applyTimeout(req.timeoutMs), state), {
-    validator: (req) => {
-      assertCancellable(state);
-      if (!Number.isInteger(req?.timeoutMs) || req.timeoutMs < 1000) {
-        throw new Error('timeoutMs: must be a whole number of milliseconds, at least 1000');
-      }
-      if (state.startedAt + req.timeoutMs <= Date.now()) {
-        throw new Error(`timeoutMs: ${req.timeoutMs} ms after the start is already in the past`);
-      }
-    },
+  setHandler(cancelSignal, (req: CancelRequest) => void enqueue('cancel', { reason: req?.reason ?? 'operator signal' }));
+  setHandler(cancelUpdate, (req) => settled(enqueue('cancel', { reason: req?.reason ?? 'operator update' })), {
+    validator: (_req: CancelRequest) => validateWorking(state),
   });
+  setHandler(amendSignal, (req: AmendRequest) => {
+    try {
+      validateAmend(state, req);
+      enqueue('amend', { ...req });
+    } catch (err) {
+      enqueue('amend', { ...req }).status = 'failed';
+      state.operations[state.operations.length - 1]!.result = err instanceof Error ? err.message : String(err);
+    }
+  });
+  setHandler(amendUpdate, (req) => settled(enqueue('amend', { ...req })), { validator: (req) => validateAmend(state, req) });
+  setHandler(closeNowSignal, () => void enqueue('closeNow', {}));
+  setHandler(closeNowUpdate, () => settled(enqueue('closeNow', {})), { validator: () => validateWorking(state) });
+  const applyTimeout = (req: SetTimeoutRequest) => {
+    state.deadline = state.startedAt + req.timeoutMs;
+    const op = enqueue('setTimeout', { timeoutMs: req.timeoutMs });
+    op.status = 'done';
+    op.result = `deadline ${new Date(state.deadline).toISOString()}`;
+    return state;
+  };
+  setHandler(setTimeoutSignal, (req) => {
+    try {
+      validateSetTimeout(state, req, Date.now());
+      applyTimeout(req);
+    } catch {
+      // A signal has no one to answer; an invalid one changes nothing.
+    }
+  });
+  setHandler(setTimeoutUpdate, applyTimeout, { validator: (req) => validateSetTimeout(state, req, Date.now()) });
 
   const setStatus = (status: TradeState['status']) => {
+    if (state.status === status) return;
     state.status = status;
     upsertSearchAttributes([{ key: SA.status, value: status }]);
     upsertMemo({ summary: summaryLine(state) });
   };
+  const record = (order: TrackedOrder) => books.recordOrder({ decisionId: d.decision_id, workflowId: info.workflowId, order });
+  const orderById = (cid: string) => state.orders.find((o) => o.intent.clientOrderId === cid);
+  const workingOrders = () => state.working.map(orderById).filter((o): o is TrackedOrder => o !== undefined);
 
+  // ---- the process ------------------------------------------------------------------------
   try {
-    if (!input.resume) {
-      const entry = await validate(input, state, side);
-      if (!entry) return await finish(input, state, setStatus);
-      const order = trackOrder(entry);
-      state.orders.push(order);
-      upsertSearchAttributes([{ key: SA.clientOrderId, value: [entry.clientOrderId] }]);
-      setStatus('submitting');
-      await books.recordOrder({ decisionId: d.decision_id, workflowId: info.workflowId, order });
-      await submit(order);
-      setStatus('working');
+    if (state.phase === 'entry' && state.orders.length === 0) {
+      const plan = await validate(() => entryPlan(input, state, side, exchange.prepareOrder));
+      if (!plan) return await finish();
+      await submit(plan);
     }
-
-    const order = state.orders[state.orders.length - 1]!;
-    await follow(order, {
-      deadline: () => deadline,
-      cancelRequested: () => cancelRequest !== undefined,
-      hasPush: () => pushes.length > 0,
-      takePushes: () => {
-        const taken = pushes;
-        pushes = [];
-        return taken;
-      },
-      onTimeout: () => cancelRemainder(order, 'timeout'),
-      onCancelRequest: () => cancelRemainder(order, `operator: ${cancelRequest?.reason ?? 'cancel requested'}`),
-      continueAsNew: () => continueAsNew<typeof TradeExecution>({ ...input, resume: state, deadline }),
-    });
-    return await finish(input, state, setStatus);
+    if (state.phase === 'entry') {
+      await followWorking(true);
+      state.phase = wantsBracket() && dec(executedIn('entry')).gt(0) ? 'bracket' : 'done';
+      if (state.phase === 'bracket') {
+        const plan = await validate(async () => {
+          const held = await heldAfterFees();
+          return bracketPlan(input, state, side, held, exchange.prepareOrder);
+        });
+        if (plan) await submit(plan);
+        else state.phase = 'done';
+      }
+    }
+    if (state.phase === 'bracket') await followWorking(false);
+    state.phase = 'done';
+    return await finish();
   } catch (err) {
     if (isCancellation(err)) {
       // Cancelled from the UI or `temporal workflow cancel`: the clean-up must still reach the
       // exchange, so it runs in a scope that the cancellation cannot interrupt.
       await CancellationScope.nonCancellable(async () => {
-        for (const order of state.orders) {
-          if (order.exchange && !isTerminal(order.state)) await cancelRemainder(order, 'workflow cancelled');
-        }
+        await cancelWorking('workflow cancelled by operator');
         state.error = 'workflow cancelled by operator';
-        await finish(input, state, setStatus, 'cancelled');
+        await finish('cancelled');
       });
       throw err;
     }
     state.error = describeFailure(err);
     for (const order of state.orders) if (!isTerminal(order.state)) transition(order, 'failed', state.error, Date.now());
-    await finish(input, state, setStatus, 'failed');
+    await finish('failed');
     throw err;
   }
 
-  async function submit(order: TrackedOrder): Promise<void> {
+  // ---- steps ------------------------------------------------------------------------------
+
+  /** Runs a planning step; a rule violation ends the trade as rejected instead of failing it. */
+  async function validate(plan: () => Promise<OrderPlan>): Promise<OrderPlan | undefined> {
     try {
-      const placed = await exchange.placeOrder(order.intent);
-      applySnapshot(order, placed.order, placed.adopted ? 'adopted existing order' : 'submitted', Date.now());
+      return await plan();
+    } catch (err) {
+      if (isCancellation(err) || failureType(err) !== 'OrderRejected') throw err;
+      state.error = describeFailure(err);
+      if (state.phase === 'entry') setStatus('rejected');
+      return undefined;
+    }
+  }
+
+  /** Records the intent first (so a crash leaves a row to reconcile), then places it exactly once. */
+  async function submit(plan: OrderPlan): Promise<void> {
+    const orders = plan.orders.map(trackOrder);
+    state.orders.push(...orders);
+    state.working = orders.map((o) => o.intent.clientOrderId);
+    upsertSearchAttributes([{ key: SA.clientOrderId, value: state.orders.map((o) => o.intent.clientOrderId) }]);
+    setStatus('submitting');
+    for (const o of orders) await record(o);
+    try {
+      if (plan.kind === 'single') {
+        const placed = await exchange.placeOrder(plan.orders[0]!);
+        applySnapshot(orders[0]!, placed.order, placed.adopted ? 'adopted existing order' : 'submitted', Date.now());
+      } else {
+        const placed = await exchange.placeOrderList(plan.list);
+        const note = placed.adopted ? 'adopted existing order list' : 'submitted order list';
+        applySnapshot(orders[0]!, placed.above, note, Date.now());
+        applySnapshot(orders[1]!, placed.below, note, Date.now());
+      }
     } catch (err) {
       if (isCancellation(err)) throw err;
-      if (failureType(err) === 'ExchangeRejected' || failureType(err) === 'OrderRejected') {
-        transition(order, 'rejected', describeFailure(err), Date.now());
-        state.error = describeFailure(err);
-        return;
+      const why = describeFailure(err);
+      const rejected = failureType(err) === 'ExchangeRejected' || failureType(err) === 'OrderRejected';
+      if (!rejected) {
+        // Retries exhausted on an unknown outcome: the order may or may not exist. Ask until we know.
+        for (const o of orders) {
+          const found = await books.findOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
+          if (found) applySnapshot(o, found, 'settled unknown outcome by query', Date.now());
+        }
       }
-      // Retries exhausted on an unknown outcome: the order may or may not exist. Ask until we know.
-      const found = await books.findOrder({ symbol: order.intent.symbol, clientOrderId: order.intent.clientOrderId });
-      if (found) applySnapshot(order, found, 'settled unknown outcome by query', Date.now());
-      else {
-        transition(order, 'failed', describeFailure(err), Date.now());
-        state.error = describeFailure(err);
-      }
+      for (const o of orders) if (o.state === 'new') transition(o, rejected ? 'rejected' : 'failed', why, Date.now());
+      state.error = why;
     }
-    await books.recordOrder({ decisionId: d.decision_id, workflowId: info.workflowId, order });
+    for (const o of orders) await record(o);
+    if (orders.some((o) => !isTerminal(o.state))) setStatus('working');
   }
 
-  async function cancelRemainder(order: TrackedOrder, reason: string): Promise<void> {
-    if (isTerminal(order.state)) return;
-    transition(order, 'cancel_requested', reason, Date.now());
+  /**
+   * Waits until every working order is final. Push (user data stream → signal) is the normal
+   * path; polling the fallback. Operator requests and the entry deadline are served in between.
+   */
+  async function followWorking(withDeadline: boolean): Promise<void> {
+    const pushAware = false;
+    let pollMs = POLL.firstMs;
+    for (;;) {
+      const open = workingOrders().filter((o) => !isTerminal(o.state));
+      const pending = state.operations.find((op) => op.status === 'pending');
+      if (pending) {
+        await perform(pending);
+        continue;
+      }
+      if (open.length === 0) return;
+      const remaining = state.deadline - Date.now();
+      if (withDeadline && remaining <= 0 && !open.every((o) => o.state === 'cancel_requested')) {
+        await cancelWorking('timeout');
+        continue;
+      }
+      const deadlineAtWait = state.deadline;
+      let waitMs = pollMs;
+      if (pushAware && open.every((o) => pushedOrders.has(o.intent.clientOrderId))) {
+        waitMs = Math.max(pollMs, POLL.pushedFirstMs);
+      }
+      if (withDeadline && remaining > 0) waitMs = Math.min(waitMs, remaining);
+      const woke = await condition(
+        () => pushes.length > 0 || state.operations.some((op) => op.status === 'pending') || state.deadline !== deadlineAtWait,
+        Math.max(1, waitMs),
+      );
+      for (const snap of pushes.splice(0)) {
+        const order = orderById(snap.clientOrderId);
+        if (!order) continue;
+        pushedOrders.add(snap.clientOrderId);
+        if (applySnapshot(order, snap, 'push', Date.now())) await record(order);
+      }
+      if (!woke) {
+        for (const o of open) {
+          if (isTerminal(o.state)) continue;
+          const snap = await exchange.queryOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
+          if (applySnapshot(o, snap, 'poll', Date.now())) await record(o);
+        }
+        pollMs = Math.min(waitMs * 2, pushAware && pushedOrders.size > 0 ? POLL.pushedMaxMs : POLL.maxMs);
+      }
+      if (workflowInfo().continueAsNewSuggested) {
+        // Keep the history bounded for orders that rest for days; handlers must finish first.
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof TradeExecution>({ ...input, resume: state });
+      }
+    }
+  }
+
+  /** Carries out one operator request against the working orders. */
+  async function perform(op: OperatorOperation): Promise<void> {
+    try {
+      switch (op.kind) {
+        case 'cancel':
+          await cancelWorking(`operator: ${String(op.args.reason ?? 'cancel')}`);
+          op.result = 'working orders cancelled';
+          break;
+        case 'amend':
+          op.result = await amend(op.args as AmendRequest);
+          break;
+        case 'closeNow':
+          op.result = await closeNow();
+          break;
+        case 'setTimeout':
+          break;
+      }
+      op.status = 'done';
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      op.status = 'failed';
+      op.result = describeFailure(err);
+    }
+  }
+
+  async function cancelWorking(reason: string): Promise<void> {
+    const open = workingOrders().filter((o) => o.exchange && !isTerminal(o.state));
+    if (open.length === 0) return;
     setStatus('cancelling');
-    const snap = await exchange.cancelOrder({ symbol: order.intent.symbol, clientOrderId: order.intent.clientOrderId });
-    applySnapshot(order, snap, `cancel (${reason})`, Date.now());
-    await books.recordOrder({ decisionId: d.decision_id, workflowId: info.workflowId, order });
-  }
-}
-
-async function validate(input: TradeInput, state: TradeState, side: 'BUY' | 'SELL'): Promise<OrderIntent | undefined> {
-  const d = input.decision;
-  const type = d.order_type === 'MARKET' ? 'MARKET' : d.order_type === 'OCO' ? 'LIMIT' : d.order_type;
-  try {
-    const prepared = await exchange.prepareOrder({
-      symbol: d.symbol,
-      side,
-      type,
-      quantity: d.approved_size,
-      price: d.limit_price,
-      stopPrice: d.stop_price,
-    });
-    return {
-      clientOrderId: clientOrderIdFor(state.workflowId, d.decision_id, { kind: 'entry' }),
-      purpose: 'entry',
-      symbol: d.symbol,
-      side,
-      type,
-      quantity: prepared.quantity,
-      price: prepared.price,
-      stopPrice: prepared.stopPrice,
-      timeInForce: type === 'MARKET' ? undefined : d.time_in_force ?? 'GTC',
-    };
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    if (failureType(err) !== 'OrderRejected') throw err;
-    state.error = describeFailure(err);
-    state.status = 'rejected';
-    return undefined;
-  }
-}
-
-interface FollowHooks {
-  deadline(): number;
-  cancelRequested(): boolean;
-  hasPush(): boolean;
-  takePushes(): OrderSnapshot[];
-  onTimeout(): Promise<void>;
-  onCancelRequest(): Promise<void>;
-  continueAsNew(): Promise<never>;
-}
-
-/**
- * Waits for the order to reach a final state. Push (user data stream → signal) is the normal
- * path; polling is the fallback, on a doubling interval so a resting order's cost in exchange
- * weight and history length grows with the log of its age, not linearly.
- */
-async function follow(order: TrackedOrder, hooks: FollowHooks): Promise<void> {
-  let pollMs = FIRST_POLL_MS;
-  while (!isTerminal(order.state)) {
-    if (hooks.cancelRequested() && order.state !== 'cancel_requested') {
-      await hooks.onCancelRequest();
-      continue;
-    }
-    const remaining = hooks.deadline() - Date.now();
-    if (remaining <= 0 && order.state !== 'cancel_requested') {
-      await hooks.onTimeout();
-      continue;
-    }
-    const deadlineAtWait = hooks.deadline();
-    const woke = await condition(
-      () => hooks.cancelRequested() || hooks.deadline() !== deadlineAtWait || hooks.hasPush(),
-      Math.max(1, Math.min(pollMs, remaining > 0 ? remaining : pollMs)),
-    );
-    const pushed = hooks.takePushes();
-    for (const snap of pushed) applySnapshot(order, snap, 'push', Date.now());
-    if (!woke && !isTerminal(order.state) && Date.now() < hooks.deadline()) {
-      const snap = await exchange.queryOrder({ symbol: order.intent.symbol, clientOrderId: order.intent.clientOrderId });
-      applySnapshot(order, snap, 'poll', Date.now());
-      pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
-    }
-    if (workflowInfo().continueAsNewSuggested && !isTerminal(order.state)) await hooks.continueAsNew();
-  }
-}
-
-async function finish(
-  input: TradeInput,
-  state: TradeState,
-  setStatus: (s: TradeState['status']) => void,
-  override?: 'cancelled' | 'failed',
-): Promise<TradeState> {
-  const info = workflowInfo();
-  for (const order of state.orders) {
-    if (order.exchange && dec(executedQty(order)).gt(0)) {
-      order.fills = await books.settleFills({
-        decisionId: input.decision.decision_id,
-        workflowId: info.workflowId,
-        symbol: order.intent.symbol,
-        orderId: order.exchange.orderId,
-        clientOrderId: order.intent.clientOrderId,
-        expectedQty: order.exchange.executedQty,
+    const lists = new Set(open.map((o) => o.intent.listClientOrderId).filter((l): l is string => l !== undefined));
+    for (const o of open) transition(o, 'cancel_requested', reason, Date.now());
+    for (const listId of lists) {
+      const legs = state.orders.filter((o) => o.intent.listClientOrderId === listId);
+      const snaps = await exchange.cancelOrderList({
+        symbol: d.symbol,
+        listClientOrderId: listId,
+        legs: legs.map((l) => ({ symbol: l.intent.symbol, clientOrderId: l.intent.clientOrderId })),
       });
+      for (const snap of snaps) {
+        const leg = orderById(snap.clientOrderId);
+        if (leg) applySnapshot(leg, snap, `cancel (${reason})`, Date.now());
+      }
+    }
+    for (const o of open.filter((x) => x.intent.listClientOrderId === undefined)) {
+      const snap = await exchange.cancelOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
+      applySnapshot(o, snap, `cancel (${reason})`, Date.now());
+    }
+    for (const o of open) await record(o);
+  }
+
+  /** Cancel-replace the single working order with a new price and/or total quantity. */
+  async function amend(req: AmendRequest): Promise<string> {
+    validateAmend(state, req);
+    const old = workingOrders()[0]!;
+    state.counters.replacement += 1;
+    const intent = await replacementIntent(input, state, old, req, state.counters.replacement, exchange.prepareOrder);
+    const order = trackOrder(intent);
+    state.orders.push(order);
+    upsertSearchAttributes([{ key: SA.clientOrderId, value: state.orders.map((o) => o.intent.clientOrderId) }]);
+    await record(order);
+    transition(old, 'cancel_requested', 'amend', Date.now());
+    const result = await exchange.replaceOrder({
+      old: { symbol: old.intent.symbol, clientOrderId: old.intent.clientOrderId },
+      replacement: intent,
+    });
+    applySnapshot(old, result.old, 'amend: cancel-replace', Date.now());
+    await record(old);
+    if (!result.replacement) {
+      transition(order, 'rejected', result.error ?? 'not placed', Date.now());
+      await record(order);
+      // The old order stays the working one if it is still open (cancel refused).
+      throw ApplicationFailure.nonRetryable(`amend failed: ${result.error ?? 'replacement not placed'}`, 'OperationFailed');
+    }
+    applySnapshot(order, result.replacement, 'amend: replacement placed', Date.now());
+    await record(order);
+    if (req.quantity) state.targetQty = req.quantity;
+    state.working = [order.intent.clientOrderId];
+    return `replaced by ${order.intent.clientOrderId}`;
+  }
+
+  /** Convert the rest to market now: cancel what rests, buy or sell what is left at market. */
+  async function closeNow(): Promise<string> {
+    await cancelWorking('close now');
+    state.counters.close += 1;
+    const phase = state.phase === 'bracket' ? 'bracket' : 'entry';
+    const plan = await closePlan(input, state, state.side, phase, state.counters.close, exchange.prepareOrder);
+    if (!plan) return 'nothing left to close';
+    await submit(plan);
+    return `market order ${plan.orders[0]!.clientOrderId} placed`;
+  }
+
+  function wantsBracket(): boolean {
+    return d.stop_loss !== undefined || d.take_profit !== undefined;
+  }
+
+  function executedIn(phase: 'entry' | 'bracket'): string {
+    const inPhase = state.orders.filter((o) => (phase === 'bracket' ? o.intent.purpose === 'bracket' : o.intent.purpose !== 'bracket'));
+    return inPhase.reduce((acc, o) => acc.plus(o.exchange?.executedQty ?? '0'), dec(0)).toFixed();
+  }
+
+  /** The entry's filled base quantity less commission charged in the base asset. */
+  async function heldAfterFees(): Promise<string> {
+    await settleAll();
+    const base = state.assets?.base;
+    let held = dec(0);
+    for (const o of state.orders.filter((x) => x.intent.purpose !== 'bracket')) {
+      const sign = o.intent.side === state.side ? 1 : -1;
+      held = held.plus(dec(o.fills.filledQty).mul(sign));
+      if (o.intent.side === 'BUY') held = held.minus((base && o.fills.commissions[base]) || '0');
+    }
+    return held.toFixed();
+  }
+
+  async function settleAll(): Promise<void> {
+    for (const order of state.orders) {
+      if (order.exchange && dec(order.exchange.executedQty).gt(order.fills.filledQty)) {
+        order.fills = await books.settleFills({
+          decisionId: d.decision_id,
+          workflowId: info.workflowId,
+          symbol: order.intent.symbol,
+          orderId: order.exchange.orderId,
+          clientOrderId: order.intent.clientOrderId,
+          expectedQty: order.exchange.executedQty,
+        });
+      }
     }
   }
-  state.finishedAt = Date.now();
-  setStatus(override === 'failed' ? 'failed' : finalTradeStatus(state, override));
-  const report = buildReport(input, state, 1);
-  await books.publishReport(report);
-  await books.recordDecisionOutcome({
-    decisionId: input.decision.decision_id,
-    status: report.success ? 'completed' : 'failed',
-    error: state.error,
-  });
-  return state;
-}
 
-function assertCancellable(state: TradeState): void {
-  if (isFinished(state)) throw new Error(`trade is already ${state.status}; nothing to change`);
-  if (!state.orders.some((o) => !isTerminal(o.state))) throw new Error(`trade has no open order (status ${state.status})`);
-}
-
-function isFinished(state: TradeState): boolean {
-  return state.finishedAt !== undefined;
+  async function finish(override?: 'cancelled' | 'failed'): Promise<TradeState> {
+    await settleAll();
+    state.finishedAt = Date.now();
+    setStatus(override === 'failed' ? 'failed' : finalTradeStatus(state, override));
+    const report = buildReport(input, state, 1);
+    await books.publishReport(report);
+    await books.recordDecisionOutcome({
+      decisionId: d.decision_id,
+      status: report.success ? 'completed' : 'failed',
+      error: state.error,
+    });
+    return state;
+  }
 }
 
 function failureType(err: unknown): string | undefined {
@@ -340,7 +467,9 @@ function describeFailure(err: unknown): string {
 }
 
 function summaryLine(state: TradeState): string {
-  const o = state.orders[state.orders.length - 1];
-  const qty = o ? `${o.exchange?.executedQty ?? '0'}/${o.intent.quantity}` : '';
-  return `${state.side} ${qty} ${state.symbol} ${o?.intent.type ?? ''} — ${state.status}`.replace(/\s+/g, ' ').trim();
+  const entry = state.orders[0];
+  const filled = state.orders.reduce((acc, o) => acc.plus(o.intent.purpose === 'bracket' ? 0 : o.exchange?.executedQty ?? '0'), dec(0));
+  return `${state.side} ${filled.toFixed()}/${state.targetQty} ${state.symbol} ${entry?.intent.type ?? ''} — ${state.status}`
+    .replace(/\s+/g, ' ')
+    .trim();
 }

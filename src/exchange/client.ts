@@ -76,7 +76,8 @@ export const NewOrderRequestSchema = z
 export type NewOrderRequest = z.infer<typeof NewOrderRequestSchema>;
 
 const OcoAboveType = z.enum(['STOP_LOSS_LIMIT', 'STOP_LOSS', 'LIMIT_MAKER', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT']);
-const OcoBelowType = z.enum(['STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT']);
+// A BUY OCO puts its LIMIT_MAKER leg below the market, so both sides accept it.
+const OcoBelowType = z.enum(['STOP_LOSS', 'STOP_LOSS_LIMIT', 'LIMIT_MAKER', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT']);
 const ClientId = z.string().regex(CLIENT_ORDER_ID, 'client ids must match ^[.A-Z:/a-z0-9_-]{1,36}$');
 
 /**

@@ -82,7 +82,7 @@ export function parseNewOrder(p: Params, engine: Engine): NewOrderParams & { res
 }
 
 const ABOVE_TYPES: readonly OrderTypeName[] = ['STOP_LOSS_LIMIT', 'STOP_LOSS', 'LIMIT_MAKER', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
-const BELOW_TYPES: readonly OrderTypeName[] = ['STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
+const BELOW_TYPES: readonly OrderTypeName[] = ['STOP_LOSS', 'STOP_LOSS_LIMIT', 'LIMIT_MAKER', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
 
 function ocoLeg(p: Params, prefix: 'above' | 'below'): OcoLeg {
   const allowed = prefix === 'above' ? ABOVE_TYPES : BELOW_TYPES;

@@ -15,13 +15,13 @@ export const CLIENT_ORDER_ID_PATTERN = /^[.A-Z:/a-z0-9_-]{1,36}$/;
 function purposeCode(p: OrderPurpose): string {
   switch (p.kind) {
     case 'entry':
-      return 'e';
+      return `e${p.leg ?? ''}`;
     case 'replacement':
       return `r${p.n}`;
     case 'close':
       return `x${p.n}`;
     case 'bracket':
-      return `b${p.n}`;
+      return `b${p.n}${p.leg ?? ''}`;
   }
 }
 

@@ -21,20 +21,23 @@ export interface TradeInput {
   defaultOrderTimeoutMs: number;
   /** Set only by continue-as-new: the state carried over from the previous run. */
   resume?: TradeState;
-  /** Set only by continue-as-new: the (possibly amended) deadline, epoch ms. */
-  deadline?: number;
 }
 
 /** Why an order exists; part of its deterministic client order id. */
 export type OrderPurpose =
-  | { kind: 'entry' }
+  | { kind: 'entry'; leg?: OcoLeg }
   | { kind: 'replacement'; n: number }
   | { kind: 'close'; n: number }
-  | { kind: 'bracket'; n: number };
+  | { kind: 'bracket'; n: number; leg?: OcoLeg };
+
+/** Which leg of an order list: `a` above the market, `b` below it, `l` the list itself. */
+export type OcoLeg = 'a' | 'b' | 'l';
 
 export interface OrderIntent {
   clientOrderId: string;
   purpose: OrderPurpose['kind'];
+  /** Set for the legs of an OCO order list: the list's own client id. */
+  listClientOrderId?: string;
   symbol: string;
   side: Side;
   type: ExchangeOrderType;
@@ -59,6 +62,31 @@ export interface OrderSnapshot {
   executedQty: string;
   cummulativeQuoteQty: string;
   updateTime?: number;
+}
+
+/** An OCO order list as we ask for it: two legs sharing one list client id. */
+export interface OcoIntent {
+  listClientOrderId: string;
+  symbol: string;
+  side: Side;
+  quantity: string;
+  above: OrderIntent;
+  below: OrderIntent;
+}
+
+export interface PlaceOrderListResult {
+  orderListId: number;
+  above: OrderSnapshot;
+  below: OrderSnapshot;
+  adopted: boolean;
+}
+
+export interface ReplaceOrderResult {
+  /** The old order's final view (cancelled, or filled if the cancel lost the race). */
+  old: OrderSnapshot;
+  /** The replacement, or null when it was not placed (see `error`). */
+  replacement: OrderSnapshot | null;
+  error?: string;
 }
 
 export interface PlaceOrderResult {
@@ -112,16 +140,44 @@ export type TradeStatus =
   | 'failed';
 
 /** What the workflow returns and its query shows. */
+export type TradePhase = 'entry' | 'bracket' | 'done';
+
 export interface TradeState {
   workflowId: string;
   decisionId: string;
   symbol: string;
   side: Side;
   status: TradeStatus;
+  phase: TradePhase;
+  /** What the entry should execute in total (the approved size, rounded; changed by amend). */
+  targetQty: string;
+  /** The size risk approved: amend may reduce the target, never raise it past this. */
+  approvedQty?: string;
+  /** Base and quote asset of the symbol, from the exchange's rules. */
+  assets?: { base: string; quote: string };
+  /** Quantity the bracket protects (what is held after fees, rounded to the lot step). */
+  bracketQty?: string;
+  /** Client order ids being followed right now. */
+  working: string[];
+  /** Counters that make each new client order id unique and deterministic. */
+  counters: { replacement: number; close: number; bracket: number };
+  /** Deadline of the entry phase, epoch ms (changed by setTimeout). */
+  deadline: number;
+  /** Operator requests in the order they arrived, with what became of them. */
+  operations: OperatorOperation[];
   orders: TrackedOrder[];
   error?: string;
   startedAt: number;
   finishedAt?: number;
+}
+
+export interface OperatorOperation {
+  id: number;
+  kind: 'cancel' | 'amend' | 'closeNow' | 'setTimeout';
+  args: Record<string, unknown>;
+  status: 'pending' | 'done' | 'failed';
+  result?: string;
+  at: number;
 }
 
 /** One message on `trade_executions` (field `data`). Field names as the upstream consumers read them. */
