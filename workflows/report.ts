@@ -3,32 +3,36 @@ import { dec, toWire } from '../src/shared/decimal';
 import { mainCommission, mergeFillSummaries } from '../src/shared/fills';
 import type { ExecutionReport, TradeInput, TradeState, TradeStatus } from '../src/shared/trade';
 
+/** Entry-phase orders: the entry itself, its replacements and a close-now market order. */
+function entryOrders(state: TradeState) {
+  return state.orders.filter((o) => o.intent.purpose !== 'bracket');
+}
+
+/**
+ * The trade's outcome from what its entry orders executed, whatever their shape (one order,
+ * an OCO's two legs, a replacement after an amend, a close-now remainder).
+ */
 export function finalTradeStatus(state: TradeState, override?: 'cancelled'): TradeStatus {
   if (state.status === 'rejected') return 'rejected';
-  const entry = state.orders[0];
-  if (!entry) return override ?? 'failed';
-  const filled = dec(entry.exchange?.executedQty ?? '0');
-  switch (entry.state) {
-    case 'filled':
-      return 'filled';
-    case 'rejected':
-      return 'rejected';
-    case 'failed':
-      return 'failed';
-    case 'cancelled':
-    case 'expired':
-      if (filled.gt(0)) return 'partially_filled';
-      return override ?? (entry.state === 'expired' ? 'expired' : 'cancelled');
-    default:
-      return override ?? 'failed';
-  }
+  const orders = entryOrders(state);
+  if (orders.length === 0) return override ?? 'failed';
+  const executed = orders.reduce((acc, o) => acc.plus(o.exchange?.executedQty ?? '0'), dec(0));
+  if (executed.gt(0)) return executed.gte(state.targetQty) ? 'filled' : 'partially_filled';
+  if (override) return override;
+  const states = new Set(orders.map((o) => o.state));
+  if (states.has('cancelled')) return 'cancelled';
+  if (states.has('expired')) return 'expired';
+  if (states.has('rejected')) return 'rejected';
+  return 'failed';
 }
 
 export function buildReport(input: TradeInput, state: TradeState, seq: number): ExecutionReport {
-  const entry = state.orders[0];
-  const fills = mergeFillSummaries(state.orders.map((o) => o.fills));
+  const entries = entryOrders(state);
+  // The order that did the work: the first entry order that executed, else the first one.
+  const entry = entries.find((o) => dec(o.exchange?.executedQty ?? '0').gt(0)) ?? entries[0];
+  const fills = mergeFillSummaries(entries.map((o) => o.fills));
   const { commission, asset } = mainCommission(fills.commissions);
-  const requested = entry?.intent.quantity ?? input.decision.approved_size;
+  const requested = state.targetQty;
   const filled = dec(fills.filledQty);
   const success = state.status === 'filled' || state.status === 'partially_filled';
   const cancelled =

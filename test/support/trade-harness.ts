@@ -1,0 +1,135 @@
+/**
+ * A running service for trade tests: the suite's Temporal dev server, Redis and Postgres (in a
+ * database of its own), an in-process paper exchange over HTTP, and the worker. Trades are
+ * started the way the bridge starts them, or pushed onto risk_decisions when `bridge` is on.
+ */
+import { randomBytes } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
+import Redis from 'ioredis';
+import { Client as PgClient } from 'pg';
+import { createLogger } from '../../src/logging';
+import { startService, type RunningService } from '../../src/operations/service';
+import {
+  PAPER_DEFAULT_API_KEY,
+  PAPER_DEFAULT_API_SECRET,
+  startPaperExchange,
+  type PaperExchange,
+  type PaperExchangeOptions,
+} from '../../src/paper-exchange';
+import { RiskDecisionSchema, sideOf, workflowIdFor } from '../../src/shared/decision';
+import { SA } from '../../src/shared/search-attributes';
+import type { TradeInput, TradeState } from '../../src/shared/trade';
+import { bundleWorkflows } from '../../src/worker/worker';
+import { freshDatabase, type FreshDatabase } from './fresh-database';
+import { testServices } from './services';
+
+export interface TradeHarness {
+  paper: PaperExchange;
+  svc: RunningService;
+  redis: Redis;
+  pg: PgClient;
+  db: FreshDatabase;
+  taskQueue: string;
+  /** A decision id unique to this run. */
+  id(name: string): string;
+  /** Starts TradeExecution for a decision (fields as on the stream; defaults: BUY 0.001 BTCUSDT MARKET). */
+  start(decision: Record<string, unknown>, defaultOrderTimeoutMs?: number): Promise<WorkflowHandle>;
+  /** Waits for the workflow's result (its final state). */
+  result(handle: WorkflowHandle): Promise<TradeState>;
+  state(handle: WorkflowHandle): Promise<TradeState>;
+  stop(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  name: string;
+  paper?: PaperExchangeOptions;
+  worker?: boolean;
+  recvWindowMs?: number;
+}
+
+let bundle: ReturnType<typeof bundleWorkflows> | undefined;
+
+export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness> {
+  const env = testServices();
+  const run = randomBytes(3).toString('hex');
+  const redis = new Redis(env.redisUrl);
+  const db = await freshDatabase(env.databaseUrl, o.name.replace(/\W/g, '_'));
+  const paper = await startPaperExchange({ port: 0, seed: 11, priceStepMs: 0, ...o.paper });
+  const taskQueue = `${o.name}-${run}`;
+  bundle ??= bundleWorkflows();
+  const account = o.paper?.accounts?.[0];
+  const svc = await startService({
+    temporalAddress: env.temporalAddress,
+    namespace: env.namespace,
+    taskQueue,
+    databaseUrl: db.url,
+    redisUrl: env.redisUrl,
+    exchange: {
+      baseUrl: paper.url,
+      apiKey: account?.apiKey ?? PAPER_DEFAULT_API_KEY,
+      apiSecret: account?.apiSecret ?? PAPER_DEFAULT_API_SECRET,
+      recvWindowMs: o.recvWindowMs ?? 2000,
+    },
+    defaultOrderTimeoutMs: 30_000,
+    worker: o.worker ?? true,
+    workflowBundle: await bundle,
+    logger: createLogger(o.name, process.env.TEST_LOG_LEVEL ?? 'warn'),
+  });
+  const pg = new PgClient({ connectionString: db.url });
+  await pg.connect();
+
+  return {
+    paper,
+    svc,
+    redis,
+    pg,
+    db,
+    taskQueue,
+    id: (name) => `${o.name}-${run}-${name}`,
+    async start(raw, defaultOrderTimeoutMs = 30_000) {
+      const decision = RiskDecisionSchema.parse({
+        timestamp: Date.now(),
+        symbol: 'BTCUSDT',
+        decision: 'approve',
+        original_signal: 2,
+        approved_size: '0.001',
+        reasons: [],
+        ...raw,
+      });
+      const input: TradeInput = { decision, defaultOrderTimeoutMs };
+      return svc.temporal.workflow.start('TradeExecution', {
+        taskQueue,
+        workflowId: workflowIdFor(decision.decision_id),
+        args: [input],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: SA.symbol, value: decision.symbol },
+          { key: SA.side, value: sideOf(decision.original_signal) ?? 'NONE' },
+          { key: SA.orderType, value: decision.order_type },
+          { key: SA.status, value: 'validating' },
+          { key: SA.decisionId, value: decision.decision_id },
+        ],
+      });
+    },
+    result: (handle) => handle.result() as Promise<TradeState>,
+    state: (handle) => handle.query<TradeState>('getState'),
+    async stop() {
+      await svc.stop();
+      await pg.end();
+      await paper.close();
+      await db.drop();
+      redis.disconnect();
+    },
+  };
+}
+
+/** Polls `probe` until it returns something truthy. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
