@@ -4,13 +4,17 @@
  */
 import { createBookkeepingActivities, type BookkeepingDeps } from './bookkeeping-activities';
 import { createExchangeActivities, type ExchangeActivityDeps } from './exchange-activities';
+import { createPortfolioActivities, type PortfolioActivityDeps } from './portfolio-activities';
+import { createReconciliationActivities, type ReconciliationActivityDeps } from './reconciliation-activities';
 
-export type ActivityDeps = ExchangeActivityDeps & BookkeepingDeps;
+export type ActivityDeps = ExchangeActivityDeps & BookkeepingDeps & Partial<PortfolioActivityDeps> & ReconciliationActivityDeps;
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createExchangeActivities(deps),
     ...createBookkeepingActivities(deps),
+    ...createPortfolioActivities(deps),
+    ...createReconciliationActivities(deps),
   };
 }
 

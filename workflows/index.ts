@@ -1,2 +1,3 @@
 // The workflow bundle's entry point: every workflow type the worker serves.
 export { TradeExecution } from './trade-execution';
+export { Reconciliation } from './reconciliation';

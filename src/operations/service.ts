@@ -15,6 +15,15 @@ import { createPool } from '../persistence/db';
 import { migrate } from '../persistence/migrate';
 import { createPgDecisionRecorder, createPgTradeStore } from '../persistence/pg-ports';
 import { createTradeWorker } from '../worker/worker';
+import { AlertSink } from '../alerts/alerts';
+import { instrumentExchange } from '../metrics/exchange';
+import { ServiceMetrics } from '../metrics/metrics';
+import { startMetricsServer, type MetricsServer } from '../metrics/server';
+import { TradeObserver, type AlertThresholds } from '../metrics/trade-observer';
+import { MarkPriceCache } from '../portfolio/mark-prices';
+import { Reconciler } from '../reconciliation/reconciler';
+import { ensureReconciliationSchedule } from '../reconciliation/schedule';
+import type { ReconciliationInput } from '../reconciliation/types';
 
 export interface ExchangeEndpoint {
   baseUrl: string;
@@ -36,6 +45,12 @@ export interface ServiceOptions {
   worker?: boolean;
   workflowBundle?: WorkflowBundleWithSourceMap;
   logger?: Logger;
+  /** The worker's Prometheus endpoint (METRICS_PORT; 0 = a free port). Absent or false: none. */
+  metrics?: { port: number; host?: string } | false;
+  /** Alert thresholds (failure rate, latency, drift); alerts go to the Redis stream `alerts` and the log. */
+  alerts?: { thresholds?: Partial<AlertThresholds> };
+  /** The reconciliation Temporal Schedule, created/updated by worker processes. Absent or false: none. */
+  reconciliation?: { everyMs: number; input?: ReconciliationInput; triggerNow?: boolean; scheduleId?: string } | false;
 }
 
 export interface RunningService {
@@ -45,6 +60,11 @@ export interface RunningService {
   temporal: Client;
   worker?: Worker;
   bridge?: DecisionBridge;
+  metrics: ServiceMetrics;
+  metricsServer?: MetricsServer;
+  alerts: AlertSink;
+  marks: MarkPriceCache;
+  reconciler: Reconciler;
   /** Stops the bridge (in-flight starts finish), then the worker (running activities finish), then connections. */
   stop(): Promise<void>;
 }
@@ -54,7 +74,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
   const pool = createPool(o.databaseUrl, { logger });
   await migrate(pool);
   const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
-  const exchange = new BinanceSpotClient({
+  const rawExchange = new BinanceSpotClient({
     baseUrl: o.exchange.baseUrl,
     apiKey: o.exchange.apiKey,
     apiSecret: o.exchange.apiSecret,
@@ -62,13 +82,16 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     recvWindow: o.exchange.recvWindowMs,
     logger: logger.child({ component: 'exchange' }),
   });
+  // Every exchange call is timed and its errors counted by code, without touching the client.
+  const metrics = new ServiceMetrics({ rateLimitUsage: () => rawExchange.usage() });
+  const exchange = instrumentExchange(rawExchange, metrics);
   const cleanups: Array<() => Promise<void> | void> = [
     () => pool.end(),
     () => redis.disconnect(),
     () => exchange.close(),
   ];
   try {
-    return await startParts(o, logger, pool, redis, exchange, cleanups);
+    return await startParts(o, logger, pool, redis, exchange, cleanups, metrics);
   } catch (err) {
     // Nothing half-started may keep the process alive or hold connections.
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
@@ -83,7 +106,25 @@ async function startParts(
   redis: Redis,
   exchange: BinanceSpotClient,
   cleanups: Array<() => Promise<void> | void>,
+  metrics: ServiceMetrics,
 ): Promise<RunningService> {
+  const alerts = new AlertSink({
+    redis,
+    logger: logger.child({ component: 'alerts' }),
+    onRaised: (a) => metrics.alerts.inc({ kind: a.kind, severity: a.severity }),
+  });
+  const marks = new MarkPriceCache(exchange);
+  const observer = new TradeObserver({ metrics, pool, alerts, thresholds: o.alerts?.thresholds, logger });
+  const reconciler = new Reconciler({
+    pool,
+    exchange,
+    redis,
+    alerts,
+    metrics,
+    marks,
+    logger: logger.child({ component: 'reconciliation' }),
+    driftAlertQuoteValue: observer.thresholds.driftQuoteValue,
+  });
   const clientConnection = await Connection.connect({ address: o.temporalAddress });
   cleanups.push(() => clientConnection.close());
   const temporal = new Client({ connection: clientConnection, namespace: o.namespace });
@@ -106,9 +147,30 @@ async function startParts(
         redis,
         logger: logger.child({ component: 'activities' }),
         recvWindowMs: o.exchange.recvWindowMs,
+        pool,
+        hooks: observer.hooks(),
+        reconciler,
+        marks,
+        metrics,
       },
     });
     workerRun = worker.run();
+    if (o.reconciliation) {
+      await ensureReconciliationSchedule(temporal, {
+        scheduleId: o.reconciliation.scheduleId ?? `reconciliation-${o.taskQueue}`,
+        taskQueue: o.taskQueue,
+        everyMs: o.reconciliation.everyMs,
+        input: o.reconciliation.input ?? {},
+        triggerNow: o.reconciliation.triggerNow,
+      });
+    }
+  }
+
+  let metricsServer: MetricsServer | undefined;
+  if (o.metrics) {
+    metricsServer = await startMetricsServer({ registry: metrics.registry, port: o.metrics.port, host: o.metrics.host });
+    const ms = metricsServer;
+    cleanups.push(() => ms.close());
   }
 
   let bridge: DecisionBridge | undefined;
@@ -133,9 +195,15 @@ async function startParts(
     temporal,
     worker,
     bridge,
+    metrics,
+    metricsServer,
+    alerts,
+    marks,
+    reconciler,
     stop() {
       stopped ??= (async () => {
         await bridge?.stop();
+        await metricsServer?.close();
         if (worker && worker.getState() === 'RUNNING') worker.shutdown();
         await workerRun;
         await nativeConnection?.close();

@@ -66,6 +66,9 @@ export function createPgTradeStore(pool: Pool): TradeStore {
         quoteAsset,
         commissionAssetPrices,
         unpricedCommission: 'exclude',
+        // Spot cannot short: a SELL beyond the recorded position sold inventory we did not
+        // record buying; book the excess as external inventory rather than refuse a real fill.
+        excessSell: 'external_inventory',
         fills: fills.map((f) => ({
           symbol: f.symbol,
           trade_id: String(f.tradeId),

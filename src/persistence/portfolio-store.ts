@@ -17,6 +17,7 @@ import {
   type Position,
   type PositionFill,
   PositionError,
+  applyAdjustment,
   applyFill,
   commissionInQuote,
   emptyPosition,
@@ -348,6 +349,21 @@ export interface ApplyFillsInput {
    * of the position's fees and PnL and counts it in unvalued_fee_fills.
    */
   unpricedCommission?: 'throw' | 'exclude';
+  /**
+   * A SELL bigger than the recorded long position (spot, allowShort false). 'throw' (default,
+   * strict like unpricedCommission) refuses the fill (PositionError WOULD_GO_SHORT);
+   * 'external_inventory' (what the activity path and reconciliation use: the exchange executed
+   * the SELL, so the account held the asset) books the excess as external inventory at the fill
+   * price (no PnL of its own), recorded in inventory_adjustments as 'sell_excess'. See
+   * ApplyFillContext.excessSell for the reasoning.
+   */
+  excessSell?: 'throw' | 'external_inventory';
+  /**
+   * Recompute the position from every stored fill and adjustment even when all new fills are in
+   * order (reconciliation uses it after a repair, so a position that disagreed with its own
+   * fills is made consistent again).
+   */
+  rebuild?: boolean;
 }
 
 export interface AppliedFill {
@@ -362,6 +378,8 @@ export interface AppliedFill {
   /** False when a third-asset commission had no price and was left out. */
   fee_valued: boolean;
   closed_qty: string;
+  /** Base quantity of this SELL booked as external inventory (sell_excess); '0' normally. */
+  external_qty: string;
 }
 
 export interface ApplyFillsResult {
@@ -377,6 +395,8 @@ export interface ApplyFillsResult {
    * order, so arrival order must not decide the result).
    */
   rebuilt: boolean;
+  /** SELL excesses booked as external inventory by this call (after a rebuild: all of them). */
+  external_inventory: Array<{ trade_id: string; qty: string; price: string }>;
 }
 
 const ApplyFillsInputSchema = z.object({
@@ -387,6 +407,8 @@ const ApplyFillsInputSchema = z.object({
   commissionAssetPrices: z.record(z.string(), z.string()).optional(),
   allowShort: z.boolean().optional(),
   unpricedCommission: z.enum(['throw', 'exclude']).optional(),
+  excessSell: z.enum(['throw', 'external_inventory']).optional(),
+  rebuild: z.boolean().optional(),
 });
 
 /**
@@ -413,6 +435,7 @@ export async function applyFillsInTransaction(client: PoolClient, input: ApplyFi
     quoteAsset,
     allowShort: parsed.allowShort ?? false,
     unpricedCommission: parsed.unpricedCommission ?? 'throw',
+    excessSell: parsed.excessSell ?? 'throw',
     ...(parsed.commissionAssetPrices ? { commissionAssetPrices: parsed.commissionAssetPrices } : {}),
   };
 
@@ -474,43 +497,75 @@ export async function applyFillsInTransaction(client: PoolClient, input: ApplyFi
   }
   await checkDuplicates(client, symbol, duplicates);
 
-  if (inserted.length === 0) {
-    return { applied: [], duplicates: duplicates.map((f) => f.trade_id), position: before, rebuilt: false };
+  if (inserted.length === 0 && !parsed.rebuild) {
+    return { applied: [], duplicates: duplicates.map((f) => f.trade_id), position: before, rebuilt: false, external_inventory: [] };
   }
 
   const newIds = new Set(inserted.map((i) => i.fill.trade_id));
   const lastApplied = before.last_trade_id;
   const outOfOrder = lastApplied !== null && inserted.some((i) => compareIds(i.fill.trade_id, lastApplied) < 0);
+  const rebuild = outOfOrder || parsed.rebuild === true;
   const results = new Map<string, AppliedFill>();
+  const excesses: Array<{ trade_id: string; qty: string; price: string }> = [];
   let position: Position;
-  if (!outOfOrder) {
+  let lastTradeId: string | null = lastApplied;
+  if (!rebuild) {
     position = fromRow(before);
     for (const { fill, feeQuote } of inserted) {
       const f = toPositionFill(fill);
       const r = applyFill(position, feeQuote === null ? f : { ...f, commissionQuoteValue: feeQuote }, ctx);
       position = r.position;
       results.set(fill.trade_id, appliedFrom(fill, r));
+      if (dec(r.externalQty).gt(0)) excesses.push({ trade_id: fill.trade_id, qty: r.externalQty, price: fill.price });
     }
   } else {
-    // Replay every stored fill (now including the new ones) in trade-id order. Stored fee
-    // values are used, so no historical BNB price is needed.
+    // Replay every stored fill (now including the new ones) in trade-id order, with the
+    // explicit inventory adjustments at the points they were booked. Stored fee values are
+    // used, so no historical BNB price is needed.
     const all = z
       .array(FillRowSchema)
       .parse((await client.query('SELECT * FROM fills WHERE symbol = $1 ORDER BY trade_id', [symbol])).rows);
+    const adjustments = await listExplicitAdjustments(client, symbol);
     // Stored fills carry their fee value; NULL means it could not be valued back then, and a
     // price passed now is not the fill-time price, so replay leaves those fees out again.
     const replayCtx: ApplyFillContext = { ...ctx, unpricedCommission: 'exclude' };
     delete replayCtx.commissionAssetPrices;
     position = emptyPosition();
+    let a = 0;
+    const applyAdjustmentsUpTo = (tradeId: string | null) => {
+      // Adjustments booked after trade k come after fill k and before any later fill.
+      while (a < adjustments.length) {
+        const adj = adjustments[a]!;
+        if (tradeId !== null && adj.applies_after_trade_id !== null && compareIds(adj.applies_after_trade_id, tradeId) >= 0) break;
+        a++;
+        position = replayAdjustment(position, adj);
+      }
+    };
     for (const row of all) {
+      applyAdjustmentsUpTo(row.trade_id);
       const r = applyFill(position, fillRowToPositionFill(row), replayCtx);
       position = r.position;
       if (newIds.has(row.trade_id)) results.set(row.trade_id, appliedFrom(row, r));
+      if (dec(r.externalQty).gt(0)) excesses.push({ trade_id: row.trade_id, qty: r.externalQty, price: row.price });
     }
+    applyAdjustmentsUpTo(null);
+    // SELL excesses are derived from the fills: what a new order of fills implies replaces them.
+    await client.query(`DELETE FROM inventory_adjustments WHERE symbol = $1 AND kind = 'sell_excess'`, [symbol]);
+    const maxStored = all.length === 0 ? null : all[all.length - 1]!.trade_id;
+    lastTradeId = maxStored;
+  }
+  for (const e of excesses) {
+    await client.query(
+      `INSERT INTO inventory_adjustments (symbol, base_asset, kind, qty, price, applies_after_trade_id, trade_id, reason)
+       VALUES ($1, $2, 'sell_excess', $3, $4, $5, $5, $6)`,
+      [symbol, baseAsset, e.qty, e.price, e.trade_id, 'SELL exceeded the recorded position: excess booked as external inventory at the fill price'],
+    );
   }
 
-  const maxNew = inserted.map((i) => i.fill.trade_id).reduce((a, b) => (compareIds(a, b) >= 0 ? a : b));
-  const lastTradeId = lastApplied !== null && compareIds(lastApplied, maxNew) > 0 ? lastApplied : maxNew;
+  if (inserted.length > 0) {
+    const maxNew = inserted.map((i) => i.fill.trade_id).reduce((x, y) => (compareIds(x, y) >= 0 ? x : y));
+    if (lastTradeId === null || compareIds(maxNew, lastTradeId) > 0) lastTradeId = maxNew;
+  }
   const written = await client.query(
     `UPDATE positions SET quantity = $2, avg_entry_price = $3, realized_pnl = $4, fees_quote = $5, volume_quote = $6,
             trades = $7, wins = $8, losses = $9, gross_win = $10, gross_loss = $11, fill_count = $12,
@@ -535,6 +590,7 @@ export async function applyFillsInTransaction(client: PoolClient, input: ApplyFi
       position.unvaluedFeeFills,
     ],
   );
+  await refreshAdjustmentTotals(client, symbol);
   const applied = inserted.map((i) => {
     const a = results.get(i.fill.trade_id);
     if (!a) throw new Error(`internal: no result for trade ${i.fill.trade_id}`);
@@ -544,7 +600,8 @@ export async function applyFillsInTransaction(client: PoolClient, input: ApplyFi
     applied,
     duplicates: duplicates.map((f) => f.trade_id),
     position: PositionRowSchema.parse(written.rows[0]),
-    rebuilt: outOfOrder,
+    rebuilt: rebuild,
+    external_inventory: excesses,
   };
 }
 
@@ -626,6 +683,7 @@ function appliedFrom(
     fee_quote: r.feeQuote,
     fee_valued: r.feeValued,
     closed_qty: r.closedQuantity,
+    external_qty: r.externalQty,
   };
 }
 
@@ -670,6 +728,174 @@ export async function listFillsForSymbol(db: Queryable, symbol: string): Promise
 }
 
 export { PositionError };
+
+// ---------------------------------------------------------------------------------------------
+// Inventory adjustments (external inventory in and out of a position)
+
+export const ADJUSTMENT_KINDS = ['external_inventory', 'external_outflow', 'sell_excess'] as const;
+export type AdjustmentKind = (typeof ADJUSTMENT_KINDS)[number];
+
+const DbDec = z
+  .string()
+  .regex(/^-?\d+(\.\d+)?$/)
+  .transform((v) => toWire(v));
+
+export const InventoryAdjustmentRowSchema = z.object({
+  id: z.string(),
+  symbol: z.string(),
+  base_asset: z.string(),
+  kind: z.enum(ADJUSTMENT_KINDS),
+  qty: DbDec,
+  price: DbDec,
+  applies_after_trade_id: z.string().nullable(),
+  trade_id: z.string().nullable(),
+  idempotency_key: z.string().nullable(),
+  reason: z.string(),
+  detail: z.unknown(),
+  created_at: z.date(),
+});
+export type InventoryAdjustmentRow = z.output<typeof InventoryAdjustmentRowSchema>;
+
+/** Explicit (non-derived) adjustments of a symbol in replay order. */
+async function listExplicitAdjustments(db: Queryable, symbol: string): Promise<InventoryAdjustmentRow[]> {
+  const r = await db.query(
+    `SELECT * FROM inventory_adjustments WHERE symbol = $1 AND kind <> 'sell_excess'
+      ORDER BY applies_after_trade_id NULLS FIRST, id`,
+    [symbol],
+  );
+  return z.array(InventoryAdjustmentRowSchema).parse(r.rows);
+}
+
+export async function listInventoryAdjustments(db: Queryable, symbol?: string): Promise<InventoryAdjustmentRow[]> {
+  const r = await db.query(
+    `SELECT * FROM inventory_adjustments WHERE ($1::text IS NULL OR symbol = $1) ORDER BY symbol, applies_after_trade_id NULLS FIRST, id`,
+    [symbol ?? null],
+  );
+  return z.array(InventoryAdjustmentRowSchema).parse(r.rows);
+}
+
+/**
+ * Replays a stored adjustment. An outflow is clamped to what the position holds at that point
+ * of the replay (the fills around it may have been reordered since it was booked); what the
+ * clamp leaves out shows up as drift at the next reconciliation, which books it again.
+ */
+function replayAdjustment(position: Position, adj: InventoryAdjustmentRow): Position {
+  const q = dec(position.quantity);
+  let qty = dec(adj.qty);
+  if (q.lt(0)) return position;
+  if (qty.lt(0) && qty.neg().gt(q)) qty = q.neg();
+  if (qty.isZero()) return position;
+  return applyAdjustment(position, { qty: toWire(qty), price: adj.price }).position;
+}
+
+/** Keeps positions.external_qty / adjustment_count equal to the symbol's adjustments. */
+async function refreshAdjustmentTotals(db: Queryable, symbol: string): Promise<void> {
+  await db.query(
+    `UPDATE positions p SET external_qty = a.qty, adjustment_count = a.n
+       FROM (SELECT COALESCE(sum(qty), 0) AS qty, count(*)::int AS n FROM inventory_adjustments WHERE symbol = $1) a
+      WHERE p.symbol = $1 AND (p.external_qty <> a.qty OR p.adjustment_count <> a.n)`,
+    [symbol],
+  );
+}
+
+export interface AdjustInventoryInput {
+  symbol: string;
+  baseAsset: string;
+  quoteAsset: string;
+  kind: 'external_inventory' | 'external_outflow';
+  /** Magnitude of the change (> 0); the kind gives the direction. */
+  qty: string;
+  /** Quote price of the base asset used to value it (the mark price). */
+  price: string;
+  /** Derived by the caller (e.g. `${runId}:BTC`): a repeat with the same key books nothing. */
+  idempotencyKey: string;
+  reason: string;
+  detail?: unknown;
+}
+
+export interface AdjustInventoryResult {
+  inserted: boolean;
+  /** The quantity actually booked (signed; an outflow is clamped to the position). */
+  qty: string;
+  position: PositionRow;
+}
+
+const AdjustInventoryInputSchema = z.object({
+  symbol: SymbolCode,
+  baseAsset: AssetCode,
+  quoteAsset: AssetCode,
+  kind: z.enum(['external_inventory', 'external_outflow']),
+  qty: z.string().refine((v) => /^\d+(\.\d+)?$/.test(v) && dec(v).gt(0), { message: 'must be a decimal > 0' }),
+  price: z.string().refine((v) => /^\d+(\.\d+)?$/.test(v) && dec(v).gt(0), { message: 'must be a decimal > 0' }),
+  idempotencyKey: z.string().min(1).max(256),
+  reason: z.string().max(2000),
+  detail: z.json().optional(),
+});
+
+/**
+ * Books external inventory into (or out of) a position, once per idempotency key, in one
+ * transaction under the position lock (same lock order as applyFills). The adjustment is placed
+ * after the position's last applied trade, so a later rebuild replays it at the same point.
+ * An outflow larger than the position is clamped to it (inventory cannot go negative); with
+ * nothing to take out nothing is booked.
+ */
+export async function adjustInventory(pool: Pool, input: AdjustInventoryInput): Promise<AdjustInventoryResult> {
+  const a = AdjustInventoryInputSchema.parse(input);
+  return withTransaction(pool, async (client) => {
+    await client.query(
+      `INSERT INTO positions (symbol, base_asset, quote_asset) VALUES ($1, $2, $3) ON CONFLICT (symbol) DO NOTHING`,
+      [a.symbol, a.baseAsset, a.quoteAsset],
+    );
+    const locked = await client.query('SELECT * FROM positions WHERE symbol = $1 FOR UPDATE', [a.symbol]);
+    const before = PositionRowSchema.parse(locked.rows[0]);
+    if (before.base_asset !== a.baseAsset || before.quote_asset !== a.quoteAsset) {
+      throw new StoreConflictError(
+        `position ${a.symbol} is ${before.base_asset}/${before.quote_asset}, not ${a.baseAsset}/${a.quoteAsset}`,
+      );
+    }
+    const seen = await client.query('SELECT qty FROM inventory_adjustments WHERE idempotency_key = $1', [a.idempotencyKey]);
+    if (seen.rows[0] !== undefined) {
+      return { inserted: false, qty: toWire((seen.rows[0] as { qty: string }).qty), position: before };
+    }
+    let qty = a.kind === 'external_inventory' ? dec(a.qty) : dec(a.qty).neg();
+    const held = dec(before.quantity);
+    if (qty.lt(0) && qty.neg().gt(held)) qty = held.gt(0) ? held.neg() : dec(0);
+    if (qty.isZero()) return { inserted: false, qty: '0', position: before };
+    const next = applyAdjustment(fromRow(before), { qty: toWire(qty), price: a.price }).position;
+    await client.query(
+      `INSERT INTO inventory_adjustments (symbol, base_asset, kind, qty, price, applies_after_trade_id, idempotency_key, reason, detail)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)`,
+      [
+        a.symbol,
+        a.baseAsset,
+        a.kind,
+        toWire(qty),
+        a.price,
+        before.last_trade_id,
+        a.idempotencyKey,
+        a.reason,
+        JSON.stringify(a.detail ?? {}),
+      ],
+    );
+    const written = await client.query(
+      `UPDATE positions SET quantity = $2, avg_entry_price = $3, cost_basis = $4, updated_at = now() WHERE symbol = $1 RETURNING *`,
+      [a.symbol, next.quantity, next.avgEntryPrice, next.costBasis],
+    );
+    await refreshAdjustmentTotals(client, a.symbol);
+    return { inserted: true, qty: toWire(qty), position: PositionRowSchema.parse(written.rows[0]) };
+  });
+}
+
+/** positions.external_qty and adjustment_count (not part of PositionRow, which predates them). */
+export async function listPositionExternals(db: Queryable): Promise<Map<string, { external_qty: string; adjustment_count: number }>> {
+  const r = await db.query('SELECT symbol, external_qty::text AS external_qty, adjustment_count FROM positions');
+  return new Map(
+    (r.rows as Array<{ symbol: string; external_qty: string; adjustment_count: number }>).map((row) => [
+      row.symbol,
+      { external_qty: toWire(row.external_qty), adjustment_count: row.adjustment_count },
+    ]),
+  );
+}
 
 // ---------------------------------------------------------------------------------------------
 // Balances

@@ -99,6 +99,21 @@ export interface ApplyFillContext {
    * wait for a BNB price, so the store's activity path may choose 'exclude'.
    */
   unpricedCommission?: 'throw' | 'exclude';
+  /**
+   * What to do, when shorting is not allowed, with a SELL bigger than the long position:
+   * 'throw' (default) refuses it (PositionError WOULD_GO_SHORT); 'external_inventory' books
+   * the excess as inventory the service did not buy (held on the account before, deposited,
+   * bought by hand) at this fill's price, immediately before the SELL: the excess adds to the
+   * cost basis at the price it is sold at, so it realizes no PnL of its own (the fill's fee is
+   * still charged in full). The amount is reported in `externalQty`.
+   *
+   * Why this is the policy for Binance Spot: the venue cannot short, so a SELL it executed
+   * proves the account held the base asset; refusing to record a real fill would leave the
+   * books permanently wrong (and a retried activity looping), while inventing a PnL for
+   * inventory of unknown cost would be worse than attributing none. Inventory seeded from the
+   * account at the mark price (see `applyAdjustment`) makes this fallback rare.
+   */
+  excessSell?: 'throw' | 'external_inventory';
 }
 
 export interface ApplyFillResult {
@@ -115,9 +130,15 @@ export interface ApplyFillResult {
   closedQuantity: string;
   /** Signed change of the position quantity, commission in base included. */
   quantityDelta: string;
+  /**
+   * Base quantity booked as external inventory at the fill price just before this SELL
+   * (excessSell 'external_inventory'); '0' for every other fill. quantityDelta and the
+   * position include it.
+   */
+  externalQty: string;
 }
 
-export type PositionErrorCode = 'WOULD_GO_SHORT' | 'MISSING_COMMISSION_PRICE' | 'INVALID_FILL';
+export type PositionErrorCode = 'WOULD_GO_SHORT' | 'MISSING_COMMISSION_PRICE' | 'INVALID_FILL' | 'INVALID_ADJUSTMENT';
 
 export class PositionError extends Error {
   override readonly name = 'PositionError';
@@ -221,6 +242,13 @@ export function applyFill(position: Position, fill: PositionFill, ctx: ApplyFill
   const newQ = q.plus(delta);
 
   if (!ctx.allowShort && delta.lt(0) && newQ.lt(0)) {
+    if (ctx.excessSell === 'external_inventory' && !q.lt(0)) {
+      // Book the excess as inventory acquired at this fill's price, then sell as usual.
+      const excess = newQ.neg();
+      const seeded = applyAdjustment(position, { qty: toWire(excess), price: toWire(price) }).position;
+      const r = applyFill(seeded, fill, { ...ctx, excessSell: 'throw' });
+      return { ...r, quantityDelta: toWire(delta.plus(excess)), externalQty: toWire(excess) };
+    }
     const base = ctx.baseAsset;
     const plusCommission = baseCommission.isZero() ? '' : ` (plus ${toWire(baseCommission)} ${base} commission)`;
     const what = `SELL of ${toWire(qty)} ${base}${plusCommission}${ctx.symbol ? ` on ${ctx.symbol}` : ''}`;
@@ -281,7 +309,77 @@ export function applyFill(position: Position, fill: PositionFill, ctx: ApplyFill
     feeValued: valued,
     closedQuantity: toWire(closed),
     quantityDelta: toWire(delta),
+    externalQty: '0',
   };
+}
+
+/**
+ * An inventory change that is not a trade: base asset that arrived on the account from outside
+ * (deposit, holdings from before the service, the quote proceeds of another symbol's trades)
+ * or left it (withdrawal, commission paid in this asset for other symbols' fills).
+ */
+export interface InventoryAdjustment {
+  /** Signed base quantity: > 0 inventory in, < 0 inventory out. */
+  qty: string;
+  /** Quote price the inflow is valued at (mark price, or the fill price for a SELL excess). */
+  price: string;
+}
+
+export interface ApplyAdjustmentResult {
+  position: Position;
+  /** Cost basis added (inflow, > 0) or taken out (outflow, < 0). */
+  costDelta: string;
+}
+
+/**
+ * Applies an inventory adjustment. Not a trade: no fee, no volume, no realized PnL, no trade
+ * or fill count. An inflow adds qty × price to the cost basis (so unrealized PnL of external
+ * inventory is measured from the price it was booked at); an outflow takes out its share of
+ * the cost basis at the average price (all of it when the position empties), exactly as a
+ * SELL would, but realizes nothing, because nothing was sold. Long or flat positions only;
+ * an outflow larger than the position is refused (the caller clamps it deliberately).
+ */
+export function applyAdjustment(position: Position, adj: InventoryAdjustment): ApplyAdjustmentResult {
+  const qty = parseAdj('qty', adj.qty);
+  if (qty.isZero()) throw new PositionError('INVALID_ADJUSTMENT', 'an inventory adjustment of 0 changes nothing');
+  const price = parseAdj('price', adj.price);
+  if (!price.gt(0)) throw new PositionError('INVALID_ADJUSTMENT', `price must be > 0, got ${adj.price}`);
+  const q = parse('position.quantity', position.quantity, 'any');
+  const cost = parse('position.costBasis', position.costBasis, 'non-negative');
+  if (q.lt(0)) {
+    throw new PositionError('INVALID_ADJUSTMENT', `cannot adjust the inventory of a short position (${position.quantity})`);
+  }
+  let newQ: Dec;
+  let newCost: Dec;
+  let newAvg: Dec;
+  if (qty.gt(0)) {
+    newQ = q.plus(qty);
+    newCost = cost.plus(qty.mul(price));
+    newAvg = newCost.div(newQ);
+  } else {
+    const out = qty.neg();
+    if (out.gt(q)) {
+      throw new PositionError(
+        'INVALID_ADJUSTMENT',
+        `an outflow of ${toWire(out)} exceeds the position of ${toWire(q)}; inventory cannot go negative`,
+      );
+    }
+    const removed = out.eq(q) ? cost : cost.mul(out).div(q);
+    newQ = q.minus(out);
+    newCost = cost.minus(removed);
+    newAvg = newQ.isZero() ? ZERO : parse('position.avgEntryPrice', position.avgEntryPrice, 'non-negative');
+  }
+  return {
+    position: { ...position, quantity: toWire(newQ), costBasis: toWire(newCost), avgEntryPrice: toWire(newAvg) },
+    costDelta: toWire(newCost.minus(cost)),
+  };
+}
+
+function parseAdj(field: string, value: string): Dec {
+  if (typeof value !== 'string' || !PLAIN_DECIMAL.test(value.trim())) {
+    throw new PositionError('INVALID_ADJUSTMENT', `${field} must be a decimal string, got ${JSON.stringify(value)}`);
+  }
+  return dec(value.trim());
 }
 
 function minDec(a: Dec, b: Dec): Dec {
