@@ -63,9 +63,10 @@ afterAll(async () => {
 });
 
 async function expectExactlyOneOrderEach(workflowIds: string[]): Promise<void> {
+  const finals = [];
+  for (const workflowId of workflowIds) finals.push([workflowId, await h.svc.temporal.workflow.getHandle(workflowId).result()] as const);
   const reports = await readReports(h.redis);
-  for (const workflowId of workflowIds) {
-    const final = await h.svc.temporal.workflow.getHandle(workflowId).result();
+  for (const [workflowId, final] of finals) {
     expect(final.status).toBe('filled');
     const cid = final.orders[0].intent.clientOrderId;
     expect(h.paper.orders('BTCUSDT').filter((o) => o.clientOrderId === cid)).toHaveLength(1);

@@ -1,0 +1,71 @@
+/**
+ * Records workflow histories for the replay test. Skipped in normal runs; run it when a release
+ * changes workflow code, so that histories of the previous release stay in test/replay/histories:
+ *
+ *   RECORD_HISTORIES=1 npx jest --runInBand test/replay/record-histories
+ *
+ * Each history is a real run on the dev server against the paper exchange.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { startTradeHarness, eventually, type TradeHarness } from '../support/trade-harness';
+
+const record = process.env.RECORD_HISTORIES === '1' ? describe : describe.skip;
+const DIR = path.join(__dirname, 'histories');
+const RELEASE = process.env.HISTORY_RELEASE ?? 'v1';
+
+record('record histories', () => {
+  let h: TradeHarness;
+  beforeAll(async () => {
+    h = await startTradeHarness({ name: 'record' });
+    h.paper.setPrice('BTCUSDT', '60000');
+  }, 120_000);
+  afterAll(() => h?.stop());
+
+  const save = async (name: string, workflowId: string) => {
+    const history = await h.svc.temporal.workflow.getHandle(workflowId).fetchHistory();
+    fs.writeFileSync(path.join(DIR, `${RELEASE}-${name}.json`), JSON.stringify(history));
+  };
+
+  test('market', async () => {
+    const handle = await h.start({ decision_id: h.id('market') });
+    await h.result(handle);
+    await save('market', handle.workflowId);
+  });
+
+  test('limit that times out after a partial view and is cancelled', async () => {
+    const handle = await h.start({ decision_id: h.id('limit'), order_type: 'LIMIT', limit_price: '50000', timeout_ms: 4000 });
+    await h.result(handle);
+    await save('limit-timeout', handle.workflowId);
+  });
+
+  test('limit amended then filled', async () => {
+    const handle = await h.start({ decision_id: h.id('amend'), order_type: 'LIMIT', limit_price: '50000', timeout_ms: 60000 });
+    await eventually('resting', async () => (await h.state(handle)).status === 'working');
+    await handle.executeUpdate('amend', { args: [{ price: '59000' }] });
+    h.paper.setPrice('BTCUSDT', '58900');
+    await h.result(handle);
+    h.paper.setPrice('BTCUSDT', '60000');
+    await save('limit-amend', handle.workflowId);
+  });
+
+  test('market entry with an OCO bracket', async () => {
+    const handle = await h.start({ decision_id: h.id('bracket'), approved_size: '0.01', take_profit: '61000', stop_loss: '59000' });
+    await eventually('bracket resting', async () => {
+      const s = await h.state(handle);
+      return s.phase === 'bracket' && s.status === 'working';
+    });
+    h.paper.setPrice('BTCUSDT', '61100');
+    await h.result(handle);
+    h.paper.setPrice('BTCUSDT', '60000');
+    await save('bracket', handle.workflowId);
+  });
+
+  test('cancelled by the operator from the UI', async () => {
+    const handle = await h.start({ decision_id: h.id('uicancel'), order_type: 'LIMIT', limit_price: '50000', timeout_ms: 60000 });
+    await eventually('resting', async () => (await h.state(handle)).status === 'working');
+    await handle.cancel();
+    await h.result(handle).catch(() => undefined);
+    await save('ui-cancel', handle.workflowId);
+  });
+});
