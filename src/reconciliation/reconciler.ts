@@ -114,12 +114,14 @@ export class Reconciler {
         [symbols],
       );
     }
-    // Symbols with orders open in Postgres first (most likely to matter), then least recently checked.
+    // Least recently checked first, so a run cut short by its budget is continued by the next
+    // one and no symbol starves; among equals, symbols with orders open in Postgres first.
     const ordered = await pool.query<{ symbol: string }>(
       `SELECT s.symbol FROM reconciliation_symbols s
         WHERE s.symbol = ANY($1::text[])
-        ORDER BY EXISTS (SELECT 1 FROM orders o WHERE o.symbol = s.symbol AND o.status = ANY($2::text[])) DESC,
-                 s.last_checked_at NULLS FIRST, s.symbol`,
+        ORDER BY s.last_checked_at NULLS FIRST,
+                 EXISTS (SELECT 1 FROM orders o WHERE o.symbol = s.symbol AND o.status = ANY($2::text[])) DESC,
+                 s.symbol`,
       [symbols, OPEN_STATUSES],
     );
     return { runId, symbols: ordered.rows.map((x) => x.symbol) };
@@ -383,7 +385,8 @@ export class Reconciler {
       const total = totals.get(asset) ?? ZERO;
       const diff = total.minus(held);
       if (diff.isZero()) continue;
-      const mark = budget.check(WEIGHTS.tickerPrice).ok ? (await this.marks.get([h.symbol]))[h.symbol] : this.marks.peek()[h.symbol];
+      // A cached mark costs nothing, but is charged anyway: the budget errs on the safe side.
+      const mark = budget.take(WEIGHTS.tickerPrice) ? (await this.marks.get([h.symbol]))[h.symbol] : this.marks.peek()[h.symbol];
       const valueQuote = mark === undefined ? undefined : toWire(diff.abs().mul(mark));
       const base = {
         asset,

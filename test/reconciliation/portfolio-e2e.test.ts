@@ -228,6 +228,32 @@ test('a fill deleted from Postgres is found, re-applied once, and alerted on', a
   expect((await readAlerts(redis)).filter((a) => a.detail.runId === next.runId)).toEqual([]);
 });
 
+test('an order someone placed on the account by hand is found, recorded and alerted on', async () => {
+  // A resting LIMIT BUY 10 % below the market: open on the exchange, unknown to Postgres.
+  const price = dec(paper.price('BTCUSDT')).mul('0.9').toDecimalPlaces(2).toFixed(2);
+  const placed = await svc.exchange.newOrder({
+    symbol: 'BTCUSDT',
+    side: 'BUY',
+    type: 'LIMIT',
+    timeInForce: 'GTC',
+    quantity: '0.001',
+    price,
+    newClientOrderId: `manual-${run}`,
+  });
+  const summary = await reconcile();
+  expect(summary.byKind).toEqual({ unknown_open_order: 1 });
+  expect(summary.repaired).toBe(1);
+  const row = await pg.query('SELECT purpose, status, exchange_order_id::text AS id FROM orders WHERE client_order_id = $1', [`manual-${run}`]);
+  expect(row.rows).toEqual([{ purpose: 'external', status: 'NEW', id: String(placed.orderId) }]);
+  const alerts = (await readAlerts(redis)).filter((a) => a.detail.runId === summary.runId);
+  expect(alerts).toMatchObject([{ kind: 'reconciliation_drift', detail: { drift: 'unknown_open_order' } }]);
+  // Its locked quote shows in the balances, and the books still equal the account.
+  await expectBooksEqualExchange();
+  expect(dec(paper.balances().USDT!.locked).gt(0)).toBe(true);
+  // Recorded now: the next run finds nothing.
+  expect((await reconcile()).outcome).toBe('clean');
+});
+
 test('a run that does not fit its request budget defers work instead of spending it', async () => {
   const usedBefore = svc.exchange.usage().budget.find((w) => w.rateLimitType === 'REQUEST_WEIGHT')?.used ?? 0;
   // 30 weight: one symbol (myTrades 20 + openOrders 6) fits, a second one and the account (20) do not.
