@@ -150,7 +150,8 @@ export class Reconciler {
 
     // --- recent trades
     budget.take(WEIGHTS.myTrades);
-    const startTime = Date.now() + this.d.exchange.timeOffsetMs() - input.lookbackMs;
+    const fetchedAt = Date.now() + this.d.exchange.timeOffsetMs();
+    const startTime = fetchedAt - input.lookbackMs;
     const trades: Trade[] = await this.d.exchange.myTrades({ symbol, startTime, limit: PAGE });
     let complete = trades.length < PAGE;
     for (let page = 1; !complete && page < MAX_TRADE_PAGES && budget.take(WEIGHTS.myTrades); page++) {
@@ -170,7 +171,8 @@ export class Reconciler {
     );
     const storedById = new Map(stored.map((f) => [f.trade_id, f]));
 
-    const missing = trades.filter((t) => !storedById.has(String(t.id)));
+    // A trade younger than the grace period is most likely being settled by its workflow now.
+    const missing = trades.filter((t) => !storedById.has(String(t.id)) && t.time <= fetchedAt - input.settleGraceMs);
     for (const t of trades) {
       const s = storedById.get(String(t.id));
       if (!s) continue;
@@ -190,10 +192,11 @@ export class Reconciler {
       }
     }
     if (complete) {
-      const lastExchangeTime = trades.length > 0 ? trades[trades.length - 1]!.time : Number.POSITIVE_INFINITY;
       for (const s of stored) {
         const t = s.trade_time.getTime();
-        if (fromExchange.has(s.trade_id) || t < startTime + WINDOW_EDGE_MS || t > Math.max(lastExchangeTime, Date.now() - 60_000)) continue;
+        // Only fills well inside the window the exchange answered for: not at its start, and not
+        // so recent that they may have happened after the request (clock offset, in flight).
+        if (fromExchange.has(s.trade_id) || t < startTime + WINDOW_EDGE_MS || t > fetchedAt - WINDOW_EDGE_MS) continue;
         drifts.push({ kind: 'unknown_fill', subject: `${symbol}#${s.trade_id}`, repaired: false, detail: { symbol, fill: s } });
       }
     }
@@ -433,6 +436,8 @@ export class Reconciler {
       );
       const p = prev.rows[0];
       let confirmed = false;
+      // Seen by the previous run too (any amount): worth an alert even if it keeps moving.
+      const persistent = p !== undefined && Date.now() - p.ran_at.getTime() <= input.confirmWithinMs;
       if (p && p.detail.diff !== undefined && dec(p.detail.diff).eq(diff) && Date.now() - p.ran_at.getTime() <= input.confirmWithinMs) {
         const activity = await this.d.pool.query<{ busy: boolean }>(
           `SELECT EXISTS (
@@ -464,7 +469,7 @@ export class Reconciler {
         subject: asset,
         repaired,
         ...(valueQuote ? { valueQuote } : {}),
-        detail: { ...base, confirmed },
+        detail: { ...base, confirmed, persistent },
       };
       drifts.push(drift);
       await recordDrift(this.d.pool, runId, drift);
@@ -541,8 +546,9 @@ export class Reconciler {
       const groups = new Map<string, Array<{ detail: Record<string, unknown>; repaired: boolean }>>();
       for (const r of rows.rows) {
         const v = r.detail.valueQuote;
-        // Balance drift below the threshold is recorded, not alerted; everything else always alerts.
-        if (r.kind === 'balance_drift' && typeof v === 'string' && dec(v).lt(threshold)) continue;
+        // Balance drift alerts once it persists (seen by the previous run too: a single sighting
+        // is usually a trade in flight) and is worth at least the threshold; other kinds always alert.
+        if (r.kind === 'balance_drift' && (r.detail.persistent !== true || (typeof v === 'string' && dec(v).lt(threshold)))) continue;
         groups.set(r.kind, [...(groups.get(r.kind) ?? []), r]);
       }
       for (const [kind, items] of groups) {

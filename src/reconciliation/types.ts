@@ -25,6 +25,11 @@ export interface ReconciliationInput {
    * asset no longer ago than this (ms), with no fill recorded in between. Default 1 h.
    */
   confirmWithinMs?: number;
+  /**
+   * A trade the exchange lists but Postgres lacks is only treated as missing once it is this old
+   * (ms): younger ones are normally being settled by their workflow right now. Default 60 s.
+   */
+  settleGraceMs?: number;
   /** Valuation asset for drift values and exposure. Default USDT. */
   valuationAsset?: string;
   /** false: find and record drift, change nothing. Default true. */
@@ -38,6 +43,7 @@ export const RECONCILIATION_DEFAULTS = {
   staleOrderMs: 10 * 60_000,
   outboxAgeMs: 2 * 60_000,
   confirmWithinMs: 3600_000,
+  settleGraceMs: 60_000,
   valuationAsset: 'USDT',
   repair: true,
 } as const;
@@ -54,6 +60,7 @@ export function resolveInput(input: ReconciliationInput | undefined): ResolvedRe
     staleOrderMs: i.staleOrderMs ?? RECONCILIATION_DEFAULTS.staleOrderMs,
     outboxAgeMs: i.outboxAgeMs ?? RECONCILIATION_DEFAULTS.outboxAgeMs,
     confirmWithinMs: i.confirmWithinMs ?? RECONCILIATION_DEFAULTS.confirmWithinMs,
+    settleGraceMs: i.settleGraceMs ?? RECONCILIATION_DEFAULTS.settleGraceMs,
     valuationAsset: i.valuationAsset ?? RECONCILIATION_DEFAULTS.valuationAsset,
     repair: i.repair ?? RECONCILIATION_DEFAULTS.repair,
   };

@@ -32,7 +32,9 @@ import { pushDecision, until, waitForReport } from '../support/streams';
 const run = randomBytes(3).toString('hex');
 const taskQueue = `portfolio-${run}`;
 const scheduleId = `reconciliation-${taskQueue}`;
-const INPUT: ReconciliationInput = { symbols: ['BTCUSDT', 'ETHUSDT'], outboxAgeMs: 60_000 };
+// settleGraceMs 0: the test deletes a fill seconds after its trade (the default waits a minute,
+// leaving a trade that young to its own workflow).
+const INPUT: ReconciliationInput = { symbols: ['BTCUSDT', 'ETHUSDT'], outboxAgeMs: 60_000, settleGraceMs: 0 };
 
 let paper: PaperExchange;
 let db: FreshDatabase;
@@ -166,10 +168,20 @@ test('after a sequence of trades, Postgres equals the exchange account to the la
   const first = await reconcile();
   expect(first.byKind).toEqual({ balance_drift: 1 });
   expect(first.unrepaired).toBe(1);
+  // A single sighting is usually a trade in flight: recorded, not alerted.
+  expect((await readAlerts(redis)).filter((a) => a.detail.runId === first.runId)).toEqual([]);
   // Same difference again, nothing traded in between: confirmed and booked at the mark.
   const second = await reconcile();
   expect(second.byKind).toEqual({ balance_drift: 1 });
   expect(second.repaired).toBe(1);
+  expect((await readAlerts(redis)).filter((a) => a.detail.runId === second.runId)).toMatchObject([
+    { kind: 'reconciliation_drift', severity: 'warning', detail: { drift: 'balance_drift', repaired: 1 } },
+  ]);
+  const booked = await pg.query("SELECT kind, qty::text FROM inventory_adjustments WHERE symbol = 'BNBUSDT' ORDER BY id");
+  expect(booked.rows).toEqual([
+    { kind: 'sell_excess', qty: '1' },
+    { kind: 'external_inventory', qty: '99' },
+  ]);
   const third = await reconcile();
   expect(third.outcome).toBe('clean');
 
