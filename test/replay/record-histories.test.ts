@@ -8,6 +8,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { testServices } from '../support/services';
 import { startTradeHarness, eventually, type TradeHarness } from '../support/trade-harness';
 
 const record = process.env.RECORD_HISTORIES === '1' ? describe : describe.skip;
@@ -23,8 +25,13 @@ record('record histories', () => {
   afterAll(() => h?.stop());
 
   const save = async (name: string, workflowId: string) => {
-    const history = await h.svc.temporal.workflow.getHandle(workflowId).fetchHistory();
-    fs.writeFileSync(path.join(DIR, `${RELEASE}-${name}.json`), JSON.stringify(history));
+    // The CLI's JSON (the same as the UI's download), which replay tools read.
+    const env = testServices();
+    const json = execFileSync(env.temporalCliPath, [
+      'workflow', 'show', '--workflow-id', workflowId, '--output', 'json',
+      '--address', env.temporalAddress, '--namespace', env.namespace,
+    ]);
+    fs.writeFileSync(path.join(DIR, `${RELEASE}-${name}.json`), json);
   };
 
   test('market', async () => {
