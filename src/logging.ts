@@ -1,9 +1,20 @@
 /**
- * One structured JSON logger for the whole service. Anything that looks like a credential is
- * redacted by key name, wherever it is nested, so a careless `log.info({ config })` cannot
- * leak an API secret.
+ * One structured JSON logger for the whole service. Credentials are kept out of the logs twice:
+ *
+ *  1. by key name, wherever nested (`apiSecret`, `X-MBX-APIKEY`, `password`, ...), so a careless
+ *     `log.info({ config })` cannot leak an API secret;
+ *  2. by value, on the finished line: the values of the credential variables in the environment
+ *     (BINANCE_API_KEY, BINANCE_API_SECRET, PAPER_API_*, POSTGRES_PASSWORD, passwords inside
+ *     DATABASE_URL / REDIS_URL) and anything passed to registerSecret() are replaced wherever
+ *     they appear, also inside messages and error strings; so are request signatures
+ *     (`signature=...`) and passwords in URLs.
+ *
+ * The Temporal SDK's own logs (worker lifecycle, workflow `log`, activity `Context.current().log`,
+ * and Core's native logs) go through the same pino logger once installTemporalLogging() has run,
+ * with `workflowId`, `decisionId`, `runId`, `activityType` ... as fields.
  */
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
 
 export type { Logger };
 
@@ -24,6 +35,9 @@ const SECRET_KEYS = [
   'BINANCE_API_KEY',
   'BINANCE_API_SECRET',
   'BINANCE_PRIVATE_KEY',
+  'PAPER_API_KEY',
+  'PAPER_API_SECRET',
+  'POSTGRES_PASSWORD',
 ];
 
 // fast-redact paths: identifiers as `a.b`, anything else (header names) as `a["x-y"]`.
@@ -32,14 +46,70 @@ const redactPaths = SECRET_KEYS.flatMap((k) =>
   ['', '*', '*.*', '*.*.*'].map((prefix) => `${prefix}${segment(k)}`.replace(/^\./, '')),
 );
 
+const CENSOR = '[redacted]';
+/** Shorter values are not scrubbed by value (they would match ordinary words); key names still apply. */
+const MIN_SECRET_LENGTH = 8;
+const registered = new Set<string>();
+
+/** Credential values read from the environment at the time of the call. */
+function environmentSecrets(env: NodeJS.ProcessEnv = process.env): string[] {
+  const out: string[] = [];
+  for (const name of ['BINANCE_API_KEY', 'BINANCE_API_SECRET', 'PAPER_API_KEY', 'PAPER_API_SECRET', 'POSTGRES_PASSWORD']) {
+    const v = env[name]?.trim();
+    if (v) out.push(v);
+  }
+  for (const name of ['DATABASE_URL', 'REDIS_URL']) {
+    const v = env[name];
+    if (!v) continue;
+    try {
+      const password = decodeURIComponent(new URL(v).password);
+      if (password) out.push(password);
+    } catch {
+      // Not a URL: config validation reports it.
+    }
+  }
+  return out;
+}
+
+/**
+ * Adds values that must never appear in a log line (an exchange secret given in code rather
+ * than through the environment, a password read from a file). Idempotent.
+ */
+export function registerSecret(...values: Array<string | undefined>): void {
+  for (const v of values) if (v && v.length >= MIN_SECRET_LENGTH) registered.add(v);
+}
+
+/** Replaces every known secret value, request signature and URL password in `line`. */
+export function scrubSecrets(line: string, extra: Iterable<string> = []): string {
+  let out = line;
+  for (const secret of [...registered, ...environmentSecrets(), ...extra]) {
+    if (secret.length < MIN_SECRET_LENGTH) continue;
+    // As it is, and as it looks inside a JSON string.
+    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)])) {
+      if (out.includes(form)) out = out.split(form).join(CENSOR);
+    }
+  }
+  return out
+    .replace(/(signature[=:]\s*"?)[A-Za-z0-9%+/_=-]{16,}/gi, `$1${CENSOR}`)
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@"]*:)[^@\s/"]+@/gi, '$1***@');
+}
+
+/** Wraps a destination so that every finished line is scrubbed before it is written. */
+function scrubbingDestination(dest: DestinationStream): DestinationStream {
+  return { write: (line: string) => dest.write(scrubSecrets(line)) };
+}
+
 export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
-    name,
-    level,
-    redact: { paths: redactPaths, censor: '[redacted]' },
-    base: { service: 'trade-exec', component: name },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  return pino(
+    {
+      name,
+      level,
+      redact: { paths: redactPaths, censor: CENSOR },
+      base: { service: 'trade-exec', component: name },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    scrubbingDestination(pino.destination({ dest: 1, sync: true })),
+  );
 }
 
 /** Strips userinfo from connection URLs (postgres://user:pass@host) before they are printed. */
@@ -51,4 +121,93 @@ export function redactUrl(url: string): string {
   } catch {
     return url.replace(/\/\/[^@/]*@/, '//***@');
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Temporal SDK logs through pino
+
+const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/** Workflow ids are `trade-<decision id>` (src/shared/decision.ts workflowIdFor). */
+const DECISION_FROM_WORKFLOW = /^trade-(.+)$/;
+
+/**
+ * The SDK's metadata as pino fields: symbol keys (the SDK's nanosecond timestamp) are dropped,
+ * bigints become strings, errors are serialised by pino's `err`, and every line that names a
+ * trade's workflow also carries its decision id.
+ */
+export function temporalMetaToFields(meta: LogMetadata | undefined): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  if (!meta) return fields;
+  for (const key of Object.keys(meta)) {
+    const v = (meta as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    if (key === 'error' || key === 'failure') {
+      fields.err = v;
+      continue;
+    }
+    fields[key] = typeof v === 'bigint' ? v.toString() : v;
+  }
+  const wf = typeof fields.workflowId === 'string' ? DECISION_FROM_WORKFLOW.exec(fields.workflowId) : null;
+  if (wf && fields.decisionId === undefined) fields.decisionId = wf[1];
+  return fields;
+}
+
+/** A Temporal `Logger` that writes to a pino logger. */
+export function temporalLoggerFor(logger: Logger): TemporalLogger {
+  const log = (level: LogLevel, message: string, meta?: LogMetadata): void => {
+    const pinoLevel = PINO_LEVEL[level] ?? 'info';
+    if (!logger.isLevelEnabled(pinoLevel)) return;
+    logger[pinoLevel](temporalMetaToFields(meta), message);
+  };
+  return {
+    log,
+    trace: (m, meta) => log('TRACE', m, meta),
+    debug: (m, meta) => log('DEBUG', m, meta),
+    info: (m, meta) => log('INFO', m, meta),
+    warn: (m, meta) => log('WARN', m, meta),
+    error: (m, meta) => log('ERROR', m, meta),
+  };
+}
+
+export interface TemporalLoggingOptions {
+  /** Level of Core's (Rust) logs forwarded into pino (default WARN). */
+  coreLevel?: LogLevel;
+}
+
+let temporalLoggingInstalled = false;
+
+/**
+ * Routes the Temporal SDK's logs (worker, workflow and activity context loggers, Core) through
+ * `logger`. Call once per process before any Worker or NativeConnection is created (the SDK's
+ * Runtime is a singleton that is created on first use). Returns false, doing nothing, when the
+ * Runtime already exists or this ran before.
+ */
+export function installTemporalLogging(logger: Logger, options: TemporalLoggingOptions = {}): boolean {
+  if (temporalLoggingInstalled) return false;
+  // Loaded here so that processes without a worker (CLI, paper exchange) never load the native module.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Runtime, makeTelemetryFilterString } = require('@temporalio/worker') as typeof import('@temporalio/worker');
+  try {
+    Runtime.install({
+      logger: temporalLoggerFor(logger),
+      telemetryOptions: {
+        logging: {
+          filter: makeTelemetryFilterString({ core: options.coreLevel ?? 'WARN', other: 'ERROR' }),
+          forward: {},
+        },
+      },
+    });
+  } catch (err) {
+    if (/already been instantiated|already installed/i.test(String((err as Error)?.message))) return false;
+    throw err;
+  }
+  temporalLoggingInstalled = true;
+  return true;
 }

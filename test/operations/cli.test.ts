@@ -1,0 +1,233 @@
+/**
+ * The operator CLI, run as a child process (bin/trade-exec.js) against the real test services:
+ * Temporal, Postgres, Redis, a running worker + bridge and the paper exchange.
+ */
+import { startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
+import { runCli } from '../../src/operations/cli';
+import { COMMANDS } from '../../src/operations/cli/commands';
+import type { TradeState } from '../../src/shared/trade';
+import { restingBuyPrice, runCliProcess, startTestStack, waitForState, type TestStack } from '../ui/helpers';
+
+let stack: TestStack;
+const cli = (...args: string[]) => runCliProcess(args, stack.env);
+const did = (name: string) => `cli-${stack.run}-${name}`;
+
+beforeAll(async () => {
+  stack = await startTestStack('cli', { redisDb: 11 });
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** In-process, for the help texts only (fast); everything else goes through the child process. */
+async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {} });
+  return { code, stdout, stderr };
+}
+
+test('help: the main help lists every command, and every command has its own help', async () => {
+  const main = await inProcess(['--help']);
+  expect(main.code).toBe(0);
+  for (const c of COMMANDS) {
+    expect(main.stdout).toContain(`  ${c.name} `);
+    const viaFlag = await inProcess([c.name, '--help']);
+    const viaHelp = await inProcess(['help', c.name]);
+    expect(viaFlag.code).toBe(0);
+    expect(viaFlag.stdout).toBe(viaHelp.stdout);
+    expect(viaFlag.stdout).toContain(`Usage: ${c.usage}`);
+    expect(viaFlag.stdout).toContain('TEMPORAL_ADDRESS');
+    for (const opt of Object.keys(c.options)) expect(viaFlag.stdout).toContain(`--${opt}`);
+  }
+  // The real binary prints the same help.
+  const bin = await cli('--help');
+  expect(bin.code).toBe(0);
+  expect(bin.stdout).toBe(main.stdout);
+});
+
+test('errors are one line with a distinct exit code; --json makes them JSON', async () => {
+  // Independent processes: run them side by side.
+  const [unknown, badOption, badStatus, missing, invalid, noTemporal, badConfig, noDb] = await Promise.all([
+    cli('frobnicate'),
+    cli('list', '--colour', 'red'),
+    cli('list', '--status', 'sleeping'),
+    cli('show', did('never-sent'), '--json'),
+    cli('send', '--type', 'LIMIT'),
+    runCliProcess(['list'], { ...stack.env, TEMPORAL_ADDRESS: '127.0.0.1:1' }),
+    runCliProcess(['list'], { ...stack.env, TEMPORAL_ADDRESS: 'not an address' }),
+    runCliProcess(['portfolio'], { ...stack.env, DATABASE_URL: '' }),
+  ]);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+  expect(unknown.stderr).toMatch(/^trade-exec: unknown command "frobnicate"/);
+
+  expect(badOption.code).toBe(2);
+  expect(badOption.stderr).toMatch(/Unknown option '--colour'/);
+
+  expect(badStatus.code).toBe(2);
+  expect(badStatus.stderr).toContain('--status must be one of');
+
+  expect(missing.code).toBe(3);
+  expect(JSON.parse(missing.stderr)).toEqual({ error: expect.stringContaining(`no trade trade-${did('never-sent')}`), exitCode: 3 });
+
+  expect(invalid.code).toBe(2);
+  expect(invalid.stderr).toContain('limit_price: is required for a LIMIT order');
+
+  expect(noTemporal.code).toBe(1);
+  expect(noTemporal.stderr.trim().split('\n')).toHaveLength(1);
+  expect(noTemporal.stderr).toContain('cannot reach Temporal at 127.0.0.1:1 (TEMPORAL_ADDRESS)');
+
+  expect(badConfig.code).toBe(2);
+  expect(badConfig.stderr).toContain('TEMPORAL_ADDRESS: must be host:port');
+
+  expect(noDb.code).toBe(2);
+  expect(noDb.stderr).toContain('DATABASE_URL is not set');
+});
+
+test('send --wait: a MARKET decision goes through the bridge and reports filled; portfolio shows the position', async () => {
+  const id = did('market');
+  const sent = await cli('send', '--id', id, '--side', 'BUY', '--qty', '0.002', '--wait', '--json');
+  expect(sent.stderr).toContain('waiting for its execution report');
+  expect(sent.code).toBe(0);
+  const out = JSON.parse(sent.stdout);
+  expect(out).toMatchObject({ decisionId: id, workflowId: `trade-${id}`, stream: 'risk_decisions' });
+  expect(out.report).toMatchObject({ decision_id: id, status: 'filled', success: true, filled_quantity: '0.002', side: 'BUY' });
+  expect(stack.paper.findOrder('BTCUSDT', out.report.client_order_id)?.status).toBe('FILLED');
+
+  const pf = await cli('portfolio', '--json');
+  expect(pf.code).toBe(0);
+  const report = JSON.parse(pf.stdout);
+  const btc = report.positions.find((p: { symbol: string }) => p.symbol === 'BTCUSDT');
+  expect(btc).toBeDefined();
+  expect(btc.direction).toBe('LONG');
+  expect(Number(btc.quantity)).toBeGreaterThan(0);
+  expect(Number(btc.mark_price)).toBeGreaterThan(0); // marked at the paper exchange's price
+
+  const table = await cli('portfolio');
+  expect(table.code).toBe(0);
+  expect(table.stdout).toMatch(/Positions\n/);
+  expect(table.stdout).toMatch(/BTCUSDT\s+LONG/);
+});
+
+test('list filters by symbol, side and status; show, amend, close and cancel drive resting orders', async () => {
+  const price = restingBuyPrice(stack.paper);
+  const a = did('rest-a');
+  const b = did('rest-b');
+  const c = did('rest-c');
+  const eth = did('rest-eth');
+  const ethPrice = restingBuyPrice(stack.paper, 'ETHUSDT');
+  const sends = await Promise.all([
+    ...[a, b, c].map((id) => cli('send', '--id', id, '--type', 'LIMIT', '--price', price, '--qty', '0.001')),
+    cli('send', '--id', eth, '--symbol', 'ETHUSDT', '--type', 'LIMIT', '--price', ethPrice, '--qty', '0.01'),
+  ]);
+  for (const [i, id] of [a, b, c, eth].entries()) {
+    expect(sends[i]!.code).toBe(0);
+    expect(sends[i]!.stdout).toContain(`sent decision ${id} to risk_decisions`);
+  }
+  for (const id of [a, b, c, eth]) await waitForState(stack.svc, `trade-${id}`, (s) => s.status === 'working');
+
+  const [listed, ethListed, sellListed, humanList, shown, human] = await Promise.all([
+    cli('list', '--symbol', 'btcusdt', '--side', 'BUY', '--status', 'working', '--json'),
+    cli('list', '--symbol', 'ETHUSDT', '--json'),
+    cli('list', '--side', 'SELL', '--json'),
+    cli('list', '--symbol', 'BTCUSDT'),
+    cli('show', a, '--json'),
+    cli('show', `trade-${a}`),
+  ]);
+  expect(listed.code).toBe(0);
+  const rows = JSON.parse(listed.stdout);
+  expect(rows.query).toContain("TradeSymbol = 'BTCUSDT'");
+  expect(rows.trades.map((t: { workflowId: string }) => t.workflowId).sort()).toEqual([a, b, c].map((x) => `trade-${x}`).sort());
+  expect(rows.trades[0]).toMatchObject({ symbol: 'BTCUSDT', side: 'BUY', orderType: 'LIMIT', tradeStatus: 'working', executionStatus: 'RUNNING' });
+  const ethOnly = JSON.parse(ethListed.stdout);
+  expect(ethOnly.trades.map((t: { workflowId: string }) => t.workflowId)).toEqual([`trade-${eth}`]);
+  const sells = JSON.parse(sellListed.stdout);
+  expect(sells.trades).toEqual([]);
+  expect(humanList.stdout).toMatch(/WORKFLOW ID\s+SYMBOL\s+SIDE/);
+  expect(humanList.stdout).toContain('3 trades');
+
+  // show: the live state from the getState query.
+  expect(shown.code).toBe(0);
+  const state = JSON.parse(shown.stdout).state as TradeState;
+  expect(state.status).toBe('working');
+  const entry = state.orders[0]!;
+  expect(entry.intent).toMatchObject({ type: 'LIMIT', price, quantity: '0.001' });
+  expect(entry.exchange?.status).toBe('NEW');
+  expect(human.stdout).toContain(`trade-${a}  BUY 0.001 BTCUSDT LIMIT  status working`);
+  expect(human.stdout).toContain(entry.intent.clientOrderId);
+
+  // amend: cancel-replace at a new price; the old order is cancelled on the exchange.
+  const newPrice = (Number(price) - 100).toFixed(2);
+  const amended = await cli('amend', a, '--price', newPrice, '--json');
+  expect(amended.code).toBe(0);
+  const afterAmend = JSON.parse(amended.stdout);
+  expect(afterAmend.operation).toMatchObject({ kind: 'amend', status: 'done' });
+  const replacement = (afterAmend.state as TradeState).orders.find((o) => o.intent.purpose === 'replacement')!;
+  expect(stack.paper.findOrder('BTCUSDT', entry.intent.clientOrderId)?.status).toBe('CANCELED');
+  expect(stack.paper.findOrder('BTCUSDT', replacement.intent.clientOrderId)).toMatchObject({ status: 'NEW', price: Number(newPrice).toFixed(8) });
+  const badAmend = await cli('amend', a, '--quantity', '5');
+  expect(badAmend.code).toBe(1);
+  expect(badAmend.stderr).toMatch(/^trade-exec: amend refused for trade-/);
+  expect(badAmend.stderr.trim().split('\n')).toHaveLength(1);
+
+  // cancel (update): the exchange order is cancelled, the trade ends cancelled.
+  const cancelled = await cli('cancel', a, '--reason', 'cli test');
+  expect(cancelled.code).toBe(0);
+  expect(cancelled.stdout).toMatch(/^cancel done/);
+  expect(stack.paper.findOrder('BTCUSDT', replacement.intent.clientOrderId)?.status).toBe('CANCELED');
+  await waitForState(stack.svc, `trade-${a}`, (s) => s.status === 'cancelled');
+
+  // close at market: the resting order is cancelled and a MARKET order fills the rest.
+  const closed = await cli('close', b, '--json');
+  expect(closed.code).toBe(0);
+  const closedState = JSON.parse(closed.stdout).state as TradeState;
+  const market = closedState.orders.find((o) => o.intent.purpose === 'close')!;
+  expect(market.intent.type).toBe('MARKET');
+  expect(stack.paper.findOrder('BTCUSDT', closedState.orders[0]!.intent.clientOrderId)?.status).toBe('CANCELED');
+  expect(stack.paper.findOrder('BTCUSDT', market.intent.clientOrderId)?.status).toBe('FILLED');
+
+  // cancel --workflow: Temporal cancellation; the workflow cancels its order and closes.
+  const wfCancel = await cli('cancel', c, '--workflow', '--json');
+  expect(wfCancel.code).toBe(0);
+  expect(JSON.parse(wfCancel.stdout)).toEqual({ workflowId: `trade-${c}`, cancelRequested: true, executionStatus: 'CANCELLED' });
+  const cState = await stack.svc.temporal.workflow.getHandle(`trade-${c}`).query('getState') as TradeState;
+  expect(stack.paper.findOrder('BTCUSDT', cState.orders[0]!.intent.clientOrderId)?.status).toBe('CANCELED');
+
+  const again = await cli('cancel', c);
+  expect(again.code).toBe(1);
+  expect(again.stderr).toContain('is CANCELLED: nothing to cancel');
+
+  await cli('cancel', eth, '--workflow', '--no-wait');
+}, 150_000);
+
+describe('exchange status', () => {
+  let skewed: PaperExchange;
+  beforeAll(async () => {
+    skewed = await startPaperExchange({ port: 0 });
+    skewed.faults.inject({ kind: 'clockSkew', ms: 3000, times: 0 });
+  });
+  afterAll(() => skewed?.close());
+
+  test('shows the clock offset, the rate limits and the account', async () => {
+    const r = await runCliProcess(['exchange', 'status', '--json'], { ...stack.env, BINANCE_BASE_URL: skewed.url });
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ baseUrl: skewed.url, reachable: true, keys: 'configured', account: { canTrade: true } });
+    // The exchange clock runs 3 s ahead: the measured offset says so (within a loopback round trip).
+    expect(s.clockOffsetMs).toBeGreaterThan(2000);
+    expect(s.clockOffsetMs).toBeLessThan(4000);
+    expect(s.usedWeight1m).toBeGreaterThan(0);
+    expect(s.budget).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'REQUEST_WEIGHT', interval: '1 MINUTE', limit: 6000 })]));
+
+    const human = await runCliProcess(['exchange', 'status'], { ...stack.env, BINANCE_BASE_URL: skewed.url });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/clock\s+exchange - local = \d+ ms/);
+    expect(human.stdout).toMatch(/REQUEST_WEIGHT\s+1 MINUTE/);
+
+    const down = await runCliProcess(['exchange', 'status'], { ...stack.env, BINANCE_BASE_URL: 'http://127.0.0.1:1' });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^trade-exec: exchange at http:\/\/127\.0\.0\.1:1 \(BINANCE_BASE_URL\) does not answer/);
+  });
+});
