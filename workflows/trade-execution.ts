@@ -15,6 +15,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -256,7 +257,8 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
    * path; polling the fallback. Operator requests and the entry deadline are served in between.
    */
   async function followWorking(withDeadline: boolean): Promise<void> {
-    const pushAware = false;
+    // v1 histories polled on one schedule whatever pushes arrived; keep replaying them as they ran.
+    const pushAware = patched('push-aware-polling');
     let pollMs = POLL.firstMs;
     for (;;) {
       const open = workingOrders().filter((o) => !isTerminal(o.state));

@@ -87,6 +87,7 @@ async function main(): Promise<void> {
           apiSecret: config.BINANCE_API_SECRET,
           privateKeyPath: config.BINANCE_PRIVATE_KEY_PATH,
           recvWindowMs: config.BINANCE_RECV_WINDOW,
+          wsApiUrl: config.BINANCE_WS_API_URL,
         };
       }
       const paper = await startPaperExchange({ port: config.PAPER_EXCHANGE_PORT, logger: createLogger('paper-exchange', config.LOG_LEVEL) });
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
         apiKey: PAPER_DEFAULT_API_KEY,
         apiSecret: PAPER_DEFAULT_API_SECRET,
         recvWindowMs: config.BINANCE_RECV_WINDOW,
+        wsApiUrl: paper.wsUrl,
       };
     })(),
   ]);

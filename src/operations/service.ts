@@ -9,12 +9,15 @@ import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from 
 import Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { DecisionBridge } from '../bridge/decision-bridge';
+import { createPgBridgeRecorder } from '../bridge/pg-recorder';
 import { BinanceSpotClient } from '../exchange';
 import { createLogger, type Logger } from '../logging';
 import { createPool } from '../persistence/db';
 import { migrate } from '../persistence/migrate';
-import { createPgDecisionRecorder, createPgTradeStore } from '../persistence/pg-ports';
+import { createPgTradeStore } from '../persistence/pg-ports';
 import { createTradeWorker } from '../worker/worker';
+import { OrderUpdateRouter } from '../worker/order-update-router';
+import { UserDataStream } from '../exchange/user-data-stream';
 import { AlertSink } from '../alerts/alerts';
 import { instrumentExchange } from '../metrics/exchange';
 import { ServiceMetrics } from '../metrics/metrics';
@@ -31,6 +34,8 @@ export interface ExchangeEndpoint {
   apiSecret?: string;
   privateKeyPath?: string;
   recvWindowMs: number;
+  /** WebSocket API (ws[s]://…/ws-api/v3) for the user data stream; without it fills are polled only. */
+  wsApiUrl?: string;
 }
 
 export interface ServiceOptions {
@@ -54,6 +59,8 @@ export interface ServiceOptions {
 }
 
 export interface RunningService {
+  /** The push path (user data stream → workflow signals), when a WebSocket API URL was given. */
+  orderUpdates?: OrderUpdateRouter;
   pool: Pool;
   redis: Redis;
   exchange: BinanceSpotClient;
@@ -132,6 +139,7 @@ async function startParts(
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
+  let router: OrderUpdateRouter | undefined;
   if (o.worker !== false) {
     nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
     const nc = nativeConnection;
@@ -155,6 +163,27 @@ async function startParts(
       },
     });
     workerRun = worker.run();
+    if (o.exchange.wsApiUrl) {
+      const r = new OrderUpdateRouter({
+        stream: new UserDataStream({
+          wsUrl: o.exchange.wsApiUrl,
+          apiKey: o.exchange.apiKey,
+          apiSecret: o.exchange.apiSecret,
+          ed25519PrivateKeyPem: o.exchange.privateKeyPath ? readFileSync(o.exchange.privateKeyPath, 'utf8') : undefined,
+          recvWindow: o.exchange.recvWindowMs,
+          clock: () => Date.now() + exchange.timeOffsetMs(),
+          logger: logger.child({ component: 'user-data-stream' }),
+        }),
+        temporal,
+        pool,
+        exchange,
+        logger: logger.child({ component: 'order-updates' }),
+      });
+      router = r;
+      cleanups.push(() => r.stop());
+      // Push is an optimisation: the worker serves trades (by polling) while it connects.
+      r.start().catch((err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'user data stream failed to start'));
+    }
     if (o.reconciliation) {
       await ensureReconciliationSchedule(temporal, {
         scheduleId: o.reconciliation.scheduleId ?? `reconciliation-${o.taskQueue}`,
@@ -178,7 +207,7 @@ async function startParts(
     bridge = new DecisionBridge({
       redis,
       temporal,
-      recorder: createPgDecisionRecorder(pool),
+      recorder: createPgBridgeRecorder(pool),
       logger: logger.child({ component: 'bridge' }),
       taskQueue: o.taskQueue,
       defaultOrderTimeoutMs: o.defaultOrderTimeoutMs,
@@ -189,6 +218,7 @@ async function startParts(
 
   let stopped: Promise<void> | undefined;
   return {
+    orderUpdates: router,
     pool,
     redis,
     exchange,
@@ -203,6 +233,7 @@ async function startParts(
     stop() {
       stopped ??= (async () => {
         await bridge?.stop();
+        await router?.stop();
         await metricsServer?.close();
         if (worker && worker.getState() === 'RUNNING') worker.shutdown();
         await workerRun;

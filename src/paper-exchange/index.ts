@@ -108,6 +108,8 @@ export interface PaperExchange {
   ws: WsControls;
   /** 429/418 responses sent so far. */
   rateLimitStats(): { status429: number; status418: number };
+  /** REST requests served so far, per `METHOD /path` (admin paths excluded). */
+  requestCounts(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -222,6 +224,7 @@ export async function startPaperExchange(opts: PaperExchangeOptions = {}): Promi
     faults,
     ws,
     rateLimitStats: () => ({ ...limiter.stats }),
+    requestCounts: () => Object.fromEntries(http.requestCounts),
     close: async () => {
       if (closed) return;
       closed = true;

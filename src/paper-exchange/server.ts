@@ -60,6 +60,8 @@ export class PaperHttp {
   readonly server: Server;
   private readonly routes: Map<string, Route> = buildRoutes();
   private readonly sockets = new Set<Socket>();
+  /** Requests served per `METHOD /path`, for measuring what a workflow costs the exchange. */
+  readonly requestCounts = new Map<string, number>();
 
   constructor(private readonly d: ServerDeps) {
     this.server = createServer((req, res) => {
@@ -99,6 +101,7 @@ export class PaperHttp {
     if (path.startsWith('/admin/')) return this.send(res, this.admin(method, path, rawBody));
 
     const route = this.routes.get(`${method} ${path}`);
+    this.requestCounts.set(`${method} ${path}`, (this.requestCounts.get(`${method} ${path}`) ?? 0) + 1);
     if (!route) {
       return this.send(res, { status: 404, body: JSON.stringify({ code: -1000, msg: `Unknown endpoint ${method} ${path}.` }), headers: {} });
     }

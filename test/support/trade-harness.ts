@@ -45,6 +45,8 @@ export interface HarnessOptions {
   paper?: PaperExchangeOptions;
   worker?: boolean;
   recvWindowMs?: number;
+  /** Deliver fills by the user data stream (default on), or by polling only. */
+  push?: boolean;
 }
 
 let bundle: ReturnType<typeof bundleWorkflows> | undefined;
@@ -69,6 +71,7 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
       apiKey: account?.apiKey ?? PAPER_DEFAULT_API_KEY,
       apiSecret: account?.apiSecret ?? PAPER_DEFAULT_API_SECRET,
       recvWindowMs: o.recvWindowMs ?? 2000,
+      wsApiUrl: o.push === false ? undefined : paper.wsUrl,
     },
     defaultOrderTimeoutMs: 30_000,
     worker: o.worker ?? true,

@@ -1,0 +1,57 @@
+/**
+ * Fills arrive by push: the worker's user data stream signals the owning workflow, so a resting
+ * order is followed without REST polling; after a gap in the stream, open orders are recovered
+ * by one REST query each and pushed the same way.
+ */
+import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+
+let h: TradeHarness;
+
+beforeAll(async () => {
+  h = await startTradeHarness({ name: 'push' });
+  h.paper.setPrice('BTCUSDT', '60000');
+  await eventually('the user data stream to subscribe', () => h.paper.ws.stats().subscriptions > 0);
+}, 120_000);
+afterAll(() => h?.stop());
+beforeEach(() => h.paper.setPrice('BTCUSDT', '60000'));
+
+const queries = () => h.paper.requestCounts()['GET /api/v3/order'] ?? 0;
+
+test('a resting LIMIT order learns of its fill by push', async () => {
+  const handle = await h.start({ decision_id: h.id('limit'), order_type: 'LIMIT', limit_price: '59000', timeout_ms: 120_000 });
+  await eventually('the NEW event to be pushed', async () => {
+    const s = await h.state(handle);
+    return s.status === 'working' && s.orders[0]!.transitions.length > 0 ? s : undefined;
+  });
+  const routedBefore = h.svc.orderUpdates!.stats.routed;
+  h.paper.setPrice('BTCUSDT', '58900');
+  const final = await h.result(handle);
+  expect(final.status).toBe('filled');
+  expect(h.svc.orderUpdates!.stats.routed).toBeGreaterThan(routedBefore);
+  expect(final.orders[0]!.transitions.at(-1)!.reason).toMatch(/^push: FILLED/);
+});
+
+test('after the stream drops, a fill that happened during the gap is recovered by REST and pushed', async () => {
+  const handle = await h.start({ decision_id: h.id('gap'), order_type: 'LIMIT', limit_price: '59000', timeout_ms: 120_000 });
+  await eventually('resting', async () => (await h.state(handle)).status === 'working');
+  h.paper.ws.freeze(true);
+  h.paper.setPrice('BTCUSDT', '58900'); // fills while no event can be delivered
+  const recoveredBefore = h.svc.orderUpdates!.stats.recovered;
+  h.paper.ws.freeze(false);
+  h.paper.ws.dropConnections();
+  const final = await h.result(handle);
+  expect(final.status).toBe('filled');
+  await eventually('the recovery to have run', () => h.svc.orderUpdates!.stats.recovered > recoveredBefore);
+  h.paper.setPrice('BTCUSDT', '60000');
+}, 90_000);
+
+test('with push working, a resting order costs the exchange few status queries', async () => {
+  const before = queries();
+  const handle = await h.start({ decision_id: h.id('quiet'), order_type: 'LIMIT', limit_price: '59000', timeout_ms: 120_000 });
+  await eventually('resting', async () => (await h.state(handle)).status === 'working');
+  await new Promise((r) => setTimeout(r, 8000));
+  h.paper.setPrice('BTCUSDT', '58900');
+  await h.result(handle);
+  // Polling alone would have asked at 1, 2 and 4 s; with push the first fallback poll is at 30 s.
+  expect(queries() - before).toBeLessThanOrEqual(1);
+}, 60_000);
