@@ -297,7 +297,8 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
         }
         pollMs = Math.min(waitMs * 2, pushAware && pushedOrders.size > 0 ? POLL.pushedMaxMs : POLL.maxMs);
       }
-      if (workflowInfo().continueAsNewSuggested) {
+      const wi = workflowInfo();
+      if (wi.continueAsNewSuggested || (input.historyEventLimit !== undefined && wi.historyLength >= input.historyEventLimit)) {
         // Keep the history bounded for orders that rest for days; handlers must finish first.
         await condition(allHandlersFinished);
         await continueAsNew<typeof TradeExecution>({ ...input, resume: state });

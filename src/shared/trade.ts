@@ -21,6 +21,12 @@ export interface TradeInput {
   defaultOrderTimeoutMs: number;
   /** Set only by continue-as-new: the state carried over from the previous run. */
   resume?: TradeState;
+  /**
+   * Continue-as-new once the history has this many events, besides whenever the server
+   * suggests it (its default is thousands). For operators who want shorter histories, and for
+   * tests that must see a long rest roll over.
+   */
+  historyEventLimit?: number;
 }
 
 /** Why an order exists; part of its deterministic client order id. */

@@ -33,7 +33,7 @@ export interface TradeHarness {
   /** A decision id unique to this run. */
   id(name: string): string;
   /** Starts TradeExecution for a decision (fields as on the stream; defaults: BUY 0.001 BTCUSDT MARKET). */
-  start(decision: Record<string, unknown>, defaultOrderTimeoutMs?: number): Promise<WorkflowHandle>;
+  start(decision: Record<string, unknown>, defaultOrderTimeoutMs?: number, extra?: Partial<TradeInput>): Promise<WorkflowHandle>;
   /** Waits for the workflow's result (its final state). */
   result(handle: WorkflowHandle): Promise<TradeState>;
   state(handle: WorkflowHandle): Promise<TradeState>;
@@ -89,7 +89,7 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
     db,
     taskQueue,
     id: (name) => `${o.name}-${run}-${name}`,
-    async start(raw, defaultOrderTimeoutMs = 30_000) {
+    async start(raw, defaultOrderTimeoutMs = 30_000, extra = {}) {
       const decision = RiskDecisionSchema.parse({
         timestamp: Date.now(),
         symbol: 'BTCUSDT',
@@ -99,7 +99,7 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
         reasons: [],
         ...raw,
       });
-      const input: TradeInput = { decision, defaultOrderTimeoutMs };
+      const input: TradeInput = { decision, defaultOrderTimeoutMs, ...extra };
       return svc.temporal.workflow.start('TradeExecution', {
         taskQueue,
         workflowId: workflowIdFor(decision.decision_id),

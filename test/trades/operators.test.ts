@@ -26,8 +26,9 @@ async function restingLimit(name: string, extra: Record<string, unknown> = {}): 
   return { handle, state };
 }
 
+type UpdateByName = (name: string, options: { args: unknown[] }) => Promise<TradeState>;
 const update = (handle: WorkflowHandle, name: string, arg?: unknown) =>
-  handle.executeUpdate<TradeState, unknown[]>(name, { args: arg === undefined ? [] : [arg] });
+  (handle.executeUpdate.bind(handle) as UpdateByName)(name, { args: arg === undefined ? [] : [arg] });
 
 async function refused(p: Promise<unknown>): Promise<string> {
   const err = await p.then(
