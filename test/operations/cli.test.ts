@@ -202,6 +202,29 @@ test('list filters by symbol, side and status; show, amend, close and cancel dri
   await cli('cancel', eth, '--workflow', '--no-wait');
 }, 150_000);
 
+test('health: every configured dependency, and --pollers needs a worker on the task queue', async () => {
+  const [ok, withPollers, noWorker, badRedis] = await Promise.all([
+    cli('health', '--json'),
+    cli('health', '--pollers'),
+    runCliProcess(['health', '--pollers'], { ...stack.env, TEMPORAL_TASK_QUEUE: `nobody-${stack.run}` }),
+    runCliProcess(['health'], { ...stack.env, REDIS_URL: 'redis://127.0.0.1:1' }),
+  ]);
+  expect(ok.code).toBe(0);
+  expect(JSON.parse(ok.stdout).checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
+    ['temporal', true],
+    ['postgres', true],
+    ['redis', true],
+    ['exchange', true],
+  ]);
+  expect(withPollers.code).toBe(0);
+  expect(withPollers.stdout).toMatch(/ok\s+temporal .*\d+ pollers? on /);
+  expect(noWorker.code).toBe(1);
+  expect(noWorker.stderr).toContain(`no worker polls task queue nobody-${stack.run}`);
+  expect(badRedis.code).toBe(1);
+  expect(badRedis.stdout).toMatch(/FAIL\s+redis/);
+  expect(badRedis.stderr.trim().split('\n')).toHaveLength(1);
+});
+
 describe('exchange status', () => {
   let skewed: PaperExchange;
   beforeAll(async () => {

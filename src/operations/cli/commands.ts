@@ -15,6 +15,7 @@ const trades = () => require('./trades') as typeof import('./trades');
 const sendModule = () => require('./send') as typeof import('./send');
 const portfolioModule = () => require('./portfolio') as typeof import('./portfolio');
 const exchangeModule = () => require('./exchange-status') as typeof import('./exchange-status');
+const healthModule = () => require('./health') as typeof import('./health');
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -287,6 +288,22 @@ Options:
       if (p.length > 0 && p[0] !== 'status') throw usageError(`exchange: unknown subcommand ${JSON.stringify(p[0])} (try: trade-exec exchange status)`);
       noExtraPositionals('exchange', p, 1);
       return exchangeModule().exchangeStatus(ctx, { account: !bool(v, 'no-account') });
+    },
+  },
+  {
+    name: 'health',
+    summary: 'check Temporal, Postgres, Redis and the exchange are reachable (exit 1 if not)',
+    usage: 'trade-exec health [--pollers]',
+    help: `Checks the Temporal namespace, and each of Postgres, Redis and the exchange that is configured
+(DATABASE_URL, REDIS_URL, BINANCE_BASE_URL). docker-compose.yml runs it as the health check of
+the worker (with --pollers) and the bridge.
+
+Options:
+  --pollers   also require a worker polling TEMPORAL_TASK_QUEUE`,
+    options: { pollers: { type: 'boolean' } },
+    run: (ctx, v, p) => {
+      noExtraPositionals('health', p, 0);
+      return healthModule().health(ctx, { pollers: bool(v, 'pollers') });
     },
   },
 ];

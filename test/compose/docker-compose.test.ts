@@ -1,0 +1,243 @@
+/**
+ * docker-compose.yml against the Compose Specification schema (test/compose/compose-spec.json,
+ * from github.com/compose-spec/compose-spec schema/compose-spec.json at 170098ba, Apache-2.0)
+ * and against the code: the services, ports and environment variables it names are the ones
+ * src/config.ts (ConfigSchema) and the paper exchange's main read.
+ *
+ * `docker compose config` also runs when the compose plugin is installed; on this machine only
+ * the docker CLI is (no compose plugin, no engine), so the schema check is what always runs.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Ajv from 'ajv';
+import { parse, parseDocument } from 'yaml';
+import { ConfigSchema } from '../../src/config';
+import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../../src/paper-exchange';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../src/shared/search-attributes';
+
+const root = path.resolve(__dirname, '../..');
+const composeText = fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
+/** With YAML merge keys (<<) applied, as compose does. */
+const compose = parse(composeText, { merge: true }) as {
+  name?: string;
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+};
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string[] | string;
+  profiles?: string[];
+  ports?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string; required?: boolean }>;
+  volumes?: string[];
+  container_name?: string;
+}
+const services = compose.services;
+const configKeys = Object.keys(ConfigSchema.shape);
+const envExample = parseEnvFile(fs.readFileSync(path.join(root, '.env.example'), 'utf8'));
+
+function parseEnvFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+/** Compose interpolation of "${VAR}", "${VAR:-default}", "${VAR:?message}" against `vars`. */
+function interpolate(value: string, vars: Record<string, string>): string {
+  return value.replace(/\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}/g, (_m, name: string, op: string | undefined, arg: string | undefined) => {
+    const v = vars[name];
+    if (op === ':-' || op === '-') return v ? v : (arg ?? '');
+    if (op === ':?' || op === '?') {
+      if (!v) throw new Error(`${name}: ${arg}`);
+      return v;
+    }
+    return v ?? '';
+  });
+}
+
+/** Container port of a "127.0.0.1:HOST:CONTAINER" / "HOST:CONTAINER" mapping. */
+const containerPorts = (s: Service) => (s.ports ?? []).map((p) => Number(p.split(':').pop()));
+const hostBindings = (s: Service) => (s.ports ?? []).map((p) => p.split(':').slice(0, -1).join(':'));
+
+/** Environment variables src/paper-exchange/main.ts reads (process.env.X and intEnv('X', ...)). */
+function paperExchangeEnv(): string[] {
+  const src = fs.readFileSync(path.join(root, 'src/paper-exchange/main.ts'), 'utf8');
+  const names = new Set<string>(['LOG_LEVEL']); // read by createLogger (src/logging.ts)
+  for (const m of src.matchAll(/process\.env\.([A-Z_]+)|intEnv\('([A-Z_]+)'/g)) names.add((m[1] ?? m[2])!);
+  return [...names];
+}
+
+test('docker-compose.yml is valid against the Compose Specification schema', () => {
+  const schema = JSON.parse(fs.readFileSync(path.join(__dirname, 'compose-spec.json'), 'utf8'));
+  // Draft-07, which is ajv's default; its "$schema" spelling (https, no '#') is not one ajv knows.
+  delete schema.$schema;
+  const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+  const validate = ajv.compile(schema);
+  // The schema describes the file as written (extension fields, merge keys and all).
+  const raw = parseDocument(composeText, { merge: true }).toJS({ maxAliasCount: 100 });
+  const ok = validate(raw);
+  expect(ajv.errorsText(validate.errors, { separator: '\n' })).toBe('No errors');
+  expect(ok).toBe(true);
+
+  // And the schema does catch a broken file (so this test can fail).
+  const broken = structuredClone(raw) as { services: Record<string, Record<string, unknown>> };
+  broken.services.worker!.healthcheck = { test: ['CMD'], interval: 30 };
+  broken.services.redis!.restartt = 'always';
+  expect(validate(broken)).toBe(false);
+});
+
+test('`docker compose config` accepts it, when the compose plugin is installed', () => {
+  const probe = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    console.warn(`docker compose plugin not available (${(probe.stderr || probe.error?.message || '').trim().split('\n')[0]}): schema check only`);
+    return;
+  }
+  const out = execFileSync('docker', ['compose', '--env-file', '.env.example', '--profile', 'paper', 'config', '--quiet'], {
+    cwd: root,
+    env: { ...process.env, POSTGRES_PASSWORD: 'only-for-config-check' },
+    encoding: 'utf8',
+  });
+  expect(out).toBe('');
+});
+
+test('the services: data stores, Temporal on PostgreSQL, UI, search attributes, scalable worker, bridge, paper exchange under a profile', () => {
+  expect(Object.keys(services).sort()).toEqual(['bridge', 'paper-exchange', 'postgres', 'redis', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
+
+  // Temporal persists to the same PostgreSQL.
+  const temporal = services.temporal!;
+  expect(temporal.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres', DB_PORT: 5432 });
+  expect(temporal.depends_on?.postgres?.condition).toBe('service_healthy');
+
+  // Every search attribute the code registers, with its type, is created by temporal-setup, and the apps wait for it.
+  const setup = String(services['temporal-setup']!.command);
+  for (const sa of SEARCH_ATTRIBUTE_REGISTRATIONS) expect(setup).toContain(`${sa.name}=${sa.type}`);
+  expect(setup.match(/\b[A-Za-z]+=(Keyword|KeywordList|Text|Int|Double|Bool|Datetime)\b/g)).toHaveLength(SEARCH_ATTRIBUTE_REGISTRATIONS.length);
+
+  for (const app of ['worker', 'bridge']) {
+    const s = services[app]!;
+    expect(s.depends_on).toMatchObject({
+      postgres: { condition: 'service_healthy' },
+      redis: { condition: 'service_healthy' },
+      'temporal-setup': { condition: 'service_completed_successfully' },
+      'paper-exchange': { condition: 'service_healthy', required: false },
+    });
+    expect(s.container_name).toBeUndefined(); // scalable
+    expect(s.ports ?? []).toEqual([]); // no fixed host port: --scale worker=3 works
+  }
+  expect(services.worker!.environment!.TRADE_EXEC_ROLES).toBe('worker');
+  expect(services.bridge!.environment!.TRADE_EXEC_ROLES).toBe('bridge');
+  expect(services['paper-exchange']!.profiles).toEqual(['paper']);
+  for (const [name, s] of Object.entries(services)) {
+    if (name === 'paper-exchange') continue;
+    expect([name, s.profiles]).toEqual([name, undefined]);
+  }
+
+  // Health checks on everything long-running; the worker's needs a poller on the task queue.
+  for (const name of ['postgres', 'redis', 'temporal', 'worker', 'bridge', 'paper-exchange']) {
+    expect([name, Array.isArray(services[name]!.healthcheck?.test)]).toEqual([name, true]);
+  }
+  expect(services.worker!.healthcheck!.test).toEqual(['CMD', 'node', 'bin/trade-exec.js', 'health', '--pollers', '--quiet']);
+  expect(fs.existsSync(path.join(root, 'bin/trade-exec.js'))).toBe(true);
+  expect(String(services['paper-exchange']!.command)).toContain('src/paper-exchange/main.ts');
+  expect(fs.existsSync(path.join(root, 'src/paper-exchange/main.ts'))).toBe(true);
+
+  // Named volumes, all of them used.
+  const used = Object.values(services).flatMap((s) => (s.volumes ?? []).map((v) => v.split(':')[0]));
+  expect(Object.keys(compose.volumes).sort()).toEqual(['postgres-data', 'redis-data']);
+  for (const v of Object.keys(compose.volumes)) expect(used).toContain(v);
+  // Published ports only on loopback.
+  for (const s of Object.values(services)) for (const h of hostBindings(s)) expect(h).toMatch(/^127\.0\.0\.1:\d+$/);
+});
+
+test('environment variables and addresses match what the code reads', () => {
+  const paperEnv = paperExchangeEnv();
+  expect(paperEnv).toEqual(expect.arrayContaining(['PAPER_EXCHANGE_PORT', 'PAPER_EXCHANGE_HOST', 'PAPER_API_KEY', 'PAPER_API_SECRET']));
+  const vars = { ...envExample, POSTGRES_PASSWORD: 'pw-for-test' };
+
+  for (const app of ['worker', 'bridge']) {
+    const env = services[app]!.environment!;
+    // Every variable given to the app is one src/config.ts reads (a typo would be silently ignored).
+    for (const k of Object.keys(env)) expect([app, k, configKeys.includes(k)]).toEqual([app, k, true]);
+    // Everything the service needs to reach its dependencies is set.
+    for (const k of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'REDIS_URL', 'BINANCE_BASE_URL', 'BINANCE_API_KEY', 'BINANCE_API_SECRET', 'TRADE_EXEC_ROLES']) {
+      expect([app, k, k in env]).toEqual([app, k, true]);
+    }
+    const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(String(v), vars)]));
+    // The resolved environment passes the service's own config validation.
+    const parsed = ConfigSchema.safeParse(resolved);
+    expect(parsed.success ? 'valid' : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')).toBe('valid');
+
+    // Addresses point at the services and the ports they listen on.
+    const [tHost, tPort] = resolved.TEMPORAL_ADDRESS!.split(':');
+    expect(containerPorts(services[tHost!]!)).toContain(Number(tPort));
+    const db = new URL(resolved.DATABASE_URL!);
+    expect(db.hostname).toBe('postgres');
+    expect(Number(db.port)).toBe(5432);
+    expect(db.username).toBe(services.postgres!.environment!.POSTGRES_USER);
+    expect(db.pathname).toBe(`/${services.postgres!.environment!.POSTGRES_DB}`);
+    expect(containerPorts(services.postgres!)).toContain(5432);
+    const redis = new URL(resolved.REDIS_URL!);
+    expect(redis.hostname).toBe('redis');
+    expect(containerPorts(services.redis!)).toContain(Number(redis.port));
+    // With the example .env (paper trading) the exchange is the paper-exchange service on its port.
+    const ex = new URL(resolved.BINANCE_BASE_URL!);
+    expect(ex.hostname).toBe('paper-exchange');
+    const paperPort = Number(services['paper-exchange']!.environment!.PAPER_EXCHANGE_PORT);
+    expect(Number(ex.port)).toBe(paperPort);
+    expect(new URL(resolved.BINANCE_WS_API_URL!).port).toBe(String(paperPort));
+    expect(containerPorts(services['paper-exchange']!)).toContain(paperPort);
+  }
+  expect(services.worker!.environment!.METRICS_PORT).not.toBe(services.bridge!.environment!.METRICS_PORT);
+  expect(services['temporal-ui']!.environment!.TEMPORAL_ADDRESS).toBe(services.worker!.environment!.TEMPORAL_ADDRESS);
+
+  // The paper exchange gets only variables its main reads, and its account is the app's key pair.
+  const paper = services['paper-exchange']!.environment!;
+  for (const k of Object.keys(paper)) expect(['paper-exchange', k, paperEnv.includes(k)]).toEqual(['paper-exchange', k, true]);
+  expect(paper.PAPER_API_KEY).toContain('${BINANCE_API_KEY');
+  expect(paper.PAPER_API_SECRET).toContain('${BINANCE_API_SECRET');
+  expect(paper.PAPER_EXCHANGE_HOST).toBe('0.0.0.0');
+});
+
+test('no secret in the file; every interpolated variable is documented in .env.example or has a default', () => {
+  for (const [name, s] of Object.entries(services)) {
+    for (const [k, v] of Object.entries(s.environment ?? {})) {
+      if (/PASSWORD|PWD|SECRET|API_KEY/.test(k)) expect([name, k, String(v)]).toEqual([name, k, expect.stringMatching(/^\$\{[A-Z_]+:\?[^}]+\}$|^\$\{[A-Z_]+:-\}$/)]);
+      if (k === 'DATABASE_URL') expect(String(v)).toMatch(/:\$\{POSTGRES_PASSWORD:\?[^}]+\}@/);
+    }
+  }
+  expect(composeText).not.toContain(PAPER_DEFAULT_API_SECRET);
+  expect(composeText).not.toContain(PAPER_DEFAULT_API_KEY);
+  expect(composeText).not.toMatch(/change-me/);
+  // Required (:?) variables are in .env.example; others have defaults.
+  for (const m of composeText.matchAll(/\$\{([A-Z0-9_]+)(:?[-?])?[^}]*\}/g)) {
+    const [, name, op] = m;
+    if (op === ':?' || op === '?' || op === undefined) expect([name, name! in envExample]).toEqual([name, true]);
+  }
+  // .env.example names only variables that compose or the service reads.
+  for (const k of Object.keys(envExample)) {
+    const known = configKeys.includes(k) || composeText.includes(`\${${k}`) || k === 'COMPOSE_PROFILES';
+    expect([k, known]).toEqual([k, true]);
+  }
+  expect(envExample.POSTGRES_PASSWORD).toBe(''); // the example holds no real password
+  expect(envExample.COMPOSE_PROFILES).toBe('paper');
+  // Without POSTGRES_PASSWORD, interpolation stops with a message instead of using a default.
+  expect(() => interpolate(services.worker!.environment!.DATABASE_URL!, envExample)).toThrow(/set POSTGRES_PASSWORD in \.env/);
+});
+
+test('the image contains what the services run', () => {
+  const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+  for (const dir of ['bin', 'src', 'workflows', 'activities']) expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'));
+  expect(dockerfile).toMatch(/npm ci --omit=dev/);
+  const cmd = /^CMD \["node_modules\/\.bin\/tsx", "([^"]+)"\]$/m.exec(dockerfile);
+  expect(cmd).not.toBeNull();
+  expect(fs.existsSync(path.join(root, cmd![1]!))).toBe(true);
+  const ignore = fs.readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n');
+  for (const p of ['node_modules', '.env', '.git']) expect(ignore).toContain(p);
+});
