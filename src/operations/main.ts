@@ -30,12 +30,17 @@ async function main(): Promise<void> {
   const stoppers: Stopper[] = [];
   let shuttingDown = false;
 
+  let firstSignalAt = 0;
   const shutdown = async (signal: string) => {
     if (shuttingDown) {
+      // Ctrl-C reaches this process twice (from the terminal and relayed by npm/tsx), so only a
+      // signal well after the first one means "stop waiting".
+      if (Date.now() - firstSignalAt < 2000) return;
       log.warn({ signal }, 'second signal: exiting without waiting');
       process.exit(130);
     }
     shuttingDown = true;
+    firstSignalAt = Date.now();
     log.info({ signal }, 'shutting down (Ctrl-C again to force)');
     for (const s of [...stoppers].reverse()) {
       try {
