@@ -435,6 +435,11 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
   }
 
   async function finish(override?: 'cancelled' | 'failed'): Promise<TradeState> {
+    // A request accepted just as the last order closed has nothing left to act on: answer it.
+    for (const op of state.operations.filter((o) => o.status === 'pending')) {
+      op.status = 'failed';
+      op.result = `the trade ended (${state.status}) before the ${op.kind} could be carried out`;
+    }
     await settleAll();
     state.finishedAt = Date.now();
     setStatus(override === 'failed' ? 'failed' : finalTradeStatus(state, override));
