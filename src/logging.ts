@@ -13,6 +13,7 @@
  * and Core's native logs) go through the same pino logger once installTemporalLogging() has run,
  * with `workflowId`, `decisionId`, `runId`, `activityType` ... as fields.
  */
+import type { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
 
@@ -99,11 +100,56 @@ function scrubbingDestination(dest: DestinationStream): DestinationStream {
   return { write: (line: string) => dest.write(scrubSecrets(line)) };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Trade context on activity log lines
+
+type ActivityStore = { info: { workflowExecution: { workflowId: string }; activityType: string; attempt: number } };
+let activityStorage: AsyncLocalStorage<ActivityStore> | undefined;
+let activityModulePath: string | null | undefined;
+
+/**
+ * The running activity's context, if this line is logged inside one. @temporalio/activity is
+ * never loaded from here: only when the worker has loaded it (require.cache) is its
+ * AsyncLocalStorage consulted, so the CLI and the paper exchange pay nothing.
+ */
+function currentActivity(): ActivityStore | undefined {
+  if (!activityStorage) {
+    if (activityModulePath === undefined) {
+      try {
+        activityModulePath = require.resolve('@temporalio/activity');
+      } catch {
+        activityModulePath = null;
+      }
+    }
+    const loaded = activityModulePath ? (require.cache?.[activityModulePath]?.exports as { asyncLocalStorage?: AsyncLocalStorage<ActivityStore> } | undefined) : undefined;
+    if (!loaded?.asyncLocalStorage) return undefined;
+    activityStorage = loaded.asyncLocalStorage;
+  }
+  return activityStorage.getStore();
+}
+
+/**
+ * pino mixin: a line logged while an activity runs carries its workflowId, decisionId, activity
+ * type and attempt, whichever logger wrote it, unless the line or its logger already has them.
+ */
+function tradeContextMixin(obj: object, _level: number, logger: Logger): Record<string, unknown> {
+  const store = currentActivity();
+  if (!store) return {};
+  const workflowId = store.info.workflowExecution.workflowId;
+  const fields: Record<string, unknown> = { workflowId, activityType: store.info.activityType, attempt: store.info.attempt };
+  const decision = DECISION_FROM_WORKFLOW.exec(workflowId);
+  if (decision) fields.decisionId = decision[1];
+  const bound = logger.bindings();
+  for (const k of Object.keys(fields)) if (k in obj || k in bound) delete fields[k];
+  return fields;
+}
+
 export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
   return pino(
     {
       name,
       level,
+      mixin: tradeContextMixin,
       redact: { paths: redactPaths, censor: CENSOR },
       base: { service: 'trade-exec', component: name },
       timestamp: pino.stdTimeFunctions.isoTime,
