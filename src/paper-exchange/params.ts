@@ -64,6 +64,12 @@ export class Params {
     return Number(v);
   }
 
+  /** A time parameter (startTime, endTime) in ms; Binance accepts it in microseconds too. */
+  timeMs(name: string): number | undefined {
+    const v = this.int(name);
+    return v !== undefined && v > 1e14 ? Math.floor(v / 1000) : v;
+  }
+
   clientId(name: string): string | undefined {
     const v = this.str(name);
     if (v === undefined) return undefined;

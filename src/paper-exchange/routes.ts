@@ -272,8 +272,8 @@ export function buildRoutes(): Map<string, Route> {
       const symbol = c.params.required('symbol');
       c.engine.symbolDef(symbol);
       const fromId = c.params.int('orderId');
-      const start = c.params.int('startTime');
-      const end = c.params.int('endTime');
+      const start = c.params.timeMs('startTime');
+      const end = c.params.timeMs('endTime');
       const limit = Math.min(c.params.int('limit') ?? 500, 1000);
       let list = c.engine.ordersOf(symbol).filter((o) => o.account === acct(c).apiKey);
       if (fromId !== undefined) list = list.filter((o) => o.orderId >= fromId);
@@ -292,8 +292,8 @@ export function buildRoutes(): Map<string, Route> {
       c.engine.symbolDef(symbol);
       const orderId = c.params.int('orderId');
       const fromId = c.params.int('fromId');
-      const start = c.params.int('startTime');
-      const end = c.params.int('endTime');
+      const start = c.params.timeMs('startTime');
+      const end = c.params.timeMs('endTime');
       const limit = Math.min(c.params.int('limit') ?? 500, 1000);
       let list = c.engine.tradesOf(symbol).filter((t) => t.account === acct(c).apiKey);
       if (orderId !== undefined) list = list.filter((t) => t.orderId === orderId);

@@ -141,6 +141,7 @@ export class PaperHttp {
       if (pre) return this.faultReply(pre, headers);
       if (!params) throw parseError;
 
+      const micros = wantsMicroseconds(req.headers['x-mbx-time-unit']);
       const ctx: Ctx = { params, account: undefined, now, engine: this.d.engine, limiter: this.d.limiter, rateLimits: this.d.rateLimits };
       if (route.security !== 'NONE') {
         const key = req.headers['x-mbx-apikey'];
@@ -155,7 +156,7 @@ export class PaperHttp {
       }
       const result = route.handler(ctx);
       if (route.orders && ctx.account) Object.assign(headers, this.d.limiter.orderHeaders(ctx.account.apiKey, now));
-      reply = { status: 200, body: JSON.stringify(result), headers };
+      reply = { status: 200, body: JSON.stringify(micros ? inMicroseconds(result) : result), headers };
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       if (Object.keys(headers).length === 0) Object.assign(headers, this.d.limiter.weightHeaders(ip, now));
@@ -218,6 +219,24 @@ export class PaperHttp {
     if (path === '/admin/state' && method === 'GET') return ok(this.d.state());
     return { status: 404, body: JSON.stringify({ error: `no admin route ${method} ${path}` }), headers: {} };
   }
+}
+
+/** JSON fields that carry a timestamp (Binance: "The time unit affects timestamp fields in JSON responses"). */
+const TIME_FIELDS = new Set(['serverTime', 'transactTime', 'transactionTime', 'time', 'updateTime', 'workingTime']);
+
+/** The X-MBX-TIME-UNIT request header: MILLISECOND (default) or MICROSECOND, either case; else -1194. */
+function wantsMicroseconds(header: string | string[] | undefined): boolean {
+  if (header === undefined) return false;
+  const v = Array.isArray(header) ? header.join(',') : header;
+  if (v === 'MICROSECOND' || v === 'microsecond') return true;
+  if (v === 'MILLISECOND' || v === 'millisecond') return false;
+  throw new ApiError(400, -1194, 'Invalid value for time unit; expected either MICROSECOND or MILLISECOND.');
+}
+
+function inMicroseconds(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(inMicroseconds);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, TIME_FIELDS.has(k) && typeof x === 'number' ? x * 1000 : inMicroseconds(x)]));
 }
 
 /** A weight function may itself reject a parameter; the request still costs at least 1. */
