@@ -9,8 +9,10 @@
  *   submitted → filled     that transition → the last fill's exchange trade time;
  *   whole trade            decisions.received_at → the report's timestamp.
  *
- * A retried activity calls the hooks again; report ids and trade ids already observed by this
- * process are skipped (bounded memory), so a retry does not count a trade twice.
+ * A retried activity calls the hooks again; report ids, workflow outcomes and trade ids already
+ * observed by this process are skipped (bounded memory), so a retry does not count a trade twice.
+ * (Per process: a retry that lands on another worker after the first one counted and died is
+ * counted there again; Prometheus sums the workers.)
  */
 import type { Pool } from 'pg';
 import type { AlertSink } from '../alerts/alerts';
@@ -70,6 +72,7 @@ class BoundedSet {
 export class TradeObserver {
   readonly thresholds: AlertThresholds;
   private readonly seenReports = new BoundedSet(20_000);
+  private readonly seenOutcomes = new BoundedSet(20_000);
   private readonly seenTrades = new BoundedSet(100_000);
   private readonly outcomes: boolean[] = [];
 
@@ -95,7 +98,10 @@ export class TradeObserver {
     if (!this.seenReports.add(report.report_id)) return;
     const m = this.o.metrics;
     m.reports.inc({ status: report.status, success: String(report.success) });
-    if (!FINAL_STATUSES.has(report.status)) return;
+    // A trade's outcome is its report with a final status and an execution time (set only once
+    // the trade finished: 'partially_filled' is also an intermediate transition), once per workflow.
+    if (!FINAL_STATUSES.has(report.status) || report.execution_time === null) return;
+    if (!this.seenOutcomes.add(report.workflow_id)) return;
     m.orders.inc({ order_type: report.order_type, outcome: report.status });
 
     this.outcomes.push(report.success);

@@ -79,13 +79,19 @@ test('counts each final outcome once per report id, ignores intermediate transit
   const filled = report('filled');
   await observer.reportPublished(filled);
   await observer.reportPublished(filled); // the activity retried
-  await observer.reportPublished(report('working'));
+  await observer.reportPublished(report('working', { execution_time: null }));
+  // A partial fill reported mid-trade is a transition, not the outcome; the final report of
+  // the same workflow is.
+  const partial = report('partially_filled', { execution_time: null });
+  await observer.reportPublished(partial);
+  await observer.reportPublished({ ...report('filled'), workflow_id: partial.workflow_id, report_id: `${partial.workflow_id}:2` });
   await observer.reportPublished(report('rejected', { order_type: 'LIMIT' }));
-  expect(await value(metrics, 'trade_orders_total', { order_type: 'MARKET', outcome: 'filled' })).toBe(1);
+  expect(await value(metrics, 'trade_orders_total', { order_type: 'MARKET', outcome: 'filled' })).toBe(2);
+  expect(await value(metrics, 'trade_orders_total', { outcome: 'partially_filled' })).toBeUndefined();
   expect(await value(metrics, 'trade_orders_total', { order_type: 'LIMIT', outcome: 'rejected' })).toBe(1);
   expect(await value(metrics, 'trade_orders_total', { outcome: 'working' })).toBeUndefined();
   expect(await value(metrics, 'trade_execution_reports_total', { status: 'working' })).toBe(1);
-  expect(await value(metrics, 'trade_success_ratio')).toBe(0.5);
+  expect(await value(metrics, 'trade_success_ratio')).toBeCloseTo(2 / 3, 10);
 });
 
 test('alerts once when the failure rate crosses its threshold, then respects the cooldown', async () => {
