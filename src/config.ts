@@ -65,6 +65,12 @@ export const ConfigSchema = z
     BRIDGE_CONCURRENCY: intFromEnv(32, 1, 1000),
     BRIDGE_CLAIM_IDLE_MS: intFromEnv(60_000, 1000, 24 * 3600 * 1000),
     METRICS_PORT: intFromEnv(9464, 0, 65535),
+    /** How often the reconciliation schedule compares Postgres with the exchange; 0 turns it off. */
+    RECONCILE_EVERY_MS: intFromEnv(300_000, 0, 24 * 3600 * 1000),
+    /** Symbols the service trades (first symbol of a base asset books that asset's inventory). */
+    RECONCILE_SYMBOLS: optionalString
+      .transform((v) => (v ?? 'BTCUSDT,ETHUSDT,BNBUSDT').split(',').map((x) => x.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[A-Z0-9]{2,20}$/, 'must be exchange symbols such as BTCUSDT, comma-separated'))),
     /** Which parts this process runs; docker-compose scales workers and bridges separately. */
     TRADE_EXEC_ROLES: optionalString
       .transform((v) => (v ?? 'worker,bridge').split(',').map((r) => r.trim()).filter(Boolean))

@@ -124,6 +124,12 @@ async function main(): Promise<void> {
       claimIdleMs: config.BRIDGE_CLAIM_IDLE_MS,
     },
     logger: createLogger('service', config.LOG_LEVEL),
+    metrics: { port: config.METRICS_PORT },
+    reconciliation: config.RECONCILE_EVERY_MS > 0 && {
+      everyMs: config.RECONCILE_EVERY_MS,
+      triggerNow: true,
+      input: { symbols: config.RECONCILE_SYMBOLS },
+    },
   });
   stoppers.push({ name: 'worker and bridge', stop: () => service.stop() });
 
@@ -134,6 +140,7 @@ async function main(): Promise<void> {
     `  PostgreSQL:      ${redactUrl(databaseUrl)}`,
     `  Redis:           ${redactUrl(redisUrl)}  (decisions in: risk_decisions, reports out: trade_executions)`,
     `  Exchange:        ${exchange.baseUrl}${exchange.paper ? '  (paper exchange)' : ''}`,
+    `  Metrics:         ${service.metricsServer ? `${service.metricsServer.url}` : '(off)'}`,
     'Press Ctrl-C to stop.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

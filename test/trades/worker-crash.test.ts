@@ -29,8 +29,9 @@ async function startWorker(): Promise<ChildProcess> {
       BINANCE_BASE_URL: h.paper.url,
       BINANCE_API_KEY: PAPER_DEFAULT_API_KEY,
       BINANCE_API_SECRET: PAPER_DEFAULT_API_SECRET,
-      BINANCE_RECV_WINDOW: '1500',
+      BINANCE_RECV_WINDOW: '3000',
       METRICS_PORT: '0',
+      RECONCILE_EVERY_MS: '0',
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -93,7 +94,7 @@ test('SIGKILL while LIMIT orders rest; they fill while the worker is down; resta
 test('SIGKILL while MARKET submissions are in flight; restart settles each by client order id', async () => {
   h.paper.setPrice('BTCUSDT', '60000');
   // Slow the exchange so that the kill lands between sending and hearing back.
-  h.paper.faults.inject({ kind: 'latency', ms: 1500, method: 'POST', path: '/api/v3/order', times: 0 });
+  h.paper.faults.inject({ kind: 'latency', ms: 700, method: 'POST', path: '/api/v3/order', times: 0 });
   worker = await startWorker();
   const handles = [];
   for (let i = 0; i < 6; i++) handles.push(await h.start({ decision_id: h.id(`inflight${i}`) }));
