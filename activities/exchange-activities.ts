@@ -81,6 +81,150 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     }
   }
 
+  async function placeOrderOnce(intent: OrderIntent): Promise<PlaceOrderResult> {
+    const info = Context.current().info;
+    if (info.attempt > 1) {
+      await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
+      const existing = await lookup(intent);
+      if (existing) {
+        logger.info({ clientOrderId: intent.clientOrderId, attempt: info.attempt }, 'adopted order placed by an earlier attempt');
+        return { order: existing, adopted: true };
+      }
+    }
+    for (let send = 1; ; send++) {
+      const sentAt = Date.now();
+      try {
+        const resp = await exchange.newOrder({
+          symbol: intent.symbol,
+          side: intent.side,
+          type: intent.type,
+          quantity: intent.quantity,
+          price: intent.price,
+          stopPrice: intent.stopPrice,
+          timeInForce: intent.timeInForce,
+          newClientOrderId: intent.clientOrderId,
+        });
+        return { order: fromResponse(resp), adopted: false };
+      } catch (err) {
+        if (isBinanceError(err, 'rejected') && err.code === -2010 && err.msg === DUPLICATE_ORDER) {
+          const existing = await lookup(intent);
+          if (existing) return { order: existing, adopted: true };
+        }
+        if (!isBinanceError(err, 'unknown_outcome') || send >= 3) throw toFailure(err);
+        logger.warn(
+          { clientOrderId: intent.clientOrderId, code: err.code, msg: err.msg },
+          'order submission outcome unknown; settling by query before any resend',
+        );
+        await outwaitRecvWindow(sentAt);
+        const existing = await lookup(intent);
+        if (existing) return { order: existing, adopted: true };
+      }
+    }
+  }
+
+  async function placeOrderListOnce(oco: OcoIntent): Promise<PlaceOrderListResult> {
+    const info = Context.current().info;
+    const findList = async (): Promise<PlaceOrderListResult | undefined> => {
+      try {
+        const list = await exchange.getOrderList({ origClientOrderId: oco.listClientOrderId });
+        const [above, below] = await Promise.all([lookup(oco.above), lookup(oco.below)]);
+        if (!above || !below) throw ApplicationFailure.retryable(`order list ${oco.listClientOrderId} exists but a leg is not visible yet`, 'OrderNotFound');
+        return { orderListId: list.orderListId, above, below, adopted: true };
+      } catch (err) {
+        if (isBinanceError(err, 'not_found')) return undefined;
+        throw toFailure(err);
+      }
+    };
+    if (info.attempt > 1) {
+      await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
+      const existing = await findList();
+      if (existing) return existing;
+    }
+    for (let send = 1; ; send++) {
+      const sentAt = Date.now();
+      try {
+        const resp = await exchange.newOco({
+          symbol: oco.symbol,
+          side: oco.side,
+          quantity: oco.quantity,
+          listClientOrderId: oco.listClientOrderId,
+          aboveType: oco.above.type as 'LIMIT_MAKER' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT_LIMIT',
+          aboveClientOrderId: oco.above.clientOrderId,
+          abovePrice: oco.above.price,
+          aboveStopPrice: oco.above.stopPrice,
+          aboveTimeInForce: oco.above.type === 'LIMIT_MAKER' ? undefined : 'GTC',
+          belowType: oco.below.type as 'LIMIT_MAKER' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT_LIMIT',
+          belowClientOrderId: oco.below.clientOrderId,
+          belowPrice: oco.below.price,
+          belowStopPrice: oco.below.stopPrice,
+          belowTimeInForce: oco.below.type === 'LIMIT_MAKER' ? undefined : 'GTC',
+        });
+        return { orderListId: resp.orderListId, ...legsOf(resp, oco), adopted: false };
+      } catch (err) {
+        if (!isBinanceError(err, 'unknown_outcome') || send >= 3) {
+          if (isBinanceError(err, 'rejected') && err.code === -2010 && err.msg === DUPLICATE_ORDER) {
+            const existing = await findList();
+            if (existing) return existing;
+          }
+          throw toFailure(err);
+        }
+        logger.warn({ listClientOrderId: oco.listClientOrderId, code: err.code, msg: err.msg }, 'order list outcome unknown; settling by query');
+        await outwaitRecvWindow(sentAt);
+        const existing = await findList();
+        if (existing) return existing;
+      }
+    }
+  }
+
+  async function replaceOrderOnce(args: { old: OrderRef; replacement: OrderIntent }): Promise<ReplaceOrderResult> {
+    const info = Context.current().info;
+    const settle = async (): Promise<ReplaceOrderResult | undefined> => {
+      const replacement = (await lookup(args.replacement)) ?? null;
+      const old = await lookup(args.old);
+      if (!old) throw ApplicationFailure.nonRetryable(`order ${args.old.clientOrderId} to amend does not exist`, 'OrderNotFound');
+      if (replacement || old.status !== 'NEW') return { old, replacement };
+      return undefined;
+    };
+    if (info.attempt > 1) {
+      await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
+      const settled = await settle();
+      if (settled) return settled;
+    }
+    const r = args.replacement;
+    const sentAt = Date.now();
+    try {
+      const res = await exchange.cancelReplace({
+        symbol: r.symbol,
+        side: r.side,
+        type: r.type,
+        timeInForce: r.timeInForce,
+        quantity: r.quantity,
+        price: r.price,
+        stopPrice: r.stopPrice,
+        newClientOrderId: r.clientOrderId,
+        cancelOrigClientOrderId: args.old.clientOrderId,
+        cancelReplaceMode: 'STOP_ON_FAILURE',
+      });
+      const old = await lookup(args.old);
+      if (!old) throw ApplicationFailure.retryable(`order ${args.old.clientOrderId} vanished during amend`, 'OrderNotFound');
+      const placed = res.newOrderResult === 'SUCCESS' ? ((await lookup(r)) ?? null) : null;
+      const why = (x: unknown) => (x && typeof x === 'object' && 'msg' in x ? String((x as { msg: unknown }).msg) : undefined);
+      const error =
+        res.cancelResult === 'FAILURE'
+          ? `cancel failed: ${why(res.cancelResponse) ?? 'unknown'}`
+          : res.newOrderResult === 'FAILURE'
+            ? `replacement rejected: ${why(res.newOrderResponse) ?? 'unknown'}`
+            : undefined;
+      return error ? { old, replacement: placed, error } : { old, replacement: placed };
+    } catch (err) {
+      if (!isBinanceError(err, 'unknown_outcome')) throw toFailure(err);
+      await outwaitRecvWindow(sentAt);
+      const settled = await settle();
+      if (settled) return settled;
+      throw toFailure(err);
+    }
+  }
+
   return {
     /** Symbol rules from the (cached) exchangeInfo, quantity down to the lot step, price to the tick. */
     async prepareOrder(req: PrepareOrderRequest): Promise<PreparedOrder> {
@@ -130,46 +274,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
      * - On an unknown outcome in this attempt we do the same before sending again.
      * - A -2010 "Duplicate order sent." means the id is already an open order: adopt it.
      */
-    async placeOrder(intent: OrderIntent): Promise<PlaceOrderResult> {
-      const info = Context.current().info;
-      if (info.attempt > 1) {
-        await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
-        const existing = await lookup(intent);
-        if (existing) {
-          logger.info({ clientOrderId: intent.clientOrderId, attempt: info.attempt }, 'adopted order placed by an earlier attempt');
-          return { order: existing, adopted: true };
-        }
-      }
-      for (let send = 1; ; send++) {
-        const sentAt = Date.now();
-        try {
-          const resp = await exchange.newOrder({
-            symbol: intent.symbol,
-            side: intent.side,
-            type: intent.type,
-            quantity: intent.quantity,
-            price: intent.price,
-            stopPrice: intent.stopPrice,
-            timeInForce: intent.timeInForce,
-            newClientOrderId: intent.clientOrderId,
-          });
-          return { order: fromResponse(resp), adopted: false };
-        } catch (err) {
-          if (isBinanceError(err, 'rejected') && err.code === -2010 && err.msg === DUPLICATE_ORDER) {
-            const existing = await lookup(intent);
-            if (existing) return { order: existing, adopted: true };
-          }
-          if (!isBinanceError(err, 'unknown_outcome') || send >= 3) throw toFailure(err);
-          logger.warn(
-            { clientOrderId: intent.clientOrderId, code: err.code, msg: err.msg },
-            'order submission outcome unknown; settling by query before any resend',
-          );
-          await outwaitRecvWindow(sentAt);
-          const existing = await lookup(intent);
-          if (existing) return { order: existing, adopted: true };
-        }
-      }
-    },
+    placeOrder: (intent: OrderIntent): Promise<PlaceOrderResult> => keepAlive(() => placeOrderOnce(intent)),
 
     /** The order's current state; -2013 here is an error (the order was placed), not "absent". */
     async queryOrder(ref: OrderRef): Promise<OrderSnapshot> {
@@ -192,59 +297,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
      * Places an OCO order list exactly once: the same settle-before-resend rule as placeOrder,
      * keyed by the list's client id.
      */
-    async placeOrderList(oco: OcoIntent): Promise<PlaceOrderListResult> {
-      const info = Context.current().info;
-      const findList = async (): Promise<PlaceOrderListResult | undefined> => {
-        try {
-          const list = await exchange.getOrderList({ origClientOrderId: oco.listClientOrderId });
-          const [above, below] = await Promise.all([lookup(oco.above), lookup(oco.below)]);
-          if (!above || !below) throw ApplicationFailure.retryable(`order list ${oco.listClientOrderId} exists but a leg is not visible yet`, 'OrderNotFound');
-          return { orderListId: list.orderListId, above, below, adopted: true };
-        } catch (err) {
-          if (isBinanceError(err, 'not_found')) return undefined;
-          throw toFailure(err);
-        }
-      };
-      if (info.attempt > 1) {
-        await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
-        const existing = await findList();
-        if (existing) return existing;
-      }
-      for (let send = 1; ; send++) {
-        const sentAt = Date.now();
-        try {
-          const resp = await exchange.newOco({
-            symbol: oco.symbol,
-            side: oco.side,
-            quantity: oco.quantity,
-            listClientOrderId: oco.listClientOrderId,
-            aboveType: oco.above.type as 'LIMIT_MAKER' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT_LIMIT',
-            aboveClientOrderId: oco.above.clientOrderId,
-            abovePrice: oco.above.price,
-            aboveStopPrice: oco.above.stopPrice,
-            aboveTimeInForce: oco.above.type === 'LIMIT_MAKER' ? undefined : 'GTC',
-            belowType: oco.below.type as 'LIMIT_MAKER' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT_LIMIT',
-            belowClientOrderId: oco.below.clientOrderId,
-            belowPrice: oco.below.price,
-            belowStopPrice: oco.below.stopPrice,
-            belowTimeInForce: oco.below.type === 'LIMIT_MAKER' ? undefined : 'GTC',
-          });
-          return { orderListId: resp.orderListId, ...legsOf(resp, oco), adopted: false };
-        } catch (err) {
-          if (!isBinanceError(err, 'unknown_outcome') || send >= 3) {
-            if (isBinanceError(err, 'rejected') && err.code === -2010 && err.msg === DUPLICATE_ORDER) {
-              const existing = await findList();
-              if (existing) return existing;
-            }
-            throw toFailure(err);
-          }
-          logger.warn({ listClientOrderId: oco.listClientOrderId, code: err.code, msg: err.msg }, 'order list outcome unknown; settling by query');
-          await outwaitRecvWindow(sentAt);
-          const existing = await findList();
-          if (existing) return existing;
-        }
-      }
-    },
+    placeOrderList: (oco: OcoIntent): Promise<PlaceOrderListResult> => keepAlive(() => placeOrderListOnce(oco)),
 
     /** Cancels an order list (both legs); a list that is already done is read back instead. */
     async cancelOrderList(args: { symbol: string; listClientOrderId: string; legs: OrderRef[] }): Promise<OrderSnapshot[]> {
@@ -262,54 +315,8 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
      * change). STOP_ON_FAILURE: if the old order can no longer be cancelled (it filled), no
      * replacement is placed. An unknown outcome is settled by looking up both ids.
      */
-    async replaceOrder(args: { old: OrderRef; replacement: OrderIntent }): Promise<ReplaceOrderResult> {
-      const info = Context.current().info;
-      const settle = async (): Promise<ReplaceOrderResult | undefined> => {
-        const replacement = (await lookup(args.replacement)) ?? null;
-        const old = await lookup(args.old);
-        if (!old) throw ApplicationFailure.nonRetryable(`order ${args.old.clientOrderId} to amend does not exist`, 'OrderNotFound');
-        if (replacement || old.status !== 'NEW') return { old, replacement };
-        return undefined;
-      };
-      if (info.attempt > 1) {
-        await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
-        const settled = await settle();
-        if (settled) return settled;
-      }
-      const r = args.replacement;
-      const sentAt = Date.now();
-      try {
-        const res = await exchange.cancelReplace({
-          symbol: r.symbol,
-          side: r.side,
-          type: r.type,
-          timeInForce: r.timeInForce,
-          quantity: r.quantity,
-          price: r.price,
-          stopPrice: r.stopPrice,
-          newClientOrderId: r.clientOrderId,
-          cancelOrigClientOrderId: args.old.clientOrderId,
-          cancelReplaceMode: 'STOP_ON_FAILURE',
-        });
-        const old = await lookup(args.old);
-        if (!old) throw ApplicationFailure.retryable(`order ${args.old.clientOrderId} vanished during amend`, 'OrderNotFound');
-        const placed = res.newOrderResult === 'SUCCESS' ? ((await lookup(r)) ?? null) : null;
-        const why = (x: unknown) => (x && typeof x === 'object' && 'msg' in x ? String((x as { msg: unknown }).msg) : undefined);
-        const error =
-          res.cancelResult === 'FAILURE'
-            ? `cancel failed: ${why(res.cancelResponse) ?? 'unknown'}`
-            : res.newOrderResult === 'FAILURE'
-              ? `replacement rejected: ${why(res.newOrderResponse) ?? 'unknown'}`
-              : undefined;
-        return error ? { old, replacement: placed, error } : { old, replacement: placed };
-      } catch (err) {
-        if (!isBinanceError(err, 'unknown_outcome')) throw toFailure(err);
-        await outwaitRecvWindow(sentAt);
-        const settled = await settle();
-        if (settled) return settled;
-        throw toFailure(err);
-      }
-    },
+    replaceOrder: (args: { old: OrderRef; replacement: OrderIntent }): Promise<ReplaceOrderResult> =>
+      keepAlive(() => replaceOrderOnce(args)),
 
     /**
      * Cancels the rest of an order. If the order is already final (filled while we were asking)
@@ -338,6 +345,20 @@ function legsOf(resp: OrderListResponse, oco: OcoIntent): { above: OrderSnapshot
     return fromResponse({ ...r, fills: r.fills ?? [] });
   };
   return { above: find(oco.above.clientOrderId), below: find(oco.below.clientOrderId) };
+}
+
+/**
+ * Runs a submission while heartbeating every 2 s. A live attempt (waiting on the rate budget or
+ * a slow exchange) is then never declared dead and retried in parallel, which could race its
+ * own still-running request; a dead worker stops heartbeating and is noticed quickly.
+ */
+async function keepAlive<T>(fn: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => heartbeat({ phase: 'in flight' }), 2000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 function heartbeat(details: unknown): void {

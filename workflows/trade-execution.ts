@@ -55,7 +55,8 @@ export const NON_RETRYABLE_ERRORS = ['OrderRejected', 'InvalidDecision', 'Exchan
 // settles an unknown outcome by querying the client order id before it sends again.
 const exchange = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
-  heartbeatTimeout: '20s',
+  // Activities that wait (out a recvWindow) heartbeat; a dead worker is noticed within this.
+  heartbeatTimeout: '10s',
   retry: {
     initialInterval: '500ms',
     backoffCoefficient: 2,

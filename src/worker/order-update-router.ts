@@ -3,8 +3,8 @@
  * `executionReport` for every change of every order; this router signals the workflow that owns
  * the order, so fills are seen at once and the workflows' REST polling stays a slow fallback.
  *
- * After a gap in the stream (reconnect, silent subscription) events may have been missed: every
- * open order we know of is read once by REST and pushed the same way.
+ * After a gap in the stream (reconnect, silent subscription), and when the worker starts, events
+ * may have been missed: every open order we know of is read once by REST and pushed the same way.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Pool } from 'pg';
@@ -39,6 +39,8 @@ export class OrderUpdateRouter {
       void this.recover();
     });
     await this.o.stream.start();
+    // Whatever happened while no worker was listening (a restart, a crash) was not pushed.
+    void this.recover();
   }
 
   async stop(): Promise<void> {

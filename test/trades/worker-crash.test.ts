@@ -27,6 +27,7 @@ async function startWorker(): Promise<ChildProcess> {
       DATABASE_URL: h.db.url,
       REDIS_URL: env.redisUrl,
       BINANCE_BASE_URL: h.paper.url,
+      BINANCE_WS_API_URL: h.paper.wsUrl,
       BINANCE_API_KEY: PAPER_DEFAULT_API_KEY,
       BINANCE_API_SECRET: PAPER_DEFAULT_API_SECRET,
       BINANCE_RECV_WINDOW: '3000',
