@@ -3,55 +3,16 @@
  * paper exchange over HTTP. Decisions go in on `risk_decisions`, reports come out on
  * `trade_executions`, and both the database and the exchange are checked.
  */
-import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
-import { Client as PgClient } from 'pg';
-import { startPaperExchange, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, type PaperExchange } from '../../src/paper-exchange';
-import { startService, type RunningService } from '../../src/operations/service';
-import { bundleWorkflows } from '../../src/worker/worker';
-import { createLogger } from '../../src/logging';
-import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
-import { testServices } from '../support/services';
-import { pushDecision, readReports, streamIdMs, until, waitForReport } from '../support/streams';
+import { readReports, pushDecision, streamIdMs, until, waitForReport } from '../support/streams';
+import { startTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-const run = randomBytes(3).toString('hex');
-const id = (name: string) => `sk-${run}-${name}`;
-
-let paper: PaperExchange;
-let db: FreshDatabase;
-let svc: RunningService;
-let redis: Redis;
-let pg: PgClient;
+let h: TradeHarness;
+const id = (name: string) => h.id(name);
 
 beforeAll(async () => {
-  const env = testServices();
-  redis = new Redis(env.redisUrl);
-  await redis.flushdb();
-  db = await freshDatabase(env.databaseUrl, 'skeleton');
-  paper = await startPaperExchange({ port: 0, seed: 7 });
-  svc = await startService({
-    temporalAddress: env.temporalAddress,
-    namespace: env.namespace,
-    taskQueue: `skeleton-${run}`,
-    databaseUrl: db.url,
-    redisUrl: env.redisUrl,
-    exchange: { baseUrl: paper.url, apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, recvWindowMs: 5000 },
-    defaultOrderTimeoutMs: 20_000,
-    bridge: { consumer: `skeleton-${run}`, claimIdleMs: 5_000 },
-    workflowBundle: await bundleWorkflows(),
-    logger: createLogger('e2e', 'warn'),
-  });
-  pg = new PgClient({ connectionString: db.url });
-  await pg.connect();
+  h = await startTradeHarness({ name: 'skeleton', bridge: true });
 }, 180_000);
-
-afterAll(async () => {
-  await svc?.stop();
-  await pg?.end();
-  await paper?.close();
-  await db?.drop();
-  redis?.disconnect();
-});
+afterAll(() => h?.stop());
 
 const approve = (decisionId: string, extra: Record<string, unknown> = {}) => ({
   decision_id: decisionId,
@@ -66,9 +27,9 @@ const approve = (decisionId: string, extra: Record<string, unknown> = {}) => ({
 
 test('an approved BUY becomes one MARKET order, a report, and a position', async () => {
   const decisionId = id('buy');
-  const entryId = await pushDecision(redis, approve(decisionId));
+  const entryId = await pushDecision(h.redis, approve(decisionId));
 
-  const { streamId, report } = await waitForReport(redis, (r) => r.decision_id === decisionId);
+  const { streamId, report } = await waitForReport(h.redis, (r) => r.decision_id === decisionId);
   // Latency from XADD to the report, as Redis stamped both entries (not asserted: a figure).
   console.log(`XADD → execution report: ${streamIdMs(streamId) - streamIdMs(entryId)} ms`);
 
@@ -89,55 +50,55 @@ test('an approved BUY becomes one MARKET order, a report, and a position', async
   for (const key of ['order_id', 'commission', 'execution_time', 'timestamp'] as const) expect(report[key]).not.toBeNull();
 
   // The exchange has exactly this order, found by its client order id.
-  const onExchange = paper.findOrder('BTCUSDT', report.client_order_id!);
+  const onExchange = h.paper.findOrder('BTCUSDT', report.client_order_id!);
   expect(onExchange).toBeDefined();
   expect(onExchange!.status).toBe('FILLED');
   expect(String(onExchange!.orderId)).toBe(String(report.order_id));
 
   // Postgres: the order, its fills and the position, all exact decimals.
-  const order = await pg.query('SELECT status, executed_qty::text FROM orders WHERE client_order_id = $1', [report.client_order_id]);
+  const order = await h.pg.query('SELECT status, executed_qty::text FROM orders WHERE client_order_id = $1', [report.client_order_id]);
   expect(order.rows).toEqual([{ status: 'FILLED', executed_qty: '0.001' }]);
-  const fills = await pg.query('SELECT sum(qty)::text AS qty, sum(quote_qty)::text AS quote FROM fills WHERE client_order_id = $1', [
+  const fills = await h.pg.query('SELECT sum(qty)::text AS qty, sum(quote_qty)::text AS quote FROM fills WHERE client_order_id = $1', [
     report.client_order_id,
   ]);
   expect(fills.rows[0].qty).toBe('0.001');
   expect(fills.rows[0].quote).toBe(report.quote_quantity);
-  const position = await pg.query("SELECT quantity::text FROM positions WHERE symbol = 'BTCUSDT'");
+  const position = await h.pg.query("SELECT quantity::text FROM positions WHERE symbol = 'BTCUSDT'");
   // Commission on a BUY is charged in the base asset unless paid in BNB; the position holds what was received.
   const baseFee = report.commissions.BTC ?? '0';
   expect(Number(position.rows[0].quantity)).toBeCloseTo(0.001 - Number(baseFee), 12);
-  const decision = await pg.query('SELECT status FROM decisions WHERE decision_id = $1', [decisionId]);
+  const decision = await h.pg.query('SELECT status FROM decisions WHERE decision_id = $1', [decisionId]);
   expect(decision.rows).toEqual([{ status: 'completed' }]);
 });
 
 test('the same decision pushed twice gives one workflow and one order', async () => {
   const decisionId = id('twice');
   const decision = approve(decisionId, { original_signal: 0, approved_size: '0.0005' });
-  await pushDecision(redis, decision);
-  await pushDecision(redis, decision);
+  await pushDecision(h.redis, decision);
+  await pushDecision(h.redis, decision);
 
-  const { report } = await waitForReport(redis, (r) => r.decision_id === decisionId);
+  const { report } = await waitForReport(h.redis, (r) => r.decision_id === decisionId);
   // Give the second entry every chance to (wrongly) produce something.
   await until('both entries acknowledged', async () => {
-    const pending = (await redis.xpending('risk_decisions', 'trading-execution')) as [number, ...unknown[]];
+    const pending = (await h.redis.xpending('risk_decisions', 'trading-execution')) as [number, ...unknown[]];
     return pending[0] === 0;
   });
   const workflows = [];
-  for await (const wf of svc.temporal.workflow.list({ query: `DecisionId = '${decisionId}'` })) workflows.push(wf.workflowId);
+  for await (const wf of h.svc.temporal.workflow.list({ query: `DecisionId = '${decisionId}'` })) workflows.push(wf.workflowId);
   expect(workflows).toEqual([`trade-${decisionId}`]);
-  expect(paper.orders('BTCUSDT').filter((o) => o.clientOrderId === report.client_order_id)).toHaveLength(1);
-  expect((await readReports(redis)).filter((p) => p.report.decision_id === decisionId)).toHaveLength(1);
+  expect(h.paper.orders('BTCUSDT').filter((o) => o.clientOrderId === report.client_order_id)).toHaveLength(1);
+  expect((await readReports(h.redis)).filter((p) => p.report.decision_id === decisionId)).toHaveLength(1);
 });
 
 test('a reject and an approved HOLD execute nothing and are recorded with their reason', async () => {
   const rejected = id('reject');
   const hold = id('hold');
-  const ordersBefore = paper.orders().length;
-  await pushDecision(redis, { ...approve(rejected), decision: 'reject', reasons: ['exposure limit'] });
-  await pushDecision(redis, approve(hold, { original_signal: 1 }));
+  const ordersBefore = h.paper.orders().length;
+  await pushDecision(h.redis, { ...approve(rejected), decision: 'reject', reasons: ['exposure limit'] });
+  await pushDecision(h.redis, approve(hold, { original_signal: 1 }));
 
   const rows = await until('both decisions recorded', async () => {
-    const r = await pg.query('SELECT decision_id, status, reasons FROM decisions WHERE decision_id = ANY($1) ORDER BY decision_id', [
+    const r = await h.pg.query('SELECT decision_id, status, reasons FROM decisions WHERE decision_id = ANY($1) ORDER BY decision_id', [
       [rejected, hold],
     ]);
     return r.rows.length === 2 ? r.rows : undefined;
@@ -147,13 +108,13 @@ test('a reject and an approved HOLD execute nothing and are recorded with their 
   expect(byId[hold].status).toBe('invalid');
   expect(JSON.stringify(byId[hold].reasons)).toContain('original_signal');
 
-  const dead = await redis.xrange('risk_decisions:dead', '-', '+');
+  const dead = await h.redis.xrange('risk_decisions:dead', '-', '+');
   const holdEntry = dead.find(([, f]) => f.join(' ').includes(hold));
   expect(holdEntry).toBeDefined();
   expect(holdEntry![1][holdEntry![1].indexOf('dead_reason') + 1]).toMatch(/original_signal: an approved HOLD/);
 
-  expect(paper.orders().length).toBe(ordersBefore);
+  expect(h.paper.orders().length).toBe(ordersBefore);
   const workflows = [];
-  for await (const wf of svc.temporal.workflow.list({ query: `DecisionId IN ('${rejected}', '${hold}')` })) workflows.push(wf);
+  for await (const wf of h.svc.temporal.workflow.list({ query: `DecisionId IN ('${rejected}', '${hold}')` })) workflows.push(wf);
   expect(workflows).toHaveLength(0);
 });

@@ -47,6 +47,8 @@ export interface HarnessOptions {
   recvWindowMs?: number;
   /** Deliver fills by the user data stream (default on), or by polling only. */
   push?: boolean;
+  /** Also run the bridge, reading risk_decisions (after the shared Redis is flushed). */
+  bridge?: boolean;
 }
 
 let bundle: ReturnType<typeof bundleWorkflows> | undefined;
@@ -55,6 +57,7 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
   const env = testServices();
   const run = randomBytes(3).toString('hex');
   const redis = new Redis(env.redisUrl);
+  if (o.bridge) await redis.flushdb();
   const db = await freshDatabase(env.databaseUrl, o.name.replace(/\W/g, '_'));
   const paper = await startPaperExchange({ port: 0, seed: 11, priceStepMs: 0, ...o.paper });
   const taskQueue = `${o.name}-${run}`;
@@ -75,6 +78,7 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
     },
     defaultOrderTimeoutMs: 30_000,
     worker: o.worker ?? true,
+    bridge: o.bridge ? { consumer: `${o.name}-${run}`, claimIdleMs: 5_000 } : false,
     workflowBundle: await bundle,
     logger: createLogger(o.name, process.env.TEST_LOG_LEVEL ?? 'warn'),
   });
