@@ -4,10 +4,9 @@
  *  1. by key name, wherever nested (`apiSecret`, `X-MBX-APIKEY`, `password`, ...), so a careless
  *     `log.info({ config })` cannot leak an API secret;
  *  2. by value, on the finished line: the values of the credential variables in the environment
- *     (BINANCE_API_KEY, BINANCE_API_SECRET, PAPER_API_*, POSTGRES_PASSWORD, passwords inside
- *     DATABASE_URL / REDIS_URL) and anything passed to registerSecret() are replaced wherever
- *     they appear, also inside messages and error strings; so are request signatures
- *     (`signature=...`) and passwords in URLs.
+ *     (BINANCE_API_KEY, BINANCE_API_SECRET, PAPER_API_*, POSTGRES_PASSWORD) and anything passed
+ *     to registerSecret() are replaced wherever they appear, also inside messages and error
+ *     strings; request signatures (`signature=...`) and passwords in URLs are masked by pattern.
  *
  * The Temporal SDK's own logs (worker lifecycle, workflow `log`, activity `Context.current().log`,
  * and Core's native logs) go through the same pino logger once installTemporalLogging() has run,
@@ -52,22 +51,16 @@ const CENSOR = '[redacted]';
 const MIN_SECRET_LENGTH = 8;
 const registered = new Set<string>();
 
-/** Credential values read from the environment at the time of the call. */
+/**
+ * Credential values read from the environment at the time of the call. Passwords inside
+ * DATABASE_URL / REDIS_URL are not scrubbed by value (a password like "postgres" would erase
+ * that word from every line); URLs are masked by pattern instead (scrubSecrets).
+ */
 function environmentSecrets(env: NodeJS.ProcessEnv = process.env): string[] {
   const out: string[] = [];
   for (const name of ['BINANCE_API_KEY', 'BINANCE_API_SECRET', 'PAPER_API_KEY', 'PAPER_API_SECRET', 'POSTGRES_PASSWORD']) {
     const v = env[name]?.trim();
     if (v) out.push(v);
-  }
-  for (const name of ['DATABASE_URL', 'REDIS_URL']) {
-    const v = env[name];
-    if (!v) continue;
-    try {
-      const password = decodeURIComponent(new URL(v).password);
-      if (password) out.push(password);
-    } catch {
-      // Not a URL: config validation reports it.
-    }
   }
   return out;
 }
@@ -129,19 +122,27 @@ function currentActivity(): ActivityStore | undefined {
 }
 
 /**
- * pino mixin: a line logged while an activity runs carries its workflowId, decisionId, activity
- * type and attempt, whichever logger wrote it, unless the line or its logger already has them.
+ * pino mixin, per line:
+ *  - `component`: the logger's name unless a child logger (or the line) names its own component,
+ *    so no line carries the key twice (pino writes base and child bindings side by side);
+ *  - while an activity runs: its workflowId, decisionId, activity type and attempt, whichever
+ *    logger wrote the line, unless the line or its logger already has them.
  */
-function tradeContextMixin(obj: object, _level: number, logger: Logger): Record<string, unknown> {
-  const store = currentActivity();
-  if (!store) return {};
-  const workflowId = store.info.workflowExecution.workflowId;
-  const fields: Record<string, unknown> = { workflowId, activityType: store.info.activityType, attempt: store.info.attempt };
-  const decision = DECISION_FROM_WORKFLOW.exec(workflowId);
-  if (decision) fields.decisionId = decision[1];
-  const bound = logger.bindings();
-  for (const k of Object.keys(fields)) if (k in obj || k in bound) delete fields[k];
-  return fields;
+function tradeContextMixin(name: string) {
+  return (obj: object, _level: number, logger: Logger): Record<string, unknown> => {
+    const bound = logger.bindings();
+    const fields: Record<string, unknown> = {};
+    if (!('component' in bound) && !('component' in obj)) fields.component = name;
+    const store = currentActivity();
+    if (store) {
+      const workflowId = store.info.workflowExecution.workflowId;
+      const candidates: Record<string, unknown> = { workflowId, activityType: store.info.activityType, attempt: store.info.attempt };
+      const decision = DECISION_FROM_WORKFLOW.exec(workflowId);
+      if (decision) candidates.decisionId = decision[1];
+      for (const [k, v] of Object.entries(candidates)) if (!(k in obj) && !(k in bound)) fields[k] = v;
+    }
+    return fields;
+  };
 }
 
 export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
@@ -149,9 +150,19 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'inf
     {
       name,
       level,
-      mixin: tradeContextMixin,
+      mixin: tradeContextMixin(name),
       redact: { paths: redactPaths, censor: CENSOR },
-      base: { service: 'trade-exec', component: name },
+      // `component` comes from the mixin (the name, or the child logger's own component).
+      base: { service: 'trade-exec' },
+      formatters: {
+        // A `msg` field would be written next to pino's own message key (a duplicate JSON key,
+        // which most log pipelines resolve by dropping one): keep it as `detail`.
+        log: (obj: Record<string, unknown>) => {
+          if (!('msg' in obj)) return obj;
+          const { msg, ...rest } = obj;
+          return 'detail' in rest ? { ...rest, msgField: msg } : { ...rest, detail: msg };
+        },
+      },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     scrubbingDestination(pino.destination({ dest: 1, sync: true })),

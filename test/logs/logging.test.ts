@@ -45,6 +45,20 @@ test('createLogger redacts credentials by key and by value (environment) in a re
   expect(lines[1].msg).toBe('secret [redacted] in a message');
 });
 
+test('no duplicate keys: component from the name or the child, a msg field kept as detail', () => {
+  const script = `
+    const { createLogger } = require(${JSON.stringify(path.resolve(__dirname, '../../src/logging.ts'))});
+    const log = createLogger('service', 'info');
+    log.info('root');
+    log.child({ component: 'bridge' }).warn({ code: -1001, msg: 'Internal error' }, 'outcome unknown');
+  `;
+  const out = execFileSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: path.resolve(__dirname, '../..'), env: { PATH: process.env.PATH }, encoding: 'utf8' });
+  const [root, child] = out.trim().split('\n');
+  for (const line of [root!, child!]) for (const key of ['component', 'msg']) expect(line.split(`"${key}":`)).toHaveLength(2);
+  expect(JSON.parse(root!)).toMatchObject({ component: 'service', msg: 'root' });
+  expect(JSON.parse(child!)).toMatchObject({ component: 'bridge', msg: 'outcome unknown', detail: 'Internal error', code: -1001 });
+});
+
 test('the Temporal logger adapter writes pino lines with decisionId derived from the workflow id', () => {
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });

@@ -227,7 +227,10 @@ test('a scenario leaves no API key or secret in logs, workflow histories, Redis 
   const banner = new Set(output.slice(bannerStart, bannerStart + 8).filter((l) => !l.split('\t')[1]!.startsWith('{')));
   const nonJson = output.filter((l) => !banner.has(l) && l.split('\t')[1]!.trim() !== '' && !l.split('\t')[1]!.startsWith('{'));
   expect(nonJson).toEqual([]);
-  const records = output.filter((l) => l.split('\t')[1]!.startsWith('{')).map((l) => JSON.parse(l.split('\t')[1]!) as Record<string, unknown>);
+  const jsonLines = output.filter((l) => l.split('\t')[1]!.startsWith('{')).map((l) => l.split('\t')[1]!);
+  const records = jsonLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  // No key twice on a line (JSON.parse would silently keep the last one).
+  for (const l of jsonLines) for (const key of ['msg', 'component', 'workflowId', 'decisionId']) expect([key, l.split(`"${key}":`).length <= 2, l]).toEqual([key, true, l]);
   // The Temporal SDK's worker logs came through pino.
   expect(records.some((r) => r.component === 'temporal' && r.sdkComponent === 'worker')).toBe(true);
   // Every line naming a trade's workflow also names its decision, and vice versa.

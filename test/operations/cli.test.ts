@@ -105,10 +105,14 @@ test('send --wait: a MARKET decision goes through the bridge and reports filled;
   expect(Number(btc.quantity)).toBeGreaterThan(0);
   expect(Number(btc.mark_price)).toBeGreaterThan(0); // marked at the paper exchange's price
 
-  const table = await cli('portfolio');
+  const [table, noMarks] = await Promise.all([cli('portfolio'), cli('portfolio', '--no-marks', '--json')]);
   expect(table.code).toBe(0);
   expect(table.stdout).toMatch(/Positions\n/);
   expect(table.stdout).toMatch(/BTCUSDT\s+LONG/);
+  expect(noMarks.code).toBe(0);
+  const unmarked = JSON.parse(noMarks.stdout);
+  expect(unmarked.positions.find((p: { symbol: string }) => p.symbol === 'BTCUSDT').unrealized_pnl).toBeNull();
+  expect(unmarked.notes[0]).toContain('--no-marks');
 });
 
 test('list filters by symbol, side and status; show, amend, close and cancel drive resting orders', async () => {
