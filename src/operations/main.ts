@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config';
-import { createLogger, redactUrl } from '../logging';
+import { createLogger, installTemporalLogging, redactUrl } from '../logging';
 import { startPaperExchange, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../paper-exchange';
 import { startEmbeddedPostgres } from './postgres-server';
 import { startRedisServer } from './redis-server';
@@ -26,6 +26,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Before anything creates a Worker or a connection: the SDK's and Core's logs go through pino.
+  installTemporalLogging(createLogger('temporal', config.LOG_LEVEL));
   const log = createLogger('main', config.LOG_LEVEL);
   const stoppers: Stopper[] = [];
   let shuttingDown = false;
@@ -141,6 +143,12 @@ async function main(): Promise<void> {
     `  Redis:           ${redactUrl(redisUrl)}  (decisions in: risk_decisions, reports out: trade_executions)`,
     `  Exchange:        ${exchange.baseUrl}${exchange.paper ? '  (paper exchange)' : ''}`,
     `  Metrics:         ${service.metricsServer ? `${service.metricsServer.url}` : '(off)'}`,
+    'Point the operator CLI (npx trade-exec) at it with:',
+    // Only addresses of what this process started: a DATABASE_URL the user gave may hold a
+    // password that must not reach a terminal log (the embedded one is local and throwaway).
+    `  export TEMPORAL_ADDRESS=${temporal.address} REDIS_URL=${redisUrl}${config.DATABASE_URL ? '' : ` DATABASE_URL=${databaseUrl}`}${
+      exchange.paper ? ` BINANCE_BASE_URL=${exchange.baseUrl}` : ''
+    }`,
     'Press Ctrl-C to stop.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
