@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     'Point the operator CLI (npx trade-exec) at it with:',
     // Only addresses of what this process started: a DATABASE_URL the user gave may hold a
     // password that must not reach a terminal log (the embedded one is local and throwaway).
-    `  export TEMPORAL_ADDRESS=${temporal.address} REDIS_URL=${redisUrl}${config.DATABASE_URL ? '' : ` DATABASE_URL=${databaseUrl}`}${
+    `  export TEMPORAL_ADDRESS=${temporal.address}${config.REDIS_URL ? '' : ` REDIS_URL=${redisUrl}`}${config.DATABASE_URL ? '' : ` DATABASE_URL=${databaseUrl}`}${
       exchange.paper ? ` BINANCE_BASE_URL=${exchange.baseUrl}` : ''
     }`,
     'Press Ctrl-C to stop.',
