@@ -9,12 +9,12 @@ import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from 
 import Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { DecisionBridge } from '../bridge/decision-bridge';
-
+import { createPgBridgeRecorder } from '../bridge/pg-recorder';
 import { BinanceSpotClient } from '../exchange';
 import { createLogger, type Logger } from '../logging';
 import { createPool } from '../persistence/db';
 import { migrate } from '../persistence/migrate';
-import { createPgDecisionRecorder, createPgTradeStore } from '../persistence/pg-ports';
+import { createPgTradeStore } from '../persistence/pg-ports';
 import { createTradeWorker } from '../worker/worker';
 import { OrderUpdateRouter } from '../worker/order-update-router';
 import { UserDataStream } from '../exchange/user-data-stream';
@@ -207,7 +207,7 @@ async function startParts(
     bridge = new DecisionBridge({
       redis,
       temporal,
-      recorder: createPgDecisionRecorder(pool),
+      recorder: createPgBridgeRecorder(pool),
       logger: logger.child({ component: 'bridge' }),
       taskQueue: o.taskQueue,
       defaultOrderTimeoutMs: o.defaultOrderTimeoutMs,

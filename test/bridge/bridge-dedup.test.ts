@@ -1,0 +1,256 @@
+/**
+ * Never twice: two bridge processes side by side on one stream, and the Postgres `decisions` row
+ * as the second line of defence once Temporal no longer remembers a workflow (retention).
+ */
+import { randomBytes } from 'node:crypto';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import Redis from 'ioredis';
+import type { Pool } from 'pg';
+import { createLogger } from '../../src/logging';
+import { DecisionBridge } from '../../src/bridge/decision-bridge';
+import { createPgBridgeRecorder } from '../../src/bridge/pg-recorder';
+import { connectBridgeTemporal } from '../../src/bridge/temporal-connection';
+import { createPool } from '../../src/persistence/db';
+import { migrate } from '../../src/persistence/migrate';
+import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
+import { testServices, type TestServices } from '../support/services';
+import { until } from '../support/streams';
+import {
+  approve,
+  DEAD,
+  killAllBridges,
+  pending,
+  pushDecisions,
+  resetStreams,
+  runsById,
+  scrape,
+  settledExecutions,
+  sleep,
+  spawnBridge,
+  startStubWorker,
+  streamSettled,
+  temporalClient,
+} from './support/harness';
+
+const run = randomBytes(3).toString('hex');
+let env: TestServices;
+let redis: Redis;
+let db: FreshDatabase;
+let pool: Pool;
+let temporal: { client: Client; close(): Promise<void> };
+
+beforeAll(async () => {
+  env = testServices();
+  redis = new Redis(env.redisUrl);
+  db = await freshDatabase(env.databaseUrl, 'bridge_dedup');
+  pool = createPool(db.url);
+  await migrate(pool);
+  temporal = await temporalClient(env.temporalAddress, env.namespace);
+});
+
+afterAll(async () => {
+  await killAllBridges();
+  await temporal?.close();
+  await pool?.end();
+  await db?.drop();
+  redis?.disconnect();
+});
+
+test('two bridges side by side on one stream: each decision is started once, and both do work', async () => {
+  await resetStreams(redis);
+  const taskQueue = `bridge-pair-${run}`;
+  const prefix = `pair-${run}-`;
+  const worker = await startStubWorker(env.temporalAddress, env.namespace, taskQueue);
+  const bridgeEnv = { ...env, databaseUrl: db.url };
+  // Takeover only after 30 s: this is about two live bridges sharing, not reclaiming.
+  const a = spawnBridge({ consumer: `${prefix}a`, taskQueue, env: bridgeEnv, batchSize: 20, claimIdleMs: 30_000 });
+  const b = spawnBridge({ consumer: `${prefix}b`, taskQueue, env: bridgeEnv, batchSize: 20, claimIdleMs: 30_000 });
+  try {
+    const [urlA, urlB] = await Promise.all([a.ready, b.ready]);
+    const ids = Array.from({ length: 300 }, (_, i) => `${prefix}${i}`);
+    // In bursts, each decision published twice in a row: the copies usually go to different
+    // bridges at the same moment, the race the id reuse policy must settle.
+    for (let i = 0; i < ids.length; i += 25) {
+      await pushDecisions(redis, ids.slice(i, i + 25).flatMap((id) => [approve(id), approve(id)]));
+      await sleep(150);
+    }
+    await until('every entry settled', () => streamSettled(redis), 90_000);
+    const list = await settledExecutions(temporal.client, taskQueue, ids.length);
+    const runs = runsById(list);
+    expect(list).toHaveLength(ids.length);
+    expect([...runs.keys()].sort()).toEqual(ids.map((id) => `trade-${id}`).sort());
+    expect((await pending(redis)).total).toBe(0);
+
+    const [readA, readB] = await Promise.all([scrape(urlA, 'bridge_decisions_read_total'), scrape(urlB, 'bridge_decisions_read_total')]);
+    const started = (await scrape(urlA, 'bridge_workflows_started_total')) + (await scrape(urlB, 'bridge_workflows_started_total'));
+    const dups = (await scrape(urlA, 'bridge_duplicate_decisions_total')) + (await scrape(urlB, 'bridge_duplicate_decisions_total'));
+    expect(readA).toBeGreaterThan(0);
+    expect(readB).toBeGreaterThan(0);
+    expect(readA + readB).toBe(2 * ids.length);
+    expect(started).toBe(ids.length);
+    expect(dups).toBe(ids.length);
+    // The lag gauges are sampled from Redis on scrape.
+    expect(await scrape(urlA, 'bridge_stream_length')).toBe(2 * ids.length);
+    expect(await scrape(urlA, 'bridge_pending_entries')).toBe(0);
+    expect(await scrape(urlA, 'bridge_group_lag')).toBe(0);
+    const hist = await (await fetch(urlA)).text();
+    expect(hist).toMatch(/bridge_workflow_start_seconds_count \d+/);
+
+    for (const p of [a, b]) p.child.kill('SIGTERM');
+    expect(await a.exited).toEqual({ code: 0, signal: null });
+    expect(await b.exited).toEqual({ code: 0, signal: null });
+  } finally {
+    await killAllBridges();
+    await worker.stop();
+  }
+});
+
+test('past Temporal retention, the decisions row still stops a repeat; conflicting reuses of an id are dead-lettered', async () => {
+  await resetStreams(redis);
+  const taskQueue = `bridge-retention-${run}`;
+  const prefix = `ret-${run}-`;
+  const worker = await startStubWorker(env.temporalAddress, env.namespace, taskQueue);
+  const connection = connectBridgeTemporal(env.temporalAddress);
+  const client = new Client({ connection, namespace: env.namespace });
+  const bridge = new DecisionBridge({
+    redis,
+    temporal: client,
+    recorder: createPgBridgeRecorder(pool),
+    logger: createLogger('bridge-test', 'warn'),
+    taskQueue,
+    consumer: `${prefix}bridge`,
+    defaultOrderTimeoutMs: 60_000,
+  });
+  await bridge.start();
+  const count = async (name: 'started' | 'duplicates' | 'deadLettered' | 'rejected', label?: string) =>
+    (await bridge.metrics[name].get()).values.filter((v) => !label || v.labels.detected_by === label).reduce((a, v) => a + v.value, 0);
+  try {
+    const done = `${prefix}done`;
+    const rejected = `${prefix}rejected`;
+    await pushDecisions(redis, [approve(done), { ...approve(rejected), decision: 'reject', reasons: ['max exposure'] }]);
+    await until('settled', () => streamSettled(redis));
+    const handle = client.workflow.getHandle(`trade-${done}`);
+    await until('the stub workflow completed', async () => (await handle.describe()).status.name === 'COMPLETED');
+
+    // What retention does on a real namespace (24 h on the dev server): the closed workflow is gone.
+    await client.workflowService.deleteWorkflowExecution({ namespace: env.namespace, workflowExecution: { workflowId: `trade-${done}` } });
+    await until('the workflow is gone from Temporal', async () => {
+      try {
+        await handle.describe();
+        return false;
+      } catch (err) {
+        return err instanceof WorkflowNotFoundError;
+      }
+    });
+
+    // The same decision again, an approve reusing the rejected id, and a reject reusing the started one.
+    await pushDecisions(redis, [approve(done), approve(rejected), { ...approve(done), decision: 'reject', reasons: ['too late'] }]);
+    await until('settled', () => streamSettled(redis));
+    await sleep(1000);
+    await expect(handle.describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    await expect(client.workflow.getHandle(`trade-${rejected}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    expect(await count('started')).toBe(1);
+    expect(await count('duplicates', 'postgres')).toBe(1);
+    expect(await count('rejected')).toBe(1);
+    expect(await count('deadLettered')).toBe(2);
+
+    const rows = await pool.query('SELECT decision_id, status, reasons FROM decisions WHERE decision_id = ANY($1) ORDER BY decision_id', [[done, rejected]]);
+    expect(rows.rows).toEqual([
+      { decision_id: done, status: 'started', reasons: [] },
+      { decision_id: rejected, status: 'rejected', reasons: ['max exposure'] },
+    ]);
+    const dead = (await redis.xrange(DEAD, '-', '+')).map(([, f]) => f[f.indexOf('dead_reason') + 1]);
+    expect(dead.sort()).toEqual([
+      expect.stringMatching(new RegExp(`^decision: a reject for decision ${done}, which is already started`)),
+      expect.stringMatching(new RegExp(`^decision_id: ${rejected} was already rejected by risk`)),
+    ]);
+    expect((await pending(redis)).total).toBe(0);
+  } finally {
+    await bridge.stop();
+    await connection.close();
+    await worker.stop();
+  }
+});
+
+test('poison guard: an entry that keeps failing while others succeed is dead-lettered (or, once started, acknowledged)', async () => {
+  await resetStreams(redis);
+  const taskQueue = `bridge-poison-${run}`;
+  const prefix = `poison-${run}-`;
+  const connection = connectBridgeTemporal(env.temporalAddress);
+  const client = new Client({ connection, namespace: env.namespace });
+  const real = createPgBridgeRecorder(pool);
+  const lookups = `${prefix}lookup-fails`;
+  const marking = `${prefix}mark-fails`;
+  // An error the bridge cannot classify, for two decisions only: everything else works.
+  const recorder = {
+    ...real,
+    async statusOf(id: string) {
+      if (id === lookups) throw new Error('something nobody foresaw');
+      return real.statusOf(id);
+    },
+    async recordStarted(id: string, workflowId: string) {
+      if (id === marking) throw new Error('something else nobody foresaw');
+      return real.recordStarted(id, workflowId);
+    },
+  };
+  const bridge = new DecisionBridge({
+    redis,
+    temporal: client,
+    recorder,
+    logger: createLogger('bridge-test', 'fatal'),
+    taskQueue,
+    consumer: `${prefix}bridge`,
+    defaultOrderTimeoutMs: 60_000,
+    concurrency: 4,
+    retryInitialMs: 20,
+  });
+  await bridge.start();
+  try {
+    const others = Array.from({ length: 60 }, (_, i) => `${prefix}ok${i}`);
+    await pushDecisions(redis, [approve(lookups), approve(marking), ...others.map((id) => approve(id))]);
+    await until('settled', () => streamSettled(redis), 60_000);
+    const list = await settledExecutions(client, taskQueue, others.length + 1);
+    expect(list.map((e) => e.workflowId).sort()).toEqual([marking, ...others].map((id) => `trade-${id}`).sort());
+    const dead = await redis.xrange(DEAD, '-', '+');
+    expect(dead).toHaveLength(1);
+    const f = dead[0]![1];
+    expect(f[f.indexOf('dead_reason') + 1]).toMatch(/^\(entry\): failed 5 times while other entries succeeded, so it is this entry: postgres: .*something nobody foresaw/);
+    expect(JSON.parse(f[f.indexOf('data') + 1]!).decision_id).toBe(lookups);
+    expect((await pending(redis)).total).toBe(0);
+  } finally {
+    await bridge.stop();
+    await connection.close();
+  }
+});
+
+test('housekeeping: consumers long idle with nothing pending are deleted; one with pending entries is kept', async () => {
+  await resetStreams(redis);
+  const prefix = `house-${run}-`;
+  await pushDecisions(redis, [approve(`${prefix}held`)]);
+  await redis.xgroup('CREATE', 'risk_decisions', 'trading-execution', '0', 'MKSTREAM');
+  // A dead bridge holding an entry, and one that died with nothing in hand.
+  await redis.xreadgroup('GROUP', 'trading-execution', `${prefix}dead-holding`, 'COUNT', 1, 'STREAMS', 'risk_decisions', '>');
+  await redis.xreadgroup('GROUP', 'trading-execution', `${prefix}dead-empty`, 'COUNT', 1, 'STREAMS', 'risk_decisions', '>');
+  const connection = connectBridgeTemporal(env.temporalAddress);
+  const bridge = new DecisionBridge({
+    redis,
+    temporal: new Client({ connection, namespace: env.namespace }),
+    recorder: createPgBridgeRecorder(pool),
+    logger: createLogger('bridge-test', 'fatal'),
+    taskQueue: `bridge-house-${run}`,
+    consumer: `${prefix}live`,
+    defaultOrderTimeoutMs: 60_000,
+    claimIdleMs: 600_000, // so the held entry stays where it is
+    pruneConsumersIdleMs: 1000,
+  });
+  await bridge.start();
+  try {
+    const names = async () => ((await redis.xinfo('CONSUMERS', 'risk_decisions', 'trading-execution')) as string[][]).map((c) => c[1]).sort();
+    await until('the empty dead consumer is pruned', async () => !(await names()).includes(`${prefix}dead-empty`), 10_000);
+    expect(await names()).toEqual([`${prefix}dead-holding`, `${prefix}live`]);
+    expect((await pending(redis)).byConsumer).toEqual({ [`${prefix}dead-holding`]: 1 });
+  } finally {
+    await bridge.stop();
+    await connection.close();
+  }
+});
