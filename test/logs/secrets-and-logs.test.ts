@@ -224,7 +224,8 @@ test('a scenario leaves no API key or secret in logs, workflow histories, Redis 
 
   // The log lines themselves. Apart from the ready banner main.ts prints for people, every line is pino JSON.
   const bannerStart = output.findIndex((l) => l.includes('trade-exec is ready'));
-  const banner = new Set(output.slice(bannerStart, bannerStart + 8).filter((l) => !l.split('\t')[1]!.startsWith('{')));
+  const bannerEnd = output.findIndex((l, i) => i > bannerStart && l.includes('Press Ctrl-C to stop.'));
+  const banner = new Set(output.slice(bannerStart, bannerEnd + 1).filter((l) => !l.split('\t')[1]!.startsWith('{')));
   const nonJson = output.filter((l) => !banner.has(l) && l.split('\t')[1]!.trim() !== '' && !l.split('\t')[1]!.startsWith('{'));
   expect(nonJson).toEqual([]);
   const jsonLines = output.filter((l) => l.split('\t')[1]!.startsWith('{')).map((l) => l.split('\t')[1]!);

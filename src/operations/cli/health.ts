@@ -27,13 +27,21 @@ export async function health(ctx: CliContext, o: { pollers: boolean }): Promise<
       const client = await ctx.temporal();
       await client.workflowService.describeNamespace({ namespace: ctx.namespace });
       if (!o.pollers) return `${ctx.temporalAddress} namespace ${ctx.namespace}`;
-      const tq = await client.workflowService.describeTaskQueue({
-        namespace: ctx.namespace,
-        // TASK_QUEUE_KIND_NORMAL = 1, TASK_QUEUE_TYPE_WORKFLOW = 1 (temporal.api.enums.v1).
-        taskQueue: { name: ctx.taskQueue, kind: 1 },
-        taskQueueType: 1,
-      });
-      const n = tq.pollers?.length ?? 0;
+      // A busy worker is listed only while it has a poll outstanding or made one recently, so
+      // look at both task queue types (TASK_QUEUE_TYPE_WORKFLOW = 1, _ACTIVITY = 2; kind NORMAL = 1)
+      // and give it a few seconds before calling the queue unserved.
+      let n = 0;
+      for (let attempt = 0; attempt < 5 && n === 0; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 1000));
+        for (const taskQueueType of [1, 2]) {
+          const tq = await client.workflowService.describeTaskQueue({
+            namespace: ctx.namespace,
+            taskQueue: { name: ctx.taskQueue, kind: 1 },
+            taskQueueType,
+          });
+          n = Math.max(n, tq.pollers?.length ?? 0);
+        }
+      }
       if (n === 0) throw new Error(`no worker polls task queue ${ctx.taskQueue}`);
       return `${ctx.temporalAddress} namespace ${ctx.namespace}, ${n} poller${n === 1 ? '' : 's'} on ${ctx.taskQueue}`;
     }),
