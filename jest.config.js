@@ -8,4 +8,7 @@ module.exports = {
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 120000,
   verbose: true,
+  // Integration tests hold sockets to Temporal, Postgres, Redis and the paper exchange; one that
+  // leaks a handle must not keep CI waiting forever after the results are in.
+  forceExit: true,
 };
