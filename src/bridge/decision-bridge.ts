@@ -14,10 +14,10 @@
  *    store): copied to `risk_decisions:dead` with the reason and time and acknowledged,
  *    atomically and only while still ours (redis-scripts.ts), so it is dead-lettered once; then
  *    recorded in Postgres as 'invalid';
- *  - `reject`: recorded in Postgres with its reasons, acknowledged;
- *  - approve/modify: the Postgres row is consulted, a 'received' row written, the workflow
- *    `trade-<decision_id>` started with REJECT_DUPLICATE, the row moved to 'started', and only
- *    then the entry acknowledged.
+ *  - `reject`: recorded in Postgres ('rejected', with its reasons), acknowledged;
+ *  - approve/modify: a 'received' row is written unless the id has a row already (whose status
+ *    decides, below), the workflow `trade-<decision_id>` started with REJECT_DUPLICATE, the row
+ *    moved to 'started', and only then the entry acknowledged.
  *
  * Never twice. A redelivered entry, a decision published twice, or a start retried after a
  * timeout that had in fact succeeded all end in WorkflowExecutionAlreadyStartedError (a
@@ -456,31 +456,31 @@ export class DecisionBridge {
     const id = d.decision_id;
     // A retry after the start went through (the row update or the ack failed) resumes there.
     if (entry.startOutcome) return this.afterStart(entry, d, entry.startOutcome);
-    const status = await this.pg('looking up the decision', () => this.o.recorder.statusOf(id));
-    if (!status.ok) return this.deadLetter(entry, status.reason, { decisionId: id, raw: parsed.raw });
+    // One round trip: the row is written unless the id has one; `before` is that row's status.
+    const claimed = await this.pg('recording the decision', () => this.o.recorder.claim(d, entry.id));
+    if (!claimed.ok) return this.deadLetter(entry, claimed.reason, { decisionId: id, raw: parsed.raw });
+    const before = claimed.value;
 
     if (d.decision === 'reject') {
-      if (status.value === 'rejected') return this.duplicate(entry, d, 'postgres', 'rejection already recorded');
-      if (status.value !== undefined && status.value !== 'invalid') {
+      if (before === 'rejected') return this.duplicate(entry, d, 'postgres', 'rejection already recorded');
+      if (before !== undefined && before !== 'invalid') {
         return this.deadLetter(
           entry,
-          `decision: a reject for decision ${id}, which is already ${status.value}; the reject is not applied`,
+          `decision: a reject for decision ${id}, which is already ${before}; the reject is not applied`,
           { decisionId: id, raw: parsed.raw },
         );
       }
-      const recorded = await this.pg('recording the rejection', () => this.o.recorder.recordRejected(d, entry.id));
-      if (!recorded.ok) return this.deadLetter(entry, recorded.reason, { decisionId: id, raw: parsed.raw });
       await this.ack(entry);
       this.metrics.rejected.inc();
       this.log.info({ decisionId: id, entryId: entry.id, reasons: d.reasons }, 'rejection recorded; nothing to execute');
       return 'rejected';
     }
 
-    switch (status.value) {
+    switch (before) {
       case 'started':
       case 'completed':
       case 'failed':
-        return this.duplicate(entry, d, 'postgres', `decision already ${status.value}`);
+        return this.duplicate(entry, d, 'postgres', `decision already ${before}`);
       case 'rejected':
         return this.deadLetter(
           entry,
@@ -491,13 +491,9 @@ export class DecisionBridge {
         // An earlier malformed message carried this id; it executed nothing, so this one may.
         this.log.warn({ decisionId: id, entryId: entry.id }, 'decision id was recorded as invalid before; executing this valid decision');
         break;
-      case 'received':
+      case 'received': // seen before, perhaps started: the id reuse policy settles it
       case undefined:
         break;
-    }
-    if (status.value === undefined) {
-      const received = await this.pg('recording the decision', () => this.o.recorder.recordReceived(d, entry.id));
-      if (!received.ok) return this.deadLetter(entry, received.reason, { decisionId: id, raw: parsed.raw });
     }
     entry.startOutcome = await this.startWorkflow(d, entry.id);
     return this.afterStart(entry, d, entry.startOutcome);

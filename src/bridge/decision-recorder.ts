@@ -10,12 +10,16 @@ export interface DecisionRecorder {
 }
 
 /**
- * What the bridge needs: the recorder plus a look-up of what is already recorded for a decision
- * id. The look-up is the second line of defence against executing a decision twice: Temporal's
- * id reuse policy only remembers a closed workflow for the namespace's retention period
- * (24 h on the dev server), the `decisions` row is kept for good.
+ * What the bridge needs: the recorder, and a claim that records a decision only when its id has
+ * no row yet and tells what was there. That row is the second line of defence against executing a
+ * decision twice: Temporal's id reuse policy remembers a closed workflow only for the namespace's
+ * retention period (24 h on the dev server), the `decisions` row is kept for good.
  */
 export interface BridgeRecorder extends DecisionRecorder {
-  /** The stored status of this decision id, undefined when there is no row. */
-  statusOf(decisionId: string): Promise<DecisionStatus | undefined>;
+  /**
+   * Records the decision ('received', or 'rejected' with its reasons for a reject) unless a row
+   * with its id exists, which is left untouched. Returns the existing row's status, or undefined
+   * when this call created the row.
+   */
+  claim(decision: RiskDecision, entryId: string): Promise<DecisionStatus | undefined>;
 }

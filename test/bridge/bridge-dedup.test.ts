@@ -109,7 +109,6 @@ test('past Temporal retention, the decisions row still stops a repeat; conflicti
   await resetStreams(redis);
   const taskQueue = `bridge-retention-${run}`;
   const prefix = `ret-${run}-`;
-  const worker = await startStubWorker(env.temporalAddress, env.namespace, taskQueue);
   const connection = connectBridgeTemporal(env.temporalAddress);
   const client = new Client({ connection, namespace: env.namespace });
   const bridge = new DecisionBridge({
@@ -130,9 +129,10 @@ test('past Temporal retention, the decisions row still stops a repeat; conflicti
     await pushDecisions(redis, [approve(done), { ...approve(rejected), decision: 'reject', reasons: ['max exposure'] }]);
     await until('settled', () => streamSettled(redis));
     const handle = client.workflow.getHandle(`trade-${done}`);
-    await until('the stub workflow completed', async () => (await handle.describe()).status.name === 'COMPLETED');
+    expect((await handle.describe()).status.name).toBe('RUNNING');
 
-    // What retention does on a real namespace (24 h on the dev server): the closed workflow is gone.
+    // What retention does to a closed workflow (after 24 h on the dev server): Temporal forgets the
+    // id. (Deleting this one while it runs does the same for the bridge and needs no worker.)
     await client.workflowService.deleteWorkflowExecution({ namespace: env.namespace, workflowExecution: { workflowId: `trade-${done}` } });
     await until('the workflow is gone from Temporal', async () => {
       try {
@@ -168,7 +168,6 @@ test('past Temporal retention, the decisions row still stops a repeat; conflicti
   } finally {
     await bridge.stop();
     await connection.close();
-    await worker.stop();
   }
 });
 
@@ -184,9 +183,9 @@ test('poison guard: an entry that keeps failing while others succeed is dead-let
   // An error the bridge cannot classify, for two decisions only: everything else works.
   const recorder = {
     ...real,
-    async statusOf(id: string) {
-      if (id === lookups) throw new Error('something nobody foresaw');
-      return real.statusOf(id);
+    async claim(d: Parameters<typeof real.claim>[0], entryId: string) {
+      if (d.decision_id === lookups) throw new Error('something nobody foresaw');
+      return real.claim(d, entryId);
     },
     async recordStarted(id: string, workflowId: string) {
       if (id === marking) throw new Error('something else nobody foresaw');

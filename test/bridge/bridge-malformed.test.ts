@@ -72,15 +72,10 @@ test('10,000 malformed entries among valid ones: valid ones start, every bad one
       plan.push({ fields: ['data', json(approve(id, { original_signal: i % 80 === 0 ? 2 : 0 }))] });
     }
   }
-  const t0 = Date.now();
-  const phase = (what: string) => console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
-  phase('plan built');
   const worker = await startStubWorker(env.temporalAddress, env.namespace, taskQueue);
-  phase('worker up');
   const bridge = spawnBridge({ consumer: `${prefix}bridge`, taskQueue, env: { ...env, databaseUrl: db.url } });
   try {
     await bridge.ready;
-    phase('bridge ready');
     const entryIds: string[] = [];
     for (let i = 0; i < plan.length; i += 250) {
       const p = redis.pipeline();
@@ -90,14 +85,11 @@ test('10,000 malformed entries among valid ones: valid ones start, every bad one
         entryIds.push(id as string);
       }
     }
-    phase('pushed');
-    const progress = setInterval(async () => console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${JSON.stringify(await redis.xinfo('GROUPS', STREAM))}`), 3000);
-    await until('every entry settled', () => streamSettled(redis), 60_000).finally(() => clearInterval(progress)).catch(async (err) => {
+    await until('every entry settled', () => streamSettled(redis), 60_000).catch(async (err) => {
       console.log(`group: ${JSON.stringify(await redis.xinfo('GROUPS', STREAM))}\nbridge output:\n${bridge.tail(40)}`);
       throw err;
     });
     expect(bridge.isRunning()).toBe(true);
-    phase('settled');
 
     // Every bad entry is in the dead-letter stream exactly once, with its reason and its fields.
     const expected = new Map<string, Bad>();
