@@ -67,8 +67,12 @@ test('an approved BUY becomes one MARKET order, a report, and a position', async
   // Commission on a BUY is charged in the base asset unless paid in BNB; the position holds what was received.
   const baseFee = report.commissions.BTC ?? '0';
   expect(Number(position.rows[0].quantity)).toBeCloseTo(0.001 - Number(baseFee), 12);
-  const decision = await h.pg.query('SELECT status FROM decisions WHERE decision_id = $1', [decisionId]);
-  expect(decision.rows).toEqual([{ status: 'completed' }]);
+  // The workflow records the decision's outcome right after publishing the report.
+  const decision = await until('the decision to be recorded as completed', async () => {
+    const r = await h.pg.query('SELECT status FROM decisions WHERE decision_id = $1', [decisionId]);
+    return r.rows[0]?.status === 'completed' ? r.rows : undefined;
+  }, 10_000);
+  expect(decision).toEqual([{ status: 'completed' }]);
 });
 
 test('the same decision pushed twice gives one workflow and one order', async () => {
