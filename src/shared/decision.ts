@@ -3,7 +3,7 @@
  * Pure module: imported by the bridge (parsing) and by workflow code (types only).
  */
 import { z } from 'zod';
-import { DecimalInput, PositiveDecimalInput } from './decimal';
+import { dec, DecimalInput, PositiveDecimalInput } from './decimal';
 
 /** Upstream model's signal: 2 = BUY, 0 = SELL, 1 = HOLD. */
 export const Signal = { SELL: 0, HOLD: 1, BUY: 2 } as const;
@@ -47,7 +47,7 @@ export const RiskDecisionSchema = z
     if (d.original_signal === Signal.HOLD) {
       ctx.addIssue({ code: 'custom', path: ['original_signal'], message: 'an approved HOLD (1) has no side to trade' });
     }
-    if (!(Number(d.approved_size) > 0)) {
+    if (!dec(d.approved_size).gt(0)) {
       ctx.addIssue({ code: 'custom', path: ['approved_size'], message: 'must be greater than 0 for an executed decision' });
     }
     const need = (field: keyof typeof d, why: string) => {
