@@ -4,8 +4,9 @@
  * and against the code: the services, ports and environment variables it names are the ones
  * src/config.ts (ConfigSchema) and the paper exchange's main read.
  *
- * `docker compose config` also runs when the compose plugin is installed; on this machine only
- * the docker CLI is (no compose plugin, no engine), so the schema check is what always runs.
+ * `docker compose config` (no engine needed) runs too when a compose CLI is found, and its resolved
+ * model must match these expectations; without one that test is skipped with a note saying how to
+ * install it (`bash scripts/compose-config-check.sh --install`), and the schema check still runs.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -93,19 +94,109 @@ test('docker-compose.yml is valid against the Compose Specification schema', () 
   expect(validate(broken)).toBe(false);
 });
 
-test('`docker compose config` accepts it, when the compose plugin is installed', () => {
-  const probe = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    console.warn(`docker compose plugin not available (${(probe.stderr || probe.error?.message || '').trim().split('\n')[0]}): schema check only`);
-    return;
-  }
-  const out = execFileSync('docker', ['compose', '--env-file', '.env.example', '--profile', 'paper', 'config', '--quiet'], {
+/**
+ * A compose CLI, found as scripts/compose-config-check.sh finds it: `docker compose`, then
+ * `docker-compose`, then the build cached by `scripts/compose-config-check.sh --install`.
+ */
+function findComposeCli(): { cmd: string[]; version: string } | undefined {
+  const which = spawnSync('bash', [path.join(root, 'scripts/compose-config-check.sh'), '--which'], { encoding: 'utf8', timeout: 10_000 });
+  if (which.status !== 0) return undefined;
+  const cmd = which.stdout.split('\n').filter(Boolean);
+  const v = spawnSync(cmd[0]!, [...cmd.slice(1), 'version', '--short'], { encoding: 'utf8', timeout: 10_000 });
+  return v.status === 0 ? { cmd, version: v.stdout.trim() } : undefined;
+}
+const composeCli = findComposeCli();
+if (!composeCli) {
+  console.warn(
+    'SKIPPED: `docker compose config` tests: no compose CLI (tried `docker compose`, `docker-compose`, the cached build). ' +
+      'Install one with `bash scripts/compose-config-check.sh --install` (builds Compose v2 with Go into ~/.cache/trade-exec, ' +
+      'a few minutes) or `apt-get install docker-compose`.',
+  );
+}
+const withCompose = composeCli ? test : test.skip;
+
+/** A clean environment for compose: the caller's shell variables would override the env file's. */
+function composeEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
+  if (process.env.DOCKER_CONFIG) env.DOCKER_CONFIG = process.env.DOCKER_CONFIG;
+  return env;
+}
+
+interface ResolvedService {
+  environment?: Record<string, string | null>;
+  command?: string[];
+  profiles?: string[];
+  ports?: { host_ip?: string; target: number; published?: string }[];
+  depends_on?: Record<string, { condition: string; required?: boolean }>;
+}
+
+/** `compose config` with .env.example (and a password), as JSON (Compose v2) or YAML (v1). */
+function resolvedConfig(profileArgs: string[], vars: Record<string, string>) {
+  const { cmd, version } = composeCli!;
+  const format = version.startsWith('1.') ? [] : ['--format', 'json'];
+  const out = execFileSync(cmd[0]!, [...cmd.slice(1), '-f', 'docker-compose.yml', '--env-file', '.env.example', ...profileArgs, 'config', ...format], {
     cwd: root,
-    env: { ...process.env, POSTGRES_PASSWORD: 'only-for-config-check' },
+    env: composeEnv(vars),
     encoding: 'utf8',
+    timeout: 10_000,
   });
-  expect(out).toBe('');
-});
+  return parse(out) as { name: string; services: Record<string, ResolvedService> };
+}
+
+withCompose(`\`docker compose config\` accepts it and resolves the services and environment the file means (compose ${composeCli?.version ?? 'not found'})`, () => {
+  const vars = { POSTGRES_PASSWORD: 'pw-for-test', COMPOSE_PROFILES: '' };
+  const interpolationVars = { ...envExample, ...vars };
+  const paperEnv = paperExchangeEnv();
+  for (const profileArgs of [[], ['--profile', 'paper']]) {
+    const paper = profileArgs.length > 0;
+    const resolved = resolvedConfig(profileArgs, vars);
+    expect(resolved.name).toBe('trade-exec');
+    // The services the file names; the paper exchange only with its profile.
+    const expected = Object.keys(services).filter((n) => paper || n !== 'paper-exchange').sort();
+    expect([paper, Object.keys(resolved.services).sort()]).toEqual([paper, expected]);
+
+    for (const name of expected) {
+      const s = resolved.services[name]!;
+      // Compose's interpolation of .env.example gives what this file's own reading of it gives.
+      const want = Object.fromEntries(Object.entries(services[name]!.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), interpolationVars)]));
+      expect([name, s.environment ?? {}]).toEqual([name, want]);
+      for (const p of s.ports ?? []) expect([name, p.host_ip]).toEqual([name, '127.0.0.1']);
+    }
+    for (const app of ['worker', 'bridge']) {
+      const env = resolved.services[app]!.environment!;
+      const parsed = ConfigSchema.safeParse(env);
+      expect(parsed.success ? 'valid' : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')).toBe('valid');
+      for (const k of Object.keys(env)) expect([app, k, configKeys.includes(k)]).toEqual([app, k, true]);
+      // Waits for the paper exchange when it runs, not when it doesn't.
+      expect(resolved.services[app]!.depends_on?.['paper-exchange']).toMatchObject({ condition: 'service_healthy', required: false });
+      expect(resolved.services[app]!.depends_on?.['temporal-setup']?.condition).toBe('service_completed_successfully');
+    }
+    if (paper) {
+      const ex = resolved.services['paper-exchange']!;
+      expect(ex.profiles).toEqual(['paper']);
+      for (const k of Object.keys(ex.environment ?? {})) expect(['paper-exchange', k, paperEnv.includes(k)]).toEqual(['paper-exchange', k, true]);
+      // Its account is the key pair the apps sign with.
+      expect(ex.environment!.PAPER_API_KEY).toBe(resolved.services.worker!.environment!.BINANCE_API_KEY);
+      expect(ex.environment!.PAPER_API_SECRET).toBe(resolved.services.worker!.environment!.BINANCE_API_SECRET);
+    }
+    // The setup script's "$$" (compose's escape for the shell's "$") is not interpolated: compose
+    // keeps the script as written (its output stays escaped) and sh gets single dollars at run time.
+    const setup = resolved.services['temporal-setup']!.command!;
+    expect(setup).toEqual(services['temporal-setup']!.command);
+    for (const sa of SEARCH_ATTRIBUTE_REGISTRATIONS) expect(setup.join(' ')).toContain(`${sa.name}=${sa.type}`);
+  }
+
+  // Without POSTGRES_PASSWORD (empty in .env.example) compose stops with the file's message.
+  const { cmd } = composeCli!;
+  const refused = spawnSync(cmd[0]!, [...cmd.slice(1), '-f', 'docker-compose.yml', '--env-file', '.env.example', 'config', '--quiet'], {
+    cwd: root,
+    env: composeEnv({ POSTGRES_PASSWORD: '' }),
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  expect(refused.status).not.toBe(0);
+  expect(refused.stderr).toMatch(/set POSTGRES_PASSWORD in \.env/);
+}, 20_000);
 
 test('the services: data stores, Temporal on PostgreSQL, UI, search attributes, scalable worker, bridge, paper exchange under a profile', () => {
   expect(Object.keys(services).sort()).toEqual(['bridge', 'paper-exchange', 'postgres', 'redis', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
