@@ -12,12 +12,17 @@ import { StoreConflictError } from '../src/persistence/portfolio-store';
 import { publishOnce, TRADE_EXECUTIONS_STREAM } from '../src/reporting/report-publisher';
 import { dec } from '../src/shared/decimal';
 import { summariseFills } from '../src/shared/fills';
-import type { ExecutionReport, FillRecord, FillSummary, TrackedOrder } from '../src/shared/trade';
+import { orderUpdateReports } from '../src/reporting/order-update-report';
+import type { ExecutionReport, FillRecord, FillSummary, OrderUpdateReport, PublishedReport, TrackedOrder } from '../src/shared/trade';
 import { toFailure } from './exchange-activities';
 
 /** The persistence operations these activities need (implemented over Postgres in src/persistence). */
 export interface TradeStore {
-  recordOrder(args: { decisionId: string; workflowId: string; order: TrackedOrder }): Promise<void>;
+  /**
+   * Records the order, its transitions and one report per transition in one transaction;
+   * returns the reports not yet published (new ones, or ones a crashed attempt left behind).
+   */
+  recordOrder(args: { decisionId: string; workflowId: string; order: TrackedOrder; reports: OrderUpdateReport[] }): Promise<OrderUpdateReport[]>;
   /** Applies fills to the position exactly once each (keyed by exchange trade id), in one transaction. */
   applyFills(args: {
     symbol: string;
@@ -59,9 +64,34 @@ export interface SettleFillsRequest {
 export function createBookkeepingActivities(deps: BookkeepingDeps) {
   const stream = deps.reportStream ?? TRADE_EXECUTIONS_STREAM;
 
+  /** Publishes a stored report once (a retry finds Redis's marker) and records where it went. */
+  async function publishStored(report: PublishedReport): Promise<string> {
+    const streamId = await publishOnce(deps.redis, stream, report.report_id, JSON.stringify(report));
+    await deps.store.markReportPublished(report.report_id, streamId);
+    return streamId;
+  }
+
   return {
+    /**
+     * Records the order with its transitions and publishes one report per transition. The
+     * reports are stored in the same transaction as the transitions (an outbox) and published
+     * after it commits; reports a crashed earlier attempt stored are published by this one.
+     */
     async recordOrder(args: { decisionId: string; workflowId: string; order: TrackedOrder }): Promise<void> {
-      await deps.store.recordOrder(args);
+      const pending = await deps.store.recordOrder({ ...args, reports: orderUpdateReports(args) });
+      for (const report of pending) {
+        const streamId = await publishStored(report);
+        deps.logger.info(
+          {
+            decisionId: report.decision_id,
+            workflowId: report.workflow_id,
+            clientOrderId: report.client_order_id,
+            transition: `${report.from_state}->${report.to_state}`,
+            streamId,
+          },
+          'order update published',
+        );
+      }
     },
 
     /**
@@ -125,8 +155,7 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
     /** Stores the report (audit) and publishes it once on `trade_executions`. */
     async publishReport(report: ExecutionReport): Promise<string> {
       await deps.store.saveReport(report);
-      const streamId = await publishOnce(deps.redis, stream, report.report_id, JSON.stringify(report));
-      await deps.store.markReportPublished(report.report_id, streamId);
+      const streamId = await publishStored(report);
       deps.logger.info(
         { decisionId: report.decision_id, workflowId: report.workflow_id, clientOrderId: report.client_order_id, status: report.status, streamId },
         'execution report published',

@@ -40,6 +40,7 @@ export function buildReport(input: TradeInput, state: TradeState, seq: number): 
       ? toWire(dec(requested).minus(filled))
       : '0';
   return {
+    report_type: 'trade',
     report_id: `${state.workflowId}:${seq}`,
     decision_id: state.decisionId,
     workflow_id: state.workflowId,

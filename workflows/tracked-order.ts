@@ -4,18 +4,21 @@
  */
 import { dec } from '../src/shared/decimal';
 import { EMPTY_FILLS } from '../src/shared/fills';
-import { canTransition, isTerminal, stateFromExchangeStatus, type OrderState } from '../src/shared/order-state';
+import { canTransition, isTerminal, stateFromExchangeStatus, type OrderState, type OrderTransition } from '../src/shared/order-state';
 import type { OrderIntent, OrderSnapshot, TrackedOrder } from '../src/shared/trade';
 
 export function trackOrder(intent: OrderIntent): TrackedOrder {
   return { intent, state: 'new', transitions: [], fills: EMPTY_FILLS };
 }
 
+/** What the venue said when a transition was learned from it. */
+type VenueView = Pick<OrderTransition, 'exchangeStatus' | 'executedQty'>;
+
 /** Records a transition if the state machine allows it; returns whether the state changed. */
-export function transition(order: TrackedOrder, to: OrderState, reason: string, at: number): boolean {
+export function transition(order: TrackedOrder, to: OrderState, reason: string, at: number, venue?: VenueView): boolean {
   if (order.state === to && to !== 'partially_filled') return false;
   if (!canTransition(order.state, to)) return false;
-  order.transitions.push({ seq: order.transitions.length + 1, from: order.state, to, reason, at });
+  order.transitions.push({ seq: order.transitions.length + 1, from: order.state, to, reason, at, ...venue });
   order.state = to;
   return true;
 }
@@ -40,12 +43,14 @@ export function applySnapshot(order: TrackedOrder, snap: OrderSnapshot, source: 
   order.exchange = snap;
   const target = stateFromExchangeStatus(snap.status);
   const reason = `${source}: ${snap.status} executed ${snap.executedQty}/${snap.origQty}`;
-  if (order.state === 'new' && target !== 'submitted') transition(order, 'submitted', reason, at);
-  if (transition(order, target, reason, at)) return true;
+  const venue: VenueView = { exchangeStatus: snap.status, executedQty: snap.executedQty };
+  // The venue accepted the order before it did anything else with it: NEW with nothing executed.
+  if (order.state === 'new' && target !== 'submitted') transition(order, 'submitted', reason, at, { exchangeStatus: 'NEW', executedQty: '0' });
+  if (transition(order, target, reason, at, venue)) return true;
   if (filledMore && target === order.state) {
     // A fill reported after the order was already final (it raced the cancel on the venue):
     // recorded as its own event so the audit trail shows when we learned of it.
-    order.transitions.push({ seq: order.transitions.length + 1, from: order.state, to: order.state, reason: `late fill: ${reason}`, at });
+    order.transitions.push({ seq: order.transitions.length + 1, from: order.state, to: order.state, reason: `late fill: ${reason}`, at, ...venue });
     return true;
   }
   return prev === undefined || filledMore;

@@ -198,7 +198,10 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
       throw err;
     }
     state.error = describeFailure(err);
-    for (const order of state.orders) if (!isTerminal(order.state)) transition(order, 'failed', state.error, Date.now());
+    const abandoned = state.orders.filter((o) => !isTerminal(o.state));
+    for (const order of abandoned) transition(order, 'failed', state.error, Date.now());
+    // Every transition is recorded and reported, the last one too (v1 histories did not).
+    if (patched('record-failed-orders')) for (const order of abandoned) await record(order);
     await finish('failed');
     throw err;
   }

@@ -24,9 +24,9 @@ import {
 
 export function createPgTradeStore(pool: Pool): TradeStore {
   return {
-    async recordOrder({ decisionId, workflowId, order }) {
+    async recordOrder({ decisionId, workflowId, order, reports }) {
       const snap = order.exchange;
-      await withTransaction(pool, async (tx) => {
+      return withTransaction(pool, async (tx) => {
         await upsertOrder(tx, {
           client_order_id: order.intent.clientOrderId,
           decision_id: decisionId,
@@ -56,6 +56,26 @@ export function createPgTradeStore(pool: Pool): TradeStore {
             at: t.at,
           });
         }
+        // The outbox: each transition's report is stored with its event, so a transition is
+        // never recorded without its report, nor reported without being recorded.
+        for (const report of reports) {
+          await insertExecutionReport(tx, {
+            report_id: report.report_id,
+            report_type: 'order_update',
+            decision_id: report.decision_id,
+            workflow_id: report.workflow_id,
+            client_order_id: report.client_order_id,
+            status: report.to_state,
+            payload: JSON.parse(JSON.stringify(report)),
+          });
+        }
+        if (reports.length === 0) return [];
+        const unpublished = await tx.query<{ report_id: string }>(
+          'SELECT report_id FROM execution_reports WHERE report_id = ANY($1) AND stream_id IS NULL',
+          [reports.map((r) => r.report_id)],
+        );
+        const pending = new Set(unpublished.rows.map((r) => r.report_id));
+        return reports.filter((r) => pending.has(r.report_id));
       });
     },
 
@@ -89,6 +109,7 @@ export function createPgTradeStore(pool: Pool): TradeStore {
     async saveReport(report) {
       await insertExecutionReport(pool, {
         report_id: report.report_id,
+        report_type: report.report_type,
         decision_id: report.decision_id,
         workflow_id: report.workflow_id,
         client_order_id: report.client_order_id,

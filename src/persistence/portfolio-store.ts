@@ -982,11 +982,11 @@ export async function insertExecutionReport(
 ): Promise<InsertExecutionReportResult> {
   const r0 = ExecutionReportInputSchema.parse(report);
   const r = await db.query(
-    `INSERT INTO execution_reports (report_id, decision_id, workflow_id, client_order_id, status, payload)
-     VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+    `INSERT INTO execution_reports (report_id, report_type, decision_id, workflow_id, client_order_id, status, payload)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
      ON CONFLICT (report_id) DO NOTHING
      RETURNING *`,
-    [r0.report_id, r0.decision_id, r0.workflow_id, r0.client_order_id, r0.status, JSON.stringify(r0.payload)],
+    [r0.report_id, r0.report_type, r0.decision_id, r0.workflow_id, r0.client_order_id, r0.status, JSON.stringify(r0.payload)],
   );
   if (r.rows[0] !== undefined) return { inserted: true, report: ExecutionReportRowSchema.parse(r.rows[0]) };
   const existing = await getExecutionReport(db, r0.report_id);

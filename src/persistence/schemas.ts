@@ -325,6 +325,7 @@ export type BalanceSnapshotRow = z.output<typeof BalanceSnapshotRowSchema>;
 
 export const ExecutionReportInputSchema = z.object({
   report_id: z.string().min(1).max(256),
+  report_type: z.enum(['trade', 'order_update']).default('trade'),
   decision_id: z.string().min(1).max(256),
   workflow_id: z.string().min(1).max(256).nullable().default(null),
   client_order_id: z.string().min(1).max(64).nullable().default(null),
@@ -335,6 +336,7 @@ export type ExecutionReportInput = z.input<typeof ExecutionReportInputSchema>;
 
 export const ExecutionReportRowSchema = z.object({
   report_id: z.string(),
+  report_type: z.enum(['trade', 'order_update']),
   decision_id: z.string(),
   workflow_id: z.string().nullable(),
   client_order_id: z.string().nullable(),

@@ -39,6 +39,9 @@ export interface OrderTransition {
   to: OrderState;
   reason: string;
   at: number;
+  /** The venue's view when this transition was learned (absent on transitions of our own making). */
+  exchangeStatus?: string;
+  executedQty?: string;
 }
 
 export function canTransition(from: OrderState, to: OrderState): boolean {

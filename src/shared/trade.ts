@@ -186,8 +186,12 @@ export interface OperatorOperation {
   at: number;
 }
 
-/** One message on `trade_executions` (field `data`). Field names as the upstream consumers read them. */
+/**
+ * The trade's summary on `trade_executions` (field `data`), published once when the trade ends.
+ * Field names as the upstream consumers read them.
+ */
 export interface ExecutionReport {
+  report_type: 'trade';
   report_id: string;
   decision_id: string;
   workflow_id: string;
@@ -210,3 +214,38 @@ export interface ExecutionReport {
   error: string | null;
   timestamp: number;
 }
+
+/**
+ * One order state transition on `trade_executions` (field `data`): what Binance's user data
+ * stream calls an executionReport, in our state machine's terms. Published once per transition
+ * (report id `${workflow_id}:${client_order_id}:${transition_seq}`), before the trade's summary.
+ */
+export interface OrderUpdateReport {
+  report_type: 'order_update';
+  report_id: string;
+  decision_id: string;
+  workflow_id: string;
+  symbol: string;
+  side: Side;
+  order_type: string;
+  /** entry, bracket, replacement or close: why the workflow placed this order. */
+  purpose: string;
+  client_order_id: string;
+  order_id: number | null;
+  list_client_order_id: string | null;
+  transition_seq: number;
+  from_state: OrderState;
+  to_state: OrderState;
+  /** The exchange's order status that caused the transition (null for our own, e.g. failed). */
+  order_status: string | null;
+  quantity: string;
+  price: string | null;
+  stop_price: string | null;
+  /** Executed quantity as of this transition, when the exchange told it. */
+  executed_quantity: string | null;
+  reason: string;
+  timestamp: number;
+}
+
+/** Anything on `trade_executions`; consumers switch on `report_type`. */
+export type PublishedReport = ExecutionReport | OrderUpdateReport;

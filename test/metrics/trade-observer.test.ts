@@ -31,6 +31,7 @@ let seq = 0;
 function report(status: string, extra: Partial<ExecutionReport> = {}): ExecutionReport {
   seq++;
   return {
+    report_type: 'trade',
     report_id: `trade-d${seq}:1`,
     decision_id: `d${seq}`,
     workflow_id: `trade-d${seq}`,

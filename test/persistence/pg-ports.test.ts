@@ -9,6 +9,7 @@ import { createPool } from '../../src/persistence/db';
 import { migrate } from '../../src/persistence/migrate';
 import { getDecision, getOrder, getPosition, getExecutionReport, listOrderEvents } from '../../src/persistence/portfolio-store';
 import { createPgDecisionRecorder, createPgTradeStore } from '../../src/persistence/pg-ports';
+import { orderUpdateReports } from '../../src/reporting/order-update-report';
 import { RiskDecisionSchema } from '../../src/shared/decision';
 import type { ExecutionReport, FillRecord, TrackedOrder } from '../../src/shared/trade';
 import { createScratchDatabase, type ScratchDatabase } from './scratch-db';
@@ -96,7 +97,9 @@ describe('TradeStore', () => {
 
   test('recordOrder writes the order and its transitions, idempotently, moving forward only', async () => {
     const store = createPgTradeStore(pool);
-    await store.recordOrder({ decisionId: 'd-3', workflowId: 'trade-d-3', order });
+    const record = (o: TrackedOrder) =>
+      store.recordOrder({ decisionId: 'd-3', workflowId: 'trade-d-3', order: o, reports: orderUpdateReports({ decisionId: 'd-3', workflowId: 'trade-d-3', order: o }) });
+    expect((await record(order)).map((r) => r.report_id)).toEqual(['trade-d-3:te-d-3-entry:0']);
     expect((await getOrder(pool, 'te-d-3-entry'))?.status).toBe('PENDING_SUBMIT');
 
     const filled: TrackedOrder = {
@@ -121,9 +124,19 @@ describe('TradeStore', () => {
         { seq: 2, from: 'submitted', to: 'filled', reason: 'filled', at: 1_700_000_000_200 },
       ],
     };
-    await store.recordOrder({ decisionId: 'd-3', workflowId: 'trade-d-3', order: filled });
-    await store.recordOrder({ decisionId: 'd-3', workflowId: 'trade-d-3', order: filled }); // activity retry
-    await store.recordOrder({ decisionId: 'd-3', workflowId: 'trade-d-3', order }); // stale replay
+    // Until a report is marked published it is handed back on every attempt (the outbox).
+    expect((await record(filled)).map((r) => r.transition_seq)).toEqual([0, 1, 2]);
+    await store.markReportPublished('trade-d-3:te-d-3-entry:0', '1-0');
+    expect((await record(filled)).map((r) => r.transition_seq)).toEqual([1, 2]); // activity retry
+    expect((await record(order)).map((r) => r.transition_seq)).toEqual([]); // stale replay
+    const stored = await pool.query(
+      "SELECT report_id, report_type, status FROM execution_reports WHERE client_order_id = 'te-d-3-entry' ORDER BY report_id",
+    );
+    expect(stored.rows).toEqual([
+      { report_id: 'trade-d-3:te-d-3-entry:0', report_type: 'order_update', status: 'new' },
+      { report_id: 'trade-d-3:te-d-3-entry:1', report_type: 'order_update', status: 'submitted' },
+      { report_id: 'trade-d-3:te-d-3-entry:2', report_type: 'order_update', status: 'filled' },
+    ]);
     expect(await getOrder(pool, 'te-d-3-entry')).toMatchObject({
       status: 'FILLED',
       exchange_order_id: '77',
@@ -167,6 +180,7 @@ describe('TradeStore', () => {
     await rec.recordReceived(decision('d-4'), '20-0');
     await rec.recordStarted('d-4', 'trade-d-4');
     const report: ExecutionReport = {
+      report_type: 'trade',
       report_id: 'trade-d-4:final', decision_id: 'd-4', workflow_id: 'trade-d-4', order_id: 77,
       client_order_id: 'te-d-4-entry', symbol: 'BTCUSDT', side: 'BUY', order_type: 'MARKET', quantity: '0.01',
       status: 'FILLED', success: true, filled_quantity: '0.01', cancelled_quantity: '0', avg_fill_price: '50000',

@@ -1,6 +1,7 @@
 /**
- * Execution reports: exactly one stream entry and one Postgres row per report id (one report id
- * per order state transition, `${workflowId}:${seq}`), however the publishing activity is retried.
+ * Execution reports: exactly one stream entry and one Postgres row per report id, however the
+ * publishing activity is retried: the trade's summary (`${workflowId}:1`) and one report per
+ * order state transition (`${workflowId}:${clientOrderId}:${seq}`).
  * Real Redis and Postgres; the activity is the one the worker runs (createBookkeepingActivities).
  */
 import { randomBytes } from 'node:crypto';
@@ -14,7 +15,9 @@ import { migrate } from '../../src/persistence/migrate';
 import { createPgTradeStore } from '../../src/persistence/pg-ports';
 import { getExecutionReport } from '../../src/persistence/portfolio-store';
 import { Reconciler } from '../../src/reconciliation/reconciler';
-import type { ExecutionReport } from '../../src/shared/trade';
+import { EMPTY_FILLS } from '../../src/shared/fills';
+import type { ExecutionReport, OrderSnapshot, OrderUpdateReport, PublishedReport, TrackedOrder } from '../../src/shared/trade';
+import { applySnapshot, transition } from '../../workflows/tracked-order';
 import { createScratchDatabase, type ScratchDatabase } from '../persistence/scratch-db';
 import { testServices } from '../support/services';
 
@@ -42,6 +45,7 @@ afterAll(async () => {
 
 function report(workflowId: string, seq: number, status: string): ExecutionReport {
   return {
+    report_type: 'trade',
     report_id: `${workflowId}:${seq}`,
     decision_id: workflowId.replace(/^trade-/, ''),
     workflow_id: workflowId,
@@ -125,7 +129,7 @@ test('the publishing activity retried after Redis accepted the entry publishes o
   expect(rows.rows[0].n).toBe(1);
 });
 
-test('one report per order state transition: distinct ids each published once, retries or not', async () => {
+test('distinct report ids are each published once, retries or not', async () => {
   const acts = activities(flakyStore(0));
   const wf = `trade-transitions-${run}`;
   const transitions = [report(wf, 1, 'working'), report(wf, 2, 'partially_filled'), report(wf, 3, 'filled')];
@@ -157,3 +161,58 @@ test('a report stored but never published is published once by the reconciliatio
   expect(entries[0]!.report).toEqual(r);
   expect((await getExecutionReport(pool, r.report_id))?.stream_id).toBe(streamId);
 });
+
+test('order transitions: one report each, stored with the transition, published once across a retried attempt', async () => {
+  const store = flakyStore(1);
+  const acts = activities(store);
+  const wf = `trade-order-${run}`;
+  const order: TrackedOrder = {
+    intent: { clientOrderId: `c-${run}-entry`, purpose: 'entry', symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', quantity: '1', price: '59990', timeInForce: 'GTC' },
+    state: 'new',
+    transitions: [],
+    fills: EMPTY_FILLS,
+  };
+  const args = { decisionId: `d-${run}`, workflowId: wf, order };
+  await acts.recordOrder(args); // recorded before submission: nothing has happened yet, nothing to report
+  expect(await orderEntries(wf)).toEqual([]);
+
+  const snap = (status: string, executedQty: string): OrderSnapshot => ({
+    symbol: 'BTCUSDT', orderId: 7, clientOrderId: order.intent.clientOrderId, status, type: 'LIMIT', side: 'BUY',
+    price: '59990', origQty: '1', executedQty, cummulativeQuoteQty: '0',
+  });
+  applySnapshot(order, snap('NEW', '0'), 'submitted', 1);
+  applySnapshot(order, snap('PARTIALLY_FILLED', '0.4'), 'push', 2);
+  // Attempt 1 stores both transitions, XADDs the first, then dies before marking it published.
+  await expect(acts.recordOrder(args)).rejects.toThrow(/simulated crash/);
+  expect((await orderEntries(wf)).map((e) => e.to_state)).toEqual(['submitted']);
+  await acts.recordOrder(args); // Temporal's retry: the first is found published, the second goes out
+  transition(order, 'cancel_requested', 'timeout', 3);
+  applySnapshot(order, snap('CANCELED', '0.4'), 'cancel (timeout)', 4);
+  await acts.recordOrder(args);
+  await acts.recordOrder(args); // a duplicate attempt changes nothing
+
+  const entries = await orderEntries(wf);
+  expect(entries.map((e) => [e.transition_seq, e.from_state, e.to_state, e.order_status, e.executed_quantity])).toEqual([
+    [1, 'new', 'submitted', 'NEW', '0'],
+    [2, 'submitted', 'partially_filled', 'PARTIALLY_FILLED', '0.4'],
+    [3, 'partially_filled', 'cancel_requested', null, null],
+    [4, 'cancel_requested', 'cancelled', 'CANCELED', '0.4'],
+  ]);
+  const rows = await pool.query(
+    'SELECT report_id, report_type, status, stream_id FROM execution_reports WHERE workflow_id = $1 ORDER BY report_id',
+    [wf],
+  );
+  expect(rows.rows.map((r) => r.report_id)).toEqual(entries.map((e) => e.report_id));
+  expect(rows.rows.every((r) => r.report_type === 'order_update' && r.stream_id !== null)).toBe(true);
+  expect(rows.rows.map((r) => r.status)).toEqual(['submitted', 'partially_filled', 'cancel_requested', 'cancelled']);
+  // Events and reports come from one list: every order_events row has its report.
+  const events = await pool.query('SELECT seq FROM order_events WHERE client_order_id = $1 ORDER BY seq', [order.intent.clientOrderId]);
+  expect(events.rows.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+});
+
+async function orderEntries(workflowId: string): Promise<OrderUpdateReport[]> {
+  const all = await redis.xrange(STREAM, '-', '+');
+  return all
+    .map(([, fields]) => JSON.parse(fields[fields.indexOf('data') + 1] ?? 'null') as PublishedReport)
+    .filter((r): r is OrderUpdateReport => r.report_type === 'order_update' && r.workflow_id === workflowId);
+}

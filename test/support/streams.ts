@@ -1,18 +1,30 @@
 /** Reading what the service published, for assertions. */
 import type Redis from 'ioredis';
-import type { ExecutionReport } from '../../src/shared/trade';
+import type { ExecutionReport, OrderUpdateReport, PublishedReport as AnyReport } from '../../src/shared/trade';
 
-export interface PublishedReport {
+export interface Published<R> {
   streamId: string;
-  report: ExecutionReport;
+  report: R;
 }
+export type PublishedReport = Published<ExecutionReport>;
 
-export async function readReports(redis: Redis, stream = 'trade_executions'): Promise<PublishedReport[]> {
+/** Everything on the stream, both kinds, in stream order. */
+export async function readStream(redis: Redis, stream = 'trade_executions'): Promise<Array<Published<AnyReport>>> {
   const entries = await redis.xrange(stream, '-', '+');
   return entries.map(([streamId, fields]) => {
     const i = fields.indexOf('data');
-    return { streamId, report: JSON.parse(fields[i + 1] ?? 'null') as ExecutionReport };
+    return { streamId, report: JSON.parse(fields[i + 1] ?? 'null') as AnyReport };
   });
+}
+
+/** The trades' summary reports (one per trade). */
+export async function readReports(redis: Redis, stream = 'trade_executions'): Promise<PublishedReport[]> {
+  return (await readStream(redis, stream)).filter((p): p is PublishedReport => p.report.report_type === 'trade');
+}
+
+/** The per-transition order reports, in stream order. */
+export async function readOrderUpdates(redis: Redis, stream = 'trade_executions'): Promise<Array<Published<OrderUpdateReport>>> {
+  return (await readStream(redis, stream)).filter((p): p is Published<OrderUpdateReport> => p.report.report_type === 'order_update');
 }
 
 /** Polls the report stream until `predicate` matches a report, or fails after `timeoutMs`. */

@@ -5,7 +5,7 @@
  */
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TradeState } from '../../src/shared/trade';
-import { readReports } from '../support/streams';
+import { readReports, readStream } from '../support/streams';
 import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
 
 let h: TradeHarness;
@@ -154,4 +154,23 @@ test('a partially filled order that times out reports the filled part and the ca
   expect(filled + Number(report.cancelled_quantity)).toBeCloseTo(1, 12);
   expect(h.paper.findOrder(BTC, final.orders[0]!.intent.clientOrderId)).toMatchObject({ status: 'CANCELED' });
   expect(final.orders[0]!.transitions.map((t) => t.to)).toEqual(['submitted', 'partially_filled', 'cancel_requested', 'cancelled']);
+
+  // One report per order state transition, each once, ahead of the trade's summary, and the
+  // same reports in Postgres with the stream entry each went out as.
+  const stream = await readStream(h.redis);
+  const mine = stream.filter((p) => p.report.workflow_id === handle.workflowId);
+  const updates = mine.filter((p) => p.report.report_type === 'order_update');
+  expect(updates.map((p) => p.report.report_type === 'order_update' && [p.report.from_state, p.report.to_state])).toEqual([
+    ['new', 'submitted'],
+    ['submitted', 'partially_filled'],
+    ['partially_filled', 'cancel_requested'],
+    ['cancel_requested', 'cancelled'],
+  ]);
+  expect(mine[mine.length - 1]!.report.report_type).toBe('trade');
+  const rows = await h.pg.query(
+    `SELECT report_id, stream_id, payload FROM execution_reports WHERE workflow_id = $1 AND report_type = 'order_update' ORDER BY stream_id`,
+    [handle.workflowId],
+  );
+  expect(rows.rows.map((r) => [r.report_id, r.stream_id])).toEqual(updates.map((p) => [p.report.report_id, p.streamId]));
+  expect(rows.rows.map((r) => r.payload)).toEqual(updates.map((p) => p.report));
 });

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { TRADE_EXECUTIONS_STREAM } from '../../reporting/report-publisher';
 import { describeZodError, ORDER_TYPES, RiskDecisionSchema, workflowIdFor } from '../../shared/decision';
-import type { ExecutionReport } from '../../shared/trade';
+import type { ExecutionReport, PublishedReport } from '../../shared/trade';
 import type { CliContext } from './context';
 import { RISK_DECISIONS_STREAM } from './constants';
 import { CliError, EXIT, usageError } from './errors';
@@ -113,8 +113,13 @@ export async function sendDecision(ctx: CliContext, o: SendOptions): Promise<voi
         cursor = id;
         const i = fields.indexOf('data');
         try {
-          const r = JSON.parse(fields[i + 1] ?? 'null') as ExecutionReport | null;
-          if (r && r.decision_id === decisionId) report = r;
+          const r = JSON.parse(fields[i + 1] ?? 'null') as PublishedReport | null;
+          if (!r || r.decision_id !== decisionId) continue;
+          if (r.report_type === 'order_update') {
+            // The order's own transitions are the progress of a trade that is still going.
+            ctx.output.progress(`order ${r.client_order_id}: ${r.from_state} -> ${r.to_state}${r.executed_quantity ? ` (executed ${r.executed_quantity})` : ''}`);
+            lastProgress = Date.now();
+          } else report = r;
         } catch {
           // not ours, and not JSON: ignore
         }
