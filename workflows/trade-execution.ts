@@ -13,6 +13,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
   continueAsNew,
   isCancellation,
   patched,
@@ -187,6 +188,10 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
     state.phase = 'done';
     return await finish();
   } catch (err) {
+    // Continue-as-new is thrown through here; it hands the trade to the next run, it does not
+    // end it. Earlier code reported the trade failed on the way out (and the real outcome was
+    // then deduplicated away), so only executions with this marker take the fixed path.
+    if (err instanceof ContinueAsNew && patched('continue-as-new-is-not-an-outcome')) throw err;
     if (isCancellation(err)) {
       // Cancelled from the UI or `temporal workflow cancel`: the clean-up must still reach the
       // exchange, so it runs in a scope that the cancellation cannot interrupt.

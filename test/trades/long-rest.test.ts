@@ -3,6 +3,7 @@
  * state, and the trade still ends correctly. Push is off so the order is followed by polling,
  * the case that grows history. Also: commissions paid in BNB.
  */
+import { readOrderUpdates, readReports } from '../support/streams';
 import { startTradeHarness, eventually, type TradeHarness } from '../support/trade-harness';
 
 let h: TradeHarness;
@@ -38,6 +39,12 @@ test('a resting order rolls over to a new run (continue-as-new) and still fills 
   expect(h.paper.orders('BTCUSDT').filter((o) => o.clientOrderId === cid)).toHaveLength(1);
   // The transitions recorded before the roll-over are still there.
   expect(final.orders[0].transitions.map((t: { to: string }) => t.to)).toEqual(['submitted', 'filled']);
+  // Rolling over is not an outcome: the one trade report is the fill, and the order's
+  // transitions were each reported once, across both runs.
+  const reports = (await readReports(h.redis)).filter((r) => r.report.workflow_id === handle.workflowId);
+  expect(reports.map((r) => r.report.status)).toEqual(['filled']);
+  const updates = (await readOrderUpdates(h.redis)).filter((r) => r.report.client_order_id === cid);
+  expect(updates.map((r) => r.report.to_state)).toEqual(['submitted', 'filled']);
 }, 120_000);
 
 test('commission paid in BNB is reported in BNB and valued into the position fees', async () => {
