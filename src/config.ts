@@ -49,6 +49,13 @@ export const ConfigSchema = z
     }),
     TEMPORAL_NAMESPACE: optionalString.transform((v) => v ?? 'default'),
     TEMPORAL_TASK_QUEUE: optionalString.transform((v) => v ?? 'trading-execution'),
+    /** Queue of the order-sending activities; 'none' keeps them on TEMPORAL_TASK_QUEUE. Default `<task queue>-orders`. */
+    TEMPORAL_ORDER_TASK_QUEUE: optionalString,
+    /** Start workflows eagerly on this process's worker when it runs the bridge too (default on). */
+    TEMPORAL_EAGER_START: z
+      .enum(['true', 'false', '1', '0'])
+      .optional()
+      .transform((v) => v === undefined || v === 'true' || v === '1'),
     TEMPORAL_UI_PORT: intFromEnv(0, 0, 65535),
     DATABASE_URL: urlFromEnv(['postgres:', 'postgresql:']),
     REDIS_URL: urlFromEnv(['redis:', 'rediss:']),
@@ -107,4 +114,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`));
   }
   return parsed.data;
+}
+
+/** The order-sending activities' queue: TEMPORAL_ORDER_TASK_QUEUE, `<task queue>-orders` by default, none for 'none'. */
+export function orderTaskQueueOf(c: Pick<Config, 'TEMPORAL_TASK_QUEUE' | 'TEMPORAL_ORDER_TASK_QUEUE'>): string | undefined {
+  if (c.TEMPORAL_ORDER_TASK_QUEUE === 'none') return undefined;
+  return c.TEMPORAL_ORDER_TASK_QUEUE ?? `${c.TEMPORAL_TASK_QUEUE}-orders`;
 }

@@ -9,6 +9,7 @@
  * the database or Redis itself, and it never sees a credential.
  */
 import {
+  type ActivityOptions,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -54,7 +55,7 @@ export const NON_RETRYABLE_ERRORS = ['OrderRejected', 'InvalidDecision', 'Exchan
 
 // Exchange calls: bounded retries with backoff. Submission is safe to retry because the activity
 // settles an unknown outcome by querying the client order id before it sends again.
-const exchange = proxyActivities<Activities>({
+const EXCHANGE_CALLS = {
   startToCloseTimeout: '30s',
   // Activities that wait (out a recvWindow) heartbeat; a dead worker is noticed within this.
   heartbeatTimeout: '10s',
@@ -65,7 +66,8 @@ const exchange = proxyActivities<Activities>({
     maximumAttempts: 10,
     nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
   },
-});
+} satisfies ActivityOptions;
+const exchange = proxyActivities<Activities>(EXCHANGE_CALLS);
 
 // Bookkeeping (Postgres, Redis) must eventually succeed: no attempt limit, patient backoff.
 const books = proxyActivities<Activities>({
@@ -83,6 +85,8 @@ const POLL = { firstMs: 1_000, maxMs: 60_000, pushedFirstMs: 30_000, pushedMaxMs
 
 export async function TradeExecution(input: TradeInput): Promise<TradeState> {
   const d = input.decision;
+  // Order-sending activities may have a task queue of their own (see TradeInput.orderTaskQueue).
+  const send = input.orderTaskQueue ? proxyActivities<Activities>({ ...EXCHANGE_CALLS, taskQueue: input.orderTaskQueue }) : exchange;
   const info = workflowInfo();
   const side = sideOf(d.original_signal);
   if (d.decision === 'reject' || side === undefined) {
@@ -235,10 +239,10 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
     for (const o of orders) await record(o);
     try {
       if (plan.kind === 'single') {
-        const placed = await exchange.placeOrder(plan.orders[0]!);
+        const placed = await send.placeOrder(plan.orders[0]!);
         applySnapshot(orders[0]!, placed.order, placed.adopted ? 'adopted existing order' : 'submitted', Date.now());
       } else {
-        const placed = await exchange.placeOrderList(plan.list);
+        const placed = await send.placeOrderList(plan.list);
         const note = placed.adopted ? 'adopted existing order list' : 'submitted order list';
         applySnapshot(orders[0]!, placed.above, note, Date.now());
         applySnapshot(orders[1]!, placed.below, note, Date.now());
@@ -348,7 +352,7 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
     for (const o of open) transition(o, 'cancel_requested', reason, Date.now());
     for (const listId of lists) {
       const legs = state.orders.filter((o) => o.intent.listClientOrderId === listId);
-      const snaps = await exchange.cancelOrderList({
+      const snaps = await send.cancelOrderList({
         symbol: d.symbol,
         listClientOrderId: listId,
         legs: legs.map((l) => ({ symbol: l.intent.symbol, clientOrderId: l.intent.clientOrderId })),
@@ -359,7 +363,7 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
       }
     }
     for (const o of open.filter((x) => x.intent.listClientOrderId === undefined)) {
-      const snap = await exchange.cancelOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
+      const snap = await send.cancelOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
       applySnapshot(o, snap, `cancel (${reason})`, Date.now());
     }
     for (const o of open) await record(o);
@@ -376,7 +380,7 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
     upsertSearchAttributes([{ key: SA.clientOrderId, value: state.orders.map((o) => o.intent.clientOrderId) }]);
     await record(order);
     transition(old, 'cancel_requested', 'amend', Date.now());
-    const result = await exchange.replaceOrder({
+    const result = await send.replaceOrder({
       old: { symbol: old.intent.symbol, clientOrderId: old.intent.clientOrderId },
       replacement: intent,
     });

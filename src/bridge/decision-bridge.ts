@@ -78,6 +78,13 @@ export interface BridgeOptions {
   recorder: BridgeRecorder;
   logger: Logger;
   taskQueue: string;
+  /** Passed to each trade: the queue its order-sending activities run on (see TradeInput). */
+  orderTaskQueue?: string;
+  /**
+   * Ask the server to hand the first workflow task straight back to a worker in this process
+   * (the client must be on that worker's NativeConnection). Saves a task-queue round trip.
+   */
+  eagerStart?: boolean;
   /** This instance's consumer name; unique among running instances. */
   consumer: string;
   defaultOrderTimeoutMs: number;
@@ -511,7 +518,12 @@ export class DecisionBridge {
 
   private async startWorkflow(d: RiskDecision, entryId: string): Promise<'started' | 'duplicate'> {
     const workflowId = workflowIdFor(d.decision_id);
-    const input: TradeInput = { decision: d, streamEntryId: entryId, defaultOrderTimeoutMs: this.o.defaultOrderTimeoutMs };
+    const input: TradeInput = {
+      decision: d,
+      streamEntryId: entryId,
+      defaultOrderTimeoutMs: this.o.defaultOrderTimeoutMs,
+      ...(this.o.orderTaskQueue ? { orderTaskQueue: this.o.orderTaskQueue } : {}),
+    };
     const side = sideOf(d.original_signal);
     const t0 = performance.now();
     try {
@@ -520,6 +532,7 @@ export class DecisionBridge {
           taskQueue: this.o.taskQueue,
           workflowId,
           args: [input],
+          ...(this.o.eagerStart ? { requestEagerStart: true } : {}),
           // A decision id executes once, ever: also after its first workflow has finished
           // (within the namespace's retention; the decisions row covers the time after).
           workflowIdReusePolicy: 'REJECT_DUPLICATE',

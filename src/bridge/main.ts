@@ -17,7 +17,7 @@
  */
 import { Client } from '@temporalio/client';
 import Redis from 'ioredis';
-import { ConfigError, loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, orderTaskQueueOf, type Config } from '../config';
 import { createLogger, redactUrl } from '../logging';
 import { createPool } from '../persistence/db';
 import { migrate } from '../persistence/migrate';
@@ -88,6 +88,8 @@ async function main(): Promise<void> {
     recorder: createPgBridgeRecorder(pool),
     logger: log,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    // The workers' processes poll this queue too (same configuration).
+    orderTaskQueue: orderTaskQueueOf(config),
     consumer: config.BRIDGE_CONSUMER,
     defaultOrderTimeoutMs: config.ORDER_TIMEOUT_MS,
     batchSize: config.BRIDGE_BATCH_SIZE,

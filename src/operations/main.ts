@@ -4,7 +4,7 @@
  * the worker and the bridge. Ctrl-C stops everything in reverse order.
  */
 import path from 'node:path';
-import { ConfigError, loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, orderTaskQueueOf, type Config } from '../config';
 import { createLogger, installTemporalLogging, redactUrl } from '../logging';
 import { startPaperExchange, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../paper-exchange';
 import { startEmbeddedPostgres } from './postgres-server';
@@ -114,6 +114,8 @@ async function main(): Promise<void> {
     temporalAddress: temporal.address,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    orderTaskQueue: orderTaskQueueOf(config),
+    eagerStart: config.TEMPORAL_EAGER_START,
     databaseUrl,
     redisUrl,
     exchange,

@@ -15,7 +15,8 @@ import { createLogger, type Logger } from '../logging';
 import { createPool } from '../persistence/db';
 import { migrate } from '../persistence/migrate';
 import { createPgTradeStore } from '../persistence/pg-ports';
-import { createTradeWorker } from '../worker/worker';
+import type { ActivityDeps } from '../../activities';
+import { createOrderWorker, createTradeWorker } from '../worker/worker';
 import { OrderUpdateRouter } from '../worker/order-update-router';
 import { UserDataStream } from '../exchange/user-data-stream';
 import { AlertSink } from '../alerts/alerts';
@@ -42,6 +43,10 @@ export interface ServiceOptions {
   temporalAddress: string;
   namespace: string;
   taskQueue: string;
+  /** Task queue of the order-sending activities; absent: the main queue. Workers here poll both. */
+  orderTaskQueue?: string;
+  /** Start workflows eagerly when this process runs both the bridge and a worker (default true). */
+  eagerStart?: boolean;
   databaseUrl: string;
   redisUrl: string;
   exchange: ExchangeEndpoint;
@@ -132,37 +137,46 @@ async function startParts(
     logger: logger.child({ component: 'reconciliation' }),
     driftAlertQuoteValue: observer.thresholds.driftQuoteValue,
   });
-  const clientConnection = await Connection.connect({ address: o.temporalAddress });
-  cleanups.push(() => clientConnection.close());
-  const temporal = new Client({ connection: clientConnection, namespace: o.namespace });
-
   let worker: Worker | undefined;
-  let workerRun: Promise<void> | undefined;
+  let orderWorker: Worker | undefined;
+  let workerRun: Promise<unknown> | undefined;
   let nativeConnection: NativeConnection | undefined;
   let router: OrderUpdateRouter | undefined;
   if (o.worker !== false) {
     nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
     const nc = nativeConnection;
     cleanups.push(() => nc.close());
-    worker = await createTradeWorker({
-      connection: nativeConnection,
-      namespace: o.namespace,
-      taskQueue: o.taskQueue,
-      workflowBundle: o.workflowBundle,
-      deps: {
-        exchange,
-        store: createPgTradeStore(pool),
-        redis,
-        logger: logger.child({ component: 'activities' }),
-        recvWindowMs: o.exchange.recvWindowMs,
-        pool,
-        hooks: observer.hooks(),
-        reconciler,
-        marks,
-        metrics,
-      },
-    });
-    workerRun = worker.run();
+  }
+  // Eager start needs the client on the worker's own connection: the server then returns the
+  // first workflow task in the start response, to this process's worker, skipping a poll.
+  const eager = (o.eagerStart ?? true) && nativeConnection !== undefined && Boolean(o.bridge);
+  let clientConnection: Connection | undefined;
+  if (!eager) {
+    const cc = await Connection.connect({ address: o.temporalAddress });
+    clientConnection = cc;
+    cleanups.push(() => cc.close());
+  }
+  const temporal = new Client({ connection: eager ? nativeConnection! : clientConnection!, namespace: o.namespace });
+
+  if (nativeConnection) {
+    const deps: ActivityDeps = {
+      exchange,
+      store: createPgTradeStore(pool),
+      redis,
+      logger: logger.child({ component: 'activities' }),
+      recvWindowMs: o.exchange.recvWindowMs,
+      pool,
+      hooks: observer.hooks(),
+      reconciler,
+      marks,
+      metrics,
+    };
+    worker = await createTradeWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.taskQueue, workflowBundle: o.workflowBundle, deps });
+    if (o.orderTaskQueue) {
+      orderWorker = await createOrderWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.orderTaskQueue, deps });
+    }
+    const ow = orderWorker;
+    workerRun = Promise.all([worker.run(), ow?.run()]);
     if (o.exchange.wsApiUrl) {
       const r = new OrderUpdateRouter({
         stream: new UserDataStream({
@@ -210,6 +224,8 @@ async function startParts(
       recorder: createPgBridgeRecorder(pool),
       logger: logger.child({ component: 'bridge' }),
       taskQueue: o.taskQueue,
+      orderTaskQueue: o.orderTaskQueue,
+      eagerStart: eager,
       defaultOrderTimeoutMs: o.defaultOrderTimeoutMs,
       ...o.bridge,
     });
@@ -235,10 +251,10 @@ async function startParts(
         await bridge?.stop();
         await router?.stop();
         await metricsServer?.close();
-        if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+        for (const w of [worker, orderWorker]) if (w && w.getState() === 'RUNNING') w.shutdown();
         await workerRun;
         await nativeConnection?.close();
-        await clientConnection.close();
+        await clientConnection?.close();
         redis.disconnect();
         await exchange.close();
         await pool.end();

@@ -109,6 +109,11 @@ async function createServer(cliPath: string, opts: TemporalDevServerOptions): Pr
   const dynamicConfig: Record<string, unknown> = {
     // No call home (there is no internet here, and tests should not try).
     'frontend.enableServerVersionCheck': false,
+    // Let a worker that shares the starter's connection take a new workflow's first task from
+    // the start response, and take activities it schedules on its own queue from the task
+    // completion response: each skips a trip through matching. (Production clusters: same keys.)
+    'system.enableEagerWorkflowStart': true,
+    'system.enableActivityEagerExecution': true,
     ...opts.dynamicConfig,
   };
   const args = [

@@ -27,6 +27,12 @@ export interface TradeInput {
    * tests that must see a long rest roll over.
    */
   historyEventLimit?: number;
+  /**
+   * Task queue of the activities that send orders to the exchange (place, replace, cancel).
+   * A queue of their own means a backlog of bookkeeping or polling never delays a submission;
+   * absent, they share the workflow's queue (and can then be dispatched eagerly).
+   */
+  orderTaskQueue?: string;
 }
 
 /** Why an order exists; part of its deterministic client order id. */

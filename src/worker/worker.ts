@@ -32,6 +32,26 @@ export async function createTradeWorker(o: TradeWorkerOptions): Promise<Worker> 
   });
 }
 
+/** The activities that send orders to the exchange: what the order task queue serves. */
+export const ORDER_SENDING_ACTIVITIES = ['placeOrder', 'placeOrderList', 'replaceOrder', 'cancelOrder', 'cancelOrderList'] as const;
+
+/**
+ * An activity-only worker on the order task queue. Its slots are its own, so a submission
+ * starts as soon as a worker is free of other submissions, whatever else is queued.
+ */
+export async function createOrderWorker(o: Omit<TradeWorkerOptions, 'workflowBundle'>): Promise<Worker> {
+  const all = createActivities(o.deps);
+  const activities = Object.fromEntries(ORDER_SENDING_ACTIVITIES.map((name) => [name, all[name]]));
+  return Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue,
+    ...(o.identity ? { identity: o.identity } : {}),
+    activities,
+    maxConcurrentActivityTaskExecutions: 50,
+  });
+}
+
 /** Bundles the workflow code once; pass the result to several workers (tests, benchmarks). */
 export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: undefined });

@@ -67,6 +67,8 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
     temporalAddress: env.temporalAddress,
     namespace: env.namespace,
     taskQueue,
+    // As npm start runs it: order-sending activities on their own queue.
+    orderTaskQueue: `${taskQueue}-orders`,
     databaseUrl: db.url,
     redisUrl: env.redisUrl,
     exchange: {
@@ -103,7 +105,7 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
         reasons: [],
         ...raw,
       });
-      const input: TradeInput = { decision, defaultOrderTimeoutMs, ...extra };
+      const input: TradeInput = { decision, defaultOrderTimeoutMs, orderTaskQueue: `${taskQueue}-orders`, ...extra };
       return svc.temporal.workflow.start('TradeExecution', {
         taskQueue,
         workflowId: workflowIdFor(decision.decision_id),
