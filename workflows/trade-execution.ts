@@ -19,6 +19,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
@@ -68,12 +69,23 @@ const EXCHANGE_CALLS = {
   },
 } satisfies ActivityOptions;
 const exchange = proxyActivities<Activities>(EXCHANGE_CALLS);
+const { heartbeatTimeout: _remoteOnly, ...EXCHANGE_CALLS_LOCAL } = EXCHANGE_CALLS;
 
 // Bookkeeping (Postgres, Redis) must eventually succeed: no attempt limit, patient backoff.
-const books = proxyActivities<Activities>({
+const BOOKKEEPING = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', nonRetryableErrorTypes: ['InvalidDecision', 'PositionConflict'] },
-});
+} satisfies ActivityOptions;
+const remoteBooks = proxyActivities<Activities>(BOOKKEEPING);
+/**
+ * The same, run as local activities: in the worker that runs the workflow task, with the result
+ * recorded in the task's completion. A run of them (validate + record before a submission;
+ * settle + report + outcome after the fill) costs one workflow task instead of one task and one
+ * activity round trip each. They are short and idempotent; one interrupted by a crash simply
+ * runs again. Submissions stay ordinary activities: they heartbeat and may wait out a recvWindow.
+ */
+const localBooks = proxyLocalActivities<Activities>({ ...BOOKKEEPING, localRetryThreshold: '10s' });
+const localPrepare = proxyLocalActivities<Activities>({ ...EXCHANGE_CALLS_LOCAL }).prepareOrder;
 
 /**
  * Poll fallback when push is silent: 1 s, doubling, at most 60 s, so a resting order's cost in
@@ -85,6 +97,9 @@ const POLL = { firstMs: 1_000, maxMs: 60_000, pushedFirstMs: 30_000, pushedMaxMs
 
 export async function TradeExecution(input: TradeInput): Promise<TradeState> {
   const d = input.decision;
+  // Histories from before local bookkeeping ran every step as an ordinary activity; they keep to it.
+  const books = patched('local-bookkeeping') ? localBooks : remoteBooks;
+  const prepareOrder = books === localBooks ? localPrepare : exchange.prepareOrder;
   // Order-sending activities may have a task queue of their own (see TradeInput.orderTaskQueue).
   const send = input.orderTaskQueue ? proxyActivities<Activities>({ ...EXCHANGE_CALLS, taskQueue: input.orderTaskQueue }) : exchange;
   const info = workflowInfo();
@@ -172,7 +187,7 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
   // ---- the process ------------------------------------------------------------------------
   try {
     if (state.phase === 'entry' && state.orders.length === 0) {
-      const plan = await validate(() => entryPlan(input, state, side, exchange.prepareOrder));
+      const plan = await validate(() => entryPlan(input, state, side, prepareOrder));
       if (!plan) return await finish();
       await submit(plan);
     }
@@ -182,7 +197,7 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
       if (state.phase === 'bracket') {
         const plan = await validate(async () => {
           const held = await heldAfterFees();
-          return bracketPlan(input, state, side, held, exchange.prepareOrder);
+          return bracketPlan(input, state, side, held, prepareOrder);
         });
         if (plan) await submit(plan);
         else state.phase = 'done';
@@ -254,7 +269,8 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
       if (!rejected) {
         // Retries exhausted on an unknown outcome: the order may or may not exist. Ask until we know.
         for (const o of orders) {
-          const found = await books.findOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
+          // An ordinary activity: it waits out the recvWindow, which may outlast a local activity's budget.
+          const found = await remoteBooks.findOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
           if (found) applySnapshot(o, found, 'settled unknown outcome by query', Date.now());
         }
       }
@@ -374,7 +390,7 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
     validateAmend(state, req);
     const old = workingOrders()[0]!;
     state.counters.replacement += 1;
-    const intent = await replacementIntent(input, state, old, req, state.counters.replacement, exchange.prepareOrder);
+    const intent = await replacementIntent(input, state, old, req, state.counters.replacement, prepareOrder);
     const order = trackOrder(intent);
     state.orders.push(order);
     upsertSearchAttributes([{ key: SA.clientOrderId, value: state.orders.map((o) => o.intent.clientOrderId) }]);
@@ -404,7 +420,7 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
     await cancelWorking('close now');
     state.counters.close += 1;
     const phase = state.phase === 'bracket' ? 'bracket' : 'entry';
-    const plan = await closePlan(input, state, state.side, phase, state.counters.close, exchange.prepareOrder);
+    const plan = await closePlan(input, state, state.side, phase, state.counters.close, prepareOrder);
     if (!plan) return 'nothing left to close';
     await submit(plan);
     return `market order ${plan.orders[0]!.clientOrderId} placed`;
