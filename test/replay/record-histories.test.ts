@@ -14,7 +14,7 @@ import { startTradeHarness, eventually, type TradeHarness } from '../support/tra
 
 const record = process.env.RECORD_HISTORIES === '1' ? describe : describe.skip;
 const DIR = path.join(__dirname, 'histories');
-const RELEASE = process.env.HISTORY_RELEASE ?? 'v1';
+const RELEASE = process.env.HISTORY_RELEASE ?? 'v2';
 
 record('record histories', () => {
   let h: TradeHarness;

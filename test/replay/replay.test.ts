@@ -14,7 +14,9 @@ const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort().map(
 
 test('there are saved histories of every trade shape to replay', () => {
   expect(files.map((f) => path.basename(f))).toEqual(
-    expect.arrayContaining(['v1-market.json', 'v1-limit-timeout.json', 'v1-limit-amend.json', 'v1-bracket.json', 'v1-ui-cancel.json']),
+    expect.arrayContaining(
+      ['v1', 'v2'].flatMap((release) => ['market', 'limit-timeout', 'limit-amend', 'bracket', 'ui-cancel'].map((shape) => `${release}-${shape}.json`)),
+    ),
   );
 });
 
