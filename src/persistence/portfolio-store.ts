@@ -118,6 +118,16 @@ export async function recordDecision(
     ],
   );
   if (inserted.rowCount === 1) return { inserted: true, changed: true, status: d.status };
+  if (!options.insertOnly && d.status !== 'invalid') {
+    // A malformed message got to this id first. The real decision takes the id; the malformed
+    // one keeps its row under its stream entry id (as if the id had been taken), so neither is lost.
+    const moved = await db.query(
+      `UPDATE decisions SET decision_id = 'entry:' || COALESCE(stream_entry_id, decision_id || '@' || (extract(epoch FROM received_at) * 1000)::bigint)
+        WHERE decision_id = $1 AND status = 'invalid'`,
+      [d.decision_id],
+    );
+    if (moved.rowCount === 1) return recordDecision(db, record, options);
+  }
   if (options.insertOnly) {
     const current = await getDecision(db, d.decision_id);
     if (!current) throw new Error(`decision ${d.decision_id} vanished during recordDecision`);

@@ -396,6 +396,14 @@ describe('decisions', () => {
     expect(await getDecision(pool, 'dec-live')).toMatchObject({ status: 'started', payload: base.payload });
   });
 
+  test('a valid decision takes its id back from a malformed message that got there first; both rows are kept', async () => {
+    await recordDecision(pool, { decision_id: 'dec-late', status: 'invalid', reasons: ['approved_size: must be > 0'], payload: { decision_id: 'dec-late' }, stream_entry_id: '5-0' }, { insertOnly: true });
+    expect(await recordDecision(pool, { ...base, decision_id: 'dec-late', status: 'received', stream_entry_id: '6-0' })).toMatchObject({ inserted: true, status: 'received' });
+    expect(await getDecision(pool, 'dec-late')).toMatchObject({ status: 'received', payload: base.payload, stream_entry_id: '6-0' });
+    expect(await getDecision(pool, 'entry:5-0')).toMatchObject({ status: 'invalid', reasons: ['approved_size: must be > 0'], stream_entry_id: '5-0' });
+    expect(await updateDecisionStatus(pool, 'dec-late', 'started', { workflowId: 'trade-dec-late' })).toMatchObject({ changed: true, status: 'started' });
+  });
+
   test('an invalid decision may lack fields; a valid one may not', async () => {
     await recordDecision(pool, { decision_id: 'not a valid id!', status: 'invalid', reasons: ['bad json'], payload: 'raw{' });
     expect(await getDecision(pool, 'not a valid id!')).toMatchObject({ status: 'invalid', symbol: null, payload: 'raw{' });
