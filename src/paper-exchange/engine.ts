@@ -149,8 +149,29 @@ const TYPE_NOT_SUPPORTED: Record<OrderTypeName, string> = {
   TAKE_PROFIT_LIMIT: 'Take profit limit orders are not supported for this symbol.',
 };
 
-/** Published in exchangeInfo.exchangeFilters and enforced across all symbols. */
+/**
+ * Binance's default for EXCHANGE_MAX_NUM_ORDERS: open orders an account may hold across all
+ * symbols. Published in exchangeInfo.exchangeFilters and enforced; see EngineLimits to change it.
+ */
 export const EXCHANGE_MAX_NUM_ORDERS = 1000;
+
+/**
+ * Open-order limits that differ from Binance's. Leave them out to behave like Binance: 1000 open
+ * orders per account (EXCHANGE_MAX_NUM_ORDERS) and each symbol's own MAX_NUM_ORDERS filter
+ * (SymbolDef.maxNumOrders). Raise them only to load-test a service beyond one Binance account.
+ */
+export interface EngineLimits {
+  /** EXCHANGE_MAX_NUM_ORDERS: open orders per account across all symbols. Default 1000. */
+  maxOpenOrdersPerAccount?: number;
+  /** MAX_NUM_ORDERS for every symbol, replacing each symbol's own value. Default: the symbol's. */
+  maxNumOrdersPerSymbol?: number;
+}
+
+function positiveInt(name: string, v: number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v < 1) throw new Error(`limits.${name} must be a positive integer, got ${String(v)}`);
+  return v;
+}
 
 export const DEFAULT_BALANCES: Record<string, string> = { USDT: '100000', BTC: '1', ETH: '10', BNB: '100' };
 const BNB_DISCOUNT = dec('0.25');
@@ -173,15 +194,22 @@ export class Engine extends EventEmitter {
   private nextTradeId = new Map<string, number>();
   private nextListId = 1;
   private nextUid = 1000;
+  /** EXCHANGE_MAX_NUM_ORDERS as enforced and published in exchangeInfo. */
+  readonly maxOpenOrdersPerAccount: number;
 
   constructor(
     symbols: SymbolDef[],
     accounts: AccountConfig[],
     readonly now: () => number,
     seed: number,
+    limits: EngineLimits = {},
   ) {
     super();
-    for (const s of symbols) {
+    this.maxOpenOrdersPerAccount = positiveInt('maxOpenOrdersPerAccount', limits.maxOpenOrdersPerAccount) ?? EXCHANGE_MAX_NUM_ORDERS;
+    const perSymbol = positiveInt('maxNumOrdersPerSymbol', limits.maxNumOrdersPerSymbol);
+    for (const def of symbols) {
+      // The symbol's MAX_NUM_ORDERS filter lives in its definition, so exchangeInfo shows it too.
+      const s = perSymbol === undefined ? def : { ...def, maxNumOrders: perSymbol };
       this.symbols.set(s.symbol, s);
       this.paths.set(s.symbol, new PricePath(s, seed));
       this.orders.set(s.symbol, []);
@@ -341,7 +369,7 @@ export class Engine extends EventEmitter {
     if (STOP_TYPES.has(p.type) && open.filter((o) => STOP_TYPES.has(o.type)).length + 1 > def.maxNumAlgoOrders) {
       throw filterFailure('MAX_NUM_ALGO_ORDERS');
     }
-    if (openAll.length + 1 > EXCHANGE_MAX_NUM_ORDERS) {
+    if (openAll.length + 1 > this.maxOpenOrdersPerAccount) {
       throw filterFailure('EXCHANGE_MAX_NUM_ORDERS');
     }
   }

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logging';
 import type { RateLimit } from '../exchange/schemas';
 import { dec } from '../shared/decimal';
-import { Engine, isOpen, type AccountConfig, type InternalOrder, type InternalTrade } from './engine';
+import { Engine, isOpen, type AccountConfig, type EngineLimits, type InternalOrder, type InternalTrade } from './engine';
 import { FaultInjector } from './faults';
 import { Limiter, PAPER_RATE_LIMITS } from './limits';
 import { DEFAULT_SYMBOLS, fmt8, readKlineCloses, type SymbolDef } from './market';
@@ -16,7 +16,8 @@ import { attachWsApi, type WsControls } from './ws-api';
 
 export { FaultInjector } from './faults';
 export type { Fault, FaultInput } from './faults';
-export type { AccountConfig } from './engine';
+export type { AccountConfig, EngineLimits } from './engine';
+export { EXCHANGE_MAX_NUM_ORDERS } from './engine';
 export { DEFAULT_SYMBOLS } from './market';
 export type { WsControls } from './ws-api';
 export type { SymbolDef } from './market';
@@ -51,6 +52,15 @@ export interface PaperExchangeOptions {
   klineFiles?: Record<string, string>;
   /** WebSocket API server ping interval, default 20000 (Binance's). */
   wsPingMs?: number;
+  /**
+   * Open-order limits. Default Binance's: 1000 open orders per account (the
+   * EXCHANGE_MAX_NUM_ORDERS exchange filter) and each symbol's MAX_NUM_ORDERS filter (200 for the
+   * default symbols). `maxOpenOrdersPerAccount` replaces the former, `maxNumOrdersPerSymbol` the
+   * latter for every symbol; both are enforced with Binance's errors and published in
+   * exchangeInfo, so a client checking filters itself agrees. Raise them only for load tests
+   * (e.g. thousands of resting orders on one account, which Binance would refuse).
+   */
+  limits?: EngineLimits;
 }
 
 export interface PaperOrder {
@@ -159,7 +169,7 @@ export async function startPaperExchange(opts: PaperExchangeOptions = {}): Promi
   const faults = new FaultInjector();
   const now = (): number => Date.now() + faults.clockSkewMs;
   const accounts = opts.accounts ?? [{ apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET }];
-  const engine = new Engine(opts.symbols ?? DEFAULT_SYMBOLS, accounts, now, opts.seed ?? 1);
+  const engine = new Engine(opts.symbols ?? DEFAULT_SYMBOLS, accounts, now, opts.seed ?? 1, opts.limits);
   for (const [symbol, file] of Object.entries(opts.klineFiles ?? {})) {
     const path = engine.paths.get(symbol);
     if (!path) throw new Error(`klineFiles: unknown symbol ${symbol}`);

@@ -8,6 +8,8 @@
  *   PAPER_PRICE_STEP_MS   price walk step, 0 = prices move only via POST /admin/price (default 1000)
  *   PAPER_KLINES          SYMBOL=path[,SYMBOL=path]: replay kline closes instead of walking
  *   PAPER_API_KEY / PAPER_API_SECRET   account credentials (default: the documented test pair)
+ *   PAPER_MAX_OPEN_ORDERS   open orders per account, EXCHANGE_MAX_NUM_ORDERS (default 1000, Binance's)
+ *   PAPER_MAX_NUM_ORDERS    MAX_NUM_ORDERS for every symbol (default: each symbol's, 200)
  *
  * It prints the URLs and the API key id; the secret is never printed.
  */
@@ -20,6 +22,11 @@ function intEnv(name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function optionalIntEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  return raw === undefined || raw === '' ? undefined : intEnv(name, 0);
 }
 
 function klineEnv(): Record<string, string> | undefined {
@@ -39,6 +46,8 @@ async function main(): Promise<void> {
   const apiKey = process.env.PAPER_API_KEY ?? PAPER_DEFAULT_API_KEY;
   const apiSecret = process.env.PAPER_API_SECRET ?? PAPER_DEFAULT_API_SECRET;
   const klineFiles = klineEnv();
+  const maxOpenOrdersPerAccount = optionalIntEnv('PAPER_MAX_OPEN_ORDERS');
+  const maxNumOrdersPerSymbol = optionalIntEnv('PAPER_MAX_NUM_ORDERS');
   const ex = await startPaperExchange({
     port: intEnv('PAPER_EXCHANGE_PORT', 8090),
     host: process.env.PAPER_EXCHANGE_HOST ?? '127.0.0.1',
@@ -47,6 +56,10 @@ async function main(): Promise<void> {
     accounts: [{ apiKey, apiSecret }],
     logger,
     ...(klineFiles ? { klineFiles } : {}),
+    limits: {
+      ...(maxOpenOrdersPerAccount !== undefined ? { maxOpenOrdersPerAccount } : {}),
+      ...(maxNumOrdersPerSymbol !== undefined ? { maxNumOrdersPerSymbol } : {}),
+    },
   });
   const secretNote = process.env.PAPER_API_SECRET ? 'from PAPER_API_SECRET' : 'PAPER_DEFAULT_API_SECRET in src/paper-exchange/index.ts';
   // Plain stdout so scripts can read it; the logger would redact the key id.

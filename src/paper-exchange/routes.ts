@@ -3,7 +3,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { dec } from '../shared/decimal';
-import { EXCHANGE_MAX_NUM_ORDERS, isOpen, type Account, type Engine, type InternalOrder, type NewOrderParams, type OcoLeg, type OcoParams, type OrderTypeName, type Side, type Tif } from './engine';
+import { isOpen, type Account, type Engine, type InternalOrder, type NewOrderParams, type OcoLeg, type OcoParams, type OrderTypeName, type Side, type Tif } from './engine';
 import { cancelJson, listStatusJson, orderAckJson, orderFullJson, orderQueryJson, orderResultJson, tradeJson } from './format';
 import type { Limiter } from './limits';
 import { fmt8, symbolInfoJson } from './market';
@@ -168,7 +168,7 @@ export function buildRoutes(): Map<string, Route> {
         timezone: 'UTC',
         serverTime: c.now,
         rateLimits: c.rateLimits,
-        exchangeFilters: [{ filterType: 'EXCHANGE_MAX_NUM_ORDERS', maxNumOrders: EXCHANGE_MAX_NUM_ORDERS }],
+        exchangeFilters: [{ filterType: 'EXCHANGE_MAX_NUM_ORDERS', maxNumOrders: c.engine.maxOpenOrdersPerAccount }],
         symbols: defs.map(symbolInfoJson),
       };
     },
