@@ -3,34 +3,45 @@
  *
  * Brings up a Temporal dev server, Postgres and Redis with the launchers the tests use, a paper
  * exchange in this process, and the service as `npm start` runs it (src/operations/main.ts in a
- * child process: worker + bridge, user data stream on). Then:
+ * child process: worker + bridge, user data stream on). Then, after a warm-up, the phases named in
+ * BENCH_PHASES (default all: "latency,baseline,throughput,limit,memory"):
  *
- *  1. latency, MARKET orders at a steady BENCH_LATENCY_RATE: from the decision's XADD (its stream
+ *  1. latency: MARKET orders at a steady BENCH_LATENCY_RATE: from the decision's XADD (its stream
  *     id) to the order accepted by the exchange (the paper order's time) and to the execution
- *     report (its stream id on trade_executions); p50/p90/p99/max;
- *  2. the same orders placed by calling the exchange client directly (no Redis, no Temporal):
- *     to accepted, and to the response; and the ratio;
+ *     report (its stream id on trade_executions); p50/p90/p99/max; and the exchange REST
+ *     requests and weight per filled MARKET order;
+ *  2. baseline: the same orders placed by calling the exchange client directly (no Redis, no
+ *     Temporal): to accepted, and to the response; and the ratio;
  *  3. throughput: BENCH_RATES decisions/s for BENCH_STEP_S each, alternating BUY/SELL MARKET;
  *     completed, lost, achieved rate and latency per step, and where p99 starts to climb;
- *  4. exchange REST requests and weight per filled order: MARKET (from phase 1), and LIMIT
- *     orders resting BENCH_LIMIT_REST_S (default 60) before the price crosses them;
- *  5. the service process's memory (RSS) with BENCH_RESTING LIMIT orders resting at once,
- *     sampled at steps on the way up.
+ *  4. limit: exchange REST requests and weight per LIMIT order resting BENCH_LIMIT_REST_S
+ *     (default 60) before the price crosses it;
+ *  5. memory: the service process's memory (RSS) with BENCH_RESTING (default 5000) LIMIT orders
+ *     resting at once, sampled at BENCH_RESTING_STEPS (fractions, default 0.2,0.5,1: 1000, 2500,
+ *     5000) on the way up and then for BENCH_SETTLE_S (60) with all of them resting, to see the
+ *     steady state with polling and pushes; with the running TradeExecution workflows counted in
+ *     Temporal and the open orders on the exchange.
  *
  * The paper exchange's rate limits are raised so the service, not Binance's 100 orders/10 s per
- * account, is what is measured (the real limits are in the report). It also caps an account at
- * 1000 open orders (EXCHANGE_MAX_NUM_ORDERS, as Binance does), so BENCH_RESTING above 1000 is
- * capped and the figure for more is extrapolated from the measured slope, and said so.
+ * account, is what is measured; so are its open-order limits (Binance: 1000 per account,
+ * EXCHANGE_MAX_NUM_ORDERS, and 200 per symbol, MAX_NUM_ORDERS), so that thousands of orders can
+ * rest on one account. Both are said in the report.
  *
- * Writes bench/results/stack-bench-<time>.json and .md, and bench/results/stack-bench.md (latest).
+ * Writes bench/results/stack-bench-<time>.json and .md, and bench/results/stack-bench.{json,md}
+ * (latest). A run of some phases only keeps the other phases' latest figures in
+ * stack-bench.{json,md}, each section saying which run it is from.
  * Sizes: BENCH_LATENCY_N (100), BENCH_LATENCY_RATE (5/s), BENCH_RATES ("5,10,20,40"),
- * BENCH_STEP_S (15), BENCH_LIMIT_N (20), BENCH_LIMIT_REST_S (60), BENCH_RESTING (1000).
+ * BENCH_STEP_S (15), BENCH_LIMIT_N (20), BENCH_LIMIT_REST_S (60), BENCH_RESTING (5000),
+ * BENCH_RESTING_STEPS ("0.2,0.5,1"), BENCH_RESTING_RATE (100 decisions/s sent), BENCH_SETTLE_S
+ * (60), BENCH_STALL_S (180: give up on reaching BENCH_RESTING when no order opened for that long),
+ * BENCH_DRAIN_S (90).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client as TemporalClient, Connection as TemporalConnection } from '@temporalio/client';
 import Redis from 'ioredis';
 import { BinanceSpotClient } from '../src/exchange';
 import { startEmbeddedPostgres } from '../src/operations/postgres-server';
@@ -50,10 +61,27 @@ const CFG = {
   stepS: num('BENCH_STEP_S', 15),
   limitN: num('BENCH_LIMIT_N', 20),
   limitRestS: num('BENCH_LIMIT_REST_S', 60),
-  resting: num('BENCH_RESTING', 1000),
+  resting: num('BENCH_RESTING', 5000),
+  restingSteps: (process.env.BENCH_RESTING_STEPS ?? '0.2,0.5,1').split(',').map(Number),
+  restingRate: num('BENCH_RESTING_RATE', 100),
+  settleS: num('BENCH_SETTLE_S', 60),
+  stallS: num('BENCH_STALL_S', 180),
   drainS: num('BENCH_DRAIN_S', 90),
 };
-const ACCOUNT_OPEN_ORDER_CAP = 1000;
+const ALL_PHASES = ['latency', 'baseline', 'throughput', 'limit', 'memory'] as const;
+type Phase = (typeof ALL_PHASES)[number];
+const PHASES: Set<Phase> = (() => {
+  const raw = (process.env.BENCH_PHASES ?? 'all').trim();
+  if (raw === '' || raw === 'all') return new Set(ALL_PHASES);
+  const names = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = names.filter((n) => !(ALL_PHASES as readonly string[]).includes(n));
+  if (bad.length) throw new Error(`BENCH_PHASES: unknown phase ${bad.join(', ')}; known: ${ALL_PHASES.join(',')} (or all)`);
+  return new Set(names as Phase[]);
+})();
+/** Open-order limits for the bench's paper account: far above BENCH_RESTING. */
+const OPEN_ORDER_LIMIT = Math.max(100_000, CFG.resting * 2);
+/** The worker caches at most this many workflows (src/worker/worker.ts maxCachedWorkflows). */
+const MAX_CACHED_WORKFLOWS = 2000;
 const RUN = randomBytes(3).toString('hex');
 const t0Bench = Date.now();
 const say = (line: string) => process.stdout.write(`[bench +${((Date.now() - t0Bench) / 1000).toFixed(0)}s] ${line}\n`);
@@ -94,15 +122,37 @@ function requestCost(before: Record<string, number>, after: Record<string, numbe
   return { requests, weight, byEndpoint };
 }
 
-function rssMb(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return Math.round((kb / 1024) * 10) / 10;
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+    return Math.round((kb / 1024) * 10) / 10;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** How the run was started, for the report. */
+function commandLine(): string {
+  const env = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_'))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
+  return [...env, 'npm run bench'].join(' ');
 }
 
 async function main(): Promise<void> {
   const cores = os.cpus().length;
-  say(`stack benchmark on ${cores} cores (${os.cpus()[0]?.model ?? 'cpu'}), node ${process.version}; sizes ${JSON.stringify(CFG)}`);
+  markLoad('beforeStack');
+  say(`stack benchmark on ${cores} cores (${os.cpus()[0]?.model ?? 'cpu'}), node ${process.version}; phases ${[...PHASES].join(',')}; sizes ${JSON.stringify(CFG)}`);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'trade-exec-bench-'));
   fs.chmodSync(root, 0o755);
   const stops: Array<() => Promise<unknown>> = [];
@@ -120,7 +170,6 @@ async function main(): Promise<void> {
     const paper = await startPaperExchange({
       port: 0,
       seed: 3,
-      symbols: DEFAULT_SYMBOLS.map((s) => (s.symbol === 'BTCUSDT' ? { ...s, maxNumOrders: ACCOUNT_OPEN_ORDER_CAP } : s)),
       accounts: [{ apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, balances: { USDT: '100000000', BTC: '1000', ETH: '10000', BNB: '1000' } }],
       rateLimits: [
         { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: high },
@@ -128,6 +177,8 @@ async function main(): Promise<void> {
         { rateLimitType: 'ORDERS', interval: 'DAY', intervalNum: 1, limit: high },
         { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: high },
       ],
+      // Binance: 1000 open orders per account, 200 per symbol. Raised so thousands can rest at once.
+      limits: { maxOpenOrdersPerAccount: OPEN_ORDER_LIMIT, maxNumOrdersPerSymbol: OPEN_ORDER_LIMIT },
     });
     stops.push(() => paper.close());
     const redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
@@ -185,11 +236,14 @@ async function main(): Promise<void> {
       order_type: 'MARKET',
     });
     const xadd = async (d: Record<string, unknown>) => (await redis.xadd('risk_decisions', '*', 'data', JSON.stringify(d)))!;
-    /** Reports on trade_executions after `fromId`, by decision id. */
+    /** Trade reports (summaries) on trade_executions after `fromId`, by decision id. */
     const reportsSince = async (fromId: string) => {
       const out = new Map<string, { id: string; report: ExecutionReport }>();
       for (const [id, fields] of await redis.xrange('trade_executions', `(${fromId}`, '+')) {
-        const r = JSON.parse(fields[fields.indexOf('data') + 1]!) as ExecutionReport;
+        const raw = JSON.parse(fields[fields.indexOf('data') + 1]!) as { report_type?: string };
+        // The trade's summary only, not per-order state transitions (report_type 'order_update').
+        if (raw.report_type !== undefined && raw.report_type !== 'trade') continue;
+        const r = raw as ExecutionReport;
         out.set(r.decision_id, { id, report: r });
       }
       return out;
@@ -222,6 +276,8 @@ async function main(): Promise<void> {
       }
       return got;
     };
+    const phaseResult = (phase: string, body: Record<string, unknown>) => ({ when: new Date().toISOString(), load1m: load[phase], ...body });
+    const out: Record<string, any> = {};
 
     // ---- 0. warm-up --------------------------------------------------------------------------
     {
@@ -234,38 +290,46 @@ async function main(): Promise<void> {
     }
 
     // ---- 1. latency through the stack ---------------------------------------------------------
-    say(`phase 1: ${CFG.latencyN} MARKET decisions at ${CFG.latencyRate}/s through Redis → bridge → Temporal → exchange`);
-    const reqBefore1 = paper.requestCounts();
-    const ids1 = Array.from({ length: CFG.latencyN }, (_, i) => `b-${RUN}-lat-${i}`);
-    const from1 = await lastReportId();
-    const sent1 = await sendAtRate(ids1, CFG.latencyRate, market);
-    const got1 = await waitReports(from1, ids1, CFG.drainS);
-    await sleep(2000); // let trailing requests (fills, balances) land in the counts
-    const cost1 = requestCost(reqBefore1, paper.requestCounts());
-    const orders1 = ordersByCid();
-    const toAccept1: number[] = [];
-    const toReport1: number[] = [];
-    for (const id of ids1) {
-      const r = got1.get(id);
-      if (!r) continue;
-      toReport1.push(idMs(r.id) - sent1.get(id)!);
-      const o = r.report.client_order_id ? orders1.get(r.report.client_order_id) : undefined;
-      if (o) toAccept1.push(o.time - sent1.get(id)!);
+    if (PHASES.has('latency')) {
+      say(`phase 1: ${CFG.latencyN} MARKET decisions at ${CFG.latencyRate}/s through Redis → bridge → Temporal → exchange`);
+      const reqBefore1 = paper.requestCounts();
+      const ids1 = Array.from({ length: CFG.latencyN }, (_, i) => `b-${RUN}-lat-${i}`);
+      const from1 = await lastReportId();
+      const sent1 = await sendAtRate(ids1, CFG.latencyRate, market);
+      const got1 = await waitReports(from1, ids1, CFG.drainS);
+      await sleep(2000); // let trailing requests (fills, balances) land in the counts
+      const cost1 = requestCost(reqBefore1, paper.requestCounts());
+      const orders1 = ordersByCid();
+      const toAccept1: number[] = [];
+      const toReport1: number[] = [];
+      for (const id of ids1) {
+        const r = got1.get(id);
+        if (!r) continue;
+        toReport1.push(idMs(r.id) - sent1.get(id)!);
+        const o = r.report.client_order_id ? orders1.get(r.report.client_order_id) : undefined;
+        if (o) toAccept1.push(o.time - sent1.get(id)!);
+      }
+      const filled1 = ids1.filter((id) => got1.get(id)?.report.status === 'filled').length;
+      const stack = { accepted: stats(toAccept1), report: stats(toReport1), lost: ids1.length - got1.size };
+      markLoad('latency');
+      say(`  to accepted ${JSON.stringify(stack.accepted)}\n  to report ${JSON.stringify(stack.report)}`);
+      out.latency = phaseResult('latency', {
+        n: CFG.latencyN,
+        rate: CFG.latencyRate,
+        stack,
+        cost: { orders: filled1, perOrder: { requests: round2(cost1.requests / Math.max(1, filled1)), weight: round2(cost1.weight / Math.max(1, filled1)) }, byEndpoint: cost1.byEndpoint },
+      });
     }
-    const filled1 = ids1.filter((id) => got1.get(id)?.report.status === 'filled').length;
-    const stack = { accepted: stats(toAccept1), report: stats(toReport1), lost: ids1.length - got1.size };
-    markLoad('latency');
-    say(`  to accepted ${JSON.stringify(stack.accepted)}\n  to report ${JSON.stringify(stack.report)}`);
 
     // ---- 2. baseline: the exchange client directly --------------------------------------------
-    say(`phase 2: baseline, ${CFG.latencyN} MARKET orders at ${CFG.latencyRate}/s with the exchange client directly`);
-    const client = new BinanceSpotClient({ baseUrl: paper.url, apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET });
-    stops.push(() => client.close());
-    await client.syncTime();
-    await client.cachedExchangeInfo();
-    const toAccept2: number[] = [];
-    const toResponse2: number[] = [];
-    {
+    if (PHASES.has('baseline')) {
+      say(`phase 2: baseline, ${CFG.latencyN} MARKET orders at ${CFG.latencyRate}/s with the exchange client directly`);
+      const client = new BinanceSpotClient({ baseUrl: paper.url, apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET });
+      stops.push(() => client.close());
+      await client.syncTime();
+      await client.cachedExchangeInfo();
+      const toAccept2: number[] = [];
+      const toResponse2: number[] = [];
       const start = Date.now();
       for (let i = 0; i < CFG.latencyN; i++) {
         const due = start + (i * 1000) / CFG.latencyRate;
@@ -276,119 +340,229 @@ async function main(): Promise<void> {
         toResponse2.push(Date.now() - t);
         toAccept2.push(paper.findOrder('BTCUSDT', cid)!.time - t);
       }
+      const baseline = { accepted: stats(toAccept2), response: stats(toResponse2) };
+      markLoad('baseline');
+      say(`  baseline to accepted ${JSON.stringify(baseline.accepted)}\n  baseline to response ${JSON.stringify(baseline.response)}`);
+      out.baseline = phaseResult('baseline', { n: CFG.latencyN, rate: CFG.latencyRate, ...baseline });
     }
-    const baseline = { accepted: stats(toAccept2), response: stats(toResponse2) };
-    markLoad('baseline');
-    say(`  baseline to accepted ${JSON.stringify(baseline.accepted)}\n  baseline to response ${JSON.stringify(baseline.response)}`);
 
     // ---- 3. throughput ---------------------------------------------------------------------
-    const steps: Array<{ offered: number; sent: number; completed: number; lost: number; achieved: number; report: Stats; accepted: Stats }> = [];
-    for (const rate of CFG.rates) {
-      const n = Math.round(rate * CFG.stepS);
-      say(`phase 3: ${rate} decisions/s for ${CFG.stepS} s (${n} MARKET)`);
-      const ids = Array.from({ length: n }, (_, i) => `b-${RUN}-tp${rate}-${i}`);
-      const from = await lastReportId();
-      const sent = await sendAtRate(ids, rate, market);
-      const got = await waitReports(from, ids, CFG.drainS);
-      const orders = ordersByCid();
-      const lat: number[] = [];
-      const acc: number[] = [];
-      let first = Infinity;
-      let last = 0;
-      for (const id of ids) {
-        const r = got.get(id);
-        const s = sent.get(id)!;
-        first = Math.min(first, s);
-        if (!r) continue;
-        last = Math.max(last, idMs(r.id));
-        lat.push(idMs(r.id) - s);
-        const o = r.report.client_order_id ? orders.get(r.report.client_order_id) : undefined;
-        if (o) acc.push(o.time - s);
+    if (PHASES.has('throughput')) {
+      const steps: Array<{ offered: number; sent: number; completed: number; lost: number; achieved: number; report: Stats; accepted: Stats; load1m: number | undefined }> = [];
+      for (const rate of CFG.rates) {
+        const n = Math.round(rate * CFG.stepS);
+        say(`phase 3: ${rate} decisions/s for ${CFG.stepS} s (${n} MARKET)`);
+        const ids = Array.from({ length: n }, (_, i) => `b-${RUN}-tp${rate}-${i}`);
+        const from = await lastReportId();
+        const sent = await sendAtRate(ids, rate, market);
+        const got = await waitReports(from, ids, CFG.drainS);
+        const orders = ordersByCid();
+        const lat: number[] = [];
+        const acc: number[] = [];
+        let first = Infinity;
+        let last = 0;
+        for (const id of ids) {
+          const r = got.get(id);
+          const s = sent.get(id)!;
+          first = Math.min(first, s);
+          if (!r) continue;
+          last = Math.max(last, idMs(r.id));
+          lat.push(idMs(r.id) - s);
+          const o = r.report.client_order_id ? orders.get(r.report.client_order_id) : undefined;
+          if (o) acc.push(o.time - s);
+        }
+        const completed = ids.filter((id) => got.has(id)).length;
+        const achieved = Math.round((completed / Math.max(0.001, (last - first) / 1000)) * 10) / 10;
+        markLoad(`throughput-${rate}`);
+        const step = { offered: rate, sent: n, completed, lost: n - completed, achieved, report: stats(lat), accepted: stats(acc), load1m: load[`throughput-${rate}`] };
+        steps.push(step);
+        say(`  completed ${completed}/${n}, achieved ${achieved}/s, report p50 ${step.report.p50} p99 ${step.report.p99} max ${step.report.max} ms`);
+        if (step.lost > 0 || achieved < rate * 0.8) {
+          say('  saturated: not going higher');
+          break;
+        }
       }
-      const completed = ids.filter((id) => got.has(id)).length;
-      const achieved = Math.round((completed / Math.max(0.001, (last - first) / 1000)) * 10) / 10;
-      const step = { offered: rate, sent: n, completed, lost: n - completed, achieved, report: stats(lat), accepted: stats(acc) };
-      steps.push(step);
-      markLoad(`throughput-${rate}`);
-      say(`  completed ${completed}/${n}, achieved ${achieved}/s, report p50 ${step.report.p50} p99 ${step.report.p99} max ${step.report.max} ms`);
-      if (step.lost > 0 || achieved < rate * 0.8) {
-        say('  saturated: not going higher');
-        break;
-      }
+      const base99 = steps[0]?.report.p99 ?? NaN;
+      const climb = steps.find((s) => s.report.p99 > 2 * base99);
+      const sustained = steps.filter((s) => s.lost === 0 && s.achieved >= 0.9 * s.offered).reduce((m, s) => Math.max(m, s.achieved), 0);
+      out.throughput = phaseResult(`throughput-${steps[steps.length - 1]?.offered}`, { stepS: CFG.stepS, steps, sustainedPerS: sustained, p99ClimbsAt: climb?.offered ?? null });
     }
-    const base99 = steps[0]?.report.p99 ?? NaN;
-    const climb = steps.find((s) => s.report.p99 > 2 * base99);
-    const sustained = steps.filter((s) => s.lost === 0 && s.achieved >= 0.9 * s.offered).reduce((m, s) => Math.max(m, s.achieved), 0);
 
     // ---- 4. LIMIT orders resting, then filled -------------------------------------------------
-    say(`phase 4: ${CFG.limitN} LIMIT BUY orders resting ${CFG.limitRestS} s, then filled`);
-    paper.pausePriceWalk(true);
-    const px = Number(paper.price('BTCUSDT'));
-    const limitPrice = (Math.floor(px * 0.99 * 100) / 100).toFixed(2);
-    const ids4 = Array.from({ length: CFG.limitN }, (_, i) => `b-${RUN}-limit-${i}`);
-    const from4 = await lastReportId();
-    const reqBefore4 = paper.requestCounts();
-    await sendAtRate(ids4, 20, (id) => ({ ...market(id), original_signal: 2, order_type: 'LIMIT', limit_price: limitPrice, approved_size: '0.001' }));
-    for (let waited = 0; waited < CFG.limitRestS; waited += 10) {
-      await sleep(Math.min(10, CFG.limitRestS - waited) * 1000);
-      say(`  resting ${Math.min(CFG.limitRestS, waited + 10)}/${CFG.limitRestS} s`);
+    if (PHASES.has('limit')) {
+      say(`phase 4: ${CFG.limitN} LIMIT BUY orders resting ${CFG.limitRestS} s, then filled`);
+      paper.pausePriceWalk(true);
+      const px = Number(paper.price('BTCUSDT'));
+      const limitPrice = (Math.floor(px * 0.99 * 100) / 100).toFixed(2);
+      const ids4 = Array.from({ length: CFG.limitN }, (_, i) => `b-${RUN}-limit-${i}`);
+      const from4 = await lastReportId();
+      const reqBefore4 = paper.requestCounts();
+      await sendAtRate(ids4, 20, (id) => ({ ...market(id), original_signal: 2, order_type: 'LIMIT', limit_price: limitPrice, approved_size: '0.001' }));
+      for (let waited = 0; waited < CFG.limitRestS; waited += 10) {
+        await sleep(Math.min(10, CFG.limitRestS - waited) * 1000);
+        say(`  resting ${Math.min(CFG.limitRestS, waited + 10)}/${CFG.limitRestS} s`);
+      }
+      paper.setPrice('BTCUSDT', (Number(limitPrice) * 0.995).toFixed(2));
+      const got4 = await waitReports(from4, ids4, CFG.drainS);
+      await sleep(2000);
+      const cost4 = requestCost(reqBefore4, paper.requestCounts());
+      const filled4 = ids4.filter((id) => got4.get(id)?.report.status === 'filled').length;
+      markLoad('limit');
+      paper.setPrice('BTCUSDT', String(px));
+      paper.pausePriceWalk(false);
+      say(`  filled ${filled4}/${ids4.length}; ${(cost4.requests / Math.max(1, filled4)).toFixed(1)} requests, weight ${(cost4.weight / Math.max(1, filled4)).toFixed(1)} per order`);
+      out.limit = phaseResult('limit', {
+        orders: filled4,
+        restS: CFG.limitRestS,
+        perOrder: { requests: round2(cost4.requests / Math.max(1, filled4)), weight: round2(cost4.weight / Math.max(1, filled4)) },
+        byEndpoint: cost4.byEndpoint,
+      });
     }
-    paper.setPrice('BTCUSDT', (Number(limitPrice) * 0.995).toFixed(2));
-    const got4 = await waitReports(from4, ids4, CFG.drainS);
-    await sleep(2000);
-    const cost4 = requestCost(reqBefore4, paper.requestCounts());
-    const filled4 = ids4.filter((id) => got4.get(id)?.report.status === 'filled').length;
-    markLoad('limit');
-    paper.setPrice('BTCUSDT', String(px));
-    paper.pausePriceWalk(false);
-    say(`  filled ${filled4}/${ids4.length}; ${(cost4.requests / Math.max(1, filled4)).toFixed(1)} requests, weight ${(cost4.weight / Math.max(1, filled4)).toFixed(1)} per order`);
 
     // ---- 5. memory with many LIMIT orders resting ---------------------------------------------
-    const restingN = Math.min(CFG.resting, ACCOUNT_OPEN_ORDER_CAP - 10);
-    say(`phase 5: ${restingN} LIMIT orders resting at once${CFG.resting > restingN ? ` (asked ${CFG.resting}; the account cap is ${ACCOUNT_OPEN_ORDER_CAP} open orders)` : ''}`);
-    const restPrice = (Math.floor(px * 0.5 * 100) / 100).toFixed(2);
-    const memory: Array<{ resting: number; rssMb: number }> = [{ resting: 0, rssMb: rssMb(pid) }];
-    const checkpoints = [0.25, 0.5, 1].map((f) => Math.round(restingN * f));
-    const ids5 = Array.from({ length: restingN }, (_, i) => `b-${RUN}-rest-${i}`);
-    let sentN = 0;
-    for (const target of checkpoints) {
-      await sendAtRate(ids5.slice(sentN, target), 100, (id) => ({ ...market(id), original_signal: 2, order_type: 'LIMIT', limit_price: restPrice, approved_size: '0.001' }));
-      sentN = target;
-      const deadline = Date.now() + 180_000;
-      let open = 0;
-      while (Date.now() < deadline) {
-        open = paper.orders('BTCUSDT').filter((o) => o.status === 'NEW' && o.clientOrderId.includes(`-${RUN}-rest-`)).length;
-        if (open >= target) break;
-        await sleep(1000);
+    if (PHASES.has('memory')) {
+      const n = CFG.resting;
+      say(`phase 5: ${n} LIMIT orders resting at once (paper account open-order limits raised to ${OPEN_ORDER_LIMIT}; Binance's are 1000 per account, 200 per symbol)`);
+      const connection = await TemporalConnection.connect({ address: temporal.address });
+      stops.push(() => connection.close());
+      const tclient = new TemporalClient({ connection, namespace: temporal.namespace });
+      // This phase's trades (workflow id trade-<decision id>); the task queue's, if STARTS_WITH is not supported.
+      const queries = [
+        `WorkflowId STARTS_WITH "trade-b-${RUN}-rest-" AND ExecutionStatus = "Running"`,
+        `TaskQueue = "bench-${RUN}" AND ExecutionStatus = "Running" AND WorkflowType = "TradeExecution"`,
+      ];
+      const runningWorkflows = async (): Promise<number | null> => {
+        while (queries.length) {
+          try {
+            return (await tclient.workflow.count(queries[0]!)).count;
+          } catch (e) {
+            say(`  (count of running workflows failed for ${queries[0]}: ${e instanceof Error ? e.message : String(e)})`);
+            queries.shift();
+          }
+        }
+        return null;
+      };
+      const tag = `-${RUN}-rest-`;
+      const openNow = () => paper.orders('BTCUSDT').reduce((k, o) => (o.status === 'NEW' && o.clientOrderId.includes(tag) ? k + 1 : k), 0);
+      const px = Number(paper.price('BTCUSDT'));
+      const restPrice = (Math.floor(px * 0.5 * 100) / 100).toFixed(2);
+      const ids5 = Array.from({ length: n }, (_, i) => `b-${RUN}-rest-${i}`);
+      const from5 = await lastReportId();
+      const t0 = Date.now();
+      const atS = () => Math.round((Date.now() - t0) / 100) / 10;
+      const sample = async (label: string, target: number) => {
+        const s = { label, target, resting: openNow(), runningWorkflows: await runningWorkflows(), rssMb: rssMb(pid), temporalRssMb: rssMb(temporal.pid), atS: atS() };
+        say(`  ${label}: ${s.resting} resting on the exchange, ${s.runningWorkflows ?? '?'} TradeExecution workflows running; service RSS ${s.rssMb} MB (Temporal dev server ${s.temporalRssMb} MB) at +${s.atS} s`);
+        return s;
+      };
+      const samples: Array<Awaited<ReturnType<typeof sample>>> = [await sample('before', 0)];
+      const targets = [...new Set(CFG.restingSteps.map((f) => Math.round(n * f)).filter((t) => t > 0 && t <= n).concat(n))].sort((a, b) => a - b);
+      /** Every 10 s on the way up: orders open vs workflows started, to see which one lags. */
+      const ramp: Array<{ atS: number; resting: number; runningWorkflows: number | null; rssMb: number }> = [];
+      let sentN = 0;
+      let allOpenAtS: number | null = null;
+      let stalled: string | null = null;
+      for (const target of targets) {
+        await sendAtRate(ids5.slice(sentN, target), CFG.restingRate, (id) => ({ ...market(id), original_signal: 2, order_type: 'LIMIT', limit_price: restPrice, approved_size: '0.001' }));
+        sentN = target;
+        let open = openNow();
+        let best = open;
+        let lastProgress = Date.now();
+        let lastSay = Date.now();
+        while (open < target) {
+          if (Date.now() - lastProgress > CFG.stallS * 1000) {
+            stalled = `no new order opened for ${CFG.stallS} s at ${open}/${target}`;
+            say(`  stalled: ${stalled}`);
+            break;
+          }
+          await sleep(2000);
+          open = openNow();
+          if (open > best) {
+            best = open;
+            lastProgress = Date.now();
+          }
+          if (Date.now() - lastSay > 10_000) {
+            lastSay = Date.now();
+            const point = { atS: atS(), resting: open, runningWorkflows: await runningWorkflows(), rssMb: rssMb(pid) };
+            ramp.push(point);
+            say(`  ${open}/${target} open, ${point.runningWorkflows ?? '?'} workflows running, service RSS ${point.rssMb} MB, +${point.atS} s`);
+          }
+        }
+        if (open >= n) allOpenAtS = atS();
+        await sleep(5000); // let the first polls and pushes settle
+        samples.push(await sample(`${target} sent`, target));
+        if (stalled) break;
       }
-      await sleep(5000); // let the first polls and pushes settle
-      memory.push({ resting: open, rssMb: rssMb(pid) });
-      say(`  ${open} resting: service RSS ${memory[memory.length - 1]!.rssMb} MB`);
+      // Steady state: everything resting for a while, polls backing off and pushes arriving.
+      const reqBefore = paper.requestCounts();
+      const cpuBefore = cpuSeconds(pid);
+      const settleStart = Date.now();
+      const settle: Array<{ afterS: number; resting: number; rssMb: number }> = [];
+      for (let waited = 0; waited < CFG.settleS; ) {
+        const step = Math.min(10, CFG.settleS - waited);
+        await sleep(step * 1000);
+        waited += step;
+        settle.push({ afterS: waited, resting: openNow(), rssMb: rssMb(pid) });
+        say(`  resting for ${waited}/${CFG.settleS} s: ${settle[settle.length - 1]!.resting} open, service RSS ${settle[settle.length - 1]!.rssMb} MB`);
+      }
+      const settleSeconds = (Date.now() - settleStart) / 1000;
+      const cpuPct = Math.round(((cpuSeconds(pid) - cpuBefore) / Math.max(1, settleSeconds)) * 1000) / 10;
+      const settleCost = requestCost(reqBefore, paper.requestCounts());
+      samples.push(await sample(`${CFG.settleS} s later`, samples[samples.length - 1]!.target));
+      markLoad('memory');
+      const reports = await reportsSince(from5);
+      const reportStatuses: Record<string, number> = {};
+      for (const id of ids5) {
+        const r = reports.get(id);
+        if (r) reportStatuses[r.report.status] = (reportStatuses[r.report.status] ?? 0) + 1;
+      }
+      const byStep = samples.map((s, i) => {
+        const prev = samples[i - 1];
+        const dn = prev ? s.resting - prev.resting : 0;
+        return { ...s, kbPerAddedOrder: prev && dn > 0 ? Math.round(((s.rssMb - prev.rssMb) * 1024) / dn) : null };
+      });
+      const last = samples[samples.length - 1]!;
+      out.memory = phaseResult('memory', {
+        asked: n,
+        restPrice,
+        sendRate: CFG.restingRate,
+        openOrderLimit: OPEN_ORDER_LIMIT,
+        maxCachedWorkflows: MAX_CACHED_WORKFLOWS,
+        runningWorkflowsQuery: queries[0] ?? null,
+        samples: byStep,
+        allOpen: last.resting >= n,
+        timeToAllOpenS: allOpenAtS,
+        stalled,
+        settle: {
+          seconds: Math.round(settleSeconds),
+          samples: settle,
+          serviceCpuPctOfOneCore: cpuPct,
+          requestsPerS: round2(settleCost.requests / Math.max(1, settleSeconds)),
+          weightPerMin: Math.round((settleCost.weight / Math.max(1, settleSeconds)) * 60),
+          byEndpoint: settleCost.byEndpoint,
+        },
+        perRestingKb: Math.round(((last.rssMb - samples[0]!.rssMb) * 1024) / Math.max(1, last.resting)),
+        reportStatuses,
+        exchangeRateLimited: paper.rateLimitStats(),
+        ramp,
+      });
     }
-    markLoad('memory');
-    const lastMem = memory[memory.length - 1]!;
-    const slopeKb = ((lastMem.rssMb - memory[0]!.rssMb) * 1024) / Math.max(1, lastMem.resting);
-    // The worker caches at most 2000 workflows (src/worker/worker.ts maxCachedWorkflows); past that
-    // they are evicted and replayed when they wake, so memory stops growing with the count.
-    const MAX_CACHED = 2000;
-    const at5000 = Math.round(memory[0]!.rssMb + (slopeKb * Math.min(5000, MAX_CACHED)) / 1024);
 
     // ---- report ------------------------------------------------------------------------------
     const result = {
       when: new Date().toISOString(),
+      command: commandLine(),
+      phasesRun: [...PHASES],
       machine: { cores, cpu: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
       sizes: CFG,
       loadAverage1m: load,
       note:
         'Everything on one machine: Temporal dev server (SQLite), Postgres, Redis, the service (worker+bridge, one process), the paper exchange and this driver share the cores. Times in ms from Redis/exchange timestamps (1 ms resolution).',
-      latencyMarket: { stack, baseline, ratio: { accepted: round2(stack.accepted.p50 / Math.max(1, baseline.accepted.p50)), report: round2(stack.report.p50 / Math.max(1, baseline.response.p50)) } },
-      throughput: { steps, sustainedPerS: sustained, p99ClimbsAt: climb?.offered ?? null },
-      exchangeCost: {
-        market: { orders: filled1, perOrder: { requests: round2(cost1.requests / Math.max(1, filled1)), weight: round2(cost1.weight / Math.max(1, filled1)) }, byEndpoint: cost1.byEndpoint },
-        limitRested: { orders: filled4, restS: CFG.limitRestS, perOrder: { requests: round2(cost4.requests / Math.max(1, filled4)), weight: round2(cost4.weight / Math.max(1, filled4)) }, byEndpoint: cost4.byEndpoint },
-        note: 'REST requests counted by the paper exchange (WebSocket API user-data-stream traffic not included); weight from its route table with per-symbol parameters.',
+      paperExchange: {
+        rateLimits: `raised to ${high} per interval (Binance: 6000 weight/min, 100 orders/10 s, 200000 orders/day, 61000 raw requests/5 min)`,
+        openOrderLimits: `raised to ${OPEN_ORDER_LIMIT} per account and per symbol (Binance: 1000 per account, EXCHANGE_MAX_NUM_ORDERS; 200 per symbol, MAX_NUM_ORDERS)`,
       },
-      memory: { samples: memory, perRestingKb: Math.round(slopeKb), extrapolatedRssMbAt5000: CFG.resting > restingN ? at5000 : null, cappedAt: restingN },
+      ...out,
     };
     writeResults(result);
   } finally {
@@ -404,66 +578,123 @@ async function main(): Promise<void> {
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-function writeResults(r: Record<string, any>): void {
-  const dir = path.resolve(__dirname, 'results');
-  fs.mkdirSync(dir, { recursive: true });
-  const stamp = r.when.replace(/[:.]/g, '-');
+/**
+ * The latest results of the earlier layout (one run, every phase) in this layout (one section per
+ * phase, each with its run's time), so a partial run can keep the phases it did not run.
+ */
+function sectionsOf(prev: Record<string, any>): Record<string, any> {
+  if (prev.phasesRun) return Object.fromEntries(ALL_PHASES.filter((p) => prev[p]).map((p) => [p, { ...prev[p], when: prev[p].when ?? prev.when }]));
+  const out: Record<string, any> = {};
+  const l = prev.loadAverage1m ?? {};
+  if (prev.latencyMarket?.stack) {
+    out.latency = { when: prev.when, load1m: l.latency, n: prev.sizes?.latencyN, rate: prev.sizes?.latencyRate, stack: prev.latencyMarket.stack, cost: prev.exchangeCost?.market };
+    out.baseline = { when: prev.when, load1m: l.baseline, n: prev.sizes?.latencyN, rate: prev.sizes?.latencyRate, ...prev.latencyMarket.baseline };
+  }
+  if (prev.throughput) out.throughput = { when: prev.when, load1m: l[`throughput-${prev.throughput.steps?.at(-1)?.offered}`], stepS: prev.sizes?.stepS, ...prev.throughput };
+  if (prev.exchangeCost?.limitRested) out.limit = { when: prev.when, load1m: l.limit, ...prev.exchangeCost.limitRested };
+  // Its memory section was capped at 990 orders and extrapolated; not carried over.
+  return out;
+}
+
+function renderMarkdown(r: Record<string, any>): string {
   const row = (name: string, s: Stats) => `| ${name} | ${s.n} | ${s.p50} | ${s.p90} | ${s.p99} | ${s.max} |`;
-  const L = r.latencyMarket;
+  const from = (sec: Record<string, any>, phase: Phase) =>
+    `${r.phasesRun.includes(phase) ? 'This run' : `From the run of ${sec.when}`}; 1-minute load average at the end of the phase: ${sec.load1m ?? '?'}.`;
   const md = [
     `# Stack benchmark (${r.when})`,
     '',
     `Machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memGb} GiB, Node ${r.machine.node}. ${r.note}`,
-    `Sizes: \`${JSON.stringify(r.sizes)}\`. Command: \`npm run bench\`.`,
-    `1-minute load average at the end of each phase (2.0 = both cores busy; anything else running on the machine counts): \`${JSON.stringify(r.loadAverage1m)}\`.`,
-    '',
-    `## Latency, MARKET orders at ${r.sizes.latencyRate}/s (ms)`,
-    '',
-    '| path | n | p50 | p90 | p99 | max |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
-    row('XADD → order accepted by the exchange', L.stack.accepted),
-    row('XADD → execution report on trade_executions', L.stack.report),
-    row('baseline: client call → order accepted', L.baseline.accepted),
-    row('baseline: client call → response', L.baseline.response),
-    '',
-    `Ratio (p50, stack / baseline): to accepted ${L.ratio.accepted}×, to report vs response ${L.ratio.report}×. Lost: ${L.stack.lost}.`,
-    '',
-    `## Throughput (MARKET, ${r.sizes.stepS} s per step)`,
-    '',
-    '| offered /s | sent | completed | lost | achieved /s | report p50 | p90 | p99 | max |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...r.throughput.steps.map((s: any) => `| ${s.offered} | ${s.sent} | ${s.completed} | ${s.lost} | ${s.achieved} | ${s.report.p50} | ${s.report.p90} | ${s.report.p99} | ${s.report.max} |`),
-    '',
-    `Sustained with nothing lost: ${r.throughput.sustainedPerS} decisions/s. p99 climbs (> 2× the first step's) at: ${r.throughput.p99ClimbsAt ?? 'not within the steps run'}${r.throughput.p99ClimbsAt ? ' decisions/s' : ''}.`,
-    'Binance itself allows an account 100 orders per 10 s (10/s sustained); the paper exchange\'s limits were raised for this run.',
-    '',
-    '## Exchange cost per filled order',
-    '',
-    '| order | orders | REST requests / order | weight / order |',
-    '| --- | ---: | ---: | ---: |',
-    `| MARKET | ${r.exchangeCost.market.orders} | ${r.exchangeCost.market.perOrder.requests} | ${r.exchangeCost.market.perOrder.weight} |`,
-    `| LIMIT resting ${r.exchangeCost.limitRested.restS} s | ${r.exchangeCost.limitRested.orders} | ${r.exchangeCost.limitRested.perOrder.requests} | ${r.exchangeCost.limitRested.perOrder.weight} |`,
-    '',
-    `By endpoint: MARKET \`${JSON.stringify(r.exchangeCost.market.byEndpoint)}\`; LIMIT \`${JSON.stringify(r.exchangeCost.limitRested.byEndpoint)}\`. ${r.exchangeCost.note}`,
-    '',
-    '## Service memory with LIMIT orders resting',
-    '',
-    '| resting orders | service RSS (MB) |',
-    '| ---: | ---: |',
-    ...r.memory.samples.map((m: any) => `| ${m.resting} | ${m.rssMb} |`),
-    '',
-    `About ${r.memory.perRestingKb} KB per resting trade (worker + bridge process, maxCachedWorkflows 2000).` +
-      (r.memory.extrapolatedRssMbAt5000
-        ? ` 5,000 resting: about ${r.memory.extrapolatedRssMbAt5000} MB by that slope, since the worker caches at most 2,000 workflows (the other 3,000 are evicted and replayed on each wake-up, costing CPU instead of memory). Extrapolated, not measured: an account can hold 1,000 open orders at most, on Binance (EXCHANGE_MAX_NUM_ORDERS) and on the paper exchange, so 5,000 resting orders need five accounts.`
-        : ''),
-    '',
-  ].join('\n');
-  const json = JSON.stringify(r, null, 2) + '\n';
-  fs.writeFileSync(path.join(dir, `stack-bench-${stamp}.json`), json);
+    `Command: \`${r.command}\`; phases run: ${r.phasesRun.join(', ')}. Sizes: \`${JSON.stringify(r.sizes)}\`.`,
+    `1-minute load average before the stack and at the end of each phase (2.0 = both cores busy; anything else running on the machine counts): \`${JSON.stringify(r.loadAverage1m)}\`.`,
+    `Paper exchange: rate limits ${r.paperExchange.rateLimits}; open-order limits ${r.paperExchange.openOrderLimits}.`,
+  ];
+  const L = r.latency;
+  const B = r.baseline;
+  if (L || B) {
+    md.push('', `## Latency, MARKET orders at ${(L ?? B).rate}/s (ms)`, '', '| path | n | p50 | p90 | p99 | max |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    if (L) md.push(row('XADD → order accepted by the exchange', L.stack.accepted), row('XADD → execution report on trade_executions', L.stack.report));
+    if (B) md.push(row('baseline: client call → order accepted', B.accepted), row('baseline: client call → response', B.response));
+    md.push('');
+    if (L && B) md.push(`Ratio (p50, stack / baseline): to accepted ${round2(L.stack.accepted.p50 / Math.max(1, B.accepted.p50))}×, to report vs response ${round2(L.stack.report.p50 / Math.max(1, B.response.p50))}×.`);
+    if (L) md.push(`Lost: ${L.stack.lost}. Stack: ${from(L, 'latency')}`);
+    if (B) md.push(`Baseline: ${from(B, 'baseline')}`);
+  }
+  const T = r.throughput;
+  if (T) {
+    md.push(
+      '',
+      `## Throughput (MARKET, ${T.stepS} s per step)`,
+      '',
+      from(T, 'throughput'),
+      '',
+      '| offered /s | sent | completed | lost | achieved /s | report p50 | p90 | p99 | max |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...T.steps.map((s: any) => `| ${s.offered} | ${s.sent} | ${s.completed} | ${s.lost} | ${s.achieved} | ${s.report.p50} | ${s.report.p90} | ${s.report.p99} | ${s.report.max} |`),
+      '',
+      `Sustained with nothing lost: ${T.sustainedPerS} decisions/s. p99 climbs (> 2× the first step's) at: ${T.p99ClimbsAt ?? 'not within the steps run'}${T.p99ClimbsAt ? ' decisions/s' : ''}.`,
+      "Binance itself allows an account 100 orders per 10 s (10/s sustained); the paper exchange's limits were raised for this run.",
+    );
+  }
+  const C = r.limit;
+  if (L?.cost || C) {
+    md.push('', '## Exchange cost per filled order', '', '| order | orders | REST requests / order | weight / order |', '| --- | ---: | ---: | ---: |');
+    if (L?.cost) md.push(`| MARKET | ${L.cost.orders} | ${L.cost.perOrder.requests} | ${L.cost.perOrder.weight} |`);
+    if (C) md.push(`| LIMIT resting ${C.restS} s | ${C.orders} | ${C.perOrder.requests} | ${C.perOrder.weight} |`);
+    md.push(
+      '',
+      `By endpoint: ${L?.cost ? `MARKET \`${JSON.stringify(L.cost.byEndpoint)}\`` : ''}${L?.cost && C ? '; ' : ''}${C ? `LIMIT \`${JSON.stringify(C.byEndpoint)}\`` : ''}. REST requests counted by the paper exchange (WebSocket API user-data-stream traffic not included); weight from its route table with per-symbol parameters.`,
+    );
+    if (L?.cost) md.push(`MARKET: ${from(L, 'latency')}`);
+    if (C) md.push(`LIMIT: ${from(C, 'limit')}`);
+  }
+  const M = r.memory;
+  if (M) {
+    md.push(
+      '',
+      `## Service memory with ${M.asked} LIMIT orders resting`,
+      '',
+      from(M, 'memory'),
+      '',
+      '| sample | resting orders open on the exchange | TradeExecution workflows running | service RSS (MB) | KB per added order | Temporal dev server RSS (MB) | at (s) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...M.samples.map((s: any) => `| ${s.label} | ${s.resting} | ${s.runningWorkflows ?? '?'} | ${s.rssMb} | ${s.kbPerAddedOrder ?? ''} | ${s.temporalRssMb} | ${s.atS} |`),
+      '',
+      `Measured, one paper account holding every order (its open-order limits raised to ${M.openOrderLimit}; Binance allows 1,000 per account), LIMIT BUY at ${M.restPrice} (half the price), decisions sent at ${M.sendRate}/s. ` +
+        (M.allOpen
+          ? `All ${M.asked} were open on the exchange ${M.timeToAllOpenS} s after the first decision was sent.`
+          : `Not all ${M.asked} got open: ${M.stalled ?? 'see the samples'}.`) +
+        ` Service (worker + bridge, one process) RSS grew about ${M.perRestingKb} KB per resting trade overall; the worker caches at most ${M.maxCachedWorkflows} workflows (maxCachedWorkflows), so past that the others are evicted and replayed whenever they wake.`,
+      `With everything resting for ${M.settle.seconds} s: service CPU ${M.settle.serviceCpuPctOfOneCore}% of one core, ${M.settle.requestsPerS} REST requests/s to the exchange (${M.settle.weightPerMin} weight/min; Binance allows 6,000) \`${JSON.stringify(M.settle.byEndpoint)}\`; RSS every 10 s: ${M.settle.samples.map((s: any) => s.rssMb).join(', ')} MB.` +
+        (Object.keys(M.reportStatuses).length ? ` Reports for these decisions: \`${JSON.stringify(M.reportStatuses)}\`.` : '') +
+        (M.exchangeRateLimited ? ` Exchange 429/418 responses during the run: ${M.exchangeRateLimited.status429}/${M.exchangeRateLimited.status418}.` : ''),
+    );
+  }
+  md.push('');
+  return md.join('\n');
+}
+
+function writeResults(r: Record<string, any>): void {
+  const dir = path.resolve(__dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const stamp = r.when.replace(/[:.]/g, '-');
+  const md = renderMarkdown(r);
+  fs.writeFileSync(path.join(dir, `stack-bench-${stamp}.json`), JSON.stringify(r, null, 2) + '\n');
   fs.writeFileSync(path.join(dir, `stack-bench-${stamp}.md`), md);
-  fs.writeFileSync(path.join(dir, 'stack-bench.md'), md);
-  fs.writeFileSync(path.join(dir, 'stack-bench.json'), json);
-  process.stdout.write(`\n${md}\nwritten: bench/results/stack-bench-${stamp}.{json,md} (and stack-bench.{json,md})\n`);
+  // Latest: this run's phases, and for the phases it did not run, the previous latest figures.
+  let latest = r;
+  const partial = ALL_PHASES.some((p) => !r.phasesRun.includes(p));
+  const latestJson = path.join(dir, 'stack-bench.json');
+  if (partial && fs.existsSync(latestJson)) {
+    try {
+      const kept = sectionsOf(JSON.parse(fs.readFileSync(latestJson, 'utf8')) as Record<string, any>);
+      latest = { ...r, ...Object.fromEntries(Object.entries(kept).filter(([p]) => !r.phasesRun.includes(p))) };
+    } catch (e) {
+      say(`(could not read the previous ${latestJson}: ${e instanceof Error ? e.message : String(e)}; the latest files hold this run only)`);
+    }
+  }
+  fs.writeFileSync(path.join(dir, 'stack-bench.md'), latest === r ? md : renderMarkdown(latest));
+  fs.writeFileSync(latestJson, JSON.stringify(latest, null, 2) + '\n');
+  process.stdout.write(`\n${md}\nwritten: bench/results/stack-bench-${stamp}.{json,md} (and stack-bench.{json,md}${latest === r ? '' : ', keeping the phases not run from the previous latest'})\n`);
 }
 
 main().then(
