@@ -80,9 +80,10 @@ const remoteBooks = proxyActivities<Activities>(BOOKKEEPING);
 /**
  * The same, run as local activities: in the worker that runs the workflow task, with the result
  * recorded in the task's completion. A run of them (validate + record before a submission;
- * settle + report + outcome after the fill) costs one workflow task instead of one task and one
- * activity round trip each. They are short and idempotent; one interrupted by a crash simply
- * runs again. Submissions stay ordinary activities: they heartbeat and may wait out a recvWindow.
+ * report + outcome after the fills are settled) costs one workflow task instead of one task and
+ * one activity round trip each. They are short, idempotent and cheap to repeat; one interrupted
+ * by a crash, or whose task completion the server refused, simply runs again. Submissions stay
+ * ordinary activities (they heartbeat and may wait out a recvWindow), and so does settleFills.
  */
 const localBooks = proxyLocalActivities<Activities>({ ...BOOKKEEPING, localRetryThreshold: '10s' });
 const localPrepare = proxyLocalActivities<Activities>({ ...EXCHANGE_CALLS_LOCAL }).prepareOrder;
@@ -451,7 +452,10 @@ export async function TradeExecution(input: TradeInput): Promise<TradeState> {
   async function settleAll(): Promise<void> {
     for (const order of state.orders) {
       if (order.exchange && dec(order.exchange.executedQty).gt(order.fills.filledQty)) {
-        order.fills = await books.settleFills({
+        // An ordinary activity even with local bookkeeping: a local activity re-runs when its
+        // workflow task's completion is refused (a push signal arrived meanwhile, common right
+        // after a fill), and this one reads myTrades, the costliest call in exchange weight.
+        order.fills = await remoteBooks.settleFills({
           decisionId: d.decision_id,
           workflowId: info.workflowId,
           symbol: order.intent.symbol,
