@@ -190,6 +190,9 @@ async function main(): Promise<void> {
       HOME: process.env.HOME,
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_TASK_QUEUE: `bench-${RUN}`,
+      // Passed through so one measure can be switched off for a comparison run.
+      ...(process.env.TEMPORAL_EAGER_START ? { TEMPORAL_EAGER_START: process.env.TEMPORAL_EAGER_START } : {}),
+      ...(process.env.TEMPORAL_ORDER_TASK_QUEUE ? { TEMPORAL_ORDER_TASK_QUEUE: process.env.TEMPORAL_ORDER_TASK_QUEUE } : {}),
       DATABASE_URL: pg.url,
       REDIS_URL: redisServer.url,
       BINANCE_BASE_URL: paper.url,
@@ -556,6 +559,8 @@ async function main(): Promise<void> {
       machine: { cores, cpu: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
       sizes: CFG,
       loadAverage1m: load,
+      // Which of the latency measures the figures include (the service's configuration as run).
+      features: latencyFeatures(),
       note:
         'Everything on one machine: Temporal dev server (SQLite), Postgres, Redis, the service (worker+bridge, one process), the paper exchange and this driver share the cores. Times in ms from Redis/exchange timestamps (1 ms resolution).',
       paperExchange: {
@@ -607,6 +612,7 @@ function renderMarkdown(r: Record<string, any>): string {
     `Command: \`${r.command}\`; phases run: ${r.phasesRun.join(', ')}. Sizes: \`${JSON.stringify(r.sizes)}\`.`,
     `1-minute load average before the stack and at the end of each phase (2.0 = both cores busy; anything else running on the machine counts): \`${JSON.stringify(r.loadAverage1m)}\`.`,
     `Paper exchange: rate limits ${r.paperExchange.rateLimits}; open-order limits ${r.paperExchange.openOrderLimits}.`,
+    `Latency measures in effect: ${r.features ? Object.entries(r.features).map(([k, v]) => `${k} ${String(v)}`).join('; ') : 'not recorded'}.`,
   ];
   const L = r.latency;
   const B = r.baseline;
@@ -704,3 +710,17 @@ main().then(
     process.exit(1);
   },
 );
+
+/** The latency measures this run's service had (see README "Benchmarks"). */
+function latencyFeatures(): Record<string, string | boolean> {
+  const eagerStart = !['false', '0'].includes(process.env.TEMPORAL_EAGER_START ?? 'true');
+  const orderQueue = process.env.TEMPORAL_ORDER_TASK_QUEUE ?? '<task queue>-orders';
+  return {
+    'eager workflow start (bridge and worker in one process)': eagerStart,
+    'eager activity dispatch (server dynamic config)': true,
+    'order-sending activities on a dedicated task queue': orderQueue === 'none' ? false : orderQueue,
+    'bookkeeping and validation as local activities': true,
+    'worker tuning': 'maxCachedWorkflows 2000, 100 workflow / 200 activity slots; order queue 50 slots',
+  };
+}
+
