@@ -714,7 +714,7 @@ main().then(
 /** The latency measures this run's service had (see README "Benchmarks"). */
 function latencyFeatures(): Record<string, string | boolean> {
   const eagerStart = !['false', '0'].includes(process.env.TEMPORAL_EAGER_START ?? 'true');
-  const orderQueue = process.env.TEMPORAL_ORDER_TASK_QUEUE ?? '<task queue>-orders';
+  const orderQueue = process.env.TEMPORAL_ORDER_TASK_QUEUE ?? 'none';
   return {
     'eager workflow start (bridge and worker in one process)': eagerStart,
     'eager activity dispatch (server dynamic config)': true,

@@ -49,7 +49,7 @@ export const ConfigSchema = z
     }),
     TEMPORAL_NAMESPACE: optionalString.transform((v) => v ?? 'default'),
     TEMPORAL_TASK_QUEUE: optionalString.transform((v) => v ?? 'trading-execution'),
-    /** Queue of the order-sending activities; 'none' keeps them on TEMPORAL_TASK_QUEUE. Default `<task queue>-orders`. */
+    /** Queue of the order-sending activities; unset or 'none' keeps them on TEMPORAL_TASK_QUEUE. */
     TEMPORAL_ORDER_TASK_QUEUE: optionalString,
     /** Start workflows eagerly on this process's worker when it runs the bridge too (default on). */
     TEMPORAL_EAGER_START: z
@@ -116,8 +116,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return parsed.data;
 }
 
-/** The order-sending activities' queue: TEMPORAL_ORDER_TASK_QUEUE, `<task queue>-orders` by default, none for 'none'. */
-export function orderTaskQueueOf(c: Pick<Config, 'TEMPORAL_TASK_QUEUE' | 'TEMPORAL_ORDER_TASK_QUEUE'>): string | undefined {
-  if (c.TEMPORAL_ORDER_TASK_QUEUE === 'none') return undefined;
-  return c.TEMPORAL_ORDER_TASK_QUEUE ?? `${c.TEMPORAL_TASK_QUEUE}-orders`;
+/**
+ * The order-sending activities' queue, if they have one of their own (TEMPORAL_ORDER_TASK_QUEUE).
+ * Off by default: measured on an idle stack, sharing the workflow's queue is faster (XADD ->
+ * accepted p50 33 ms vs 54 ms), because a submission on the workflow's own queue is handed to
+ * this worker eagerly, ahead of anything queued. A queue of its own isolates submissions when
+ * workers run short of activity slots.
+ */
+export function orderTaskQueueOf(c: Pick<Config, 'TEMPORAL_ORDER_TASK_QUEUE'>): string | undefined {
+  const q = c.TEMPORAL_ORDER_TASK_QUEUE;
+  return q === undefined || q === 'none' ? undefined : q;
 }
