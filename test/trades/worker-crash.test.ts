@@ -24,6 +24,8 @@ async function startWorker(): Promise<ChildProcess> {
       TEMPORAL_ADDRESS: env.temporalAddress,
       TEMPORAL_NAMESPACE: env.namespace,
       TEMPORAL_TASK_QUEUE: h.taskQueue,
+      // The harness starts trades with their order-sending activities on this queue.
+      TEMPORAL_ORDER_TASK_QUEUE: `${h.taskQueue}-orders`,
       DATABASE_URL: h.db.url,
       REDIS_URL: env.redisUrl,
       BINANCE_BASE_URL: h.paper.url,
