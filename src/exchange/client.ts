@@ -161,10 +161,13 @@ export class BinanceSpotClient {
   private info: { value: ExchangeInfo; fetchedAt: number } | undefined;
   private infoRefresh: Promise<ExchangeInfo> | undefined;
   private closed = false;
+  /** One per pooled connection: requests past these wait here, not in the pool's queue. */
+  private readonly sendSlots: Slots;
 
   constructor(opts: BinanceClientOptions) {
     const url = new URL(opts.baseUrl);
     this.pathPrefix = url.pathname.replace(/\/+$/, '');
+    this.sendSlots = new Slots(opts.connections ?? 8);
     this.pool = new Pool(url.origin, {
       connections: opts.connections ?? 8,
       pipelining: 1,
@@ -499,10 +502,28 @@ export class BinanceSpotClient {
       }
       headers['X-MBX-APIKEY'] = this.apiKey;
     }
-    await this.budget.acquire(spec.weight, spec.orders ?? 0);
-    // The wait above may have spanned a ban that another request earned meanwhile.
-    this.refuseIfBanned(endpoint);
+    // Reserve budget only once a connection is ours, so a request is counted in the window it
+    // is sent in: reserved earlier, it could sit in the pool's queue past a window edge and land
+    // in the next window on top of that window's own allowance (seen as 429s under bursts).
+    await this.sendSlots.take();
+    try {
+      for (;;) {
+        const waitUntil = this.budget.tryReserve(spec.weight, spec.orders ?? 0);
+        if (waitUntil === 0) break;
+        // Wait without holding a slot: requests another limit still admits go ahead meanwhile.
+        this.sendSlots.release();
+        await this.budget.sleepUntil(waitUntil);
+        await this.sendSlots.take();
+      }
+      // The wait above may have spanned a ban that another request earned meanwhile.
+      this.refuseIfBanned(endpoint);
+      return await this.send(spec, endpoint, headers);
+    } finally {
+      this.sendSlots.release();
+    }
+  }
 
+  private async send<S extends z.ZodType>(spec: CallSpec<S>, endpoint: string, headers: Record<string, string>): Promise<z.infer<S>> {
     let query = encodeParams(spec.params ?? {});
     if (spec.signed && this.signer) {
       const auth = encodeParams({ recvWindow: this.recvWindow, timestamp: Date.now() + this.offsetMs });
@@ -611,3 +632,24 @@ export class BinanceSpotClient {
     return new BinanceError({ httpStatus: status, code, msg, kind, endpoint, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
   }
 }
+
+/** A counting semaphore, first come first served. */
+class Slots {
+  private readonly waiting: Array<() => void> = [];
+  constructor(private free: number) {}
+
+  take(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+

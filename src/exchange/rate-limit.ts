@@ -167,6 +167,15 @@ export class RateBudget {
    */
   async acquire(weight: number, orders: number): Promise<void> {
     for (;;) {
+      const waitUntil = this.tryReserve(weight, orders);
+      if (waitUntil === 0) return;
+      await this.sleepUntil(waitUntil);
+    }
+  }
+
+  /** Reserves now and returns 0, or reserves nothing and returns when it could fit. */
+  tryReserve(weight: number, orders: number): number {
+    {
       const now = this.now();
       let waitUntil = this.pausedUntil > now ? this.pausedUntil : 0;
       for (const c of this.counters) {
@@ -186,14 +195,18 @@ export class RateBudget {
           c.used += cost;
           if (this.inEdge(c, now)) c.nextUsed += cost;
         }
-        return;
       }
-      // A small margin so we land in the next window even if our clock runs slightly ahead.
-      const delay = waitUntil - now + 25;
-      this.delayedRequests++;
-      this.waitedMs += delay;
-      await this.sleep(delay);
+      return waitUntil;
     }
+  }
+
+  /** Waits until `waitUntil` (exchange clock), counted as a delayed request. */
+  async sleepUntil(waitUntil: number): Promise<void> {
+    // A small margin so we land in the next window even if our clock runs slightly ahead.
+    const delay = Math.max(0, waitUntil - this.now()) + 25;
+    this.delayedRequests++;
+    this.waitedMs += delay;
+    await this.sleep(delay);
   }
 
   pauseUntil(t: number): void {
