@@ -508,7 +508,7 @@ export class BinanceSpotClient {
     await this.sendSlots.take();
     try {
       for (;;) {
-        const waitUntil = this.budget.tryReserve(spec.weight, spec.orders ?? 0);
+        const waitUntil = this.budget.tryReserve(spec.weight, spec.orders ?? 0, spec.method === 'GET' ? 'read' : 'trade');
         if (waitUntil === 0) break;
         // Wait without holding a slot: requests another limit still admits go ahead meanwhile.
         this.sendSlots.release();

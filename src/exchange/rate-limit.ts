@@ -13,6 +13,9 @@ const INTERVAL_MS: Record<RateLimit['interval'], number> = {
   HOUR: 3_600_000,
   DAY: 86_400_000,
 };
+/** 'trade' places or cancels (may use the whole allowance); 'read' only looks (a share of it). */
+export type RequestKind = 'trade' | 'read';
+
 const INTERVAL_LETTER: Record<RateLimit['interval'], string> = { SECOND: 'S', MINUTE: 'M', HOUR: 'H', DAY: 'D' };
 
 /** Binance's published defaults, used until exchangeInfo tells us otherwise. */
@@ -72,6 +75,11 @@ interface Counter {
 export interface RateBudgetOptions {
   /** Fraction of each limit we allow ourselves; headroom for requests we do not see. */
   safety?: number;
+  /**
+   * Fraction of that allowance reads may use (default 0.8). The rest is kept for placing and
+   * cancelling, so that thousands of resting orders' status polls can never queue a cancel.
+   */
+  readShare?: number;
   /** Server-time clock; windows are aligned to the exchange's clock. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -80,6 +88,7 @@ export interface RateBudgetOptions {
 export class RateBudget {
   private counters: Counter[] = [];
   private readonly safety: number;
+  private readonly readShare: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly lastHeaders: Record<string, number> = {};
@@ -93,6 +102,7 @@ export class RateBudget {
 
   constructor(opts: RateBudgetOptions = {}) {
     this.safety = opts.safety ?? 0.9;
+    this.readShare = opts.readShare ?? 0.8;
     this.now = opts.now ?? Date.now;
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.setLimits(DEFAULT_RATE_LIMITS);
@@ -155,9 +165,10 @@ export class RateBudget {
     return c.windowStart + len - now <= Math.min(1000, len / 10);
   }
 
-  private allowance(c: Counter): number {
+  private allowance(c: Counter, kind: RequestKind): number {
     // Never round a small limit down to zero: a limit of 5 still allows 4 (or at least 1).
-    return Math.max(1, Math.floor(c.limit.limit * this.safety));
+    const full = Math.max(1, Math.floor(c.limit.limit * this.safety));
+    return kind === 'trade' ? full : Math.max(1, Math.floor(full * this.readShare));
   }
 
   /**
@@ -165,16 +176,16 @@ export class RateBudget {
    * would not fit. Check-and-reserve happens synchronously, so concurrent callers cannot
    * overbook. A request heavier than the whole allowance is let through alone at a window start.
    */
-  async acquire(weight: number, orders: number): Promise<void> {
+  async acquire(weight: number, orders: number, kind: RequestKind = 'trade'): Promise<void> {
     for (;;) {
-      const waitUntil = this.tryReserve(weight, orders);
+      const waitUntil = this.tryReserve(weight, orders, kind);
       if (waitUntil === 0) return;
       await this.sleepUntil(waitUntil);
     }
   }
 
   /** Reserves now and returns 0, or reserves nothing and returns when it could fit. */
-  tryReserve(weight: number, orders: number): number {
+  tryReserve(weight: number, orders: number, kind: RequestKind = 'trade'): number {
     {
       const now = this.now();
       let waitUntil = this.pausedUntil > now ? this.pausedUntil : 0;
@@ -183,8 +194,8 @@ export class RateBudget {
         const cost = this.cost(c, weight, orders);
         if (cost === 0) continue;
         const edge = this.inEdge(c, now);
-        const over = c.used > 0 && c.used + cost > this.allowance(c);
-        const overNext = edge && c.nextUsed > 0 && c.nextUsed + cost > this.allowance(c);
+        const over = c.used > 0 && c.used + cost > this.allowance(c, kind);
+        const overNext = edge && c.nextUsed > 0 && c.nextUsed + cost > this.allowance(c, kind);
         if (over || overNext) {
           waitUntil = Math.max(waitUntil, c.windowStart + intervalMs(c.limit));
         }

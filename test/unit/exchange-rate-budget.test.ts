@@ -32,6 +32,17 @@ describe('RateBudget', () => {
     expect(b.usage().delayedRequests).toBe(sleeps.length);
   });
 
+  test('reads may use only part of the allowance; placing and cancelling still fit when reads must wait', () => {
+    const { b, now } = fakeBudget(10); // allowance 9; reads 80 % of it: 7
+    const nextWindow = now() + 1000;
+    for (let i = 0; i < 7; i++) expect(b.tryReserve(1, 0, 'read')).toBe(0);
+    expect(b.tryReserve(1, 0, 'read')).toBe(nextWindow); // the 8th read waits...
+    expect(b.tryReserve(1, 0, 'trade')).toBe(0); // ...while a cancel goes now
+    expect(b.tryReserve(1, 0, 'trade')).toBe(0);
+    expect(b.tryReserve(1, 0, 'trade')).toBe(nextWindow); // 9 used: the whole allowance
+    expect(b.usage().budget[0]!.used).toBe(9);
+  });
+
   test('requests near a window end are also charged to the next window', async () => {
     const { b, advance } = fakeBudget(10);
     advance(950); // inside the last 100 ms of the 1 s window
