@@ -94,7 +94,7 @@ export interface RecordDecisionResult {
 export async function recordDecision(
   db: Queryable,
   record: DecisionRecord,
-  options: { /** Never update an existing row (used for invalid messages). */ insertOnly?: boolean } = {},
+  options: { /** Never update an existing decision's row (an 'invalid' one still gives way to a valid one). */ insertOnly?: boolean } = {},
 ): Promise<RecordDecisionResult> {
   const d = DecisionRecordSchema.parse(record);
   const inserted = await db.query(
@@ -118,7 +118,7 @@ export async function recordDecision(
     ],
   );
   if (inserted.rowCount === 1) return { inserted: true, changed: true, status: d.status };
-  if (!options.insertOnly && d.status !== 'invalid') {
+  if (d.status !== 'invalid') {
     // A malformed message got to this id first. The real decision takes the id; the malformed
     // one keeps its row under its stream entry id (as if the id had been taken), so neither is lost.
     const moved = await db.query(
