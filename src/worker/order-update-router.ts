@@ -29,6 +29,7 @@ export class OrderUpdateRouter {
   /** client order id → workflow id; orders never change owner, so entries never go stale. */
   private readonly owners = new Map<string, string>();
   readonly stats = { routed: 0, unknown: 0, recovered: 0 };
+  private recovering: Promise<void> | undefined;
 
   constructor(private readonly o: OrderUpdateRouterOptions) {}
 
@@ -36,11 +37,11 @@ export class OrderUpdateRouter {
     this.o.stream.on('executionReport', (e) => void this.route(e));
     this.o.stream.on('gap', (g) => {
       this.o.logger.warn({ reason: g.reason, since: new Date(g.since).toISOString() }, 'user data stream gap; recovering open orders by REST');
-      void this.recover();
+      void this.recoverInBackground();
     });
     await this.o.stream.start();
     // Whatever happened while no worker was listening (a restart, a crash) was not pushed.
-    void this.recover();
+    void this.recoverInBackground();
   }
 
   async stop(): Promise<void> {
@@ -104,6 +105,17 @@ export class OrderUpdateRouter {
       this.owners.set(clientOrderId, owner);
     }
     return owner;
+  }
+
+  /**
+   * One recovery at a time (gaps can come in bursts), and its failure (Postgres down) is logged,
+   * never an unhandled rejection that would end the worker: the workflows' polling covers it.
+   */
+  private recoverInBackground(): Promise<void> {
+    this.recovering ??= this.recover()
+      .catch((err) => this.o.logger.warn({ err: errorText(err) }, 'open-order recovery failed; the workflows will poll'))
+      .finally(() => (this.recovering = undefined));
+    return this.recovering;
   }
 
   /** Reads every open order we track once by REST and pushes what the exchange says. */
