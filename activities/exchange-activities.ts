@@ -81,19 +81,48 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     }
   }
 
-  async function placeOrderOnce(intent: OrderIntent): Promise<PlaceOrderResult> {
+  /**
+   * The exactly-once rule every submission follows, whatever it submits: before a retried
+   * attempt, and after any unknown outcome, wait until the earlier request can no longer be
+   * accepted and ask the exchange (`find`); only if it has nothing is the request sent (again).
+   * A -2010 "Duplicate order sent." means the id is already an open order: it is adopted too.
+   */
+  async function submitOnce<T>(what: Record<string, unknown>, find: () => Promise<T | undefined>, send: () => Promise<T>): Promise<T> {
     const info = Context.current().info;
     if (info.attempt > 1) {
       await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
-      const existing = await lookup(intent);
+      const existing = await find();
       if (existing) {
-        logger.info({ clientOrderId: intent.clientOrderId, attempt: info.attempt }, 'adopted order placed by an earlier attempt');
-        return { order: existing, adopted: true };
+        logger.info({ ...what, attempt: info.attempt }, 'adopted what an earlier attempt submitted');
+        return existing;
       }
     }
-    for (let send = 1; ; send++) {
+    for (let sends = 1; ; sends++) {
       const sentAt = Date.now();
       try {
+        return await send();
+      } catch (err) {
+        if (isBinanceError(err, 'rejected') && err.code === -2010 && err.msg === DUPLICATE_ORDER) {
+          const existing = await find();
+          if (existing) return existing;
+        }
+        if (!isBinanceError(err, 'unknown_outcome') || sends >= 3) throw toFailure(err);
+        logger.warn({ ...what, code: err.code, msg: err.msg }, 'submission outcome unknown; settling by query before any resend');
+        await outwaitRecvWindow(sentAt);
+        const existing = await find();
+        if (existing) return existing;
+      }
+    }
+  }
+
+  function placeOrderOnce(intent: OrderIntent): Promise<PlaceOrderResult> {
+    return submitOnce<PlaceOrderResult>(
+      { clientOrderId: intent.clientOrderId },
+      async () => {
+        const order = await lookup(intent);
+        return order && { order, adopted: true };
+      },
+      async () => {
         const resp = await exchange.newOrder({
           symbol: intent.symbol,
           side: intent.side,
@@ -105,25 +134,11 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
           newClientOrderId: intent.clientOrderId,
         });
         return { order: fromResponse(resp), adopted: false };
-      } catch (err) {
-        if (isBinanceError(err, 'rejected') && err.code === -2010 && err.msg === DUPLICATE_ORDER) {
-          const existing = await lookup(intent);
-          if (existing) return { order: existing, adopted: true };
-        }
-        if (!isBinanceError(err, 'unknown_outcome') || send >= 3) throw toFailure(err);
-        logger.warn(
-          { clientOrderId: intent.clientOrderId, code: err.code, msg: err.msg },
-          'order submission outcome unknown; settling by query before any resend',
-        );
-        await outwaitRecvWindow(sentAt);
-        const existing = await lookup(intent);
-        if (existing) return { order: existing, adopted: true };
-      }
-    }
+      },
+    );
   }
 
-  async function placeOrderListOnce(oco: OcoIntent): Promise<PlaceOrderListResult> {
-    const info = Context.current().info;
+  function placeOrderListOnce(oco: OcoIntent): Promise<PlaceOrderListResult> {
     const findList = async (): Promise<PlaceOrderListResult | undefined> => {
       try {
         const list = await exchange.getOrderList({ origClientOrderId: oco.listClientOrderId });
@@ -135,45 +150,25 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         throw toFailure(err);
       }
     };
-    if (info.attempt > 1) {
-      await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
-      const existing = await findList();
-      if (existing) return existing;
-    }
-    for (let send = 1; ; send++) {
-      const sentAt = Date.now();
-      try {
-        const resp = await exchange.newOco({
-          symbol: oco.symbol,
-          side: oco.side,
-          quantity: oco.quantity,
-          listClientOrderId: oco.listClientOrderId,
-          aboveType: oco.above.type as 'LIMIT_MAKER' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT_LIMIT',
-          aboveClientOrderId: oco.above.clientOrderId,
-          abovePrice: oco.above.price,
-          aboveStopPrice: oco.above.stopPrice,
-          aboveTimeInForce: oco.above.type === 'LIMIT_MAKER' ? undefined : 'GTC',
-          belowType: oco.below.type as 'LIMIT_MAKER' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT_LIMIT',
-          belowClientOrderId: oco.below.clientOrderId,
-          belowPrice: oco.below.price,
-          belowStopPrice: oco.below.stopPrice,
-          belowTimeInForce: oco.below.type === 'LIMIT_MAKER' ? undefined : 'GTC',
-        });
-        return { orderListId: resp.orderListId, ...legsOf(resp, oco), adopted: false };
-      } catch (err) {
-        if (!isBinanceError(err, 'unknown_outcome') || send >= 3) {
-          if (isBinanceError(err, 'rejected') && err.code === -2010 && err.msg === DUPLICATE_ORDER) {
-            const existing = await findList();
-            if (existing) return existing;
-          }
-          throw toFailure(err);
-        }
-        logger.warn({ listClientOrderId: oco.listClientOrderId, code: err.code, msg: err.msg }, 'order list outcome unknown; settling by query');
-        await outwaitRecvWindow(sentAt);
-        const existing = await findList();
-        if (existing) return existing;
-      }
-    }
+    return submitOnce<PlaceOrderListResult>({ listClientOrderId: oco.listClientOrderId }, findList, async () => {
+      const resp = await exchange.newOco({
+        symbol: oco.symbol,
+        side: oco.side,
+        quantity: oco.quantity,
+        listClientOrderId: oco.listClientOrderId,
+        aboveType: oco.above.type as 'LIMIT_MAKER' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT_LIMIT',
+        aboveClientOrderId: oco.above.clientOrderId,
+        abovePrice: oco.above.price,
+        aboveStopPrice: oco.above.stopPrice,
+        aboveTimeInForce: oco.above.type === 'LIMIT_MAKER' ? undefined : 'GTC',
+        belowType: oco.below.type as 'LIMIT_MAKER' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT_LIMIT',
+        belowClientOrderId: oco.below.clientOrderId,
+        belowPrice: oco.below.price,
+        belowStopPrice: oco.below.stopPrice,
+        belowTimeInForce: oco.below.type === 'LIMIT_MAKER' ? undefined : 'GTC',
+      });
+      return { orderListId: resp.orderListId, ...legsOf(resp, oco), adopted: false };
+    });
   }
 
   async function replaceOrderOnce(args: { old: OrderRef; replacement: OrderIntent }): Promise<ReplaceOrderResult> {
