@@ -46,8 +46,12 @@ export function createPgTradeStore(pool: Pool): TradeStore {
           // Recorded before the request leaves, so a crash mid-request leaves a row to reconcile.
           status: (snap?.status as OrderStatus | undefined) ?? 'PENDING_SUBMIT',
         });
+        // The outbox: a transition's report is stored with its event, in this transaction, so a
+        // transition is never recorded without its report nor reported without being recorded.
+        // Events already recorded by an earlier call already have theirs.
+        const reportBySeq = new Map(reports.map((r) => [r.transition_seq, r]));
         for (const t of order.transitions) {
-          await recordOrderTransition(tx, {
+          const { inserted } = await recordOrderTransition(tx, {
             client_order_id: order.intent.clientOrderId,
             seq: t.seq,
             from: t.from,
@@ -55,10 +59,8 @@ export function createPgTradeStore(pool: Pool): TradeStore {
             reason: t.reason,
             at: t.at,
           });
-        }
-        // The outbox: each transition's report is stored with its event, so a transition is
-        // never recorded without its report, nor reported without being recorded.
-        for (const report of reports) {
+          const report = reportBySeq.get(t.seq);
+          if (!inserted || !report) continue;
           await insertExecutionReport(tx, {
             report_id: report.report_id,
             report_type: 'order_update',
