@@ -46,6 +46,7 @@
  * and released (idle set high) so that another bridge takes it over at once.
  */
 import { performance } from 'node:perf_hooks';
+import { WORKFLOW_TYPE } from '../../workflows/definitions';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type Redis from 'ioredis';
 import type { Logger } from '../logging';
@@ -64,7 +65,6 @@ export { parseEntry } from './entry';
 export const RISK_DECISIONS_STREAM = 'risk_decisions';
 export const DEAD_LETTER_STREAM = 'risk_decisions:dead';
 export const CONSUMER_GROUP = 'trading-execution';
-export const WORKFLOW_TYPE = 'TradeExecution';
 
 /** Values longer than this are cut in the dead-letter copy (the field `dead_truncated` says so). */
 export const MAX_DEAD_LETTER_VALUE_BYTES = 1024 * 1024;

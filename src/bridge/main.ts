@@ -22,7 +22,7 @@ import { createLogger, redactUrl } from '../logging';
 import { createPool } from '../persistence/db';
 import { migrate } from '../persistence/migrate';
 import { DecisionBridge } from './decision-bridge';
-import { startMetricsServer, type MetricsServer } from './metrics-server';
+import { startMetricsServer, type MetricsServer } from '../metrics/server';
 import { createPgBridgeRecorder } from './pg-recorder';
 import { connectBridgeTemporal } from './temporal-connection';
 
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     concurrency: config.BRIDGE_CONCURRENCY,
     claimIdleMs: config.BRIDGE_CLAIM_IDLE_MS,
   });
-  const metricsServer: MetricsServer = await startMetricsServer(bridge.metrics.registry, config.METRICS_PORT);
+  const metricsServer: MetricsServer = await startMetricsServer({ registry: bridge.metrics.registry, port: config.METRICS_PORT });
   cleanups.push(() => metricsServer.close());
   await bridge.start();
   log.info(
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       redis: redactUrl(config.REDIS_URL!),
       database: redactUrl(config.DATABASE_URL!),
-      metrics: metricsServer.url,
+      metrics: `${metricsServer.url}/metrics`,
       pid: process.pid,
     },
     'bridge ready',

@@ -1,6 +1,6 @@
 /**
  * Bridge metrics (prom-client), on their own registry (`metrics.registry`; serve it with
- * startMetricsServer from ./metrics-server).
+ * startMetricsServer from ../metrics/server).
  *
  * Counters are updated as entries settle. The lag gauges (stream length, pending entries, group
  * lag) are sampled from Redis when the registry is scraped, once `watchLag()` has been called.
