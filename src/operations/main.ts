@@ -149,7 +149,9 @@ async function main(): Promise<void> {
     // Only addresses of what this process started: a DATABASE_URL the user gave may hold a
     // password that must not reach a terminal log (the embedded one is local and throwaway).
     `  export TEMPORAL_ADDRESS=${temporal.address}${config.REDIS_URL ? '' : ` REDIS_URL=${redisUrl}`}${config.DATABASE_URL ? '' : ` DATABASE_URL=${databaseUrl}`}${
-      exchange.paper ? ` BINANCE_BASE_URL=${exchange.baseUrl}` : ''
+      // The paper exchange's built-in test pair is public (it is in the source); the CLI's
+      // configuration requires a key with BINANCE_BASE_URL, so the line must carry it.
+      exchange.paper ? ` BINANCE_BASE_URL=${exchange.baseUrl} BINANCE_API_KEY=${exchange.apiKey} BINANCE_API_SECRET=${exchange.apiSecret}` : ''
     }`,
     'Press Ctrl-C to stop.',
   ];
