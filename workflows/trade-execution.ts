@@ -99,8 +99,9 @@ const POLL = { firstMs: 1_000, maxMs: 60_000, pushedFirstMs: 30_000, pushedMaxMs
 export async function TradeExecution(input: TradeInput): Promise<TradeState> {
   const d = input.decision;
   // Histories from before local bookkeeping ran every step as an ordinary activity; they keep to it.
-  const books = patched('local-bookkeeping') ? localBooks : remoteBooks;
-  const prepareOrder = books === localBooks ? localPrepare : exchange.prepareOrder;
+  const localBookkeeping = patched('local-bookkeeping');
+  const books = localBookkeeping ? localBooks : remoteBooks;
+  const prepareOrder = localBookkeeping ? localPrepare : exchange.prepareOrder;
   // Order-sending activities may have a task queue of their own (see TradeInput.orderTaskQueue).
   const send = input.orderTaskQueue ? proxyActivities<Activities>({ ...EXCHANGE_CALLS, taskQueue: input.orderTaskQueue }) : exchange;
   const info = workflowInfo();

@@ -186,29 +186,27 @@ export class RateBudget {
 
   /** Reserves now and returns 0, or reserves nothing and returns when it could fit. */
   tryReserve(weight: number, orders: number, kind: RequestKind = 'trade'): number {
-    {
-      const now = this.now();
-      let waitUntil = this.pausedUntil > now ? this.pausedUntil : 0;
-      for (const c of this.counters) {
-        this.roll(c, now);
-        const cost = this.cost(c, weight, orders);
-        if (cost === 0) continue;
-        const edge = this.inEdge(c, now);
-        const over = c.used > 0 && c.used + cost > this.allowance(c, kind);
-        const overNext = edge && c.nextUsed > 0 && c.nextUsed + cost > this.allowance(c, kind);
-        if (over || overNext) {
-          waitUntil = Math.max(waitUntil, c.windowStart + intervalMs(c.limit));
-        }
+    const now = this.now();
+    let waitUntil = this.pausedUntil > now ? this.pausedUntil : 0;
+    for (const c of this.counters) {
+      this.roll(c, now);
+      const cost = this.cost(c, weight, orders);
+      if (cost === 0) continue;
+      const edge = this.inEdge(c, now);
+      const over = c.used > 0 && c.used + cost > this.allowance(c, kind);
+      const overNext = edge && c.nextUsed > 0 && c.nextUsed + cost > this.allowance(c, kind);
+      if (over || overNext) {
+        waitUntil = Math.max(waitUntil, c.windowStart + intervalMs(c.limit));
       }
-      if (waitUntil === 0) {
-        for (const c of this.counters) {
-          const cost = this.cost(c, weight, orders);
-          c.used += cost;
-          if (this.inEdge(c, now)) c.nextUsed += cost;
-        }
-      }
-      return waitUntil;
     }
+    if (waitUntil === 0) {
+      for (const c of this.counters) {
+        const cost = this.cost(c, weight, orders);
+        c.used += cost;
+        if (this.inEdge(c, now)) c.nextUsed += cost;
+      }
+    }
+    return waitUntil;
   }
 
   /** Waits until `waitUntil` (exchange clock), counted as a delayed request. */

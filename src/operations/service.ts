@@ -175,8 +175,7 @@ async function startParts(
     if (o.orderTaskQueue) {
       orderWorker = await createOrderWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.orderTaskQueue, deps });
     }
-    const ow = orderWorker;
-    workerRun = Promise.all([worker.run(), ow?.run()]);
+    workerRun = Promise.all([worker.run(), orderWorker?.run()]);
     if (o.exchange.wsApiUrl) {
       const r = new OrderUpdateRouter({
         stream: new UserDataStream({
