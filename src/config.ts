@@ -72,6 +72,10 @@ export const ConfigSchema = z
     BRIDGE_CONCURRENCY: intFromEnv(32, 1, 1000),
     BRIDGE_CLAIM_IDLE_MS: intFromEnv(60_000, 1000, 24 * 3600 * 1000),
     METRICS_PORT: intFromEnv(9464, 0, 65535),
+    /** Interface of the metrics endpoint (no auth, shows positions and PnL): loopback unless widened. */
+    METRICS_HOST: optionalString
+      .refine((v) => v === undefined || /^[A-Za-z0-9.:-]+$/.test(v), { message: 'must be an address or host name, e.g. 127.0.0.1 or 0.0.0.0' })
+      .transform((v) => v ?? '127.0.0.1'),
     /** How often the reconciliation schedule compares Postgres with the exchange; 0 turns it off. */
     RECONCILE_EVERY_MS: intFromEnv(300_000, 0, 24 * 3600 * 1000),
     /** Symbols the service trades (first symbol of a base asset books that asset's inventory). */

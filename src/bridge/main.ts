@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     concurrency: config.BRIDGE_CONCURRENCY,
     claimIdleMs: config.BRIDGE_CLAIM_IDLE_MS,
   });
-  const metricsServer: MetricsServer = await startMetricsServer({ registry: bridge.metrics.registry, port: config.METRICS_PORT });
+  const metricsServer: MetricsServer = await startMetricsServer({ registry: bridge.metrics.registry, port: config.METRICS_PORT, host: config.METRICS_HOST });
   cleanups.push(() => metricsServer.close());
   await bridge.start();
   log.info(

@@ -128,7 +128,7 @@ async function main(): Promise<void> {
       claimIdleMs: config.BRIDGE_CLAIM_IDLE_MS,
     },
     logger: createLogger('service', config.LOG_LEVEL),
-    metrics: { port: config.METRICS_PORT },
+    metrics: { port: config.METRICS_PORT, host: config.METRICS_HOST },
     reconciliation: config.RECONCILE_EVERY_MS > 0 && {
       everyMs: config.RECONCILE_EVERY_MS,
       triggerNow: true,
