@@ -26,6 +26,7 @@ export class ServiceMetrics {
   readonly fills: Counter<'symbol' | 'side'>;
   readonly reports: Counter<'status' | 'success'>;
   readonly successRatio: Gauge;
+  readonly outcomeRatio: Gauge<'outcome'>;
   readonly decisionToSubmitted: Histogram;
   readonly submittedToFilled: Histogram;
   readonly tradeDuration: Histogram;
@@ -73,6 +74,12 @@ export class ServiceMetrics {
     this.successRatio = new Gauge({
       name: 'trade_success_ratio',
       help: 'Share of successful trades among the most recent finished trades (see alert thresholds for the window)',
+      registers,
+    });
+    this.outcomeRatio = new Gauge({
+      name: 'trade_outcome_ratio',
+      help: 'Share of each final status (filled, partially_filled, cancelled, expired, rejected, failed) among the most recent finished trades',
+      labelNames: ['outcome'],
       registers,
     });
     this.decisionToSubmitted = new Histogram({

@@ -21,10 +21,19 @@ import type { ExecutionReport, FillSummary } from '../shared/trade';
 import type { ServiceMetrics } from './metrics';
 
 /** Statuses that end a trade (intermediate per-transition reports are not outcomes). */
-const FINAL_STATUSES = new Set(['filled', 'partially_filled', 'cancelled', 'expired', 'rejected', 'failed']);
+const FINAL_STATUSES = ['filled', 'partially_filled', 'cancelled', 'expired', 'rejected', 'failed'] as const;
+const FINAL = new Set<string>(FINAL_STATUSES);
+
+/**
+ * The one outcome the failure-rate alert counts: the trade could not be carried out (an error,
+ * an unknown outcome never settled). A LIMIT order that timed out unfilled ('expired'), an
+ * operator's cancel ('cancelled') and a refusal by a filter or the exchange ('rejected') are
+ * ordinary ends of a trade; each has its own rate (trade_outcome_ratio) to alert on if wanted.
+ */
+const FAILURE_STATUS = 'failed';
 
 export interface AlertThresholds {
-  /** Alert when the failure share of the last `failureWindow` finished trades exceeds this (0..1). */
+  /** Alert when the share of trades with status `failed` among the last `failureWindow` finished trades exceeds this (0..1). */
   failureRate: number;
   /** …once at least this many trades are in the window. */
   failureMinSamples: number;
@@ -74,7 +83,8 @@ export class TradeObserver {
   private readonly seenReports = new BoundedSet(20_000);
   private readonly seenOutcomes = new BoundedSet(20_000);
   private readonly seenTrades = new BoundedSet(100_000);
-  private readonly outcomes: boolean[] = [];
+  /** Final statuses of the most recent finished trades, oldest first. */
+  private readonly outcomes: string[] = [];
 
   constructor(private readonly o: TradeObserverOptions) {
     this.thresholds = { ...DEFAULT_ALERT_THRESHOLDS, ...o.thresholds };
@@ -100,14 +110,17 @@ export class TradeObserver {
     m.reports.inc({ status: report.status, success: String(report.success) });
     // A trade's outcome is its report with a final status and an execution time (set only once
     // the trade finished: 'partially_filled' is also an intermediate transition), once per workflow.
-    if (!FINAL_STATUSES.has(report.status) || report.execution_time === null) return;
+    if (!FINAL.has(report.status) || report.execution_time === null) return;
     if (!this.seenOutcomes.add(report.workflow_id)) return;
     m.orders.inc({ order_type: report.order_type, outcome: report.status });
 
-    this.outcomes.push(report.success);
+    this.outcomes.push(report.status);
     while (this.outcomes.length > this.thresholds.failureWindow) this.outcomes.shift();
-    const failures = this.outcomes.filter((s) => !s).length;
-    m.successRatio.set((this.outcomes.length - failures) / this.outcomes.length);
+    const n = this.outcomes.length;
+    const count = (status: string) => this.outcomes.filter((s) => s === status).length;
+    const failures = count(FAILURE_STATUS);
+    m.successRatio.set((count('filled') + count('partially_filled')) / n);
+    for (const status of FINAL_STATUSES) m.outcomeRatio.set({ outcome: status }, count(status) / n);
 
     const t = await this.timings(report);
     if (t.decisionToSubmittedMs !== undefined) m.decisionToSubmitted.observe(t.decisionToSubmittedMs / 1000);

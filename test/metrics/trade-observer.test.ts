@@ -98,15 +98,33 @@ test('counts each final outcome once per report id, ignores intermediate transit
 test('alerts once when the failure rate crosses its threshold, then respects the cooldown', async () => {
   const { redis, observer } = setup({ failureRate: 0.5, failureMinSamples: 4, failureWindow: 10 });
   // 2 of 4 failed = 50%: not above the threshold.
-  for (const s of ['filled', 'failed', 'filled', 'rejected']) await observer.reportPublished(report(s));
+  for (const s of ['filled', 'failed', 'filled', 'failed']) await observer.reportPublished(report(s));
   expect(redis.stream).toHaveLength(0);
   // 3 of 5 = 60% > 50%: one alert; 4 of 6 still above, but within the cooldown.
   await observer.reportPublished(report('failed'));
-  await observer.reportPublished(report('expired'));
+  await observer.reportPublished(report('failed'));
   expect(redis.stream).toHaveLength(1);
   const fields = redis.stream[0]!;
   expect(fields.slice(fields.indexOf('kind'), fields.indexOf('kind') + 4)).toEqual(['kind', 'failure_rate', 'severity', 'critical']);
   expect(fields[fields.indexOf('message') + 1]).toMatch(/3 of the last 5 trades failed/);
+});
+
+test('timed-out, cancelled and refused trades are not failures: each outcome has its own rate', async () => {
+  const { redis, metrics, observer } = setup({ failureRate: 0.25, failureMinSamples: 10, failureWindow: 50 });
+  // The issue's window: 29 filled, 21 that ended otherwise (LIMIT orders that timed out, operator
+  // cancels, filter and exchange rejections), none failed. Reported as "21 of the last 50 trades failed".
+  const outcomes = [...Array(29).fill('filled'), ...Array(9).fill('expired'), ...Array(7).fill('cancelled'), ...Array(5).fill('rejected')];
+  for (const s of outcomes) await observer.reportPublished(report(s, { order_type: 'LIMIT' }));
+  expect(redis.stream).toHaveLength(0);
+  expect(await value(metrics, 'trade_outcome_ratio', { outcome: 'failed' })).toBe(0);
+  expect(await value(metrics, 'trade_outcome_ratio', { outcome: 'expired' })).toBeCloseTo(9 / 50, 10);
+  expect(await value(metrics, 'trade_outcome_ratio', { outcome: 'cancelled' })).toBeCloseTo(7 / 50, 10);
+  expect(await value(metrics, 'trade_outcome_ratio', { outcome: 'rejected' })).toBeCloseTo(5 / 50, 10);
+  expect(await value(metrics, 'trade_outcome_ratio', { outcome: 'filled' })).toBeCloseTo(29 / 50, 10);
+  // A real failure among them: 1 of 50 is 2 %, still no alert; its rate is its own.
+  await observer.reportPublished(report('failed'));
+  expect(await value(metrics, 'trade_outcome_ratio', { outcome: 'failed' })).toBeCloseTo(1 / 50, 10);
+  expect(redis.stream).toHaveLength(0);
 });
 
 test('a trade slower than the latency threshold alerts', async () => {
