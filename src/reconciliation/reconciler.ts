@@ -46,6 +46,7 @@ import {
   listPositions,
   listUnpublishedReports,
   markReportPublished,
+  previousRunBalanceDrift,
   upsertOrder,
 } from '../persistence/portfolio-store';
 import { type FillInput, FillRowSchema, type OrderRow, OrderRowSchema, type OrderStatus, orderStatusRank } from '../persistence/schemas';
@@ -428,22 +429,19 @@ export class Reconciler {
         continue;
       }
 
-      const prev = await this.d.pool.query<{ detail: { diff?: string }; ran_at: Date; run_id: string }>(
-        `SELECT detail, ran_at, run_id FROM reconciliation_runs
-          WHERE kind = 'balance_drift' AND detail->>'subject' = $1 AND run_id IS DISTINCT FROM $2
-          ORDER BY id DESC LIMIT 1`,
-        [asset, runId],
-      );
-      const p = prev.rows[0];
+      // The previous run (not merely a recent one): did it see a drift of this asset?
+      const previous = await previousRunBalanceDrift(this.d.pool, asset, runId);
+      const seen = previous?.drift;
+      const p = previous && seen && Date.now() - seen.seenAt.getTime() <= input.confirmWithinMs ? { runId: previous.runId, drift: seen } : undefined;
       let confirmed = false;
       // Seen by the previous run too (any amount): worth an alert even if it keeps moving.
-      const persistent = p !== undefined && Date.now() - p.ran_at.getTime() <= input.confirmWithinMs;
-      if (p && p.detail.diff !== undefined && dec(p.detail.diff).eq(diff) && Date.now() - p.ran_at.getTime() <= input.confirmWithinMs) {
+      const persistent = p !== undefined;
+      if (p && p.drift.diff !== undefined && dec(p.drift.diff).eq(diff)) {
         const activity = await this.d.pool.query<{ busy: boolean }>(
           `SELECT EXISTS (
              SELECT 1 FROM fills f JOIN positions p USING (symbol)
               WHERE f.recorded_at > $2 AND (p.base_asset = $1 OR p.quote_asset = $1 OR f.commission_asset = $1)) AS busy`,
-          [asset, p.ran_at],
+          [asset, p.drift.seenAt],
         );
         confirmed = !activity.rows[0]?.busy;
       }
@@ -460,7 +458,7 @@ export class Reconciler {
           reason: diff.gt(0)
             ? 'confirmed surplus on the account (deposit, other symbols, manual trade), valued at the mark price'
             : 'confirmed shortfall on the account (withdrawal, fees paid in this asset, manual trade)',
-          detail: { runId, ...base, confirmedBy: p?.run_id },
+          detail: { runId, ...base, confirmedBy: p?.runId },
         });
         repaired = r.inserted && dec(r.qty).abs().eq(diff.abs());
       }
