@@ -129,6 +129,18 @@ export interface TradeQuery {
   limit?: number;
 }
 
+/**
+ * Per-request callbacks for the caller that must know exactly when, and with which timestamp, a
+ * request went out (the exactly-once rule measures recvWindow from it; a cancelled activity
+ * must not send). They run inside the client's request path, after every wait it imposes.
+ */
+export interface RequestHooks {
+  /** Called right before the request's bytes go out — after every wait for a send slot or rate budget, and before each resend (e.g. after -1021). May throw to abort: nothing is sent then. */
+  beforeSend?: () => void;
+  /** Called when a signed request went out, with the timestamp signed into it (exchange clock) and the local-clock instant after which the exchange can no longer accept it (timestamp - offset + recvWindow). */
+  onSent?: (sent: { timestampMs: number; acceptableUntilLocalMs: number }) => void;
+}
+
 interface CallSpec<S extends z.ZodType> {
   method: 'GET' | 'POST' | 'DELETE';
   path: string;
@@ -141,9 +153,17 @@ interface CallSpec<S extends z.ZodType> {
   isCancel?: boolean;
   /** Lets an endpoint turn a documented error body into a result (cancel-replace -2021/-2022). */
   acceptError?: (status: number, body: unknown) => z.infer<S> | undefined;
+  hooks?: RequestHooks;
 }
 
 const DEFAULT_BAN_MS = 120_000;
+/**
+ * The smallest retryAfterMs the client ever reports. A BinanceError's retryAfterMs becomes the
+ * activity failure's nextRetryDelay, and a zero nextRetryDelay ends Temporal's retries at once
+ * (seen on the dev server: RETRY_STATE_TIMEOUT after attempt 1 of 10). A second also gives a
+ * clock that just failed a resync (-1021) time to settle before the next attempt resyncs.
+ */
+const MIN_RETRY_AFTER_MS = 1000;
 
 export class BinanceSpotClient {
   private readonly pool: Pool;
@@ -207,8 +227,22 @@ export class BinanceSpotClient {
     if (this.syncing) return this.syncing;
     this.syncing = (async () => {
       try {
-        const t0 = Date.now();
-        const server = await this.serverTime();
+        // t0 is taken when the request really goes out, after any wait for a send slot or
+        // rate budget: timed from before that wait, a loaded client over-estimated the round
+        // trip and put the offset off by half the wait (1.5 s for a 3 s wait).
+        let t0 = Date.now();
+        const { serverTime: server } = await this.call({
+          method: 'GET',
+          path: '/api/v3/time',
+          signed: false,
+          weight: 1,
+          schema: ServerTimeSchema,
+          hooks: {
+            beforeSend: () => {
+              t0 = Date.now();
+            },
+          },
+        });
         const t1 = Date.now();
         this.offsetMs = server - Math.round((t0 + t1) / 2);
         this.synced = true;
@@ -255,7 +289,7 @@ export class BinanceSpotClient {
   // ---- trading ----
 
   /** Always asks for newOrderRespType=FULL so the response carries fills[]. */
-  async newOrder(req: NewOrderRequest): Promise<OrderResponse> {
+  async newOrder(req: NewOrderRequest, hooks?: RequestHooks): Promise<OrderResponse> {
     const r = this.parseRequest(NewOrderRequestSchema, req, 'POST /api/v3/order');
     return this.call({
       method: 'POST',
@@ -276,12 +310,13 @@ export class BinanceSpotClient {
       weight: 1,
       orders: 1,
       schema: OrderResponseSchema,
+      hooks,
     });
   }
 
   /** -2013 "Order does not exist." throws BinanceError kind 'not_found'; nothing else does. */
-  async getOrder(q: OrderQuery): Promise<Order> {
-    return this.call({ method: 'GET', path: '/api/v3/order', params: this.orderRef(q, 'GET /api/v3/order'), signed: true, weight: 4, schema: OrderSchema });
+  async getOrder(q: OrderQuery, hooks?: RequestHooks): Promise<Order> {
+    return this.call({ method: 'GET', path: '/api/v3/order', params: this.orderRef(q, 'GET /api/v3/order'), signed: true, weight: 4, schema: OrderSchema, hooks });
   }
 
   /**
@@ -292,7 +327,7 @@ export class BinanceSpotClient {
    * As on Binance, the returned `clientOrderId` is the cancel request's id and
    * `origClientOrderId` is the order's own.
    */
-  async cancelOrder(q: OrderQuery): Promise<Order> {
+  async cancelOrder(q: OrderQuery, hooks?: RequestHooks): Promise<Order> {
     return this.call({
       method: 'DELETE',
       path: '/api/v3/order',
@@ -301,6 +336,7 @@ export class BinanceSpotClient {
       weight: 1,
       schema: OrderSchema,
       isCancel: true,
+      hooks,
     });
   }
 
@@ -364,7 +400,7 @@ export class BinanceSpotClient {
   }
 
   /** POST /api/v3/orderList/oco with newOrderRespType FULL. Counts as 2 orders. */
-  async newOco(req: NewOcoRequest): Promise<OrderListResponse> {
+  async newOco(req: NewOcoRequest, hooks?: RequestHooks): Promise<OrderListResponse> {
     const r = this.parseRequest(NewOcoRequestSchema, req, 'POST /api/v3/orderList/oco');
     return this.call({
       method: 'POST',
@@ -374,15 +410,16 @@ export class BinanceSpotClient {
       weight: 1,
       orders: 2,
       schema: OrderListResponseSchema,
+      hooks,
     });
   }
 
   /** GET /api/v3/orderList. An unknown list is -2013 "Order list does not exist." => 'not_found'. */
-  async getOrderList(q: { orderListId?: number; origClientOrderId?: string }): Promise<OrderList> {
+  async getOrderList(q: { orderListId?: number; origClientOrderId?: string }, hooks?: RequestHooks): Promise<OrderList> {
     if (q.orderListId === undefined && q.origClientOrderId === undefined) {
       throw new BinanceError({ httpStatus: undefined, code: undefined, msg: 'either orderListId or origClientOrderId is required', kind: 'rejected', endpoint: 'GET /api/v3/orderList' });
     }
-    return this.call({ method: 'GET', path: '/api/v3/orderList', params: { orderListId: q.orderListId, origClientOrderId: q.origClientOrderId }, signed: true, weight: 4, schema: OrderListSchema });
+    return this.call({ method: 'GET', path: '/api/v3/orderList', params: { orderListId: q.orderListId, origClientOrderId: q.origClientOrderId }, signed: true, weight: 4, schema: OrderListSchema, hooks });
   }
 
   async openOrderLists(): Promise<OrderList[]> {
@@ -390,7 +427,7 @@ export class BinanceSpotClient {
   }
 
   /** DELETE /api/v3/orderList. Like cancelOrder, -2011 "Unknown order sent." is 'not_found'. */
-  async cancelOrderList(q: { symbol: string; orderListId?: number; listClientOrderId?: string }): Promise<OrderListResponse> {
+  async cancelOrderList(q: { symbol: string; orderListId?: number; listClientOrderId?: string }, hooks?: RequestHooks): Promise<OrderListResponse> {
     if (q.orderListId === undefined && q.listClientOrderId === undefined) {
       throw new BinanceError({ httpStatus: undefined, code: undefined, msg: 'either orderListId or listClientOrderId is required', kind: 'rejected', endpoint: 'DELETE /api/v3/orderList' });
     }
@@ -402,6 +439,7 @@ export class BinanceSpotClient {
       weight: 1,
       schema: OrderListResponseSchema,
       isCancel: true,
+      hooks,
     });
   }
 
@@ -410,7 +448,7 @@ export class BinanceSpotClient {
    * documented data (-2021 HTTP 409, -2022 HTTP 400) is returned, not thrown, because the caller
    * must see which half happened: after -2021 a new order may be live. Everything else throws.
    */
-  async cancelReplace(req: CancelReplaceRequest): Promise<CancelReplaceResult> {
+  async cancelReplace(req: CancelReplaceRequest, hooks?: RequestHooks): Promise<CancelReplaceResult> {
     const r = this.parseRequest(CancelReplaceRequestSchema, req, 'POST /api/v3/order/cancelReplace');
     return this.call({
       method: 'POST',
@@ -435,6 +473,7 @@ export class BinanceSpotClient {
       weight: 1,
       orders: 1,
       schema: CancelReplaceDataSchema,
+      hooks,
       acceptError: (_status, body) => {
         const e = CancelReplaceErrorSchema.safeParse(body);
         return e.success && (e.data.code === -2021 || e.data.code === -2022) ? { ...e.data.data, code: e.data.code, msg: e.data.msg } : undefined;
@@ -524,9 +563,16 @@ export class BinanceSpotClient {
   }
 
   private async send<S extends z.ZodType>(spec: CallSpec<S>, endpoint: string, headers: Record<string, string>): Promise<z.infer<S>> {
+    // Every wait (send slot, rate budget, ban check) is behind us and nothing below awaits
+    // before the request is handed to the socket: this is the last moment to refuse to send.
+    spec.hooks?.beforeSend?.();
     let query = encodeParams(spec.params ?? {});
+    let signed: { timestampMs: number; acceptableUntilLocalMs: number } | undefined;
     if (spec.signed && this.signer) {
-      const auth = encodeParams({ recvWindow: this.recvWindow, timestamp: Date.now() + this.offsetMs });
+      const localNow = Date.now();
+      const timestampMs = localNow + this.offsetMs;
+      signed = { timestampMs, acceptableUntilLocalMs: localNow + this.recvWindow };
+      const auth = encodeParams({ recvWindow: this.recvWindow, timestamp: timestampMs });
       query = signQuery(query === '' ? auth : `${query}&${auth}`, this.signer);
     }
     const path = `${this.pathPrefix}${spec.path}${query === '' ? '' : `?${query}`}`;
@@ -542,7 +588,9 @@ export class BinanceSpotClient {
     let text: string;
     let resHeaders: Record<string, string | string[] | undefined>;
     try {
-      const res = await this.pool.request({ method: spec.method, path, headers, signal: controller.signal });
+      const pending = this.pool.request({ method: spec.method, path, headers, signal: controller.signal });
+      if (signed !== undefined) this.reportSent(spec.hooks, signed, endpoint);
+      const res = await pending;
       status = res.statusCode;
       resHeaders = res.headers;
       text = await res.body.text();
@@ -583,6 +631,15 @@ export class BinanceSpotClient {
     throw this.httpError(status, text, resHeaders, endpoint, spec.isCancel === true);
   }
 
+  /** onSent is an observer: the request is on its way whatever it does, so its errors stay its own. */
+  private reportSent(hooks: RequestHooks | undefined, sent: { timestampMs: number; acceptableUntilLocalMs: number }, endpoint: string): void {
+    try {
+      hooks?.onSent?.(sent);
+    } catch (e) {
+      this.logger?.warn({ endpoint, err: e instanceof Error ? e.message : String(e) }, 'onSent hook failed (ignored)');
+    }
+  }
+
   private refuseIfBanned(endpoint: string): void {
     const until = this.budget.bannedUntil;
     if (until === undefined) return;
@@ -616,13 +673,15 @@ export class BinanceSpotClient {
     const kind = classifyHttpError({ httpStatus: status, code, msg, isCancel });
     const retryAfterRaw = headers['retry-after'];
     const retryAfterSec = Number(Array.isArray(retryAfterRaw) ? retryAfterRaw[0] : retryAfterRaw);
-    let retryAfterMs = Number.isFinite(retryAfterSec) && retryAfterSec >= 0 ? retryAfterSec * 1000 : undefined;
+    // "Retry-After: 0" is floored too: see MIN_RETRY_AFTER_MS.
+    let retryAfterMs = Number.isFinite(retryAfterSec) && retryAfterSec >= 0 ? Math.max(MIN_RETRY_AFTER_MS, retryAfterSec * 1000) : undefined;
     if (kind === 'banned') {
       retryAfterMs ??= DEFAULT_BAN_MS;
       this.budget.bannedUntil = Date.now() + retryAfterMs;
       this.logger?.error({ endpoint, retryAfterMs, msg }, 'binance banned this IP (418); refusing to send until it passes');
     } else if (kind === 'retry_later' && retryAfterMs === undefined) {
-      retryAfterMs = code === -1021 ? 0 : 1000;
+      // Including -1021 after the one resync: never 0, which Temporal reads as "stop retrying".
+      retryAfterMs = MIN_RETRY_AFTER_MS;
     }
     if (status === 429) {
       // Back off every request, not just this one: more requests now are what earns a 418.

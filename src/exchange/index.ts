@@ -1,5 +1,5 @@
 export { BinanceSpotClient, NewOrderRequestSchema, NewOcoRequestSchema, CancelReplaceRequestSchema } from './client';
-export type { BinanceClientOptions, NewOrderRequest, NewOcoRequest, CancelReplaceRequest, OrderQuery, TradeQuery } from './client';
+export type { BinanceClientOptions, NewOrderRequest, NewOcoRequest, CancelReplaceRequest, OrderQuery, TradeQuery, RequestHooks } from './client';
 export { BinanceError, isBinanceError, classifyHttpError } from './errors';
 export type { ErrorKind } from './errors';
 export type { RateLimitUsage, BudgetWindow } from './rate-limit';
