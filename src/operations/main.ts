@@ -11,7 +11,7 @@ import { startEmbeddedPostgres } from './postgres-server';
 import { startRedisServer } from './redis-server';
 import { startService, type ExchangeEndpoint } from './service';
 import { ensureTemporalCli } from './temporal-cli';
-import { startTemporalDevServer } from './temporal-dev-server';
+import { npmStartTemporalOptions, startTemporalDevServer } from './temporal-dev-server';
 
 type Stopper = { name: string; stop: () => Promise<void> };
 
@@ -64,10 +64,10 @@ async function main(): Promise<void> {
     (async () => {
       if (config.TEMPORAL_ADDRESS) return { address: config.TEMPORAL_ADDRESS, uiUrl: undefined as string | undefined };
       const cli = await ensureTemporalCli(progress);
+      // Durable SQLite (WAL, synchronous=FULL): a power cut must not lose acknowledged workflow state.
       const server = await startTemporalDevServer({
+        ...npmStartTemporalOptions({ dataDir, uiPort: config.TEMPORAL_UI_PORT || undefined }),
         cliPath: cli,
-        dbFile: path.join(dataDir, 'temporal.db'),
-        uiPort: config.TEMPORAL_UI_PORT || undefined,
         log: progress,
       });
       stoppers.push({ name: 'temporal dev server', stop: () => server.stop() });

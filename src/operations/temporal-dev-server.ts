@@ -31,7 +31,15 @@ export interface TemporalDevServerOptions {
   ui?: boolean;
   /** SQLite file; without it the state is in memory and lost on stop/restart. */
   dbFile?: string;
-  /** With dbFile: `--sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=OFF` (default true). */
+  /**
+   * With dbFile, how hard SQLite holds on to what it wrote (SQLITE_PRAGMAS):
+   *   'fast'    journal_mode=WAL, synchronous=OFF: survives a crash of the server process, not of
+   *             the machine (tests, benchmarks; the default, for compatibility);
+   *   'durable' journal_mode=WAL, synchronous=FULL: every commit is fsynced, so a power cut loses
+   *             no acknowledged workflow state (what `npm start` uses).
+   */
+  sqlite?: SqliteDurability;
+  /** Old spelling: true = sqlite 'fast', false = 'durable'. Ignored when `sqlite` is given. */
   fastSqlite?: boolean;
   /** Server log level (default warn). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'never';
@@ -69,6 +77,25 @@ export interface TemporalDevServer {
   recentOutput(): string;
 }
 
+export type SqliteDurability = 'fast' | 'durable';
+
+/**
+ * SQLite pragmas per durability. WAL in both (readers do not block the writer). synchronous=OFF
+ * leaves the fsync to the OS: a crash of the process loses nothing, a crash of the machine can
+ * lose the last commits or corrupt the file. synchronous=FULL in WAL mode fsyncs the log on every
+ * commit: what Temporal acknowledged is on disk (NORMAL would be consistent but could lose the
+ * last commits on a power cut, i.e. workflow steps already acknowledged to a worker).
+ */
+export const SQLITE_PRAGMAS: Record<SqliteDurability, readonly string[]> = {
+  fast: ['journal_mode=WAL', 'synchronous=OFF'],
+  durable: ['journal_mode=WAL', 'synchronous=FULL'],
+};
+
+/** The dev server `npm start` runs: its state in DATA_DIR/temporal.db, durable against a power cut. */
+export function npmStartTemporalOptions(o: { dataDir: string; uiPort?: number }): TemporalDevServerOptions & { dbFile: string; sqlite: 'durable' } {
+  return { dbFile: path.join(o.dataDir, 'temporal.db'), sqlite: 'durable', ...(o.uiPort ? { uiPort: o.uiPort } : {}) };
+}
+
 /** `--search-attribute` flags for the given registrations. */
 export function searchAttributeArgs(registrations: ReadonlyArray<{ name: string; type: string }>): string[] {
   return registrations.flatMap((r) => ['--search-attribute', `${r.name}=${r.type}`]);
@@ -94,18 +121,18 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions = {}
   }
 }
 
-async function createServer(cliPath: string, opts: TemporalDevServerOptions): Promise<TemporalDevServer & { start(): Promise<void> }> {
+/**
+ * The CLI's arguments for `opts` on `ports`: pure, so what a configuration asks of the server
+ * (ports, SQLite durability, dynamic config) can be checked without starting one.
+ */
+export function devServerArgs(
+  opts: TemporalDevServerOptions,
+  ports: { grpc: number; ui: number | undefined; http: number; metrics: number },
+): string[] {
   const ip = opts.ip ?? '127.0.0.1';
-  const ui = opts.ui ?? true;
   const namespace = opts.namespace ?? 'default';
-  const free = await getFreePorts(4, ip);
-  const ports = {
-    grpc: opts.port ?? free[0]!,
-    ui: ui ? (opts.uiPort ?? free[1]!) : undefined,
-    http: opts.httpPort ?? free[2]!,
-    metrics: opts.metricsPort ?? free[3]!,
-  };
   const searchAttributes = opts.searchAttributes ?? SEARCH_ATTRIBUTE_REGISTRATIONS;
+  const durability: SqliteDurability = opts.sqlite ?? ((opts.fastSqlite ?? true) ? 'fast' : 'durable');
   const dynamicConfig: Record<string, unknown> = {
     // No call home (there is no internet here, and tests should not try).
     'frontend.enableServerVersionCheck': false,
@@ -133,11 +160,25 @@ async function createServer(cliPath: string, opts: TemporalDevServerOptions): Pr
     ...(namespace !== 'default' ? ['--namespace', namespace] : []),
     ...searchAttributeArgs(searchAttributes),
     ...Object.entries(dynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
-    ...(opts.dbFile
-      ? ['--db-filename', opts.dbFile, ...((opts.fastSqlite ?? true) ? ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF'] : [])]
-      : []),
+    ...(opts.dbFile ? ['--db-filename', opts.dbFile, ...SQLITE_PRAGMAS[durability].flatMap((p) => ['--sqlite-pragma', p])] : []),
     ...(opts.extraArgs ?? []),
   ];
+  return args;
+}
+
+async function createServer(cliPath: string, opts: TemporalDevServerOptions): Promise<TemporalDevServer & { start(): Promise<void> }> {
+  const ip = opts.ip ?? '127.0.0.1';
+  const ui = opts.ui ?? true;
+  const namespace = opts.namespace ?? 'default';
+  const free = await getFreePorts(4, ip);
+  const ports = {
+    grpc: opts.port ?? free[0]!,
+    ui: ui ? (opts.uiPort ?? free[1]!) : undefined,
+    http: opts.httpPort ?? free[2]!,
+    metrics: opts.metricsPort ?? free[3]!,
+  };
+  const args = devServerArgs(opts, ports);
+  const searchAttributes = opts.searchAttributes ?? SEARCH_ATTRIBUTE_REGISTRATIONS;
   if (opts.dbFile) fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
   const address = `${ip}:${ports.grpc}`;
   const uiUrl = ports.ui !== undefined ? `http://${ip}:${ports.ui}` : '';

@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS, SA } from '../../src/shared/search-attributes';
 import { canConnect, isPortFree } from '../../src/operations/ports';
 import { ensureTemporalCli } from '../../src/operations/temporal-cli';
-import { startTemporalDevServer, type TemporalDevServer } from '../../src/operations/temporal-dev-server';
+import { devServerArgs, npmStartTemporalOptions, startTemporalDevServer, type TemporalDevServer } from '../../src/operations/temporal-dev-server';
 
 let tmp: string;
 let server: TemporalDevServer | undefined;
@@ -114,6 +114,37 @@ test('a custom namespace, headless, in memory', async () => {
     } finally {
       await connection.close();
     }
+  } finally {
+    await s.stop();
+  }
+});
+
+/** The value of each `--sqlite-pragma` in an argument list. */
+const pragmas = (args: readonly string[]) => args.flatMap((a, i) => (args[i - 1] === '--sqlite-pragma' ? [a] : []));
+
+test("npm start's dev server keeps its state through a power cut: WAL with synchronous=FULL in DATA_DIR; tests keep the fast settings", () => {
+  const ports = { grpc: 1, ui: 2, http: 3, metrics: 4 };
+  const npmStart = npmStartTemporalOptions({ dataDir: '/srv/trade-exec/.data' });
+  const args = devServerArgs(npmStart, ports);
+  expect(args).toEqual(expect.arrayContaining(['--db-filename', '/srv/trade-exec/.data/temporal.db']));
+  expect(pragmas(args)).toEqual(['journal_mode=WAL', 'synchronous=FULL']);
+  // The suite's and the benchmarks' servers: fast, crash of the process only.
+  expect(pragmas(devServerArgs({ dbFile: '/tmp/t.db' }, ports))).toEqual(['journal_mode=WAL', 'synchronous=OFF']);
+  expect(pragmas(devServerArgs({ dbFile: '/tmp/t.db', fastSqlite: true }, ports))).toEqual(['journal_mode=WAL', 'synchronous=OFF']);
+});
+
+test('the durable settings are accepted by the CLI: the server starts with them and writes a WAL', async () => {
+  const dataDir = path.join(tmp, 'durable');
+  const s = await startTemporalDevServer({ ...npmStartTemporalOptions({ dataDir }), cliPath: await ensureTemporalCli(() => undefined), ui: false });
+  try {
+    expect(pragmas(s.args)).toEqual(['journal_mode=WAL', 'synchronous=FULL']);
+    const connection = await Connection.connect({ address: s.address });
+    try {
+      await new Client({ connection }).workflow.start('NoSuchWorkflow', { taskQueue: 'nobody-listens', workflowId: `durable-${Date.now()}` });
+    } finally {
+      await connection.close();
+    }
+    expect(fs.existsSync(path.join(dataDir, 'temporal.db-wal'))).toBe(true);
   } finally {
     await s.stop();
   }
