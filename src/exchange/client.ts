@@ -9,6 +9,10 @@ import { BinanceError, classifyHttpError, classifyTransportError, isBinanceError
 import { RateBudget, type RateLimitUsage } from './rate-limit';
 import {
   AccountSchema,
+  AmendOrderResponseSchema,
+  OrderAmendmentSchema,
+  type AmendOrderResponse,
+  type OrderAmendment,
   CancelReplaceDataSchema,
   CancelReplaceErrorSchema,
   CommissionRatesSchema,
@@ -114,6 +118,18 @@ export const CancelReplaceRequestSchema = NewOrderRequestSchema.extend({
   .refine((r) => r.cancelOrderId !== undefined || r.cancelOrigClientOrderId !== undefined, 'cancelOrderId or cancelOrigClientOrderId is required');
 export type CancelReplaceRequest = z.infer<typeof CancelReplaceRequestSchema>;
 
+export const AmendKeepPriorityRequestSchema = z
+  .object({
+    symbol: Symbol_,
+    orderId: z.number().int().optional(),
+    origClientOrderId: ClientId.optional(),
+    newClientOrderId: ClientId.optional(),
+    newQty: WireDecimal,
+  })
+  .strict()
+  .refine((r) => r.orderId !== undefined || r.origClientOrderId !== undefined, 'orderId or origClientOrderId is required');
+export type AmendKeepPriorityRequest = z.infer<typeof AmendKeepPriorityRequestSchema>;
+
 export interface OrderQuery {
   symbol: string;
   orderId?: number;
@@ -142,7 +158,7 @@ export interface RequestHooks {
 }
 
 interface CallSpec<S extends z.ZodType> {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   params?: Params;
   signed: boolean;
@@ -478,6 +494,41 @@ export class BinanceSpotClient {
         const e = CancelReplaceErrorSchema.safeParse(body);
         return e.success && (e.data.code === -2021 || e.data.code === -2022) ? { ...e.data.data, code: e.data.code, msg: e.data.msg } : undefined;
       },
+    });
+  }
+
+  /**
+   * PUT /api/v3/order/amend/keepPriority: reduces an open order's quantity in place, keeping its
+   * orderId and queue priority. `newQty` is the order's new total quantity (executed part
+   * included), below the current one; the exchange applies it against what has really filled.
+   * Costs no unfilled order count. Refusals are -2038 (e.g. "Order amend (quantity increase) is
+   * not supported.", "Filter failure: MAX_NUM_ORDER_AMENDS", "Unknown order sent.") or -1013
+   * (filters): kind 'rejected'. Repeating an amend that landed is refused as "would change no
+   * state", so an unknown outcome is settled by reading the order back.
+   */
+  async amendOrderKeepPriority(req: AmendKeepPriorityRequest, hooks?: RequestHooks): Promise<AmendOrderResponse> {
+    const r = this.parseRequest(AmendKeepPriorityRequestSchema, req, 'PUT /api/v3/order/amend/keepPriority');
+    return this.call({
+      method: 'PUT',
+      path: '/api/v3/order/amend/keepPriority',
+      params: { symbol: r.symbol, orderId: r.orderId, origClientOrderId: r.origClientOrderId, newClientOrderId: r.newClientOrderId, newQty: r.newQty },
+      signed: true,
+      weight: 4,
+      schema: AmendOrderResponseSchema,
+      hooks,
+    });
+  }
+
+  /** GET /api/v3/order/amendments: one order's amendments, oldest first. Unknown order: -2013 => 'not_found'. */
+  async orderAmendments(q: { symbol: string; orderId: number; fromExecutionId?: number; limit?: number }, hooks?: RequestHooks): Promise<OrderAmendment[]> {
+    return this.call({
+      method: 'GET',
+      path: '/api/v3/order/amendments',
+      params: { symbol: q.symbol, orderId: q.orderId, fromExecutionId: q.fromExecutionId, limit: q.limit },
+      signed: true,
+      weight: 4,
+      schema: z.array(OrderAmendmentSchema),
+      hooks,
     });
   }
 

@@ -66,6 +66,8 @@ const TrailingDelta = z.object({
   maxTrailingBelowDelta: z.number().int(),
 });
 const MaxNumOrderLists = z.object({ filterType: z.literal('MAX_NUM_ORDER_LISTS'), maxNumOrderLists: z.number().int() });
+/** How many times one order may be amended (keep priority); past it the amend answers -2038. */
+const MaxNumOrderAmends = z.object({ filterType: z.literal('MAX_NUM_ORDER_AMENDS'), maxNumOrderAmends: z.number().int() });
 
 export const SymbolFilterSchema = z.discriminatedUnion('filterType', [
   PriceFilter,
@@ -82,6 +84,7 @@ export const SymbolFilterSchema = z.discriminatedUnion('filterType', [
   MaxPosition,
   TrailingDelta,
   MaxNumOrderLists,
+  MaxNumOrderAmends,
 ]);
 export type SymbolFilter = z.infer<typeof SymbolFilterSchema>;
 export type SymbolFilterType = SymbolFilter['filterType'];
@@ -138,6 +141,7 @@ export const SymbolInfoSchema = z
     quoteOrderQtyMarketAllowed: z.boolean().optional(),
     allowTrailingStop: z.boolean().optional(),
     cancelReplaceAllowed: z.boolean().optional(),
+    amendAllowed: z.boolean().optional(),
     isSpotTradingAllowed: z.boolean().optional(),
     isMarginTradingAllowed: z.boolean().optional(),
     filters: z.array(z.looseObject({ filterType: z.string() })),
@@ -342,3 +346,89 @@ export const CancelReplaceDataSchema = z.object({
 /** -2021 (partial failure, HTTP 409) and -2022 (failure, HTTP 400) carry the same data. */
 export const CancelReplaceErrorSchema = z.object({ code: z.number().int(), msg: z.string(), data: CancelReplaceDataSchema });
 export type CancelReplaceResult = z.infer<typeof CancelReplaceDataSchema> & { code?: number; msg?: string };
+
+// ---- order amend keep priority (PUT /api/v3/order/amend/keepPriority, GET /api/v3/order/amendments) ----
+
+/**
+ * `amendedOrder` as rest-api.md spells it: `qty` (not origQty) and `cumulativeQuoteQty` (not
+ * cummulativeQuoteQty). `workingTime` appears only for an order on the book.
+ */
+export const AmendedOrderSchema = z.object({
+  symbol: z.string(),
+  orderId: Id,
+  orderListId: z.number().int(),
+  origClientOrderId: z.string(),
+  clientOrderId: z.string(),
+  price: DecStr,
+  qty: DecStr,
+  executedQty: DecStr,
+  preventedQty: DecStr.optional(),
+  quoteOrderQty: DecStr.optional(),
+  cumulativeQuoteQty: DecStr,
+  status: OrderStatus,
+  timeInForce: z.string(),
+  type: OrderType,
+  side: OrderSide,
+  stopPrice: DecStr.optional(),
+  workingTime: z.number().int().optional(),
+  selfTradePreventionMode: z.string().optional(),
+});
+export type AmendedOrder = z.infer<typeof AmendedOrderSchema>;
+
+/** The amend response; `listStatus` only when the order belongs to an order list. */
+export const AmendOrderResponseSchema = z.object({
+  transactTime: z.number().int(),
+  executionId: Id,
+  amendedOrder: AmendedOrderSchema,
+  listStatus: z
+    .object({
+      orderListId: z.number().int(),
+      contingencyType: z.string(),
+      listOrderStatus: z.enum(['EXECUTING', 'ALL_DONE', 'REJECT']),
+      listClientOrderId: z.string(),
+      symbol: z.string(),
+      orders: z.array(z.object({ symbol: z.string(), orderId: Id, clientOrderId: z.string() })),
+    })
+    .optional(),
+});
+export type AmendOrderResponse = z.infer<typeof AmendOrderResponseSchema>;
+
+export const OrderAmendmentSchema = z.object({
+  symbol: z.string(),
+  orderId: Id,
+  executionId: Id,
+  origClientOrderId: z.string(),
+  newClientOrderId: z.string(),
+  origQty: DecStr,
+  newQty: DecStr,
+  time: z.number().int(),
+});
+export type OrderAmendment = z.infer<typeof OrderAmendmentSchema>;
+
+/**
+ * The amended order in the shape of an order query (`Order`), for code that keeps one snapshot
+ * type: qty -> origQty, cumulativeQuoteQty -> cummulativeQuoteQty, transactTime as updateTime.
+ * `clientOrderId` is the order's id after the amend; `origClientOrderId` the one before.
+ */
+export function amendedOrderAsOrder(r: AmendOrderResponse): Order {
+  const a = r.amendedOrder;
+  return {
+    symbol: a.symbol,
+    orderId: a.orderId,
+    orderListId: a.orderListId,
+    clientOrderId: a.clientOrderId,
+    price: a.price,
+    origQty: a.qty,
+    executedQty: a.executedQty,
+    cummulativeQuoteQty: a.cumulativeQuoteQty,
+    status: a.status,
+    timeInForce: a.timeInForce,
+    type: a.type,
+    side: a.side,
+    ...(a.stopPrice !== undefined ? { stopPrice: a.stopPrice } : {}),
+    ...(a.quoteOrderQty !== undefined ? { origQuoteOrderQty: a.quoteOrderQty } : {}),
+    ...(a.workingTime !== undefined ? { workingTime: a.workingTime } : {}),
+    updateTime: r.transactTime,
+    transactTime: r.transactTime,
+  };
+}

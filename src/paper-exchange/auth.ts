@@ -68,3 +68,17 @@ export function checkTimestamp(timestampRaw: string | undefined, recvWindowRaw: 
   if (timestamp >= serverTime + 1000) throw badRequest(-1021, MSG.timestampAhead);
   if (serverTime - timestamp > recvWindow) throw badRequest(-1021, MSG.recvWindowOutside);
 }
+
+/**
+ * Binance's third check (CHANGELOG 2025-05-22): "Just before a request is forwarded to the
+ * Matching Engine, if the difference between `timestamp` and the current `serverTime` is
+ * greater than `recvWindow`, the request is rejected." Same -1021 message as at receipt.
+ * The parameters already passed checkTimestamp at receipt, so they are well formed.
+ */
+export function checkRecvWindowAtMatching(timestampRaw: string | undefined, recvWindowRaw: string | undefined, serverTime: number): void {
+  if (timestampRaw === undefined) return;
+  let timestamp = Number(timestampRaw);
+  if (timestamp > 1e14) timestamp = Math.floor(timestamp / 1000);
+  const recvWindow = recvWindowRaw === undefined ? 5000 : Number(recvWindowRaw);
+  if (serverTime - timestamp > recvWindow) throw badRequest(-1021, MSG.recvWindowOutside);
+}

@@ -82,14 +82,15 @@ export interface OrderList {
   symbol: string;
   orderListId: number;
   contingencyType: 'OCO';
-  listStatusType: 'EXEC_STARTED' | 'ALL_DONE';
+  listStatusType: 'EXEC_STARTED' | 'UPDATED' | 'ALL_DONE';
   listOrderStatus: 'EXECUTING' | 'ALL_DONE' | 'REJECT';
   listClientOrderId: string;
   transactionTime: number;
   orderIds: number[];
 }
 
-export type ExecType = 'NEW' | 'CANCELED' | 'REJECTED' | 'TRADE' | 'EXPIRED';
+/** REPLACED: the order was amended in place (order amend keep priority), enums.md. */
+export type ExecType = 'NEW' | 'CANCELED' | 'REJECTED' | 'TRADE' | 'EXPIRED' | 'REPLACED';
 
 export interface ExecutionEvent {
   account: string;
@@ -98,7 +99,51 @@ export interface ExecutionEvent {
   trade: InternalTrade | undefined;
   /** For CANCELED: the cancel request's client id (Binance reports it in `c`, the original in `C`). */
   cancelClientOrderId: string | undefined;
+  /** For REPLACED: the client id the order had before the amend (reported in `C`). */
+  origClientOrderId?: string | undefined;
   eventTime: number;
+  /** Binance's execution id (`I`), unique per event; an amend's response carries its event's id. */
+  executionId: number;
+}
+
+export interface AmendParams {
+  symbol: string;
+  orderId: number | undefined;
+  origClientOrderId: string | undefined;
+  newClientOrderId: string;
+  newQty: Dec;
+}
+
+/** One amendment, as GET /api/v3/order/amendments lists it. */
+export interface Amendment {
+  symbol: string;
+  orderId: number;
+  executionId: number;
+  origClientOrderId: string;
+  newClientOrderId: string;
+  origQty: Dec;
+  newQty: Dec;
+  time: number;
+}
+
+export interface AmendResult {
+  order: InternalOrder;
+  origClientOrderId: string;
+  executionId: number;
+  transactTime: number;
+  list: OrderList | undefined;
+  legs: InternalOrder[];
+}
+
+export interface InjectedFill {
+  symbol: string;
+  orderId: number;
+  clientOrderId: string;
+  tradeId: number;
+  price: string;
+  qty: string;
+  executedQty: string;
+  status: Status;
 }
 
 export interface NewOrderParams {
@@ -155,6 +200,11 @@ const TYPE_NOT_SUPPORTED: Record<OrderTypeName, string> = {
  */
 export const EXCHANGE_MAX_NUM_ORDERS = 1000;
 
+/** Binance's MAX_NUM_ORDER_AMENDS (CHANGELOG: "limiting each order to a maximum of 10 amendments"). */
+export const DEFAULT_MAX_NUM_ORDER_AMENDS = 10;
+
+const amendRejected = (msg: string): ApiError => badRequest(-2038, msg);
+
 /**
  * Open-order limits that differ from Binance's. Leave them out to behave like Binance: 1000 open
  * orders per account (EXCHANGE_MAX_NUM_ORDERS) and each symbol's own MAX_NUM_ORDERS filter
@@ -194,6 +244,9 @@ export class Engine extends EventEmitter {
   private nextTradeId = new Map<string, number>();
   private nextListId = 1;
   private nextUid = 1000;
+  private nextExecutionId = 1;
+  /** Amendments per `${symbol}:${orderId}`, in execution order. */
+  private readonly amendments = new Map<string, Amendment[]>();
   /** EXCHANGE_MAX_NUM_ORDERS as enforced and published in exchangeInfo. */
   readonly maxOpenOrdersPerAccount: number;
 
@@ -665,7 +718,12 @@ export class Engine extends EventEmitter {
     const now = this.now();
     const open: InternalOrder[] = [];
     for (const set of this.openByAccount.values()) for (const o of set) if (o.symbol === symbol) open.push(o);
+    // Time priority: orderId order. An amend (keep priority) keeps the orderId, so it keeps its
+    // place; a cancel-replace gets a new, later orderId, so it goes behind.
     open.sort((a, b) => a.orderId - b.orderId);
+    // At the touch the best level's quantity is shared by the resting orders at that price, in
+    // priority order, per side: the first in the queue fills first, later ones get what is left.
+    const touchLeft = new Map<Side, Dec>();
     for (const o of open) {
       if (!isOpen(o)) continue;
       if (!o.isWorking) {
@@ -686,8 +744,9 @@ export class Engine extends EventEmitter {
       if (through) this.fill(o, o.price, remaining, true, now);
       else if (touch) {
         // Only the best level's worth trades at the touch: a deterministic partial fill.
-        const qty = floorToStep(D.min(remaining, dec(def.levelQty)), dec(def.stepSize));
-        if (qty.gt(0)) this.fill(o, o.price, qty, true, now);
+        const left = touchLeft.get(o.side) ?? dec(def.levelQty);
+        const qty = floorToStep(D.min(remaining, left), dec(def.stepSize));
+        if (qty.gt(0) && this.fill(o, o.price, qty, true, now)) touchLeft.set(o.side, left.minus(qty));
       }
     }
   }
@@ -833,9 +892,138 @@ export class Engine extends EventEmitter {
 
   // ---- events ----
 
-  private emitExec(order: InternalOrder, execType: ExecType, trade: InternalTrade | undefined, cancelClientOrderId?: string): void {
-    const ev: ExecutionEvent = { account: order.account, order, execType, trade, cancelClientOrderId, eventTime: this.now() };
+  private emitExec(order: InternalOrder, execType: ExecType, trade: InternalTrade | undefined, cancelClientOrderId?: string, origClientOrderId?: string): number {
+    const executionId = this.nextExecutionId++;
+    const ev: ExecutionEvent = { account: order.account, order, execType, trade, cancelClientOrderId, origClientOrderId, eventTime: this.now(), executionId };
     this.emit('execution', ev);
+    return executionId;
+  }
+
+  // ---- amend keep priority ----
+
+  /**
+   * PUT /api/v3/order/amend/keepPriority: reduces an open order's quantity in place. The order
+   * keeps its orderId and so its queue priority (see onPrice); its client id becomes
+   * `newClientOrderId` (which may be the current one). Amending an OCO leg amends both legs
+   * (they must have the same quantity). A failure leaves the order unchanged.
+   *
+   * newQty at or below the executed quantity: Binance's docs only say newQty must be above 0 and
+   * below the order's quantity; its CHANGELOG (2026-04-02) speaks of "orders that expire because
+   * of the amendment". The paper exchange therefore lets such an amend succeed and the order end
+   * EXPIRED with what it executed (nothing more can fill); an assumption, stated here.
+   */
+  amend(apiKey: string, p: AmendParams): AmendResult {
+    const acct = this.account(apiKey);
+    const def = this.symbolDef(p.symbol);
+    if (!acct.canTrade) throw new ApiError(401, -2015, MSG.invalidApiKey);
+    if (def.amendAllowed === false) throw amendRejected('Order amend is not supported for this symbol.');
+    const step = dec(def.stepSize);
+    if (p.newQty.lt(dec(def.minQty)) || p.newQty.gt(dec(def.maxQty)) || !p.newQty.mod(step).isZero()) throw filterFailure('LOT_SIZE');
+    const o = this.findOrder(apiKey, p.symbol, p.orderId, p.origClientOrderId);
+    if (!o || !isOpen(o)) throw amendRejected(MSG.unknownOrderSent);
+    if (p.newQty.gt(o.origQty)) throw amendRejected('Order amend (quantity increase) is not supported.');
+    if (p.newQty.eq(o.origQty)) throw amendRejected('The requested action would change no state; rejecting');
+    if (LIMIT_PRICED.has(o.type) && o.price.mul(p.newQty).lt(dec(def.minNotional))) throw filterFailure('NOTIONAL');
+    const key = `${o.symbol}:${o.orderId}`;
+    if ((this.amendments.get(key)?.length ?? 0) >= (def.maxNumOrderAmends ?? DEFAULT_MAX_NUM_ORDER_AMENDS)) {
+      throw amendRejected('Filter failure: MAX_NUM_ORDER_AMENDS');
+    }
+    if (p.newClientOrderId !== o.clientOrderId && this.openOrderWithClientId(apiKey, p.symbol, p.newClientOrderId)) throw amendRejected(MSG.duplicateOrder);
+
+    const now = this.now();
+    const list = o.orderListId === -1 ? undefined : this.lists.get(o.orderListId);
+    const legs = list ? this.legs(list).filter(isOpen) : [o];
+    const origClientOrderId = o.clientOrderId;
+    // An OCO locks once, on one leg, for the list's quantity: shrink that lock once.
+    this.shrinkLock(list ? legs.find((l) => l.locked.gt(0)) : o, o, p.newQty);
+    let executionId = 0;
+    for (const leg of legs) {
+      const before = { clientOrderId: leg.clientOrderId, qty: leg.origQty };
+      leg.origQty = p.newQty;
+      if (leg === o) leg.clientOrderId = p.newClientOrderId;
+      leg.updateTime = now;
+      if (leg.executedQty.gte(p.newQty)) {
+        leg.status = 'EXPIRED';
+        this.releaseLock(leg);
+        this.trackOpen(leg);
+      }
+      const id = this.emitExec(leg, 'REPLACED', undefined, undefined, before.clientOrderId);
+      if (leg === o) executionId = id;
+      const k = `${leg.symbol}:${leg.orderId}`;
+      const record: Amendment = {
+        symbol: leg.symbol,
+        orderId: leg.orderId,
+        executionId: id,
+        origClientOrderId: before.clientOrderId,
+        newClientOrderId: leg.clientOrderId,
+        origQty: before.qty,
+        newQty: p.newQty,
+        time: now,
+      };
+      this.amendments.set(k, [...(this.amendments.get(k) ?? []), record]);
+    }
+    if (list) {
+      if (origClientOrderId !== o.clientOrderId) {
+        // Binance: a listStatus with listStatusType UPDATED when an amended leg's client id changed.
+        list.listStatusType = 'UPDATED';
+        list.transactionTime = now;
+        this.emit('listStatus', list, this.legs(list));
+      }
+      this.maybeCloseList(list, now);
+    }
+    return { order: o, origClientOrderId, executionId, transactTime: now, list, legs: list ? this.legs(list) : [o] };
+  }
+
+  /** Keeps locked only what the remaining quantity after the amend still needs (pro rata, rounded up). */
+  private shrinkLock(holder: InternalOrder | undefined, order: InternalOrder, newQty: Dec): void {
+    if (!holder || holder.lockAsset === undefined || holder.locked.lte(0)) return;
+    const before = order.origQty.minus(order.executedQty);
+    const after = D.max(newQty.minus(order.executedQty), ZERO);
+    if (before.lte(0)) return;
+    const keep = D.min(holder.locked, holder.locked.mul(after).div(before).toDecimalPlaces(8, D.ROUND_UP));
+    const release = holder.locked.minus(keep);
+    const b = this.bal(this.account(holder.account), holder.lockAsset);
+    b.locked = b.locked.minus(release);
+    b.free = b.free.plus(release);
+    holder.locked = keep;
+  }
+
+  /** GET /api/v3/order/amendments for one order; undefined when the order does not exist. */
+  amendmentsOf(apiKey: string, symbol: string, orderId: number): Amendment[] | undefined {
+    const o = this.findOrder(apiKey, symbol, orderId, undefined);
+    if (!o) return undefined;
+    return [...(this.amendments.get(`${symbol}:${orderId}`) ?? [])];
+  }
+
+  // ---- admin: a counterparty fill ----
+
+  /** See FillInputSchema (faults.ts): a maker fill of an exact quantity on one resting order. */
+  injectFill(f: { symbol: string; orderId?: number | undefined; origClientOrderId?: string | undefined; quantity: string; price?: string | undefined; apiKey?: string | undefined }): InjectedFill {
+    const def = this.symbols.get(f.symbol);
+    if (!def) throw new Error(`symbol: unknown symbol ${f.symbol}`);
+    const candidates = f.apiKey !== undefined ? [f.apiKey] : [...this.accounts.keys()];
+    let o: InternalOrder | undefined;
+    for (const key of candidates) {
+      o = this.findOrder(key, f.symbol, f.orderId, f.origClientOrderId);
+      if (o) break;
+    }
+    const which = f.orderId !== undefined ? `orderId ${f.orderId}` : `origClientOrderId ${String(f.origClientOrderId)}`;
+    if (!o) throw new Error(`no order with ${which} on ${f.symbol}`);
+    if (!isOpen(o)) throw new Error(`order ${which} is ${o.status}, not open: nothing can fill it`);
+    if (!o.isWorking) throw new Error(`order ${which} is not working yet (its stop has not triggered): it is not on the book`);
+    const qty = dec(f.quantity);
+    const remaining = o.origQty.minus(o.executedQty);
+    if (qty.lte(0)) throw new Error('quantity: must be above 0');
+    if (qty.gt(remaining)) throw new Error(`quantity: ${f.quantity} is more than the order's remaining ${fmt8(remaining)}`);
+    if (!qty.mod(dec(def.stepSize)).isZero()) throw new Error(`quantity: ${f.quantity} is not a multiple of stepSize ${def.stepSize}`);
+    const price = f.price !== undefined ? dec(f.price) : o.price.gt(0) ? o.price : this.lastPrice(o.symbol);
+    if (price.lte(0)) throw new Error('price: must be above 0');
+    if (o.price.gt(0) && (o.side === 'BUY' ? price.gt(o.price) : price.lt(o.price))) {
+      throw new Error(`price: ${f.price ?? ''} is worse than the order's limit ${fmt8(o.price)} for a ${o.side}`);
+    }
+    const t = this.fill(o, price, qty, true, this.now());
+    if (!t) throw new Error('the account no longer holds the funds for this fill');
+    return { symbol: o.symbol, orderId: o.orderId, clientOrderId: o.clientOrderId, tradeId: t.id, price: fmt8(t.price), qty: fmt8(t.qty), executedQty: fmt8(o.executedQty), status: o.status };
   }
 
   balancesView(apiKey: string): Record<string, { free: string; locked: string }> {

@@ -1,5 +1,5 @@
 /** Engine objects rendered exactly in Binance's JSON shapes (field order as in the docs). */
-import type { InternalOrder, InternalTrade, OrderList } from './engine';
+import type { Amendment, InternalOrder, InternalTrade, OrderList } from './engine';
 import { fmt8 } from './market';
 import { ZERO } from '../shared/decimal';
 
@@ -112,5 +112,54 @@ export function listStatusJson(list: OrderList, legs: InternalOrder[]): Record<s
     transactionTime: list.transactionTime,
     symbol: list.symbol,
     orders: legs.map((o) => ({ symbol: o.symbol, orderId: o.orderId, clientOrderId: o.clientOrderId })),
+  };
+}
+
+/** `amendedOrder` of PUT /api/v3/order/amend/keepPriority (rest-api.md; note `qty` and `cumulativeQuoteQty`). */
+export function amendedOrderJson(o: InternalOrder, origClientOrderId: string): Record<string, unknown> {
+  return {
+    symbol: o.symbol,
+    orderId: o.orderId,
+    orderListId: o.orderListId,
+    origClientOrderId,
+    clientOrderId: o.clientOrderId,
+    price: fmt8(o.price),
+    qty: fmt8(o.origQty),
+    executedQty: fmt8(o.executedQty),
+    preventedQty: '0.00000000',
+    quoteOrderQty: fmt8(o.origQuoteOrderQty),
+    cumulativeQuoteQty: fmt8(o.cummulativeQuoteQty),
+    status: o.status,
+    timeInForce: o.timeInForce,
+    type: o.type,
+    side: o.side,
+    ...(hasStop(o) ? { stopPrice: fmt8(o.stopPrice!) } : {}),
+    ...(o.isWorking ? { workingTime: o.workingTime } : {}),
+    selfTradePreventionMode: 'NONE',
+  };
+}
+
+/** `listStatus` of an amend response: rest-api.md shows it without listStatusType and transactionTime. */
+export function amendListStatusJson(list: OrderList, legs: InternalOrder[]): Record<string, unknown> {
+  return {
+    orderListId: list.orderListId,
+    contingencyType: list.contingencyType,
+    listOrderStatus: list.listOrderStatus,
+    listClientOrderId: list.listClientOrderId,
+    symbol: list.symbol,
+    orders: legs.map((o) => ({ symbol: o.symbol, orderId: o.orderId, clientOrderId: o.clientOrderId })),
+  };
+}
+
+export function amendmentJson(a: Amendment): Record<string, unknown> {
+  return {
+    symbol: a.symbol,
+    orderId: a.orderId,
+    executionId: a.executionId,
+    origClientOrderId: a.origClientOrderId,
+    newClientOrderId: a.newClientOrderId,
+    origQty: fmt8(a.origQty),
+    newQty: fmt8(a.newQty),
+    time: a.time,
   };
 }

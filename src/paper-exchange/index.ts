@@ -14,8 +14,8 @@ import { DEFAULT_SYMBOLS, fmt8, readKlineCloses, type SymbolDef } from './market
 import { PaperHttp } from './server';
 import { attachWsApi, type WsControls } from './ws-api';
 
-export { FaultInjector } from './faults';
-export type { Fault, FaultInput } from './faults';
+export { FaultInjector, FaultInputSchema, FillInputSchema } from './faults';
+export type { Fault, FaultInput, FillInput, Landing } from './faults';
 export type { AccountConfig, EngineLimits } from './engine';
 export { EXCHANGE_MAX_NUM_ORDERS } from './engine';
 export { DEFAULT_SYMBOLS } from './market';
@@ -61,6 +61,37 @@ export interface PaperExchangeOptions {
    * (e.g. thousands of resting orders on one account, which Binance would refuse).
    */
   limits?: EngineLimits;
+  /**
+   * Token the admin API (/admin/*: prices, faults, fills) requires, as `Authorization: Bearer
+   * <token>`. Whenever set it is required, on any host. Required to bind beyond loopback: the
+   * admin API moves prices and breaks the exchange, so anyone who can reach the port could.
+   */
+  adminToken?: string;
+}
+
+/** Hosts that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Shortest admin token accepted: long enough that guessing it over the network is hopeless. */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
+
+/**
+ * The start-up rule for the admin API: a host beyond loopback (0.0.0.0, ::, a LAN address)
+ * needs an admin token; a token, when given, must be at least MIN_ADMIN_TOKEN_LENGTH
+ * characters. Throws with the setting to fix.
+ */
+export function checkAdminBinding(host: string, adminToken: string | undefined): void {
+  if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new Error(`adminToken (PAPER_ADMIN_TOKEN) must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters, got ${adminToken.length}`);
+  }
+  if (adminToken === undefined && !isLoopbackHost(host)) {
+    throw new Error(
+      `refusing to bind the paper exchange to ${host} without an admin token: its /admin/* API (prices, faults, fills) would be open to the network; set PAPER_ADMIN_TOKEN (adminToken) or bind to 127.0.0.1`,
+    );
+  }
 }
 
 export interface PaperOrder {
@@ -166,6 +197,8 @@ function tradeView(t: InternalTrade): PaperTrade {
 }
 
 export async function startPaperExchange(opts: PaperExchangeOptions = {}): Promise<PaperExchange> {
+  const bindHost = opts.host ?? '127.0.0.1';
+  checkAdminBinding(bindHost, opts.adminToken);
   const faults = new FaultInjector();
   const now = (): number => Date.now() + faults.clockSkewMs;
   const accounts = opts.accounts ?? [{ apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET }];
@@ -186,6 +219,7 @@ export async function startPaperExchange(opts: PaperExchangeOptions = {}): Promi
     rateLimits,
     now,
     logger: opts.logger,
+    adminToken: opts.adminToken,
     state: () => ({
       prices: Object.fromEntries([...engine.paths].map(([s, p]) => [s, fmt8(p.price)])),
       openOrders: engine.ordersOf().filter(isOpen).map(orderView),
@@ -199,9 +233,9 @@ export async function startPaperExchange(opts: PaperExchangeOptions = {}): Promi
 
   await new Promise<void>((resolve, reject) => {
     http.server.once('error', reject);
-    http.server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+    http.server.listen(opts.port ?? 0, bindHost, () => resolve());
   });
-  const ws = attachWsApi(http.server, engine, limiter, now, opts.wsPingMs ?? 20_000, opts.logger);
+  const ws = attachWsApi(http.server, engine, limiter, now, opts.wsPingMs ?? 20_000, opts.logger, faults);
   const addr = http.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
 

@@ -10,11 +10,14 @@
  *   PAPER_API_KEY / PAPER_API_SECRET   account credentials (default: the documented test pair)
  *   PAPER_MAX_OPEN_ORDERS   open orders per account, EXCHANGE_MAX_NUM_ORDERS (default 1000, Binance's)
  *   PAPER_MAX_NUM_ORDERS    MAX_NUM_ORDERS for every symbol (default: each symbol's, 200)
+ *   PAPER_ADMIN_TOKEN     token /admin/* requires (Authorization: Bearer <token>), at least 16
+ *                         characters; required when PAPER_EXCHANGE_HOST is not loopback (the
+ *                         exchange refuses to start without it), always enforced when set
  *
  * It prints the URLs and the API key id; the secret is never printed.
  */
 import { createLogger } from '../logging';
-import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange } from './index';
+import { checkAdminBinding, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange } from './index';
 
 function intEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -48,9 +51,14 @@ async function main(): Promise<void> {
   const klineFiles = klineEnv();
   const maxOpenOrdersPerAccount = optionalIntEnv('PAPER_MAX_OPEN_ORDERS');
   const maxNumOrdersPerSymbol = optionalIntEnv('PAPER_MAX_NUM_ORDERS');
+  const host = process.env.PAPER_EXCHANGE_HOST ?? '127.0.0.1';
+  const adminToken = process.env.PAPER_ADMIN_TOKEN === undefined || process.env.PAPER_ADMIN_TOKEN === '' ? undefined : process.env.PAPER_ADMIN_TOKEN;
+  // Checked before anything listens, so a misconfigured container exits at once with the reason.
+  checkAdminBinding(host, adminToken);
   const ex = await startPaperExchange({
     port: intEnv('PAPER_EXCHANGE_PORT', 8090),
-    host: process.env.PAPER_EXCHANGE_HOST ?? '127.0.0.1',
+    host,
+    ...(adminToken !== undefined ? { adminToken } : {}),
     seed: intEnv('PAPER_SEED', 1),
     priceStepMs: intEnv('PAPER_PRICE_STEP_MS', 1000),
     accounts: [{ apiKey, apiSecret }],
@@ -68,7 +76,7 @@ async function main(): Promise<void> {
       `paper exchange listening`,
       `  REST:    ${ex.url}`,
       `  WS API:  ${ex.wsUrl}`,
-      `  admin:   ${ex.url}/admin/faults  ${ex.url}/admin/price  ${ex.url}/admin/state`,
+      `  admin:   ${ex.url}/admin/faults  ${ex.url}/admin/price  ${ex.url}/admin/fill  ${ex.url}/admin/state  (${adminToken !== undefined ? 'token required: Authorization: Bearer $PAPER_ADMIN_TOKEN' : 'no token: loopback only'})`,
       `  API key: ${apiKey}`,
       `  secret:  (not printed; ${secretNote})`,
       '',

@@ -24,6 +24,10 @@ export interface SymbolDef {
   orderTypes: string[];
   maxNumOrders: number;
   maxNumAlgoOrders: number;
+  /** exchangeInfo's amendAllowed (order amend keep priority); default true, as on Binance since 2025. */
+  amendAllowed?: boolean;
+  /** MAX_NUM_ORDER_AMENDS: amendments allowed per order; default 10, Binance's. */
+  maxNumOrderAmends?: number;
 }
 
 const ALL_TYPES = ['LIMIT', 'LIMIT_MAKER', 'MARKET', 'STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
@@ -76,7 +80,7 @@ export function symbolInfoJson(s: SymbolDef): Record<string, unknown> {
     quoteOrderQtyMarketAllowed: true,
     allowTrailingStop: false,
     cancelReplaceAllowed: true,
-    amendAllowed: false,
+    amendAllowed: s.amendAllowed !== false,
     pegInstructionsAllowed: false,
     isSpotTradingAllowed: true,
     isMarginTradingAllowed: false,
@@ -91,6 +95,7 @@ export function symbolInfoJson(s: SymbolDef): Record<string, unknown> {
       { filterType: 'MAX_NUM_ORDERS', maxNumOrders: s.maxNumOrders },
       { filterType: 'MAX_NUM_ALGO_ORDERS', maxNumAlgoOrders: s.maxNumAlgoOrders },
       { filterType: 'MAX_NUM_ORDER_LISTS', maxNumOrderLists: 20 },
+      { filterType: 'MAX_NUM_ORDER_AMENDS', maxNumOrderAmends: s.maxNumOrderAmends ?? 10 },
     ],
     permissions: [],
     permissionSets: [['SPOT']],

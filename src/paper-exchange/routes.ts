@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { dec } from '../shared/decimal';
 import { isOpen, type Account, type Engine, type InternalOrder, type NewOrderParams, type OcoLeg, type OcoParams, type OrderTypeName, type Side, type Tif } from './engine';
-import { cancelJson, listStatusJson, orderAckJson, orderFullJson, orderQueryJson, orderResultJson, tradeJson } from './format';
+import { amendedOrderJson, amendListStatusJson, amendmentJson, cancelJson, listStatusJson, orderAckJson, orderFullJson, orderQueryJson, orderResultJson, tradeJson } from './format';
 import type { Limiter } from './limits';
 import { fmt8, symbolInfoJson } from './market';
 import type { Params } from './params';
@@ -27,6 +27,11 @@ export interface Route {
   weight: (p: Params) => number;
   /** Unfilled order count this request adds (new orders). */
   orders?: number;
+  /**
+   * Served by the matching engine ("Data Source: Matching Engine"): Binance checks recvWindow a
+   * third time just before handing the request over (see checkRecvWindowAtMatching).
+   */
+  matchingEngine?: boolean;
   handler: (ctx: Ctx) => unknown;
 }
 
@@ -187,6 +192,7 @@ export function buildRoutes(): Map<string, Route> {
 
   add('POST', '/api/v3/order', {
     security: 'TRADE',
+    matchingEngine: true,
     weight: () => 1,
     orders: 1,
     handler: (c) => {
@@ -228,6 +234,7 @@ export function buildRoutes(): Map<string, Route> {
 
   add('DELETE', '/api/v3/order', {
     security: 'TRADE',
+    matchingEngine: true,
     weight: () => 1,
     handler: (c) => {
       const ref = orderRef(c.params);
@@ -252,6 +259,7 @@ export function buildRoutes(): Map<string, Route> {
 
   add('DELETE', '/api/v3/openOrders', {
     security: 'TRADE',
+    matchingEngine: true,
     weight: () => 1,
     handler: (c) => {
       const symbol = c.params.required('symbol');
@@ -364,6 +372,7 @@ export function buildRoutes(): Map<string, Route> {
 
   add('POST', '/api/v3/orderList/oco', {
     security: 'TRADE',
+    matchingEngine: true,
     weight: () => 1,
     orders: 2,
     handler: (c) => {
@@ -397,6 +406,7 @@ export function buildRoutes(): Map<string, Route> {
 
   add('DELETE', '/api/v3/orderList', {
     security: 'TRADE',
+    matchingEngine: true,
     weight: () => 1,
     handler: (c) => {
       const symbol = c.params.required('symbol');
@@ -415,6 +425,7 @@ export function buildRoutes(): Map<string, Route> {
 
   add('POST', '/api/v3/order/cancelReplace', {
     security: 'TRADE',
+    matchingEngine: true,
     weight: () => 1,
     orders: 1,
     handler: (c) => {
@@ -464,6 +475,44 @@ export function buildRoutes(): Map<string, Route> {
       if (cancelOk && newOk) return data;
       if (!cancelOk && !newOk) throw new CancelReplaceError(400, -2022, 'Order cancel-replace failed.', data);
       throw new CancelReplaceError(409, -2021, 'Order cancel-replace partially failed.', data);
+    },
+  });
+
+  add('PUT', '/api/v3/order/amend/keepPriority', {
+    security: 'TRADE',
+    weight: () => 4,
+    matchingEngine: true,
+    handler: (c) => {
+      const ref = orderRef(c.params);
+      const newQty = c.params.decimal('newQty', 8);
+      if (!newQty) throw mandatory('newQty');
+      const newClientOrderId = c.params.clientId('newClientOrderId') ?? generatedClientId();
+      const r = c.engine.amend(acct(c).apiKey, { ...ref, newClientOrderId, newQty });
+      return {
+        transactTime: r.transactTime,
+        executionId: r.executionId,
+        amendedOrder: amendedOrderJson(r.order, r.origClientOrderId),
+        ...(r.list ? { listStatus: amendListStatusJson(r.list, r.legs) } : {}),
+      };
+    },
+  });
+
+  add('GET', '/api/v3/order/amendments', {
+    security: 'USER_DATA',
+    weight: () => 4,
+    handler: (c) => {
+      const symbol = c.params.required('symbol');
+      c.engine.symbolDef(symbol);
+      const orderId = c.params.int('orderId');
+      if (orderId === undefined) throw mandatory('orderId');
+      const fromExecutionId = c.params.int('fromExecutionId');
+      const limit = Math.min(c.params.int('limit') ?? 500, 1000);
+      const list = c.engine.amendmentsOf(acct(c).apiKey, symbol, orderId);
+      if (!list) throw badRequest(-2013, MSG.orderDoesNotExist);
+      return list
+        .filter((a) => fromExecutionId === undefined || a.executionId >= fromExecutionId)
+        .slice(0, limit)
+        .map(amendmentJson);
     },
   });
 

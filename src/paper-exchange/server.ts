@@ -2,15 +2,16 @@
  * HTTP front of the paper exchange: one request pipeline (faults, weight, auth, handler,
  * headers) in front of the routes, plus a small admin API for faults and state.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { z } from 'zod';
 import type { Logger } from '../logging';
 import type { RateLimit } from '../exchange/schemas';
 import { dec } from '../shared/decimal';
-import { checkTimestamp, verifySignature } from './auth';
+import { checkRecvWindowAtMatching, checkTimestamp, verifySignature } from './auth';
 import type { Engine } from './engine';
-import { FaultInputSchema, type Fault, type FaultInjector } from './faults';
+import { FaultInputSchema, FillInputSchema, type Fault, type FaultInjector } from './faults';
 import type { Limiter } from './limits';
 import { Params } from './params';
 import { buildRoutes, type Ctx, type Route } from './routes';
@@ -34,6 +35,8 @@ export interface ServerDeps {
   logger: Logger | undefined;
   /** Admin hook for extra state in GET /admin/state. */
   state: () => unknown;
+  /** When set, every /admin/* request must carry `Authorization: Bearer <adminToken>`. */
+  adminToken?: string | undefined;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -55,6 +58,37 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** What a request came to: a response to write, or a connection to drop; and whether its handler ran. */
+type Outcome = { kind: 'reply'; reply: Reply; executed: boolean } | { kind: 'drop'; executed: boolean };
+
+/** A request that passed the receipt checks and waits for the matching engine. */
+interface Ready {
+  kind: 'ready';
+  ctx: Ctx;
+  headers: Record<string, string>;
+  micros: boolean;
+}
+
+/** The first fault of a kind, typed. */
+function pick<K extends Fault['kind']>(faults: Fault[], kind: K): Extract<Fault, { kind: K }> | undefined {
+  return faults.find((f): f is Extract<Fault, { kind: K }> => f.kind === kind);
+}
+
+/** What a load balancer in front of a down exchange answers: not Binance's JSON, no code. */
+const OUTAGE_PAGE = '<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>';
+
+function landingOutcome(o: Outcome): { executed: boolean; status: number; code?: number } {
+  if (o.kind === 'drop') return { executed: o.executed, status: 0 };
+  let code: number | undefined;
+  try {
+    const body = JSON.parse(o.reply.body) as { code?: unknown };
+    if (typeof body.code === 'number') code = body.code;
+  } catch {
+    // not JSON
+  }
+  return { executed: o.executed, status: o.reply.status, ...(code === undefined ? {} : { code }) };
+}
 
 export class PaperHttp {
   readonly server: Server;
@@ -98,7 +132,7 @@ export class PaperHttp {
       if (e instanceof ApiError) return this.send(res, { status: e.status, body: e.body(), headers: e.headers });
       return;
     }
-    if (path.startsWith('/admin/')) return this.send(res, this.admin(method, path, rawBody));
+    if (path.startsWith('/admin/')) return this.send(res, this.adminGate(req, method, path, rawBody));
 
     const route = this.routes.get(`${method} ${path}`);
     this.requestCounts.set(`${method} ${path}`, (this.requestCounts.get(`${method} ${path}`) ?? 0) + 1);
@@ -106,26 +140,60 @@ export class PaperHttp {
       return this.send(res, { status: 404, body: JSON.stringify({ code: -1000, msg: `Unknown endpoint ${method} ${path}.` }), headers: {} });
     }
     const faults = this.d.faults.take(method, path);
-    const latency = faults.find((f) => f.kind === 'latency');
-    if (latency && latency.kind === 'latency') await sleep(latency.ms);
+    const outage = pick(faults, 'outage');
+    if (outage) {
+      // Refused in front of the exchange: nothing is received, charged or executed.
+      this.d.faults.hit(outage.id);
+      if (outage.mode === 'dropConnection') return void req.socket.destroy();
+      return this.send(res, { status: 503, body: OUTAGE_PAGE, headers: { 'Content-Type': 'text/html' } });
+    }
+    const latency = pick(faults, 'latency');
+    if (latency) await sleep(latency.ms);
 
     const ip = req.socket.remoteAddress ?? 'unknown';
-    const now = this.d.now();
-    const reply = this.process(route, rawQuery, rawBody, req, ip, now, faults);
-    if (reply === 'drop') {
+    const late = pick(faults, 'lateLanding');
+    if (late) {
+      const receivedAt = Date.now();
+      req.socket.destroy();
+      const rest = faults.filter((f) => f !== late);
+      setTimeout(() => {
+        const landedAt = Date.now();
+        this.run(route, rawQuery, rawBody, req, ip, rest).then(
+          (r) => this.d.faults.landings.push({ faultId: late.id, method, path, receivedAt, landedAt, ...landingOutcome(r) }),
+          (e: unknown) => this.d.logger?.error({ err: e }, 'paper exchange late landing crashed'),
+        );
+      }, late.ms).unref();
+      return;
+    }
+    const reply = await this.run(route, rawQuery, rawBody, req, ip, faults);
+    if (reply.kind === 'drop') {
       req.socket.destroy();
       return;
     }
-    this.send(res, reply);
+    const delayed = pick(faults, 'delayedResponse');
+    if (delayed) await sleep(delayed.ms);
+    this.send(res, reply.reply);
   }
 
-  /** Runs one request synchronously: nothing else can interleave between check and effect. */
-  private process(route: Route, rawQuery: string, rawBody: string, req: IncomingMessage, ip: string, now: number, faults: Fault[]): Reply | 'drop' {
+  /**
+   * One request: the receipt checks, then (after a matchingDelay fault) Binance's third
+   * recvWindow check and the handler, run synchronously so nothing else can interleave between
+   * that check and the effect.
+   */
+  private async run(route: Route, rawQuery: string, rawBody: string, req: IncomingMessage, ip: string, faults: Fault[]): Promise<Outcome> {
+    const received = this.receive(route, rawQuery, rawBody, req, ip, this.d.now(), faults);
+    if (received.kind !== 'ready') return received;
+    const delay = pick(faults, 'matchingDelay');
+    if (delay) await sleep(delay.ms);
+    return this.execute(route, received, faults);
+  }
+
+  /** Binance's checks at receipt: weight, parameters, API key, signature, timestamp, order count. */
+  private receive(route: Route, rawQuery: string, rawBody: string, req: IncomingMessage, ip: string, now: number, faults: Fault[]): Outcome | Ready {
     const headers: Record<string, string> = {};
-    let reply: Reply;
     try {
-      const burst = faults.find((f) => f.kind === 'rateLimit429');
-      if (burst && burst.kind === 'rateLimit429') {
+      const burst = pick(faults, 'rateLimit429');
+      if (burst) {
         throw new ApiError(429, -1003, 'Too many requests queued.', { 'Retry-After': String(burst.retryAfterSec) });
       }
       let params: Params | undefined;
@@ -146,6 +214,11 @@ export class PaperHttp {
       if (route.security !== 'NONE') {
         const key = req.headers['x-mbx-apikey'];
         if (typeof key !== 'string' || key === '') throw new ApiError(401, -2014, MSG.apiKeyFormat);
+        const refused = pick(faults, 'invalidApiKey');
+        if (refused && (refused.apiKey === undefined || refused.apiKey === key)) {
+          this.d.faults.hit(refused.id);
+          throw new ApiError(401, -2015, MSG.invalidApiKey);
+        }
         const account = this.d.engine.accounts.get(key);
         if (!account) throw new ApiError(401, -2015, MSG.invalidApiKey);
         verifySignature(account, rawQuery, rawBody);
@@ -154,31 +227,67 @@ export class PaperHttp {
         ctx.account = account;
         if (route.orders) this.d.limiter.chargeOrders(account.apiKey, route.orders, now);
       }
-      const result = route.handler(ctx);
-      if (route.orders && ctx.account) Object.assign(headers, this.d.limiter.orderHeaders(ctx.account.apiKey, now));
-      reply = { status: 200, body: JSON.stringify(micros ? inMicroseconds(result) : result), headers };
+      return { kind: 'ready', ctx, headers, micros };
     } catch (e) {
-      if (!(e instanceof ApiError)) throw e;
-      if (Object.keys(headers).length === 0) Object.assign(headers, this.d.limiter.weightHeaders(ip, now));
-      reply = { status: e.status, body: e.body(), headers: { ...headers, ...e.headers } };
+      return this.errorReply(e, headers, ip, now, faults);
     }
-    const post = faults.find((f) => (f.kind === 'http5xx' || f.kind === 'timeout1007' || f.kind === 'dropConnection') && f.afterPlaced);
-    if (post) return this.faultReply(post, headers);
-    return reply;
   }
 
-  private faultReply(f: Fault, headers: Record<string, string>): Reply | 'drop' {
+  private execute(route: Route, r: Ready, faults: Fault[]): Outcome {
+    const { ctx, headers } = r;
+    const now = this.d.now();
+    let reply: Reply;
+    try {
+      if (ctx.account && route.matchingEngine === true) {
+        // The third check, just before the matching engine (a no-op unless time passed since receipt).
+        checkRecvWindowAtMatching(ctx.params.str('timestamp'), ctx.params.str('recvWindow'), now);
+      }
+      ctx.now = now;
+      const result = route.handler(ctx);
+      if (route.orders && ctx.account) Object.assign(headers, this.d.limiter.orderHeaders(ctx.account.apiKey, now));
+      reply = { status: 200, body: JSON.stringify(r.micros ? inMicroseconds(result) : result), headers };
+    } catch (e) {
+      return this.errorReply(e, headers, undefined, now, faults);
+    }
+    return this.afterPlaced(reply, headers, faults, true);
+  }
+
+  private errorReply(e: unknown, headers: Record<string, string>, ip: string | undefined, now: number, faults: Fault[]): Outcome {
+    if (!(e instanceof ApiError)) throw e;
+    if (Object.keys(headers).length === 0 && ip !== undefined) Object.assign(headers, this.d.limiter.weightHeaders(ip, now));
+    return this.afterPlaced({ status: e.status, body: e.body(), headers: { ...headers, ...e.headers } }, headers, faults, false);
+  }
+
+  private afterPlaced(reply: Reply, headers: Record<string, string>, faults: Fault[], executed: boolean): Outcome {
+    const post = faults.find((f) => (f.kind === 'http5xx' || f.kind === 'timeout1007' || f.kind === 'dropConnection') && f.afterPlaced);
+    if (post) {
+      const f = this.faultReply(post, headers);
+      return f.kind === 'drop' ? { kind: 'drop', executed } : { ...f, executed };
+    }
+    return { kind: 'reply', reply, executed };
+  }
+
+  private faultReply(f: Fault, headers: Record<string, string>): Outcome {
     switch (f.kind) {
       case 'dropConnection':
-        return 'drop';
+        return { kind: 'drop', executed: false };
       case 'timeout1007':
         // Binance does not document the status that carries -1007; a 5xx makes every client treat it as unknown.
-        return { status: 503, body: JSON.stringify({ code: -1007, msg: MSG.timeout1007 }), headers };
+        return { kind: 'reply', reply: { status: 503, body: JSON.stringify({ code: -1007, msg: MSG.timeout1007 }), headers }, executed: false };
       case 'http5xx':
-        return { status: f.status, body: JSON.stringify({ code: -1001, msg: MSG.internal1001 }), headers };
+        return { kind: 'reply', reply: { status: f.status, body: JSON.stringify({ code: -1001, msg: MSG.internal1001 }), headers }, executed: false };
       default:
         throw new Error(`not a response fault: ${f.kind}`);
     }
+  }
+
+  /** The admin API moves prices and breaks the exchange: with a token configured, only its holder may. */
+  private adminGate(req: IncomingMessage, method: string, path: string, rawBody: string): Reply {
+    const token = this.d.adminToken;
+    if (token !== undefined && !adminTokenMatches(req.headers.authorization, token)) {
+      return { status: 401, body: JSON.stringify({ error: 'admin token required: send Authorization: Bearer <PAPER_ADMIN_TOKEN>' }), headers: { 'WWW-Authenticate': 'Bearer' } };
+    }
+    return this.admin(method, path, rawBody);
   }
 
   private admin(method: string, path: string, rawBody: string): Reply {
@@ -193,7 +302,7 @@ export class PaperHttp {
       }
     }
     if (path === '/admin/faults') {
-      if (method === 'GET') return ok({ faults: this.d.faults.list(), clockSkewMs: this.d.faults.clockSkewMs });
+      if (method === 'GET') return ok({ faults: this.d.faults.list(), clockSkewMs: this.d.faults.clockSkewMs, landings: this.d.faults.landings });
       if (method === 'POST') {
         const parsed = FaultInputSchema.safeParse(body);
         if (!parsed.success) return bad(parsed.error.message);
@@ -215,6 +324,15 @@ export class PaperHttp {
         return bad(e instanceof Error ? e.message : String(e));
       }
       return ok({ symbol: parsed.data.symbol, price: parsed.data.price });
+    }
+    if (path === '/admin/fill' && method === 'POST') {
+      const parsed = FillInputSchema.safeParse(body);
+      if (!parsed.success) return bad(parsed.error.message);
+      try {
+        return ok(this.d.engine.injectFill(parsed.data));
+      } catch (e) {
+        return bad(e instanceof Error ? e.message : String(e));
+      }
     }
     if (path === '/admin/state' && method === 'GET') return ok(this.d.state());
     return { status: 404, body: JSON.stringify({ error: `no admin route ${method} ${path}` }), headers: {} };
@@ -246,4 +364,12 @@ function safeWeight(route: Route, p: Params): number {
   } catch {
     return 1;
   }
+}
+
+function adminTokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? '');
+  if (!m) return false;
+  const given = Buffer.from(m[1] as string, 'utf8');
+  const want = Buffer.from(token, 'utf8');
+  return given.length === want.length && timingSafeEqual(given, want);
 }

@@ -17,6 +17,7 @@ import { fmt8 } from './market';
 import { ZERO } from '../shared/decimal';
 import { checkTimestamp } from './auth';
 import { ApiError, MSG } from './wire';
+import type { FaultInjector } from './faults';
 
 export const WS_API_PATH = '/ws-api/v3';
 
@@ -72,10 +73,11 @@ function verifyWs(acct: Account, params: Record<string, unknown>): void {
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new ApiError(400, -1022, MSG.badSignature);
 }
 
-export function executionReportJson(ev: ExecutionEvent, executionId: number): Record<string, unknown> {
+export function executionReportJson(ev: ExecutionEvent, executionId: number = ev.executionId): Record<string, unknown> {
   const o = ev.order;
   const t = ev.trade;
   const canceled = ev.execType === 'CANCELED';
+  const replaced = ev.execType === 'REPLACED';
   const onBook = isOpen(o) && o.isWorking && o.type !== 'MARKET';
   return {
     e: 'executionReport',
@@ -90,7 +92,8 @@ export function executionReportJson(ev: ExecutionEvent, executionId: number): Re
     P: fmt8(o.stopPrice ?? ZERO),
     F: '0.00000000',
     g: o.orderListId,
-    C: canceled ? o.clientOrderId : '',
+    // C: the order's id before this event changed it (a cancel reports it there; so does an amend).
+    C: canceled ? o.clientOrderId : replaced ? (ev.origClientOrderId ?? '') : '',
     x: ev.execType,
     X: o.status,
     r: 'NONE',
@@ -132,15 +135,29 @@ export function listStatusEventJson(list: OrderList, legs: InternalOrder[], even
   };
 }
 
-export function attachWsApi(server: Server, engine: Engine, limiter: Limiter, now: () => number, pingMs: number, logger: Logger | undefined): WsControls & { close(): void } {
+export function attachWsApi(
+  server: Server,
+  engine: Engine,
+  limiter: Limiter,
+  now: () => number,
+  pingMs: number,
+  logger: Logger | undefined,
+  faults?: FaultInjector,
+): WsControls & { close(): void } {
   const wss = new WebSocketServer({ noServer: true, autoPong: false });
   const sessions = new Set<Session>();
   let frozen = false;
-  let executionId = 1;
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== WS_API_PATH && path !== '/ws-api/v3/') {
+      socket.destroy();
+      return;
+    }
+    const outage = faults?.activeOutage();
+    if (outage) {
+      // A down exchange takes no new connections either.
+      faults?.hit(outage.id);
       socket.destroy();
       return;
     }
@@ -204,6 +221,11 @@ export function attachWsApi(server: Server, engine: Engine, limiter: Limiter, no
         case 'userDataStream.subscribe.signature': {
           const apiKey = params.apiKey;
           if (typeof apiKey !== 'string' || apiKey === '') throw new ApiError(400, -1102, "Mandatory parameter 'apiKey' was not sent, was empty/null, or malformed.");
+          const refused = faults?.refusedKey(apiKey);
+          if (refused) {
+            faults?.hit(refused.id);
+            throw new ApiError(401, -2015, MSG.invalidApiKey);
+          }
           const acct = engine.accounts.get(apiKey);
           if (!acct) throw new ApiError(401, -2015, MSG.invalidApiKey);
           verifyWs(acct, params);
@@ -259,7 +281,7 @@ export function attachWsApi(server: Server, engine: Engine, limiter: Limiter, no
   }
 
   engine.on('execution', (ev: ExecutionEvent) => {
-    publish(ev.account, executionReportJson(ev, executionId++));
+    publish(ev.account, executionReportJson(ev));
     const def = engine.symbols.get(ev.order.symbol);
     if (def) {
       const assets = [def.baseAsset, def.quoteAsset];
@@ -269,6 +291,12 @@ export function attachWsApi(server: Server, engine: Engine, limiter: Limiter, no
   });
   engine.on('listStatus', (list: OrderList, legs: InternalOrder[]) => {
     publish(list.account, listStatusEventJson(list, legs, now()));
+  });
+
+  faults?.onInject((f) => {
+    if (f.kind === 'outage' && f.mode === 'dropConnection' && f.path === undefined && f.method === undefined) {
+      for (const s of sessions) s.ws.terminate();
+    }
   });
 
   return {
