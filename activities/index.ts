@@ -6,8 +6,10 @@ import { createBookkeepingActivities, type BookkeepingDeps } from './bookkeeping
 import { createExchangeActivities, type ExchangeActivityDeps } from './exchange-activities';
 import { createPortfolioActivities, type PortfolioActivityDeps } from './portfolio-activities';
 import { createReconciliationActivities, type ReconciliationActivityDeps } from './reconciliation-activities';
+import { createRiskActivities, type RiskActivityDeps } from './risk-activities';
 
-export type ActivityDeps = ExchangeActivityDeps & BookkeepingDeps & Partial<PortfolioActivityDeps> & ReconciliationActivityDeps;
+export type ActivityDeps = ExchangeActivityDeps & BookkeepingDeps & Partial<PortfolioActivityDeps> & ReconciliationActivityDeps &
+  Pick<RiskActivityDeps, 'riskLimits'>;
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -15,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBookkeepingActivities(deps),
     ...createPortfolioActivities(deps),
     ...createReconciliationActivities(deps),
+    ...createRiskActivities(deps),
   };
 }
 

@@ -29,6 +29,20 @@ const intFromEnv = (def: number, min: number, max: number) =>
       return n;
     });
 
+/** A non-negative exact decimal kept as its string (risk limits are compared with dec()). */
+const decimalFromEnv = (def: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      if (!/^\d+(\.\d+)?$/.test(v.trim())) {
+        ctx.addIssue({ code: 'custom', message: `must be a decimal number >= 0 (0 turns the rule off), got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return v.trim();
+    });
+
 const urlFromEnv = (protocols: string[]) =>
   optionalString.refine(
     (v) => {
@@ -83,6 +97,15 @@ export const ConfigSchema = z
       .transform((v) => (v ?? 'BTCUSDT,ETHUSDT,BNBUSDT').split(',').map((x) => x.trim()).filter(Boolean))
       .pipe(z.array(z.string().regex(/^[A-Z0-9]{2,20}$/, 'must be exchange symbols such as BTCUSDT, comma-separated'))),
     /** Which parts this process runs; docker-compose scales workers and bridges separately. */
+    /**
+     * Pre-trade risk guard (src/risk/pre-trade-guard.ts, where the defaults are justified); limits
+     * in the symbol's quote asset, 0 turns a rule off.
+     */
+    RISK_MAX_ORDER_NOTIONAL: decimalFromEnv('100000'),
+    RISK_MAX_POSITION_NOTIONAL: decimalFromEnv('250000'),
+    RISK_PRICE_COLLAR_PCT: decimalFromEnv('10'),
+    RISK_PASSIVE_PRICE_COLLAR_PCT: decimalFromEnv('80'),
+    RISK_MAX_ORDERS_PER_MINUTE: intFromEnv(300, 0, 1_000_000),
     TRADE_EXEC_ROLES: optionalString
       .transform((v) => (v ?? 'worker,bridge').split(',').map((r) => r.trim()).filter(Boolean))
       .pipe(z.array(z.enum(['worker', 'bridge'])).min(1, 'must name at least one of worker, bridge')),

@@ -53,6 +53,9 @@ export class ServiceMetrics {
   readonly reconciliationLastRun: Gauge;
   readonly alerts: Counter<'kind' | 'severity'>;
 
+  // Pre-trade risk guard
+  readonly riskRefusals: Counter<'rule'>;
+
   constructor(o: ServiceMetricsOptions = {}) {
     this.registry = o.registry ?? new Registry();
     const registers = [this.registry];
@@ -200,6 +203,12 @@ export class ServiceMetrics {
     this.reconciliationWeight = new Counter({ name: 'reconciliation_request_weight_total', help: 'Exchange request weight spent by reconciliation', registers });
     this.reconciliationLastRun = new Gauge({ name: 'reconciliation_last_run_timestamp_seconds', help: 'When the last reconciliation run finished', registers });
     this.alerts = new Counter({ name: 'alerts_total', help: 'Alerts raised', labelNames: ['kind', 'severity'], registers });
+    this.riskRefusals = new Counter({
+      name: 'risk_refusals_total',
+      help: 'Orders refused by the pre-trade risk guard, by rule (price_collar, max_order_notional, max_position_notional, max_order_rate)',
+      labelNames: ['rule'],
+      registers,
+    });
   }
 
   /** Sets the portfolio gauges from a report (positions, totals, balances). */

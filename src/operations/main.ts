@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { ConfigError, loadConfig, orderTaskQueueOf, type Config } from '../config';
 import { createLogger, installTemporalLogging, redactUrl } from '../logging';
+import { riskLimitsFromConfig } from '../risk/pre-trade-guard';
 import { startPaperExchange, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../paper-exchange';
 import { startEmbeddedPostgres } from './postgres-server';
 import { startRedisServer } from './redis-server';
@@ -129,6 +130,7 @@ async function main(): Promise<void> {
     },
     logger: createLogger('service', config.LOG_LEVEL),
     metrics: { port: config.METRICS_PORT, host: config.METRICS_HOST },
+    risk: riskLimitsFromConfig(config),
     reconciliation: config.RECONCILE_EVERY_MS > 0 && {
       everyMs: config.RECONCILE_EVERY_MS,
       triggerNow: true,

@@ -28,6 +28,7 @@ import { MarkPriceCache } from '../portfolio/mark-prices';
 import { Reconciler } from '../reconciliation/reconciler';
 import { ensureReconciliationSchedule } from '../reconciliation/schedule';
 import type { ReconciliationInput } from '../reconciliation/types';
+import type { RiskLimits } from '../risk/pre-trade-guard';
 
 export interface ExchangeEndpoint {
   baseUrl: string;
@@ -59,6 +60,8 @@ export interface ServiceOptions {
   metrics?: { port: number; host?: string } | false;
   /** Alert thresholds (failure rate, latency, drift); alerts go to the Redis stream `alerts` and the log. */
   alerts?: { thresholds?: Partial<AlertThresholds> };
+  /** Pre-trade risk guard limits (RISK_* variables); absent: DEFAULT_RISK_LIMITS (src/risk/pre-trade-guard.ts). */
+  risk?: RiskLimits;
   /** The reconciliation Temporal Schedule, created/updated by worker processes. Absent or false: none. */
   reconciliation?: { everyMs: number; input?: ReconciliationInput; triggerNow?: boolean; scheduleId?: string } | false;
 }
@@ -170,6 +173,7 @@ async function startParts(
       reconciler,
       marks,
       metrics,
+      ...(o.risk ? { riskLimits: o.risk } : {}),
     };
     worker = await createTradeWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.taskQueue, workflowBundle: o.workflowBundle, deps });
     if (o.orderTaskQueue) {
