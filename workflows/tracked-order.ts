@@ -1,11 +1,28 @@
 /**
  * Bookkeeping for one order inside the workflow: the state machine applied to what the exchange
  * tells us, whether by push, by poll or in a submission's response.
+ *
+ * Every move goes through the machine's table (src/shared/order-state-machine.ts). A move it
+ * refuses leaves the order as it was and is kept in `order.refused` (with the machine's reason),
+ * so it reaches queries and `recordOrder`, where it is logged and counted.
  */
 import { dec } from '../src/shared/decimal';
 import { EMPTY_FILLS } from '../src/shared/fills';
-import { canTransition, isTerminal, stateFromExchangeStatus, type OrderState, type OrderTransition } from '../src/shared/order-state';
+import {
+  type OrderEvent,
+  type OrderState,
+  type OrderTransition,
+  type RefusedTransition,
+  eventFromExchangeStatus,
+  eventLeadingTo,
+  isTerminal,
+  nextState,
+  stateOfExchangeStatus,
+} from '../src/shared/order-state';
 import type { OrderIntent, OrderSnapshot, TrackedOrder } from '../src/shared/trade';
+
+/** At most this many refusals are kept per order (the most recent); enough to diagnose, bounded for history size. */
+export const MAX_REFUSED_KEPT = 20;
 
 export function trackOrder(intent: OrderIntent): TrackedOrder {
   return { intent, state: 'new', transitions: [], fills: EMPTY_FILLS };
@@ -14,13 +31,61 @@ export function trackOrder(intent: OrderIntent): TrackedOrder {
 /** What the venue said when a transition was learned from it. */
 type VenueView = Pick<OrderTransition, 'exchangeStatus' | 'executedQty'>;
 
-/** Records a transition if the state machine allows it; returns whether the state changed. */
-export function transition(order: TrackedOrder, to: OrderState, reason: string, at: number, venue?: VenueView): boolean {
-  if (order.state === to && to !== 'partially_filled') return false;
-  if (!canTransition(order.state, to)) return false;
-  order.transitions.push({ seq: order.transitions.length + 1, from: order.state, to, reason, at, ...venue });
-  order.state = to;
+export interface MoveOptions {
+  /**
+   * Take the moves the table allows that workflow code before the single state machine
+   * refused: an order we gave up on (`failed`) turning up on the venue, and a cancel that did
+   * not happen (`cancel_requested` → `submitted`). Histories recorded before them must replay
+   * as they ran (the order would be followed again: new commands), so a workflow passes this
+   * only under a `patched()` marker. `applyEvent` always takes them.
+   */
+  revive?: boolean;
+}
+
+function takenOnlyWhenRevived(from: OrderState, event: OrderEvent): boolean {
+  return from === 'failed' || (from === 'cancel_requested' && event === 'accepted');
+}
+
+function refuse(order: TrackedOrder, event: OrderEvent, reason: string, context: string, at: number, venue?: VenueView): false {
+  const refusal: RefusedTransition = { state: order.state, event, reason, context, at };
+  if (venue?.exchangeStatus !== undefined) refusal.exchangeStatus = venue.exchangeStatus;
+  const kept = [...(order.refused ?? []), refusal];
+  order.refused = kept.slice(-MAX_REFUSED_KEPT);
+  return false;
+}
+
+function move(order: TrackedOrder, event: OrderEvent, reason: string, at: number, venue: VenueView | undefined, revive: boolean): boolean {
+  const r = nextState(order.state, event);
+  if (!r.ok) return refuse(order, event, r.reason, reason, at, venue);
+  if (r.repeat) return false;
+  if (!revive && takenOnlyWhenRevived(order.state, event)) {
+    return refuse(order, event, `${order.state} + ${event}: allowed by the table, taken only when the workflow opts in (revive)`, reason, at, venue);
+  }
+  order.transitions.push({ seq: order.transitions.length + 1, from: order.state, to: r.to, reason, at, ...venue });
+  order.state = r.to;
   return true;
+}
+
+/**
+ * Applies one event through the state machine (every move the table allows); returns whether
+ * a transition was recorded. A refused event is kept in `order.refused`.
+ */
+export function applyEvent(order: TrackedOrder, event: OrderEvent, reason: string, at: number, venue?: VenueView): boolean {
+  return move(order, event, reason, at, venue, true);
+}
+
+/**
+ * Moves the order to `to` by the event that leads there (`failed` is `submit_failed`);
+ * returns whether the state changed. A repeat (already there) is no change; a refused move is
+ * kept in `order.refused`.
+ */
+export function transition(order: TrackedOrder, to: OrderState, reason: string, at: number, venue?: VenueView, options: MoveOptions = {}): boolean {
+  return move(order, eventLeadingTo(to), reason, at, venue, options.revive === true);
+}
+
+function isFinalStatus(status: string): boolean {
+  const state = stateOfExchangeStatus(status);
+  return state !== undefined && isTerminal(state);
 }
 
 /**
@@ -28,29 +93,30 @@ export function transition(order: TrackedOrder, to: OrderState, reason: string, 
  * was delivered), so an older view — less executed quantity, or an open status after a final
  * one with the same quantity — never moves the order backwards.
  */
-export function applySnapshot(order: TrackedOrder, snap: OrderSnapshot, source: string, at: number): boolean {
+export function applySnapshot(order: TrackedOrder, snap: OrderSnapshot, source: string, at: number, options: MoveOptions = {}): boolean {
+  const revive = options.revive === true;
   const prev = order.exchange;
   if (prev) {
     const prevQty = dec(prev.executedQty);
     const qty = dec(snap.executedQty);
     if (qty.lt(prevQty)) return false;
-    if (qty.eq(prevQty) && isTerminal(stateFromExchangeStatus(prev.status)) && !isTerminal(stateFromExchangeStatus(snap.status))) {
-      return false;
-    }
+    if (qty.eq(prevQty) && isFinalStatus(prev.status) && !isFinalStatus(snap.status)) return false;
     if (qty.eq(prevQty) && prev.status === snap.status) return false;
   }
   const filledMore = prev !== undefined && dec(snap.executedQty).gt(prev.executedQty);
   order.exchange = snap;
-  const target = stateFromExchangeStatus(snap.status);
+  const event = eventFromExchangeStatus(snap.status);
   const reason = `${source}: ${snap.status} executed ${snap.executedQty}/${snap.origQty}`;
   const venue: VenueView = { exchangeStatus: snap.status, executedQty: snap.executedQty };
   // The venue accepted the order before it did anything else with it: NEW with nothing executed.
-  if (order.state === 'new' && target !== 'submitted') transition(order, 'submitted', reason, at, { exchangeStatus: 'NEW', executedQty: '0' });
-  if (transition(order, target, reason, at, venue)) return true;
-  if (filledMore && target === order.state) {
+  // (A status we do not know still tells us the venue has the order.)
+  if (order.state === 'new' && event !== 'accepted') move(order, 'accepted', reason, at, { exchangeStatus: 'NEW', executedQty: '0' }, revive);
+  const verdict = nextState(order.state, event);
+  if (move(order, event, reason, at, venue, revive)) return true;
+  if (filledMore && verdict.ok && verdict.repeat) {
     // A fill reported after the order was already final (it raced the cancel on the venue):
     // recorded as its own event so the audit trail shows when we learned of it.
-    order.transitions.push({ seq: order.transitions.length + 1, from: order.state, to: order.state, reason: `late fill: ${reason}`, at, ...venue });
+    move(order, 'late_fill', `late fill: ${reason}`, at, venue, revive);
     return true;
   }
   return prev === undefined || filledMore;

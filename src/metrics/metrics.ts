@@ -23,6 +23,7 @@ export class ServiceMetrics {
 
   // Trades and orders
   readonly orders: Counter<'order_type' | 'outcome'>;
+  readonly orderTransitionsRefused: Counter<'source' | 'state' | 'event'>;
   readonly fills: Counter<'symbol' | 'side'>;
   readonly reports: Counter<'status' | 'success'>;
   readonly successRatio: Gauge;
@@ -65,6 +66,12 @@ export class ServiceMetrics {
       name: 'trade_orders_total',
       help: 'Trades that reached a final status, by order type and outcome',
       labelNames: ['order_type', 'outcome'],
+      registers,
+    });
+    this.orderTransitionsRefused = new Counter({
+      name: 'order_transitions_refused_total',
+      help: 'Order moves the state machine refused (the order kept its state), by where, state and event',
+      labelNames: ['source', 'state', 'event'],
       registers,
     });
     this.fills = new Counter({ name: 'trade_fills_total', help: 'Exchange fills settled into the portfolio', labelNames: ['symbol', 'side'], registers });

@@ -22,6 +22,9 @@ import {
   commissionInQuote,
   emptyPosition,
 } from '../portfolio/position';
+import { createLogger } from '../logging';
+import type { ServiceMetrics } from '../metrics/metrics';
+import type { OrderEvent, OrderState } from '../shared/order-state-machine';
 import { type Queryable, withTransaction } from './db';
 import {
   AssetCode,
@@ -50,6 +53,7 @@ import {
   OrderRecordSchema,
   type OrderRow,
   OrderRowSchema,
+  type OrderStatus,
   type OrderTransition,
   OrderTransitionSchema,
   type ParsedFill,
@@ -61,7 +65,7 @@ import {
   ReconciliationRunRowSchema,
   SymbolCode,
   decisionStatusRank,
-  orderStatusRank,
+  nextOrderStatus,
 } from './schemas';
 
 export class StoreConflictError extends Error {
@@ -200,19 +204,55 @@ export async function getDecision(db: Queryable, decisionId: string): Promise<De
 export interface UpsertOrderResult {
   inserted: boolean;
   order: OrderRow;
+  /** Set when the state machine refused the status move (the stored status was kept). */
+  refused: RefusedOrderStatus | null;
 }
+
+/** A status write the order state machine refused; logged and counted by upsertOrder. */
+export interface RefusedOrderStatus {
+  client_order_id: string;
+  stored: OrderStatus;
+  incoming: OrderStatus;
+  state: OrderState;
+  event: OrderEvent;
+  reason: string;
+}
+
+export interface UpsertOrderOptions {
+  /** Where a refused status move is logged (default: this module's logger). */
+  logger?: { warn(fields: Record<string, unknown>, message: string): void };
+  /** Counts refused status moves (order_transitions_refused_total{source="postgres"}). */
+  metrics?: Pick<ServiceMetrics, 'orderTransitionsRefused'>;
+}
+
+const storeLog = createLogger('portfolio-store');
+
+/**
+ * The status column's next value as SQL: the (stored, incoming) pairs for which the state
+ * machine takes the incoming status (nextOrderStatus), generated from the TypeScript table so
+ * that the two cannot disagree.
+ */
+function orderStatusSql(stored: string, incoming: string): string {
+  const takes = ORDER_STATUSES.flatMap((from) =>
+    ORDER_STATUSES.filter((to) => to !== from && nextOrderStatus(from, to).status === to).map((to) => `('${from}', '${to}')`),
+  );
+  return `(CASE WHEN (${stored}, ${incoming}) IN (${takes.join(', ')}) THEN ${incoming} ELSE ${stored} END)`;
+}
+const NEXT_ORDER_STATUS_SQL = orderStatusSql('o.status', '$2::text');
 
 /**
  * Inserts or updates an order by client_order_id. Updates only ever move forward, so a stale
  * REST response arriving after a newer stream event cannot roll the row back:
- *  - status: replaced by a later lifecycle status; a terminal status is final;
+ *  - status: moves by the order state machine (nextOrderStatus); a move it refuses keeps the
+ *    stored status and is returned as `refused`, logged and counted. An order settled as
+ *    NOT_PLACED that turns up later (a late order) takes the exchange's status;
  *  - executed_qty / cummulative_quote_qty: the larger value wins;
  *  - orig_qty: the smaller wins (an amend can only reduce it; filters round it down);
  *  - ids, prices, decision/workflow id: first non-null value wins.
  * The same client_order_id with a different symbol, side, type, exchange order id or
  * decision is refused (StoreConflictError): that is two orders sharing one identity.
  */
-export async function upsertOrder(db: Queryable, order: OrderRecord): Promise<UpsertOrderResult> {
+export async function upsertOrder(db: Queryable, order: OrderRecord, options: UpsertOrderOptions = {}): Promise<UpsertOrderResult> {
   const o = OrderRecordSchema.parse(order);
   const inserted = await db.query(
     `INSERT INTO orders (client_order_id, decision_id, workflow_id, symbol, side, type, time_in_force, purpose,
@@ -240,7 +280,7 @@ export async function upsertOrder(db: Queryable, order: OrderRecord): Promise<Up
     o.status,
     ],
   );
-  if (inserted.rows[0] !== undefined) return { inserted: true, order: OrderRowSchema.parse(inserted.rows[0]) };
+  if (inserted.rows[0] !== undefined) return { inserted: true, order: OrderRowSchema.parse(inserted.rows[0]), refused: null };
 
   const existing = await getOrder(db, o.client_order_id);
   if (!existing) throw new Error(`order ${o.client_order_id} vanished during upsertOrder`);
@@ -258,13 +298,12 @@ export async function upsertOrder(db: Queryable, order: OrderRecord): Promise<Up
     throw new StoreConflictError(`order ${o.client_order_id} already exists with different ${clashes.join(', ')}`);
   }
 
-  const rank = (e: string) => rankSql(e, ORDER_STATUSES, orderStatusRank);
-  const terminal = orderStatusRank('FILLED');
+  // The row is locked first so that the status it held (for the verdict below) is the one the
+  // update replaced, whatever concurrent writers did.
   const updated = await db.query(
-    `UPDATE orders SET
-        status = CASE WHEN ${rank('$2::text')} > ${rank('status')}
-                        OR (${rank('$2::text')} = ${rank('status')} AND ${rank('status')} < ${terminal})
-                      THEN $2 ELSE status END,
+    `WITH prev AS (SELECT status AS previous_status FROM orders WHERE client_order_id = $1 FOR UPDATE)
+     UPDATE orders o SET
+        status = ${NEXT_ORDER_STATUS_SQL},
         executed_qty = GREATEST(executed_qty, $3::numeric),
         cummulative_quote_qty = GREATEST(cummulative_quote_qty, $4::numeric),
         orig_qty = LEAST(orig_qty, $5::numeric),
@@ -276,11 +315,12 @@ export async function upsertOrder(db: Queryable, order: OrderRecord): Promise<Up
         price = COALESCE(price, $11::numeric),
         stop_price = COALESCE(stop_price, $12::numeric),
         updated_at = now()
-      WHERE client_order_id = $1
+      FROM prev
+      WHERE o.client_order_id = $1
         -- re-checked here because a concurrent call may have set them since the read above
         AND ($9::bigint IS NULL OR exchange_order_id IS NULL OR exchange_order_id = $9::bigint)
         AND ($6::text IS NULL OR decision_id IS NULL OR decision_id = $6::text)
-      RETURNING *`,
+      RETURNING o.*, prev.previous_status`,
     [
       o.client_order_id,
       o.status,
@@ -299,7 +339,19 @@ export async function upsertOrder(db: Queryable, order: OrderRecord): Promise<Up
   if (updated.rows[0] === undefined) {
     throw new StoreConflictError(`order ${o.client_order_id} was concurrently given a different exchange order id or decision`);
   }
-  return { inserted: false, order: OrderRowSchema.parse(updated.rows[0]) };
+  const row: unknown = updated.rows[0];
+  const previous = z.object({ previous_status: z.enum(ORDER_STATUSES) }).parse(row).previous_status;
+  const move = nextOrderStatus(previous, o.status);
+  let refused: RefusedOrderStatus | null = null;
+  if (!move.verdict.ok) {
+    refused = { client_order_id: o.client_order_id, stored: previous, incoming: o.status, state: move.state, event: move.event, reason: move.verdict.reason };
+    (options.logger ?? storeLog).warn(
+      { clientOrderId: o.client_order_id, stored: previous, incoming: o.status, state: move.state, event: move.event, reason: move.verdict.reason },
+      'order status move refused by the state machine; stored status kept',
+    );
+    options.metrics?.orderTransitionsRefused.inc({ source: 'postgres', state: move.state, event: move.event });
+  }
+  return { inserted: false, order: OrderRowSchema.parse(row), refused };
 }
 
 export async function getOrder(db: Queryable, clientOrderId: string): Promise<OrderRow | null> {

@@ -10,6 +10,15 @@
 import { z } from 'zod';
 import { DecimalInput, dec, toWire } from '../shared/decimal';
 import { DecisionId } from '../shared/decision';
+import {
+  type NextState,
+  type OrderEvent,
+  type OrderState,
+  eventFromExchangeStatus,
+  isTerminal,
+  nextState,
+  stateOfExchangeStatus,
+} from '../shared/order-state-machine';
 
 // ---------------------------------------------------------------------------------------------
 // Scalars
@@ -134,32 +143,57 @@ export const ORDER_STATUSES = [
   'NOT_PLACED',
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
-export const TERMINAL_ORDER_STATUSES: readonly OrderStatus[] = [
-  'FILLED',
-  'CANCELED',
-  'REJECTED',
-  'EXPIRED',
-  'EXPIRED_IN_MATCH',
-  'NOT_PLACED',
-];
 
-/** Order lifecycle rank; a stored status is only replaced by a higher (or equal non-terminal) one. */
-export function orderStatusRank(status: OrderStatus): number {
+/** The state of the order state machine each stored status stands for. */
+export function orderStateOfStatus(status: OrderStatus): OrderState {
   switch (status) {
+    // Recorded before the request leaves, so a crash mid-request leaves a row to reconcile.
     case 'PENDING_SUBMIT':
-      return 0;
-    case 'PENDING_NEW':
-      return 1;
-    case 'NEW':
-      return 2;
-    case 'PARTIALLY_FILLED':
-      return 3;
-    case 'PENDING_CANCEL':
-      return 4;
-    default:
-      return 5;
+      return 'new';
+    // Reconciliation's settlement: the exchange has no such order and it can no longer land.
+    case 'NOT_PLACED':
+      return 'not_placed';
+    default: {
+      const state = stateOfExchangeStatus(status);
+      if (state === undefined) throw new Error(`order status ${status} has no state in the order state machine`);
+      return state;
+    }
   }
 }
+
+/** The event that writing `status` over a stored one is. */
+export function orderEventOfStatus(status: OrderStatus): OrderEvent {
+  if (status === 'PENDING_SUBMIT') return 'intent_recorded';
+  if (status === 'NOT_PLACED') return 'found_absent';
+  return eventFromExchangeStatus(status);
+}
+
+export interface OrderStatusMove {
+  /** The column's value after the write. */
+  status: OrderStatus;
+  state: OrderState;
+  event: OrderEvent;
+  verdict: NextState;
+}
+
+/**
+ * Writing `incoming` over `stored`, by the state machine: the column takes the incoming status
+ * when the machine moves the order to the state that status stands for, or repeats that state
+ * (PENDING_NEW → NEW: both are `submitted`); otherwise (refused, or a re-recorded intent) it
+ * keeps the stored one.
+ */
+export function nextOrderStatus(stored: OrderStatus, incoming: OrderStatus): OrderStatusMove {
+  const state = orderStateOfStatus(stored);
+  const event = orderEventOfStatus(incoming);
+  const verdict = nextState(state, event);
+  const status = verdict.ok && orderStateOfStatus(incoming) === verdict.to ? incoming : stored;
+  return { status, state, event, verdict };
+}
+
+/** Statuses the trade no longer waits on (a late order or fill can still move them, see nextOrderStatus). */
+export const TERMINAL_ORDER_STATUSES: readonly OrderStatus[] = ORDER_STATUSES.filter((s) => isTerminal(orderStateOfStatus(s)));
+/** Statuses of orders that may be live on the exchange, or about to be. */
+export const OPEN_ORDER_STATUSES: readonly OrderStatus[] = ORDER_STATUSES.filter((s) => !isTerminal(orderStateOfStatus(s)));
 
 export const OrderRecordSchema = z.object({
   client_order_id: z.string().min(1).max(64),

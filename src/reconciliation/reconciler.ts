@@ -49,7 +49,15 @@ import {
   previousRunBalanceDrift,
   upsertOrder,
 } from '../persistence/portfolio-store';
-import { type FillInput, FillRowSchema, type OrderRow, OrderRowSchema, type OrderStatus, orderStatusRank } from '../persistence/schemas';
+import {
+  type FillInput,
+  FillRowSchema,
+  OPEN_ORDER_STATUSES,
+  type OrderRow,
+  OrderRowSchema,
+  type OrderStatus,
+  nextOrderStatus,
+} from '../persistence/schemas';
 import { MarkPriceCache } from '../portfolio/mark-prices';
 import { refreshBalancesFromAccount } from '../portfolio/live';
 import { buildPortfolioReport } from '../portfolio/report';
@@ -81,7 +89,8 @@ export interface ReconcilerDeps {
   driftAlertQuoteValue?: string;
 }
 
-const OPEN_STATUSES: OrderStatus[] = ['PENDING_SUBMIT', 'PENDING_NEW', 'NEW', 'PARTIALLY_FILLED', 'PENDING_CANCEL'];
+/** Orders that may be live on the exchange: the statuses whose state is not terminal. */
+const OPEN_STATUSES: OrderStatus[] = [...OPEN_ORDER_STATUSES];
 /** Binance: "Order does not exist." */
 const ORDER_DOES_NOT_EXIST = -2013;
 /** Fills this close to the window's start may be on either side of the exchange's cut. */
@@ -287,10 +296,13 @@ export class Reconciler {
   ): Promise<Drift[]> {
     const drifts: Drift[] = [];
     const onExchange = new Set(open.map((o) => o.clientOrderId));
+    const store = { logger: this.d.logger, metrics: this.d.metrics };
     for (const o of open) {
       const row = await getOrder(this.d.pool, o.clientOrderId);
+      // What the exchange's status would do to the stored one, by the order state machine.
+      const move = row ? nextOrderStatus(row.status, o.status) : undefined;
       if (!row) {
-        if (input.repair) await upsertOrder(this.d.pool, orderRecordFrom(o, 'external'));
+        if (input.repair) await upsertOrder(this.d.pool, orderRecordFrom(o, 'external'), store);
         drifts.push({
           kind: 'unknown_open_order',
           subject: `${symbol}:${o.clientOrderId}`,
@@ -301,14 +313,36 @@ export class Reconciler {
       } else if (
         // Recently touched rows belong to a workflow that is most likely updating them right now.
         Date.now() - row.updated_at.getTime() >= input.staleOrderMs &&
-        (orderStatusRank(o.status) > orderStatusRank(row.status) || dec(o.executedQty).gt(row.executed_qty))
+        move !== undefined &&
+        ((move.verdict.ok && !move.verdict.repeat) || dec(o.executedQty).gt(row.executed_qty))
       ) {
-        if (input.repair) await upsertOrder(this.d.pool, { ...orderRecordFrom(o, row.purpose), decision_id: row.decision_id, workflow_id: row.workflow_id });
+        // Moves forward, including an order settled as NOT_PLACED that turned up after all.
+        if (input.repair) await upsertOrder(this.d.pool, { ...orderRecordFrom(o, row.purpose), decision_id: row.decision_id, workflow_id: row.workflow_id }, store);
         drifts.push({
           kind: 'order_status',
           subject: `${symbol}:${o.clientOrderId}`,
           repaired: input.repair,
           detail: { symbol, clientOrderId: o.clientOrderId, stored: { status: row.status, executedQty: row.executed_qty }, exchange: { status: o.status, executedQty: o.executedQty } },
+        });
+      } else if (Date.now() - row.updated_at.getTime() >= input.staleOrderMs && move !== undefined && !move.verdict.ok) {
+        // Open on the exchange, yet the stored status cannot become the exchange's (e.g. stored
+        // FILLED, listed NEW): a contradiction to investigate, not to overwrite.
+        this.d.logger.warn(
+          { symbol, clientOrderId: o.clientOrderId, stored: row.status, exchange: o.status, reason: move.verdict.reason },
+          'reconciliation: the exchange lists an order open that the state machine cannot move there',
+        );
+        this.d.metrics?.orderTransitionsRefused.inc({ source: 'reconciliation', state: move.state, event: move.event });
+        drifts.push({
+          kind: 'order_status',
+          subject: `${symbol}:${o.clientOrderId}`,
+          repaired: false,
+          detail: {
+            symbol,
+            clientOrderId: o.clientOrderId,
+            stored: { status: row.status, executedQty: row.executed_qty },
+            exchange: { status: o.status, executedQty: o.executedQty },
+            refused: move.verdict.reason,
+          },
         });
       }
     }
@@ -329,10 +363,19 @@ export class Reconciler {
     const subject = `${symbol}:${row.client_order_id}`;
     try {
       const o = await this.d.exchange.getOrder({ symbol, origClientOrderId: row.client_order_id });
-      if (input.repair) await upsertOrder(this.d.pool, { ...orderRecordFrom(o, row.purpose), decision_id: row.decision_id, workflow_id: row.workflow_id });
+      if (input.repair) {
+        await upsertOrder(
+          this.d.pool,
+          { ...orderRecordFrom(o, row.purpose), decision_id: row.decision_id, workflow_id: row.workflow_id },
+          { logger: this.d.logger, metrics: this.d.metrics },
+        );
+      }
       return { kind: 'stale_open_order', subject, repaired: input.repair, detail: { symbol, clientOrderId: row.client_order_id, stored: row.status, exchange: o.status } };
     } catch (err) {
-      if (err instanceof BinanceError && err.code === ORDER_DOES_NOT_EXIST && row.status === 'PENDING_SUBMIT') {
+      // Only an intent the exchange never acknowledged can be settled absent (the machine's
+      // found_absent); an acknowledged order that is gone was purged, not never placed.
+      const settle = nextOrderStatus(row.status, 'NOT_PLACED');
+      if (err instanceof BinanceError && err.code === ORDER_DOES_NOT_EXIST && settle.verdict.ok && !settle.verdict.repeat) {
         // Older than staleOrderMs, far beyond any recvWindow: this request can no longer land.
         if (input.repair) {
           await upsertOrder(this.d.pool, {
@@ -343,7 +386,7 @@ export class Reconciler {
             purpose: row.purpose,
             orig_qty: row.orig_qty,
             status: 'NOT_PLACED',
-          });
+          }, { logger: this.d.logger, metrics: this.d.metrics });
         }
         return { kind: 'stale_open_order', subject, repaired: input.repair, detail: { symbol, clientOrderId: row.client_order_id, stored: row.status, exchange: 'does not exist' } };
       }

@@ -1,37 +1,25 @@
 /**
- * The life of one order as an explicit state machine. Every change is an event with a reason,
- * kept in workflow state (visible to queries) and written to `order_events`.
- *
- * Fills may arrive after a cancel was requested and even after it was acknowledged (the fill
- * raced the cancel on the venue), so `cancel_requested` and `cancelled` accept fill events.
+ * The life of one order: the state machine (./order-state-machine.ts, re-exported here) and the
+ * records kept of it. Every change is an event with a reason, kept in workflow state (visible
+ * to queries) and written to `order_events`; a move the machine refuses is kept too
+ * (`RefusedTransition`), never dropped silently.
  */
-export const ORDER_STATES = [
-  'new',
-  'submitted',
-  'partially_filled',
-  'filled',
-  'cancel_requested',
-  'cancelled',
-  'expired',
-  'rejected',
-  'failed',
-] as const;
-export type OrderState = (typeof ORDER_STATES)[number];
+import { type OrderEvent, type OrderState, nextState, stateOfExchangeStatus } from './order-state-machine';
 
-export const TERMINAL_STATES: ReadonlySet<OrderState> = new Set(['filled', 'cancelled', 'expired', 'rejected', 'failed']);
-
-const ALLOWED: Record<OrderState, readonly OrderState[]> = {
-  new: ['submitted', 'partially_filled', 'filled', 'rejected', 'failed', 'cancelled', 'expired'],
-  submitted: ['partially_filled', 'filled', 'cancel_requested', 'cancelled', 'expired', 'rejected', 'failed'],
-  partially_filled: ['partially_filled', 'filled', 'cancel_requested', 'cancelled', 'expired'],
-  cancel_requested: ['partially_filled', 'filled', 'cancelled', 'expired'],
-  // A fill that raced the cancel is reported by the venue after the cancel's acknowledgement.
-  cancelled: ['partially_filled', 'filled'],
-  expired: ['partially_filled', 'filled'],
-  filled: [],
-  rejected: [],
-  failed: [],
-};
+export {
+  EXCHANGE_ORDER_STATUSES,
+  ORDER_EVENTS,
+  ORDER_STATES,
+  TERMINAL_STATES,
+  eventFromExchangeStatus,
+  isTerminal,
+  nextState,
+  stateOfExchangeStatus,
+  type ExchangeOrderStatus,
+  type NextState,
+  type OrderEvent,
+  type OrderState,
+} from './order-state-machine';
 
 export interface OrderTransition {
   seq: number;
@@ -44,34 +32,54 @@ export interface OrderTransition {
   executedQty?: string;
 }
 
-export function canTransition(from: OrderState, to: OrderState): boolean {
-  return ALLOWED[from].includes(to);
+/** A move the state machine refused: the order kept `state`. */
+export interface RefusedTransition {
+  state: OrderState;
+  event: OrderEvent;
+  /** The machine's reason. */
+  reason: string;
+  /** What we were doing when the event arrived (e.g. "poll: NEW executed 0/1"). */
+  context: string;
+  at: number;
+  exchangeStatus?: string;
 }
 
-/** Binance order status (enums.md) → our state. */
-export function stateFromExchangeStatus(status: string): OrderState {
-  switch (status) {
-    case 'NEW':
-    case 'PENDING_NEW':
-      return 'submitted';
-    case 'PARTIALLY_FILLED':
+/** The event that leads to `to` (the inverse the to-state API of older callers needs). */
+export function eventLeadingTo(to: OrderState): OrderEvent {
+  switch (to) {
+    case 'new':
+      return 'intent_recorded';
+    case 'submitted':
+      return 'accepted';
+    case 'partially_filled':
       return 'partially_filled';
-    case 'FILLED':
+    case 'filled':
       return 'filled';
-    case 'PENDING_CANCEL':
+    case 'cancel_requested':
       return 'cancel_requested';
-    case 'CANCELED':
+    case 'cancelled':
       return 'cancelled';
-    case 'EXPIRED':
-    case 'EXPIRED_IN_MATCH':
+    case 'expired':
       return 'expired';
-    case 'REJECTED':
+    case 'rejected':
       return 'rejected';
-    default:
-      return 'failed';
+    case 'failed':
+      return 'submit_failed';
+    case 'not_placed':
+      return 'found_absent';
   }
 }
 
-export function isTerminal(state: OrderState): boolean {
-  return TERMINAL_STATES.has(state);
+/** Whether the machine moves an order from `from` to `to` (by the event that leads there). */
+export function canTransition(from: OrderState, to: OrderState): boolean {
+  const r = nextState(from, eventLeadingTo(to));
+  return r.ok && !r.repeat && r.to === to;
+}
+
+/**
+ * Binance order status (enums.md) → our state; undefined for a status this service does not
+ * know (it used to become a terminal `failed`, which stopped following a live order).
+ */
+export function stateFromExchangeStatus(status: string): OrderState | undefined {
+  return stateOfExchangeStatus(status);
 }

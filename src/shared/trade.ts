@@ -3,7 +3,7 @@
  * history, so: decimal strings (never floats) and no credentials, ever.
  */
 import type { RiskDecision, Side } from './decision';
-import type { OrderState, OrderTransition } from './order-state';
+import type { OrderState, OrderTransition, RefusedTransition } from './order-state';
 
 export type ExchangeOrderType =
   | 'MARKET'
@@ -136,6 +136,8 @@ export interface TrackedOrder {
   state: OrderState;
   exchange?: OrderSnapshot;
   transitions: OrderTransition[];
+  /** Moves the state machine refused (the most recent ones; absent until the first). */
+  refused?: RefusedTransition[];
   fills: FillSummary;
 }
 

@@ -31,7 +31,7 @@ import {
   updateDecisionStatus,
   upsertOrder,
 } from '../../src/persistence/portfolio-store';
-import type { FillInput } from '../../src/persistence/schemas';
+import { type FillInput, ORDER_STATUSES, nextOrderStatus } from '../../src/persistence/schemas';
 import { type PositionFill, PositionError, replayFills } from '../../src/portfolio/position';
 import { loadPortfolioReport } from '../../src/portfolio/report';
 import { createScratchDatabase, type ScratchDatabase } from './scratch-db';
@@ -445,6 +445,82 @@ describe('orders and transitions', () => {
     const late = await upsertOrder(pool, { ...order, status: 'CANCELED', executed_qty: '0.01' });
     expect(late.order).toMatchObject({ status: 'FILLED', executed_qty: '0.01', cummulative_quote_qty: '500' });
     expect((await getOrder(pool, 'x-ord-1'))?.status).toBe('FILLED');
+  });
+
+  test('an order settled as NOT_PLACED that turns up later takes the exchange status (a late order)', async () => {
+    const id = 'x-ord-late';
+    await upsertOrder(pool, { ...order, client_order_id: id });
+    // Reconciliation: the exchange does not know it, long after any recvWindow.
+    expect((await upsertOrder(pool, { ...order, client_order_id: id, status: 'NOT_PLACED' })).order.status).toBe('NOT_PLACED');
+    // The workflow (or a reset that reused the client order id) then records the venue's view.
+    const late = await upsertOrder(pool, {
+      ...order,
+      client_order_id: id,
+      status: 'FILLED',
+      exchange_order_id: 777,
+      executed_qty: '0.01',
+      cummulative_quote_qty: '500',
+    });
+    expect(late.order).toMatchObject({ status: 'FILLED', executed_qty: '0.01', exchange_order_id: '777' });
+    // A resting one turns up as NEW, and then fills as usual.
+    const id2 = 'x-ord-late-2';
+    await upsertOrder(pool, { ...order, client_order_id: id2, status: 'NOT_PLACED' });
+    expect((await upsertOrder(pool, { ...order, client_order_id: id2, status: 'NEW', exchange_order_id: 778 })).order.status).toBe('NEW');
+    expect((await upsertOrder(pool, { ...order, client_order_id: id2, status: 'PARTIALLY_FILLED', executed_qty: '0.004' })).order.status).toBe(
+      'PARTIALLY_FILLED',
+    );
+    // A re-recorded intent (PENDING_SUBMIT) says nothing new about an order that moved on.
+    const again = await upsertOrder(pool, { ...order, client_order_id: id2 });
+    expect(again.order.status).toBe('PARTIALLY_FILLED');
+    expect(again.refused).toBeNull();
+  });
+
+  test('a move the state machine refuses is returned and logged, and changes no status', async () => {
+    const warnings: Array<{ fields: unknown; message: string }> = [];
+    const logger = { warn: (fields: unknown, message: string) => void warnings.push({ fields, message }) };
+    const id = 'x-ord-refused';
+    await upsertOrder(pool, { ...order, client_order_id: id, status: 'FILLED', executed_qty: '0.01' });
+    const r = await upsertOrder(pool, { ...order, client_order_id: id, status: 'CANCELED', executed_qty: '0.01' }, { logger });
+    expect(r.order.status).toBe('FILLED');
+    expect(r.refused).toEqual({
+      client_order_id: id,
+      stored: 'FILLED',
+      incoming: 'CANCELED',
+      state: 'filled',
+      event: 'cancelled',
+      reason: expect.stringMatching(/^filled \+ cancelled: .*final/),
+    });
+    expect(warnings).toEqual([{ fields: expect.objectContaining({ clientOrderId: id, stored: 'FILLED', incoming: 'CANCELED' }), message: expect.stringMatching(/refused/) }]);
+    // A repeat is not a refusal.
+    const same = await upsertOrder(pool, { ...order, client_order_id: id, status: 'FILLED', executed_qty: '0.01' }, { logger });
+    expect(same.refused).toBeNull();
+    expect(warnings).toHaveLength(1);
+  });
+
+  test('the status column moves exactly as the state machine says, for every (stored, incoming) pair', async () => {
+    const silent = { warn: () => undefined };
+    const pairs = ORDER_STATUSES.flatMap((stored) => ORDER_STATUSES.map((incoming) => [stored, incoming] as const));
+    const got = await Promise.all(
+      pairs.map(async ([stored, incoming], i) => {
+        const id = `x-ord-sm-${i}`;
+        await upsertOrder(pool, { ...order, client_order_id: id, status: stored });
+        const r = await upsertOrder(pool, { ...order, client_order_id: id, status: incoming }, { logger: silent });
+        return [stored, incoming, r.order.status, r.refused === null] as const;
+      }),
+    );
+    const expected = pairs.map(([stored, incoming]) => {
+      const m = nextOrderStatus(stored, incoming);
+      return [stored, incoming, m.status, m.verdict.ok] as const;
+    });
+    expect(got).toEqual(expected);
+    // Spot checks of what that means.
+    const at = (stored: string, incoming: string) => got.find(([s, i]) => s === stored && i === incoming)!;
+    expect(at('NOT_PLACED', 'FILLED')).toEqual(['NOT_PLACED', 'FILLED', 'FILLED', true]);
+    expect(at('PENDING_NEW', 'NEW')).toEqual(['PENDING_NEW', 'NEW', 'NEW', true]);
+    expect(at('NEW', 'PENDING_SUBMIT')).toEqual(['NEW', 'PENDING_SUBMIT', 'NEW', true]);
+    expect(at('FILLED', 'NEW')).toEqual(['FILLED', 'NEW', 'FILLED', false]);
+    expect(at('CANCELED', 'FILLED')).toEqual(['CANCELED', 'FILLED', 'FILLED', true]);
+    expect(at('NEW', 'NOT_PLACED')).toEqual(['NEW', 'NOT_PLACED', 'NEW', false]);
   });
 
   test('one client order id for two different orders is refused', async () => {
