@@ -22,7 +22,13 @@ export type AlertKind =
   | 'submit_latency'
   | 'reconciliation_drift'
   | 'reconciliation_failed'
-  | 'external_inventory';
+  | 'external_inventory'
+  /** The bridge refused decisions (expired, from the future, conflicting, unauthenticated, halted); detail.rule says which. */
+  | 'decision_refused'
+  /** An order request has not got through to the exchange for several attempts; the order may be live. */
+  | 'exchange_unreachable'
+  /** A trade's protective bracket was refused: the position it bought is not protected. */
+  | 'unprotected_position';
 
 export interface Alert {
   kind: AlertKind;

@@ -14,6 +14,12 @@
  *    store): copied to `risk_decisions:dead` with the reason and time and acknowledged,
  *    atomically and only while still ours (redis-scripts.ts), so it is dead-lettered once; then
  *    recorded in Postgres as 'invalid';
+ *  - refused by a safety rule (intake-safety.ts: unauthenticated, expired, future, conflict,
+ *    halted): dead-lettered the same way with `dead_rule`, recorded with `refused_rule`, counted
+ *    (bridge_refused_decisions_total) and alerted (kind decision_refused). The signature is
+ *    checked first, before anything is recorded under the id; age and the kill switch only once
+ *    the id's row shows the decision was not started before (a redelivered started decision is a
+ *    duplicate, however old); a known id with other content (content hash) is a conflict;
  *  - `reject`: recorded in Postgres ('rejected', with its reasons), acknowledged;
  *  - approve/modify: a 'received' row is written unless the id has a row already (whose status
  *    decides, below), the workflow `trade-<decision_id>` started with REJECT_DUPLICATE, the row
@@ -47,15 +53,26 @@
  */
 import { performance } from 'node:perf_hooks';
 import { WORKFLOW_TYPE } from '../../workflows/definitions';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type Redis from 'ioredis';
-import type { Logger } from '../logging';
+import { AlertSink, type AlertSeverity } from '../alerts/alerts';
+import { registerSecret, type Logger } from '../logging';
 import type { DecisionStatus } from '../persistence/schemas';
 import { sideOf, workflowIdFor, type RiskDecision } from '../shared/decision';
 import { SA } from '../shared/search-attributes';
 import type { TradeInput } from '../shared/trade';
 import type { BridgeRecorder } from './decision-recorder';
 import { MAX_DATA_BYTES, parseEntry, type ParsedEntry } from './entry';
+import {
+  checkAge,
+  checkSignature,
+  conflictRefusal,
+  contentHashOf,
+  haltedRefusal,
+  type IntakeSafetyOptions,
+  type Refusal,
+  type RefusalRule,
+} from './intake-safety';
 import { BridgeMetrics, type Dependency } from './metrics';
 import { BridgeScripts, MAX_SCRIPT_ARGS } from './redis-scripts';
 import { RetryGate } from './retry-gate';
@@ -110,6 +127,10 @@ export interface BridgeOptions {
   group?: string;
   workflowType?: string;
   metrics?: BridgeMetrics;
+  /** Maximum age, clock skew and the signing key (intake-safety.ts); defaults: 60 s / 5 min / 5 s, unsigned. */
+  safety?: IntakeSafetyOptions;
+  /** Where refusals are alerted (default: an AlertSink on this bridge's Redis, stream `alerts`). */
+  alerts?: AlertSink;
 }
 
 interface Entry {
@@ -118,9 +139,27 @@ interface Entry {
   /** Set once its workflow exists: from then on the entry must never be dead-lettered. */
   startOutcome?: 'started' | 'duplicate';
   /** Set once it is in the dead-letter stream and acknowledged: a retry only records it in Postgres. */
-  deadLettered?: { reason: string; info: { decisionId?: string; raw?: string } };
+  deadLettered?: { reason: string; info: DeadLetterInfo };
   lastError?: DependencyError;
 }
+
+interface DeadLetterInfo {
+  decisionId?: string;
+  raw?: string;
+  /** A safety rule refused a valid decision: recorded with its rule (recordRefused), not as malformed. */
+  refused?: { rule: RefusalRule; decision: RiskDecision; takeOver: boolean };
+}
+
+/** Alert severity per refusal rule: a forged or conflicting decision pages someone. */
+const REFUSAL_SEVERITY: Record<RefusalRule, AlertSeverity> = {
+  unauthenticated: 'critical',
+  conflict: 'critical',
+  expired: 'warning',
+  future: 'warning',
+  halted: 'info',
+};
+/** One alert per rule per minute at most; it says how many were refused since the last one. */
+const REFUSAL_ALERT_COOLDOWN_MS = 60_000;
 
 /** Failed attempts of one entry, while others succeed, before the poison guard acts. */
 const POISON_ATTEMPTS = 5;
@@ -163,6 +202,10 @@ export class DecisionBridge {
   private stopped?: Promise<void>;
   private timers: NodeJS.Timeout[] = [];
   private connectionsLogged = new Set<string>();
+  private readonly safety: IntakeSafetyOptions;
+  private readonly alerts: AlertSink;
+  /** Refusals per rule since the last alert raised for that rule. */
+  private readonly refusedSinceAlert = new Map<RefusalRule, number>();
 
   constructor(private readonly o: BridgeOptions) {
     this.stream = o.stream ?? RISK_DECISIONS_STREAM;
@@ -192,6 +235,10 @@ export class DecisionBridge {
       conn.on('ready', () => this.connectionsLogged.delete(name));
     }
     this.scripts = new BridgeScripts(this.cmd);
+    this.safety = o.safety ?? {};
+    // A key given in code (not through the environment) is kept out of the logs too.
+    registerSecret(this.safety.signingKey);
+    this.alerts = o.alerts ?? new AlertSink({ redis: this.cmd, logger: this.log.child({ component: 'alerts' }) });
     this.metrics.watchLag(this.cmd, this.stream, this.group);
   }
 
@@ -207,7 +254,17 @@ export class DecisionBridge {
     if (this.pruneIdleMs > 0) this.timers.push(setInterval(() => void this.pruneConsumers(), Math.min(this.pruneIdleMs, 600_000)));
     for (const t of this.timers) t.unref();
     this.log.info(
-      { stream: this.stream, group: this.group, batchSize: this.batchSize, concurrency: this.concurrency, claimIdleMs: this.claimIdleMs },
+      {
+        stream: this.stream,
+        group: this.group,
+        batchSize: this.batchSize,
+        concurrency: this.concurrency,
+        claimIdleMs: this.claimIdleMs,
+        maxAgeMs: this.safety.maxAgeMs,
+        maxAgeRestingMs: this.safety.maxAgeRestingMs,
+        clockSkewMs: this.safety.clockSkewMs,
+        signedDecisionsOnly: this.safety.signingKey !== undefined,
+      },
       'bridge started',
     );
   }
@@ -463,37 +520,40 @@ export class DecisionBridge {
     const id = d.decision_id;
     // A retry after the start went through (the row update or the ack failed) resumes there.
     if (entry.startOutcome) return this.afterStart(entry, d, entry.startOutcome);
-    // One round trip: the row is written unless the id has one; `before` is that row's status.
-    const claimed = await this.pg('recording the decision', () => this.o.recorder.claim(d, entry.id));
+    // Who sent it, before anything is recorded under its id: a forged entry must not claim an id.
+    if (this.safety.signingKey) {
+      const forged = checkSignature(entry.fields, this.safety.signingKey);
+      if (forged) return this.refuse(entry, parsed, forged, false);
+    }
+    const hash = contentHashOf(d);
+    // Judged now, acted on once the id's row tells whether this decision was started before
+    // (a redelivered started decision is a duplicate, however old).
+    const late = d.decision === 'reject' ? undefined : checkAge(d, Date.now(), this.safety);
+    // One round trip: the row is written unless the id has one (or it is late, or trading is
+    // halted); `before` is the row that was there, `halted` the kill switch.
+    const claimed = await this.pg('recording the decision', () => this.o.recorder.claim(d, entry.id, { insert: late === undefined }));
     if (!claimed.ok) return this.deadLetter(entry, claimed.reason, { decisionId: id, raw: parsed.raw });
-    const before = claimed.value;
+    const { before, halted } = claimed.value;
+
+    // Same id, other content: never executed, never silently dropped.
+    if (before && before.status !== 'invalid' && before.contentHash !== hash) {
+      return this.refuse(entry, parsed, conflictRefusal(d, before, hash), false);
+    }
 
     if (d.decision === 'reject') {
-      if (before === 'rejected') return this.duplicate(entry, d, 'postgres', 'rejection already recorded');
-      if (before !== undefined && before !== 'invalid') {
-        return this.deadLetter(
-          entry,
-          `decision: a reject for decision ${id}, which is already ${before}; the reject is not applied`,
-          { decisionId: id, raw: parsed.raw },
-        );
-      }
+      if (before?.status === 'rejected') return this.duplicate(entry, d, 'postgres', 'rejection already recorded');
       await this.ack(entry);
       this.metrics.rejected.inc();
       this.log.info({ decisionId: id, entryId: entry.id, reasons: d.reasons }, 'rejection recorded; nothing to execute');
       return 'rejected';
     }
 
-    switch (before) {
+    switch (before?.status) {
       case 'started':
       case 'completed':
       case 'failed':
-        return this.duplicate(entry, d, 'postgres', `decision already ${before}`);
-      case 'rejected':
-        return this.deadLetter(
-          entry,
-          `decision_id: ${id} was already rejected by risk; this ${d.decision} with the same id is not executed`,
-          { decisionId: id, raw: parsed.raw },
-        );
+      case 'rejected': // same content as a reject cannot be an approve; kept for completeness
+        return this.duplicate(entry, d, 'postgres', `decision already ${before.status}`);
       case 'invalid':
         // An earlier malformed message carried this id; it executed nothing, so this one may.
         this.log.warn({ decisionId: id, entryId: entry.id }, 'decision id was recorded as invalid before; executing this valid decision');
@@ -502,8 +562,62 @@ export class DecisionBridge {
       case undefined:
         break;
     }
+    const refusal = late ?? (halted ? haltedRefusal(halted) : undefined);
+    if (refusal) {
+      // 'received': an earlier attempt recorded it and may have started it (a start whose answer
+      // was lost); a started decision is a duplicate, not a refusal.
+      if (before?.status === 'received' && (await this.workflowExists(id))) {
+        entry.startOutcome = 'duplicate';
+        return this.afterStart(entry, d, 'duplicate');
+      }
+      return this.refuse(entry, parsed, refusal, before?.status === 'received');
+    }
     entry.startOutcome = await this.startWorkflow(d, entry.id);
     return this.afterStart(entry, d, entry.startOutcome);
+  }
+
+  /**
+   * A valid decision a safety rule refuses: dead-lettered with the rule (`dead_rule`) and its
+   * reason, recorded in `decisions` with `refused_rule`, counted, and alerted (one alert per rule
+   * per minute, counting the refusals since the previous one).
+   */
+  private async refuse(entry: Entry, parsed: Extract<ParsedEntry, { ok: true }>, refusal: Refusal, takeOver: boolean): Promise<EntryOutcome> {
+    const d = parsed.decision;
+    const outcome = await this.deadLetter(entry, refusal.reason, {
+      decisionId: d.decision_id,
+      raw: parsed.raw,
+      refused: { rule: refusal.rule, decision: d, takeOver },
+    });
+    if (outcome !== 'dead') return outcome;
+    this.metrics.refused.inc({ rule: refusal.rule });
+    const count = (this.refusedSinceAlert.get(refusal.rule) ?? 0) + 1;
+    this.refusedSinceAlert.set(refusal.rule, count);
+    void this.alerts
+      .raise({
+        kind: 'decision_refused',
+        severity: REFUSAL_SEVERITY[refusal.rule],
+        message: `${count} decision${count === 1 ? '' : 's'} refused (${refusal.rule}) since the last such alert; latest: ${refusal.reason}`,
+        detail: { rule: refusal.rule, count, decisionId: d.decision_id, entryId: entry.id, deadLetterStream: this.dead },
+        dedupeKey: `decision_refused:${refusal.rule}`,
+        cooldownMs: REFUSAL_ALERT_COOLDOWN_MS,
+      })
+      .then((r) => {
+        if (r.raised) this.refusedSinceAlert.set(refusal.rule, (this.refusedSinceAlert.get(refusal.rule) ?? count) - count);
+      });
+    return outcome;
+  }
+
+  /** Whether `trade-<id>` exists in Temporal (within retention); Temporal being down is waited out. */
+  private async workflowExists(decisionId: string): Promise<boolean> {
+    try {
+      await this.o.temporal.connection.withDeadline(Date.now() + this.startTimeoutMs, () =>
+        this.o.temporal.workflow.getHandle(workflowIdFor(decisionId)).describe(),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw new DependencyError('temporal', this.describeTemporalFailure(err).replace('cannot start workflows', 'cannot tell whether a workflow was started'), err);
+    }
   }
 
   /** The workflow exists now: whatever happens here must not dead-letter the entry. */
@@ -572,7 +686,7 @@ export class DecisionBridge {
    * payload Postgres refuses is recorded without it. Should the process die between the two, the
    * entry is dead-lettered but has no row.
    */
-  private async deadLetter(entry: Entry, reason: string, info: { decisionId?: string; raw?: string }): Promise<EntryOutcome> {
+  private async deadLetter(entry: Entry, reason: string, info: DeadLetterInfo): Promise<EntryOutcome> {
     if (!entry.deadLettered) {
       const moved = await this.redis('dead-lettering', () =>
         this.scripts.deadLetterAndAck({
@@ -582,7 +696,7 @@ export class DecisionBridge {
           consumer: this.consumer,
           entryId: entry.id,
           maxLen: DEAD_LETTER_MAXLEN,
-          fields: this.deadLetterFields(entry, reason),
+          fields: this.deadLetterFields(entry, reason, info.refused?.rule),
         }),
       );
       if (!moved) {
@@ -591,12 +705,17 @@ export class DecisionBridge {
       }
       entry.deadLettered = { reason, info };
       this.metrics.deadLettered.inc();
-      this.log.warn({ entryId: entry.id, decisionId: info.decisionId, reason }, 'entry dead-lettered');
+      this.log.warn({ entryId: entry.id, decisionId: info.decisionId, reason, ...(info.refused ? { rule: info.refused.rule } : {}) }, 'entry dead-lettered');
     }
     const raw = info.raw !== undefined && Buffer.byteLength(info.raw) <= MAX_DATA_BYTES ? info.raw : undefined;
     const record = async (withRaw: string | undefined): Promise<unknown> => {
       try {
-        await this.o.recorder.recordInvalid({ decisionId: info.decisionId, reason, raw: withRaw, entryId: entry.id });
+        if (info.refused) {
+          const { rule, decision, takeOver } = info.refused;
+          await this.o.recorder.recordRefused({ decision, rule, reason, entryId: entry.id, takeOver });
+        } else {
+          await this.o.recorder.recordInvalid({ decisionId: info.decisionId, reason, raw: withRaw, entryId: entry.id });
+        }
         return undefined;
       } catch (err) {
         if (isPgUnavailable(err)) throw new DependencyError('postgres', `cannot record decisions: Postgres failed recording an invalid entry (${errorText(err)})`, err);
@@ -612,9 +731,10 @@ export class DecisionBridge {
   }
 
   /** Our fields first (readers take the first `dead_reason`), then the original ones as received. */
-  private deadLetterFields(entry: Entry, reason: string): Array<string | Buffer> {
+  private deadLetterFields(entry: Entry, reason: string, rule?: RefusalRule): Array<string | Buffer> {
     const meta: Array<string | Buffer> = [
       'dead_reason', reason,
+      ...(rule ? ['dead_rule', rule] : []),
       'dead_entry_id', entry.id,
       'dead_at', new Date().toISOString(),
       'dead_stream', this.stream,

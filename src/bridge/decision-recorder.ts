@@ -9,6 +9,20 @@ export interface DecisionRecorder {
   recordInvalid(info: { decisionId?: string; reason: string; raw?: string; entryId: string }): Promise<void>;
 }
 
+/** A row that had the decision's id before this entry: its status and content hash. */
+export interface PriorDecision {
+  status: DecisionStatus;
+  /** sha-256 of its canonical decision (stored, or computed from its payload); undefined if unknown. */
+  contentHash?: string;
+}
+
+export interface ClaimResult {
+  /** The row that had this id before the claim; absent when the id was free. */
+  before?: PriorDecision;
+  /** Set while the kill switch is on (`trade-exec halt`); an approve/modify was then not recorded. */
+  halted?: { reason: string | null };
+}
+
 /**
  * What the bridge needs: the recorder, and a claim that records a decision only when its id has
  * no row yet and tells what was there. That row is the second line of defence against executing a
@@ -17,9 +31,16 @@ export interface DecisionRecorder {
  */
 export interface BridgeRecorder extends DecisionRecorder {
   /**
-   * Records the decision ('received', or 'rejected' with its reasons for a reject) unless a row
-   * with its id exists, which is left untouched. Returns the existing row's status, or undefined
-   * when this call created the row.
+   * Records the decision ('received', or 'rejected' with its reasons for a reject) with its
+   * content hash, unless a row with its id exists (left untouched, except an 'invalid' one, which
+   * gives way), `insert` is false, or trading is halted (approve/modify only). Tells what row was
+   * there before and whether trading is halted, in one round trip.
    */
-  claim(decision: RiskDecision, entryId: string): Promise<DecisionStatus | undefined>;
+  claim(decision: RiskDecision, entryId: string, options?: { insert?: boolean }): Promise<ClaimResult>;
+  /**
+   * Records an entry a safety rule refused (status 'invalid', `refused_rule`, the reason) under its
+   * decision id when that id is free, or, with `takeOver`, when the id's row is this same decision
+   * still 'received' (never started); otherwise under `entry:<entryId>`. Idempotent.
+   */
+  recordRefused(r: { decision: RiskDecision; rule: string; reason: string; entryId: string; takeOver?: boolean }): Promise<void>;
 }

@@ -29,6 +29,7 @@ export class BridgeMetrics {
   readonly duplicates: Counter<'detected_by'>;
   readonly rejected: Counter;
   readonly deadLettered: Counter;
+  readonly refused: Counter<'rule'>;
   readonly deletedWhilePending: Counter;
   readonly failures: Counter<'dependency'>;
   readonly startLatency: Histogram;
@@ -54,6 +55,12 @@ export class BridgeMetrics {
     });
     this.rejected = new Counter({ name: 'bridge_rejected_decisions_total', help: 'Risk rejections recorded without execution', registers });
     this.deadLettered = new Counter({ name: 'bridge_dead_lettered_total', help: 'Entries moved to the dead-letter stream', registers });
+    this.refused = new Counter({
+      name: 'bridge_refused_decisions_total',
+      help: 'Decisions a safety rule refused (dead-lettered, never executed), by rule: unauthenticated, expired, future, conflict, halted',
+      labelNames: ['rule'],
+      registers,
+    });
     this.deletedWhilePending = new Counter({
       name: 'bridge_deleted_while_pending_total',
       help: 'Pending entries found deleted from the stream (XDEL/trim) before they were processed',

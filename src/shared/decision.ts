@@ -92,3 +92,26 @@ export function describeZodError(error: z.ZodError): string {
 export function workflowIdFor(decisionId: string): string {
   return `trade-${decisionId}`;
 }
+
+/**
+ * The canonical text of a parsed decision, the input of its content hash: JSON with the keys of
+ * every object sorted (by UTF-16 code units, as Array.prototype.sort does) and undefined values
+ * dropped, as JSON.stringify drops them. Two entries that parse to the same decision have the same
+ * text whatever their key order, spacing or number spelling (decimals are normalised strings once
+ * parsed), so "same id, same content" is a duplicate and anything else a conflict.
+ */
+export function canonicalDecisionText(decision: RiskDecision): string {
+  return canonicalJson(decision);
+}
+
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    const text = JSON.stringify(value);
+    return text === undefined ? 'null' : text;
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}

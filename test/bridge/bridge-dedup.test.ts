@@ -71,7 +71,10 @@ test('two bridges side by side on one stream: each decision is started once, and
     // In bursts, each decision published twice in a row: the copies usually go to different
     // bridges at the same moment, the race the id reuse policy must settle.
     for (let i = 0; i < ids.length; i += 25) {
-      await pushDecisions(redis, ids.slice(i, i + 25).flatMap((id) => [approve(id), approve(id)]));
+      await pushDecisions(redis, ids.slice(i, i + 25).flatMap((id) => {
+        const d = approve(id); // the same content twice (other content under one id is a conflict)
+        return [d, d];
+      }));
       await sleep(150);
     }
     await until('every entry settled', () => streamSettled(redis), 90_000);
@@ -126,7 +129,8 @@ test('past Temporal retention, the decisions row still stops a repeat; conflicti
   try {
     const done = `${prefix}done`;
     const rejected = `${prefix}rejected`;
-    await pushDecisions(redis, [approve(done), { ...approve(rejected), decision: 'reject', reasons: ['max exposure'] }]);
+    const doneDecision = approve(done);
+    await pushDecisions(redis, [doneDecision, { ...approve(rejected), decision: 'reject', reasons: ['max exposure'] }]);
     await until('settled', () => streamSettled(redis));
     const handle = client.workflow.getHandle(`trade-${done}`);
     expect((await handle.describe()).status.name).toBe('RUNNING');
@@ -143,8 +147,9 @@ test('past Temporal retention, the decisions row still stops a repeat; conflicti
       }
     });
 
-    // The same decision again, an approve reusing the rejected id, and a reject reusing the started one.
-    await pushDecisions(redis, [approve(done), approve(rejected), { ...approve(done), decision: 'reject', reasons: ['too late'] }]);
+    // The same decision again (same content), an approve reusing the rejected id, and a reject
+    // reusing the started one (other content: conflicts).
+    await pushDecisions(redis, [doneDecision, approve(rejected), { ...doneDecision, decision: 'reject', reasons: ['too late'] }]);
     await until('settled', () => streamSettled(redis));
     await sleep(1000);
     await expect(handle.describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
@@ -161,8 +166,8 @@ test('past Temporal retention, the decisions row still stops a repeat; conflicti
     ]);
     const dead = (await redis.xrange(DEAD, '-', '+')).map(([, f]) => f[f.indexOf('dead_reason') + 1]);
     expect(dead.sort()).toEqual([
-      expect.stringMatching(new RegExp(`^decision: a reject for decision ${done}, which is already started`)),
-      expect.stringMatching(new RegExp(`^decision_id: ${rejected} was already rejected by risk`)),
+      expect.stringMatching(new RegExp(`^conflict: decision_id ${done} was already received with other content \\(that decision is started;.*this reject is not executed$`)),
+      expect.stringMatching(new RegExp(`^conflict: decision_id ${rejected} was already received with other content \\(that decision is rejected;.*this approve is not executed$`)),
     ]);
     expect((await pending(redis)).total).toBe(0);
   } finally {

@@ -173,7 +173,7 @@ export interface BridgeProcess {
   readonly ready: Promise<string>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   isRunning(): boolean;
-  /** The last lines the process wrote (stdout and stderr). */
+  /** The last lines the process wrote (stdout and stderr; the last 400 are kept). */
   tail(n?: number): string;
   /** All JSON log records written so far whose msg matches. */
   logs(msg: string | RegExp): Array<Record<string, unknown>>;
@@ -188,6 +188,8 @@ export interface SpawnBridgeOptions {
   concurrency?: number;
   /** Log records whose msg matches are kept for `logs()` (errors always are). Level must be info or lower: readiness is an info line. */
   keepLogs?: RegExp;
+  /** More environment variables for the process (DECISION_SIGNING_KEY, DECISION_MAX_AGE_MS, ...). */
+  extraEnv?: Record<string, string>;
 }
 
 const live = new Set<ChildProcess>();
@@ -210,6 +212,7 @@ export function spawnBridge(o: SpawnBridgeOptions): BridgeProcess {
       BRIDGE_CONCURRENCY: String(o.concurrency ?? 32),
       METRICS_PORT: '0',
       LOG_LEVEL: "info",
+      ...o.extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
