@@ -85,6 +85,16 @@ export const ConfigSchema = z
     BRIDGE_BATCH_SIZE: intFromEnv(100, 1, 10_000),
     BRIDGE_CONCURRENCY: intFromEnv(32, 1, 1000),
     BRIDGE_CLAIM_IDLE_MS: intFromEnv(60_000, 1000, 24 * 3600 * 1000),
+    /** Oldest a MARKET decision may be when the bridge would start it (0 = no limit): a late MARKET order trades at today's price. */
+    DECISION_MAX_AGE_MS: intFromEnv(60_000, 0, 30 * 24 * 3600 * 1000),
+    /** The same for resting orders (LIMIT, stop-limit, OCO), whose price the decision fixes (0 = no limit). */
+    DECISION_MAX_AGE_RESTING_MS: intFromEnv(300_000, 0, 30 * 24 * 3600 * 1000),
+    /** How far a decision's timestamp may be ahead of this host's clock. */
+    DECISION_CLOCK_SKEW_MS: intFromEnv(5_000, 0, 3600 * 1000),
+    /** HMAC-SHA256 key: when set, the bridge executes only entries whose `sig` signs their `data`. A secret. */
+    DECISION_SIGNING_KEY: optionalString.refine((v) => v === undefined || v.length >= 32, {
+      message: 'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
+    }),
     METRICS_PORT: intFromEnv(9464, 0, 65535),
     /** Interface of the metrics endpoint (no auth, shows positions and PnL): loopback unless widened. */
     METRICS_HOST: optionalString

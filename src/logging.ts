@@ -4,7 +4,8 @@
  *  1. by key name, wherever nested (`apiSecret`, `X-MBX-APIKEY`, `password`, ...), so a careless
  *     `log.info({ config })` cannot leak an API secret;
  *  2. by value, on the finished line: the values of the credential variables in the environment
- *     (BINANCE_API_KEY, BINANCE_API_SECRET, PAPER_API_*, POSTGRES_PASSWORD) and anything passed
+ *     (BINANCE_API_KEY, BINANCE_API_SECRET, PAPER_API_*, POSTGRES_PASSWORD, DECISION_SIGNING_KEY,
+ *     REDIS_PASSWORD) and anything passed
  *     to registerSecret() are replaced wherever they appear, also inside messages and error
  *     strings; request signatures (`signature=...`) and passwords in URLs are masked by pattern.
  *
@@ -38,6 +39,9 @@ const SECRET_KEYS = [
   'PAPER_API_KEY',
   'PAPER_API_SECRET',
   'POSTGRES_PASSWORD',
+  'DECISION_SIGNING_KEY',
+  'signingKey',
+  'REDIS_PASSWORD',
 ];
 
 // fast-redact paths: identifiers as `a.b`, anything else (header names) as `a["x-y"]`.
@@ -58,7 +62,7 @@ const registered = new Set<string>();
  */
 function environmentSecrets(env: NodeJS.ProcessEnv = process.env): string[] {
   const out: string[] = [];
-  for (const name of ['BINANCE_API_KEY', 'BINANCE_API_SECRET', 'PAPER_API_KEY', 'PAPER_API_SECRET', 'POSTGRES_PASSWORD']) {
+  for (const name of ['BINANCE_API_KEY', 'BINANCE_API_SECRET', 'PAPER_API_KEY', 'PAPER_API_SECRET', 'POSTGRES_PASSWORD', 'DECISION_SIGNING_KEY', 'REDIS_PASSWORD']) {
     const v = env[name]?.trim();
     if (v) out.push(v);
   }

@@ -8,6 +8,7 @@
  * DATABASE_URL are required here (nothing is started for you); TEMPORAL_NAMESPACE,
  * TEMPORAL_TASK_QUEUE, BRIDGE_CONSUMER (default host-pid: unique per instance), BRIDGE_BATCH_SIZE,
  * BRIDGE_CONCURRENCY, BRIDGE_CLAIM_IDLE_MS, METRICS_PORT (0: any free port), ORDER_TIMEOUT_MS,
+ * DECISION_MAX_AGE_MS, DECISION_MAX_AGE_RESTING_MS, DECISION_CLOCK_SKEW_MS, DECISION_SIGNING_KEY,
  * LOG_LEVEL are optional.
  *
  * Start-up is quick and does not wait for Temporal (the connection is lazy; while Temporal is
@@ -23,6 +24,7 @@ import { createPool } from '../persistence/db';
 import { migrate } from '../persistence/migrate';
 import { DecisionBridge } from './decision-bridge';
 import { startMetricsServer, type MetricsServer } from '../metrics/server';
+import { intakeSafetyFromConfig } from './intake-safety';
 import { createPgBridgeRecorder } from './pg-recorder';
 import { connectBridgeTemporal } from './temporal-connection';
 
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
     batchSize: config.BRIDGE_BATCH_SIZE,
     concurrency: config.BRIDGE_CONCURRENCY,
     claimIdleMs: config.BRIDGE_CLAIM_IDLE_MS,
+    safety: intakeSafetyFromConfig(config),
   });
   const metricsServer: MetricsServer = await startMetricsServer({ registry: bridge.metrics.registry, port: config.METRICS_PORT, host: config.METRICS_HOST });
   cleanups.push(() => metricsServer.close());

@@ -10,6 +10,7 @@ import { riskLimitsFromConfig } from '../risk/pre-trade-guard';
 import { startPaperExchange, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../paper-exchange';
 import { startEmbeddedPostgres } from './postgres-server';
 import { startRedisServer } from './redis-server';
+import { intakeSafetyFromConfig } from '../bridge/intake-safety';
 import { startService, type ExchangeEndpoint } from './service';
 import { ensureTemporalCli } from './temporal-cli';
 import { npmStartTemporalOptions, startTemporalDevServer } from './temporal-dev-server';
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
       batchSize: config.BRIDGE_BATCH_SIZE,
       concurrency: config.BRIDGE_CONCURRENCY,
       claimIdleMs: config.BRIDGE_CLAIM_IDLE_MS,
+      safety: intakeSafetyFromConfig(config),
     },
     logger: createLogger('service', config.LOG_LEVEL),
     metrics: { port: config.METRICS_PORT, host: config.METRICS_HOST },

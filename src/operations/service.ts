@@ -10,6 +10,7 @@ import Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { DecisionBridge } from '../bridge/decision-bridge';
 import { createPgBridgeRecorder } from '../bridge/pg-recorder';
+import type { IntakeSafetyOptions } from '../bridge/intake-safety';
 import { BinanceSpotClient } from '../exchange';
 import { createLogger, type Logger } from '../logging';
 import { createPool } from '../persistence/db';
@@ -52,7 +53,8 @@ export interface ServiceOptions {
   redisUrl: string;
   exchange: ExchangeEndpoint;
   defaultOrderTimeoutMs: number;
-  bridge?: { consumer: string; batchSize?: number; concurrency?: number; claimIdleMs?: number } | false;
+  /** `safety`: decision age limits, clock skew and signing key (src/bridge/intake-safety.ts). */
+  bridge?: { consumer: string; batchSize?: number; concurrency?: number; claimIdleMs?: number; safety?: IntakeSafetyOptions } | false;
   worker?: boolean;
   workflowBundle?: WorkflowBundleWithSourceMap;
   logger?: Logger;
