@@ -209,6 +209,35 @@ describe('@binance/spot (official connector, unchanged) against the paper exchan
     expect(await res.json()).toEqual({ code: -1194, msg: 'Invalid value for time unit; expected either MICROSECOND or MILLISECOND.' });
   });
 
+  test('order amend keep priority: orderAmendKeepPriority and orderAmendments, fields as the library types them; -2038', async () => {
+    const rest = client.restAPI;
+    const id = cid();
+    const placed = await (
+      await rest.newOrder({ symbol: 'BTCUSDT', side: BUY, type: SpotRestAPI.NewOrderTypeEnum.LIMIT, timeInForce: SpotRestAPI.NewOrderTimeInForceEnum.GTC, quantity: 0.01, price: 40000, newClientOrderId: id })
+    ).data();
+    const amended = await (await rest.orderAmendKeepPriority({ symbol: 'BTCUSDT', orderId: Number(placed.orderId), newClientOrderId: id, newQty: 0.006 })).data();
+    // Exactly rest-api.md's fields, in its order (a single order: no listStatus).
+    expect(Object.keys(amended)).toEqual(['transactTime', 'executionId', 'amendedOrder']);
+    expect(Object.keys(amended.amendedOrder!)).toEqual([
+      'symbol', 'orderId', 'orderListId', 'origClientOrderId', 'clientOrderId', 'price', 'qty', 'executedQty', 'preventedQty',
+      'quoteOrderQty', 'cumulativeQuoteQty', 'status', 'timeInForce', 'type', 'side', 'workingTime', 'selfTradePreventionMode',
+    ]);
+    expect(amended.amendedOrder).toMatchObject({ orderId: placed.orderId, origClientOrderId: id, clientOrderId: id, qty: '0.00600000', status: 'NEW' });
+    expect(ex.findOrder('BTCUSDT', id)).toMatchObject({ orderId: placed.orderId, origQty: '0.00600000' });
+
+    const history = await (await rest.orderAmendments({ symbol: 'BTCUSDT', orderId: Number(placed.orderId) })).data();
+    expect(history).toEqual([
+      { symbol: 'BTCUSDT', orderId: placed.orderId, executionId: amended.executionId, origClientOrderId: id, newClientOrderId: id, origQty: '0.01000000', newQty: '0.00600000', time: expect.any(Number) },
+    ]);
+
+    await expect(rest.orderAmendKeepPriority({ symbol: 'BTCUSDT', orderId: Number(placed.orderId), newQty: 0.02 })).rejects.toMatchObject({
+      name: 'BadRequestError',
+      code: -2038,
+      message: 'Order amend (quantity increase) is not supported.',
+    });
+    expect(ex.findOrder('BTCUSDT', id)?.origQty).toBe('0.00600000');
+  });
+
   test('WebSocket API: userDataStream.subscribe.signature delivers executionReports for a REST order', async () => {
     const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
     const spot = new Spot({
