@@ -30,6 +30,7 @@ import { Reconciler } from '../reconciliation/reconciler';
 import { ensureReconciliationSchedule } from '../reconciliation/schedule';
 import type { ReconciliationInput } from '../reconciliation/types';
 import type { RiskLimits } from '../risk/pre-trade-guard';
+import { isFatalPostgresError, isFatalRedisError, pingRedis, postgresAddress, redisAddress, waitFor } from './wait-for';
 
 export interface ExchangeEndpoint {
   baseUrl: string;
@@ -64,6 +65,11 @@ export interface ServiceOptions {
   alerts?: { thresholds?: Partial<AlertThresholds> };
   /** Pre-trade risk guard limits (RISK_* variables); absent: DEFAULT_RISK_LIMITS (src/risk/pre-trade-guard.ts). */
   risk?: RiskLimits;
+  /**
+   * How start-up waits for Temporal, PostgreSQL and Redis (with backoff, logging what it waits
+   * for): by default as long as it takes; `timeoutMs` gives up, `signal` stops the wait.
+   */
+  startup?: { timeoutMs?: number; signal?: AbortSignal };
   /** The reconciliation Temporal Schedule, created/updated by worker processes. Absent or false: none. */
   reconciliation?: { everyMs: number; input?: ReconciliationInput; triggerNow?: boolean; scheduleId?: string } | false;
 }
@@ -89,7 +95,18 @@ export interface RunningService {
 export async function startService(o: ServiceOptions): Promise<RunningService> {
   const logger = o.logger ?? createLogger('service');
   const pool = createPool(o.databaseUrl, { logger });
-  await migrate(pool);
+  // Whatever order the processes come up in: wait for each dependency instead of exiting.
+  const wait = { logger: logger.child({ component: 'startup' }), timeoutMs: o.startup?.timeoutMs, signal: o.startup?.signal };
+  try {
+    await Promise.all([
+      waitFor({ ...wait, what: 'PostgreSQL', address: postgresAddress(o.databaseUrl), fatal: isFatalPostgresError }, () => pool.query('SELECT 1')),
+      waitFor({ ...wait, what: 'Redis', address: redisAddress(o.redisUrl), fatal: isFatalRedisError }, () => pingRedis(o.redisUrl)),
+    ]);
+    await migrate(pool);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
   const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
   const rawExchange = new BinanceSpotClient({
     baseUrl: o.exchange.baseUrl,
@@ -147,8 +164,15 @@ async function startParts(
   let workerRun: Promise<unknown> | undefined;
   let nativeConnection: NativeConnection | undefined;
   let router: OrderUpdateRouter | undefined;
+  const waitTemporal = {
+    logger: logger.child({ component: 'startup' }),
+    timeoutMs: o.startup?.timeoutMs,
+    signal: o.startup?.signal,
+    what: 'Temporal',
+    address: o.temporalAddress,
+  };
   if (o.worker !== false) {
-    nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
+    nativeConnection = await waitFor(waitTemporal, () => NativeConnection.connect({ address: o.temporalAddress }));
     const nc = nativeConnection;
     cleanups.push(() => nc.close());
   }
@@ -157,7 +181,7 @@ async function startParts(
   const eager = (o.eagerStart ?? true) && nativeConnection !== undefined && Boolean(o.bridge);
   let clientConnection: Connection | undefined;
   if (!eager) {
-    const cc = await Connection.connect({ address: o.temporalAddress });
+    const cc = await waitFor(waitTemporal, () => Connection.connect({ address: o.temporalAddress }));
     clientConnection = cc;
     cleanups.push(() => cc.close());
   }
