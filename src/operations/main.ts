@@ -9,7 +9,7 @@ import { createLogger, installTemporalLogging, redactUrl } from '../logging';
 import { riskLimitsFromConfig } from '../risk/pre-trade-guard';
 import { startPaperExchange, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../paper-exchange';
 import { startEmbeddedPostgres } from './postgres-server';
-import { startRedisServer } from './redis-server';
+import { npmStartRedisOptions, startRedisServer } from './redis-server';
 import { intakeSafetyFromConfig } from '../bridge/intake-safety';
 import { startService, type ExchangeEndpoint } from './service';
 import { ensureTemporalCli } from './temporal-cli';
@@ -83,7 +83,8 @@ async function main(): Promise<void> {
     })(),
     (async () => {
       if (config.REDIS_URL) return config.REDIS_URL;
-      const redis = await startRedisServer({});
+      // Durable (AOF, fsync every second, in DATA_DIR/redis) and with a password: see redis-server.ts.
+      const redis = await startRedisServer(npmStartRedisOptions({ dataDir }));
       stoppers.push({ name: 'redis', stop: () => redis.stop() });
       return redis.url;
     })(),

@@ -6,7 +6,8 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { canConnect } from '../../src/operations/ports';
 import { startEmbeddedPostgres } from '../../src/operations/postgres-server';
-import { findRedisServer, startRedisServer } from '../../src/operations/redis-server';
+import { findRedisServer, NPM_START_REDIS_USER, npmStartRedisOptions, redisPing, startRedisServer } from '../../src/operations/redis-server';
+import { testServices } from '../support/services';
 
 let tmp: string;
 beforeAll(() => {
@@ -50,7 +51,7 @@ test('embedded postgres: a data dir the postgres user cannot reach is a clear er
   await expect(startEmbeddedPostgres({ dataDir: path.join(closed, 'pg') })).rejects.toThrow(/cannot enter .*closed.*chmod o\+x/);
 });
 
-test('redis-server: starts on a free port, answers, keeps nothing, stops', async () => {
+test('redis-server (the tests\' fast mode): starts on a free port, answers, keeps nothing, stops', async () => {
   const redis = await startRedisServer({ dir: tmp });
   expect(redis.url).toBe(`redis://127.0.0.1:${redis.port}`);
   const client = new Redis(redis.url);
@@ -64,6 +65,69 @@ test('redis-server: starts on a free port, answers, keeps nothing, stops', async
   }
   await redis.stop();
   expect(await canConnect(redis.port)).toBe(false);
+  // The config file (it may hold a password) does not outlive the start.
+  expect(fs.readdirSync(tmp).filter((f) => f.endsWith('.conf'))).toEqual([]);
+});
+
+test('redis-server as npm start runs it: durable (AOF, appendfsync everysec in DATA_DIR/redis), a password, data kept across a restart', async () => {
+  const dataDir = path.join(tmp, 'data');
+  const options = npmStartRedisOptions({ dataDir });
+  expect(options.auth.user).toBe(NPM_START_REDIS_USER);
+  expect(fs.statSync(path.join(dataDir, 'redis', 'password')).mode & 0o777).toBe(0o600);
+  const redis = await startRedisServer(options);
+  expect(redis.url).toBe(`redis://${NPM_START_REDIS_USER}:${options.auth.password}@127.0.0.1:${redis.port}`);
+  try {
+    // Without the password nothing is allowed.
+    const anonymous = new Redis(`redis://127.0.0.1:${redis.port}`, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, enableReadyCheck: false });
+    anonymous.on('error', () => undefined);
+    await expect(anonymous.connect().then(() => anonymous.ping())).rejects.toThrow(/NOAUTH|WRONGPASS/);
+    anonymous.disconnect();
+    expect(await redisPing(redis.port, '127.0.0.1', 2000, { user: NPM_START_REDIS_USER, password: 'not-it' })).toBe(false);
+    expect(await redisPing(redis.port, '127.0.0.1', 2000, options.auth)).toBe(true);
+
+    const client = new Redis(redis.url);
+    try {
+      expect(await client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+      expect(await client.config('GET', 'appendfsync')).toEqual(['appendfsync', 'everysec']);
+      expect(await client.config('GET', 'dir')).toEqual(['dir', path.join(dataDir, 'redis')]);
+      await client.xadd('risk_decisions', '*', 'data', '{"kept":true}');
+    } finally {
+      client.disconnect();
+    }
+  } finally {
+    await redis.stop();
+  }
+  expect(fs.existsSync(path.join(dataDir, 'redis', 'appendonlydir'))).toBe(true);
+  // Same DATA_DIR again: the same password, and the stream entry survived the restart (from the AOF).
+  const again = await startRedisServer(npmStartRedisOptions({ dataDir }));
+  try {
+    expect(new URL(again.url).password).toBe(options.auth.password);
+    const client = new Redis(again.url);
+    try {
+      expect((await client.xrange('risk_decisions', '-', '+')).map(([, f]) => f)).toEqual([['data', '{"kept":true}']]);
+    } finally {
+      client.disconnect();
+    }
+  } finally {
+    await again.stop();
+  }
+});
+
+test('the suite\'s Redis requires its ACL user: REDIS_URL carries a password, and without it commands are refused', async () => {
+  const url = new URL(testServices().redisUrl);
+  expect(url.username).toBe('trade-exec-test');
+  expect(url.password.length).toBeGreaterThanOrEqual(32);
+  const withIt = new Redis(url.toString());
+  const without = new Redis(`redis://127.0.0.1:${url.port}`, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, enableReadyCheck: false });
+  without.on('error', () => undefined);
+  try {
+    expect(await withIt.ping()).toBe('PONG');
+    expect(await withIt.config('GET', 'appendonly')).toEqual(['appendonly', 'no']);
+    await expect(without.connect().then(() => without.xadd('risk_decisions', '*', 'data', '{}'))).rejects.toThrow(/NOAUTH/);
+  } finally {
+    withIt.disconnect();
+    without.disconnect();
+  }
 });
 
 test('redis-server missing: the error says how to install it', async () => {

@@ -4,7 +4,8 @@
  *  - a Temporal dev server (CLI found or built by ensureTemporalCli, progress printed; file db
  *    with fast SQLite pragmas; UI on; this service's search attributes registered),
  *  - an embedded Postgres (fsync off),
- *  - a redis-server keeping nothing on disk,
+ *  - a redis-server keeping nothing on disk, requiring an ACL user and password (REDIS_URL
+ *    redis://trade-exec-test:PASSWORD@127.0.0.1:PORT),
  * then exports TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_UI_URL, DATABASE_URL, REDIS_URL,
  * TEMPORAL_CLI_PATH (+ TEST_SERVICES_FILE, TEST_SERVICES_CONTROL) through process.env, which
  * jest copies into every test file's `process.env`, and writes them to
@@ -19,11 +20,13 @@
  * it is also kept when startup fails. Dirs of runs killed before teardown (owner.pid dead) are
  * removed by the next run.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres, type PostgresServer } from '../../src/operations/postgres-server';
+import { redactUrl } from '../../src/logging';
 import { startRedisServer, type RedisServer } from '../../src/operations/redis-server';
 import { ensureTemporalCli } from '../../src/operations/temporal-cli';
 import { startTemporalDevServer, type TemporalDevServer } from '../../src/operations/temporal-dev-server';
@@ -82,7 +85,9 @@ export default async function globalSetup(): Promise<void> {
       );
     })(),
     (async () => {
-      handles.redis = await timed('redis', () => startRedisServer({ dir: root, logFile: path.join(root, 'redis.log') }));
+      // With an ACL user and password, so that every test that reaches Redis proves authentication works.
+      const auth = { user: 'trade-exec-test', password: randomBytes(18).toString('hex') };
+      handles.redis = await timed('redis', () => startRedisServer({ dir: root, logFile: path.join(root, 'redis.log'), auth }));
     })(),
   ]);
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
@@ -107,7 +112,7 @@ export default async function globalSetup(): Promise<void> {
   say(
     `ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (${Object.entries(timings)
       .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
-      .join(', ')}): Temporal ${values.TEMPORAL_ADDRESS} UI ${values.TEMPORAL_UI_URL}, Postgres 127.0.0.1:${handles.postgres!.port}, ${values.REDIS_URL}`,
+      .join(', ')}): Temporal ${values.TEMPORAL_ADDRESS} UI ${values.TEMPORAL_UI_URL}, Postgres 127.0.0.1:${handles.postgres!.port}, ${redactUrl(values.REDIS_URL)}`,
   );
 }
 

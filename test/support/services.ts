@@ -22,6 +22,7 @@ export interface TestServices {
   temporalCliPath: string;
   /** Superuser url of the embedded Postgres (database "postgres"; create per-test databases). */
   databaseUrl: string;
+  /** redis://trade-exec-test:PASSWORD@127.0.0.1:PORT: the test Redis requires its ACL user. */
   redisUrl: string;
   /** JSON file with the same values. */
   servicesFile: string;
