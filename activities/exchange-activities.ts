@@ -1,16 +1,37 @@
 /**
- * Activities that talk to the exchange. The one rule they exist to keep: a retry never creates a
- * second order. Every order carries a deterministic client order id; whenever the outcome of a
- * submission is unknown, the exchange is asked about that id before anything is sent again.
+ * Activities that talk to the exchange. The rules they exist to keep:
+ *
+ * 1. A retry never creates a second order. Every order carries a deterministic client order id;
+ *    before any request that may place an intent is sent, it is written to the send log with the
+ *    instant after which the exchange can no longer accept it (the recvWindow rule). Whenever an
+ *    intent may have been sent before (an earlier attempt, an earlier run, a run since a reset)
+ *    or a send's outcome is unknown, we wait until that instant has passed and ask the exchange
+ *    about the id before anything is sent again.
+ * 2. An attempt that may no longer be the current one never sends: right before the bytes go out
+ *    it checks that it was not cancelled, that its start-to-close deadline is not near, and that
+ *    it has been heartbeating; otherwise it fails as AttemptSuperseded and the next attempt settles.
+ * 3. A refusal by the exchange is the order's fate only when no earlier send of the intent can
+ *    have landed. After an unknown outcome it is just another unknown.
+ * 4. Reads and cancels retry through anything (an outage, a key answering -2015): a trade must
+ *    never end while one of its orders may still be live.
+ *
+ * The assumption under all of it: Binance refuses a signed request once its `timestamp` is more
+ * than `recvWindow` old (checked on arrival and again just before matching), and refuses one more
+ * than 1 s ahead of its clock; the settle margin covers that second and the clocks of our workers.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { BinanceSpotClient, Order, OrderResponse } from '../src/exchange';
+import type { Pool } from 'pg';
+import type { BinanceSpotClient, Order, OrderResponse, RequestHooks } from '../src/exchange';
 import type { OrderListResponse } from '../src/exchange/schemas';
 import { BinanceError, isBinanceError } from '../src/exchange/errors';
 import { prepareOrder as applyFilters, symbolRules } from '../src/exchange/filters';
 import type { Logger } from '../src/logging';
+import { createMemorySendLog, createPgSendLog, type SendLog } from '../src/persistence/send-log';
 import type { Side } from '../src/shared/decision';
+import { dec } from '../src/shared/decimal';
+import { EXCHANGE_START_TO_CLOSE_MS } from '../src/shared/activity-timeouts';
+import { FailureType } from '../src/shared/failure-types';
 import type {
   ExchangeOrderType,
   OcoIntent,
@@ -29,6 +50,13 @@ export interface ExchangeActivityDeps {
   /** Wall-clock uncertainty added on top of recvWindow before an absent order is trusted to stay absent. */
   settleMarginMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Where sends are logged before they go out; default the `order_sends` table when `pool` is given. */
+  sendLog?: SendLog;
+  pool?: Pool;
+  /** The longest a submission lets itself wait (send slot, rate budget) between logging a send and sending it; default 15 s. */
+  maxSendDelayMs?: number;
+  /** Whole-request timeout of the client, for the start-up check of activity timeouts; default 10 s. */
+  requestTimeoutMs?: number;
 }
 
 export interface PrepareOrderRequest {
@@ -54,13 +82,110 @@ export interface OrderRef {
   clientOrderId: string;
 }
 
+export interface AmendQuantityRequest extends OrderRef {
+  /** The order's new total quantity (executed included), lower than today's. */
+  newQty: string;
+}
+
 /** Binance `-2010` text for a re-used client order id of an open order. */
 const DUPLICATE_ORDER = 'Duplicate order sent.';
+
+/**
+ * The start-to-close timeout the workflows give exchange activities (workflows/trade-activities.ts).
+ * A worker refuses to start with settings under which a legitimate wait could outlast it: an
+ * attempt would then be timed out while it can still send.
+ */
+const EXCHANGE_ACTIVITY_START_TO_CLOSE_MS = EXCHANGE_START_TO_CLOSE_MS;
+/** How close to its deadline an attempt stops sending (clock skew between worker and server, scheduling). */
+const DEADLINE_GUARD_MS = 10_000;
+
+/**
+ * The longest legitimate life of one attempt: its longest wait before sending, the recvWindow
+ * wait of a settle, and three sends (the first plus two resends after unknown outcomes), each
+ * up to the request timeout, plus the lookups after them.
+ */
+export function longestSubmissionMs(o: { recvWindowMs: number; settleMarginMs: number; maxSendDelayMs: number; requestTimeoutMs: number }): number {
+  return o.maxSendDelayMs + o.recvWindowMs + o.settleMarginMs + 3 * o.requestTimeoutMs + DEADLINE_GUARD_MS;
+}
+
+export function checkActivityTimeouts(o: { recvWindowMs: number; settleMarginMs: number; maxSendDelayMs: number; requestTimeoutMs: number }): void {
+  const need = longestSubmissionMs(o);
+  if (need > EXCHANGE_ACTIVITY_START_TO_CLOSE_MS) {
+    throw new Error(
+      `exchange timeouts do not fit: recvWindow ${o.recvWindowMs} ms + settle margin ${o.settleMarginMs} ms + send delay ${o.maxSendDelayMs} ms` +
+        ` + 3 × request timeout ${o.requestTimeoutMs} ms + guard ${DEADLINE_GUARD_MS} ms = ${need} ms, more than the activities' start-to-close` +
+        ` timeout of ${EXCHANGE_ACTIVITY_START_TO_CLOSE_MS} ms; lower BINANCE_RECV_WINDOW or the request timeout`,
+    );
+  }
+}
+
+/**
+ * What this attempt may still do. An attempt Temporal has given up on (timed out, cancelled,
+ * or silent past its heartbeat timeout) may still be running here; it must never send.
+ */
+class CurrentAttempt {
+  private lastBeat = Date.now();
+  private readonly ctx: Context | undefined;
+
+  constructor() {
+    try {
+      this.ctx = Context.current();
+    } catch {
+      this.ctx = undefined; // outside an activity (unit use): nothing can supersede us
+    }
+  }
+
+  get attempt(): number {
+    return this.ctx?.info.attempt ?? 1;
+  }
+
+  /** When this attempt was scheduled (local clock); an earlier attempt ended before it. */
+  get scheduledAt(): number {
+    return this.ctx?.info.currentAttemptScheduledTimestampMs ?? Date.now();
+  }
+
+  /** The latest this attempt may send: a guard before the server's start-to-close deadline. */
+  get sendDeadline(): number {
+    if (!this.ctx) return Number.POSITIVE_INFINITY;
+    const { currentAttemptScheduledTimestampMs, startToCloseTimeoutMs } = this.ctx.info;
+    // Scheduled ≤ started, so this is earlier than the server's deadline, never later.
+    return currentAttemptScheduledTimestampMs + startToCloseTimeoutMs - DEADLINE_GUARD_MS;
+  }
+
+  beat(details: unknown): void {
+    this.lastBeat = Date.now();
+    try {
+      this.ctx?.heartbeat(details);
+    } catch {
+      // the context is gone (attempt finished): nothing to report to
+    }
+  }
+
+  /** Throws AttemptSuperseded unless this attempt is still the one Temporal waits for. */
+  assertCurrent(what: string): void {
+    if (!this.ctx) return;
+    const signal = this.ctx.cancellationSignal;
+    if (signal.aborted) throw superseded(`${what}: attempt ${this.attempt} was cancelled (${String(signal.reason ?? 'cancelled')}); not sending`);
+    const now = Date.now();
+    if (now > this.sendDeadline) throw superseded(`${what}: attempt ${this.attempt} is within ${DEADLINE_GUARD_MS} ms of its timeout; not sending`);
+    const hb = this.ctx.info.heartbeatTimeoutMs;
+    // A stall (event loop, GC, suspended VM) longer than half the heartbeat timeout may have made
+    // the server give up on this attempt and schedule the next one, which may be sending now.
+    if (hb && now - this.lastBeat > hb / 2) throw superseded(`${what}: attempt ${this.attempt} has not heartbeaten for ${now - this.lastBeat} ms; not sending`);
+  }
+}
+
+function superseded(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ message, type: FailureType.AttemptSuperseded, nextRetryDelay: 100 });
+}
 
 export function createExchangeActivities(deps: ExchangeActivityDeps) {
   const { exchange, logger } = deps;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const settleMargin = deps.settleMarginMs ?? 1000;
+  const maxSendDelay = deps.maxSendDelayMs ?? 15_000;
+  checkActivityTimeouts({ recvWindowMs: deps.recvWindowMs, settleMarginMs: settleMargin, maxSendDelayMs: maxSendDelay, requestTimeoutMs: deps.requestTimeoutMs ?? 10_000 });
+  const sendLog = deps.sendLog ?? (deps.pool ? createPgSendLog(deps.pool) : createMemorySendLog());
 
   /** Looks an order up by client order id; `undefined` only on Binance's -2013. */
   async function lookup(ref: OrderRef): Promise<OrderSnapshot | undefined> {
@@ -68,61 +193,100 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
       return toSnapshot(await exchange.getOrder({ symbol: ref.symbol, origClientOrderId: ref.clientOrderId }));
     } catch (err) {
       if (isBinanceError(err, 'not_found')) return undefined;
-      throw toFailure(err);
+      throw readFailure(err);
     }
   }
 
-  /** Waits until a request sent at `sentAt` can no longer be accepted by the exchange. */
-  async function outwaitRecvWindow(sentAt: number): Promise<void> {
-    const wait = sentAt + deps.recvWindowMs + settleMargin - Date.now();
-    if (wait > 0) {
-      heartbeat({ phase: 'waiting out recvWindow before settling', waitMs: wait });
-      await sleep(wait);
+  /** Waits (heartbeating) until the local clock is past `until`. */
+  async function outwait(attempt: CurrentAttempt, until: number, why: string): Promise<void> {
+    for (let left = until - Date.now(); left > 0; left = until - Date.now()) {
+      attempt.beat({ phase: why, waitMs: left });
+      await sleep(Math.min(left, 2000));
     }
   }
 
   /**
-   * The exactly-once rule every submission follows, whatever it submits: before a retried
-   * attempt, and after any unknown outcome, wait until the earlier request can no longer be
-   * accepted and ask the exchange (`find`); only if it has nothing is the request sent (again).
-   * A -2010 "Duplicate order sent." means the id is already an open order: it is adopted too.
+   * The exactly-once rule every submission follows, whatever it submits (see the top of this file).
+   * `find` settles: the intent as the exchange has it, or undefined when it does not exist.
    */
-  async function submitOnce<T>(what: Record<string, unknown>, find: () => Promise<T | undefined>, send: () => Promise<T>): Promise<T> {
-    const info = Context.current().info;
-    if (info.attempt > 1) {
-      await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
-      const existing = await find();
-      if (existing) {
-        logger.info({ ...what, attempt: info.attempt }, 'adopted what an earlier attempt submitted');
-        return existing;
+  async function submitOnce<T>(
+    intentId: string,
+    what: Record<string, unknown>,
+    find: () => Promise<T | undefined>,
+    send: (hooks: RequestHooks) => Promise<T>,
+  ): Promise<T> {
+    const attempt = new CurrentAttempt();
+    const timer = setInterval(() => attempt.beat({ phase: 'in flight' }), 2000);
+    try {
+      const logged = await sendLog.lastSend(intentId);
+      // Before this release nothing was logged; an attempt > 1 then still means "maybe sent".
+      const earlier = attempt.attempt > 1 ? attempt.scheduledAt + deps.recvWindowMs + settleMargin : undefined;
+      let mayHaveLanded = logged !== undefined || earlier !== undefined;
+      if (mayHaveLanded) {
+        await outwait(attempt, Math.max(logged ?? 0, earlier ?? 0), 'waiting out an earlier send before settling');
+        const existing = await find();
+        if (existing) {
+          logger.info({ ...what, attempt: attempt.attempt }, 'adopted what an earlier send placed');
+          return existing;
+        }
       }
-    }
-    for (let sends = 1; ; sends++) {
-      const sentAt = Date.now();
-      try {
-        return await send();
-      } catch (err) {
-        if (isBinanceError(err, 'rejected') && err.code === -2010 && err.msg === DUPLICATE_ORDER) {
+      for (let sends = 1; ; sends++) {
+        const sendBy = Math.min(Date.now() + maxSendDelay, attempt.sendDeadline);
+        let acceptableUntil = sendBy + deps.recvWindowMs + settleMargin;
+        attempt.assertCurrent(String(what.clientOrderId ?? what.listClientOrderId ?? intentId));
+        await sendLog.recordSend(intentId, acceptableUntil);
+        try {
+          return await send({
+            beforeSend: () => {
+              attempt.assertCurrent(intentId);
+              if (Date.now() > sendBy) throw superseded(`${intentId}: waited past the logged send window; not sending`);
+            },
+            onSent: (sent) => {
+              acceptableUntil = sent.acceptableUntilLocalMs + settleMargin;
+            },
+          });
+        } catch (err) {
+          if (err instanceof ApplicationFailure && err.type === FailureType.AttemptSuperseded) throw err;
+          // What the exchange answered bounds what the send can still do: nothing, when it said
+          // it did not execute it; until its signed timestamp's recvWindow ends, when unknown.
+          if (isBinanceError(err, 'unknown_outcome')) await sendLog.narrow(intentId, acceptableUntil);
+          else if (isBinanceError(err)) await sendLog.narrow(intentId, Date.now());
+          if (isBinanceError(err, 'rejected') && err.code === -2010 && err.msg === DUPLICATE_ORDER) {
+            const existing = await find();
+            if (existing) return existing;
+          }
+          if (isBinanceError(err, 'rejected')) {
+            // A refusal decides the intent's fate only if nothing sent before can have landed.
+            if (!mayHaveLanded) throw toFailure(err);
+            // The refused request itself placed nothing; one more look catches an earlier send
+            // that the exchange only now shows.
+            const existing = await find();
+            if (existing) return existing;
+            throw toFailure(err);
+          }
+          if (!isBinanceError(err, 'unknown_outcome')) throw toFailure(err);
+          mayHaveLanded = true;
+          logger.warn({ ...what, code: err.code, msg: err.msg }, 'submission outcome unknown; settling by query before any resend');
+          await outwait(attempt, acceptableUntil, 'waiting out recvWindow before settling');
           const existing = await find();
           if (existing) return existing;
+          if (sends >= 3) throw toFailure(err);
         }
-        if (!isBinanceError(err, 'unknown_outcome') || sends >= 3) throw toFailure(err);
-        logger.warn({ ...what, code: err.code, msg: err.msg }, 'submission outcome unknown; settling by query before any resend');
-        await outwaitRecvWindow(sentAt);
-        const existing = await find();
-        if (existing) return existing;
       }
+    } finally {
+      clearInterval(timer);
     }
   }
 
   function placeOrderOnce(intent: OrderIntent): Promise<PlaceOrderResult> {
     return submitOnce<PlaceOrderResult>(
+      intent.clientOrderId,
       { clientOrderId: intent.clientOrderId },
       async () => {
         const order = await lookup(intent);
         return order && { order, adopted: true };
       },
-      async () => {
+      async (hooks) => {
         const resp = await exchange.newOrder({
           symbol: intent.symbol,
           side: intent.side,
@@ -132,7 +296,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
           stopPrice: intent.stopPrice,
           timeInForce: intent.timeInForce,
           newClientOrderId: intent.clientOrderId,
-        });
+        }, hooks);
         return { order: fromResponse(resp), adopted: false };
       },
     );
@@ -147,10 +311,10 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         return { orderListId: list.orderListId, above, below, adopted: true };
       } catch (err) {
         if (isBinanceError(err, 'not_found')) return undefined;
-        throw toFailure(err);
+        throw readFailure(err);
       }
     };
-    return submitOnce<PlaceOrderListResult>({ listClientOrderId: oco.listClientOrderId }, findList, async () => {
+    return submitOnce<PlaceOrderListResult>(oco.listClientOrderId, { listClientOrderId: oco.listClientOrderId }, findList, async (hooks) => {
       const resp = await exchange.newOco({
         symbol: oco.symbol,
         side: oco.side,
@@ -166,7 +330,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         belowPrice: oco.below.price,
         belowStopPrice: oco.below.stopPrice,
         belowTimeInForce: oco.below.type === 'LIMIT_MAKER' ? undefined : 'GTC',
-      });
+      }, hooks);
       return { orderListId: resp.orderListId, ...legsOf(resp, oco), adopted: false };
     });
   }
@@ -180,13 +344,16 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
       if (replacement || old.status !== 'NEW') return { old, replacement };
       return undefined;
     };
+    const attempt = new CurrentAttempt();
     if (info.attempt > 1) {
-      await outwaitRecvWindow(info.currentAttemptScheduledTimestampMs);
+      await outwait(attempt, info.currentAttemptScheduledTimestampMs + deps.recvWindowMs + settleMargin, 'waiting out recvWindow before settling');
       const settled = await settle();
       if (settled) return settled;
     }
     const r = args.replacement;
-    const sentAt = Date.now();
+    let acceptableUntil = Date.now() + maxSendDelay + deps.recvWindowMs + settleMargin;
+    attempt.assertCurrent(r.clientOrderId);
+    await sendLog.recordSend(r.clientOrderId, acceptableUntil);
     try {
       const res = await exchange.cancelReplace({
         symbol: r.symbol,
@@ -199,6 +366,11 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         newClientOrderId: r.clientOrderId,
         cancelOrigClientOrderId: args.old.clientOrderId,
         cancelReplaceMode: 'STOP_ON_FAILURE',
+      }, {
+        beforeSend: () => attempt.assertCurrent(r.clientOrderId),
+        onSent: (sent) => {
+          acceptableUntil = sent.acceptableUntilLocalMs + settleMargin;
+        },
       });
       const old = await lookup(args.old);
       if (!old) throw ApplicationFailure.retryable(`order ${args.old.clientOrderId} vanished during amend`, 'OrderNotFound');
@@ -213,7 +385,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
       return error ? { old, replacement: placed, error } : { old, replacement: placed };
     } catch (err) {
       if (!isBinanceError(err, 'unknown_outcome')) throw toFailure(err);
-      await outwaitRecvWindow(sentAt);
+      await outwait(attempt, acceptableUntil, 'waiting out recvWindow before settling');
       const settled = await settle();
       if (settled) return settled;
       throw toFailure(err);
@@ -261,76 +433,171 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     },
 
     /**
-     * Submits an order exactly once, whatever happens on the wire.
-     *
-     * - On a retry (attempt > 1) an earlier attempt may have placed the order, so we first wait
-     *   until that attempt's request is past its recvWindow (it cannot be accepted any more) and
-     *   ask the exchange: found → adopt it, -2013 → safe to send.
-     * - On an unknown outcome in this attempt we do the same before sending again.
-     * - A -2010 "Duplicate order sent." means the id is already an open order: adopt it.
+     * Submits an order exactly once, whatever happens on the wire (the rules at the top of this
+     * file): a send that may have happened before is settled by query first; an unknown outcome
+     * is settled before any resend; -2010 "Duplicate order sent." adopts the open order.
      */
-    placeOrder: (intent: OrderIntent): Promise<PlaceOrderResult> => keepAlive(() => placeOrderOnce(intent)),
+    placeOrder: (intent: OrderIntent): Promise<PlaceOrderResult> => placeOrderOnce(intent),
 
     /** The order's current state; -2013 here is an error (the order was placed), not "absent". */
-    async queryOrder(ref: OrderRef): Promise<OrderSnapshot> {
-      const snap = await lookup(ref);
-      if (!snap) {
-        throw ApplicationFailure.retryable(`order ${ref.clientOrderId} on ${ref.symbol} does not exist on the exchange`, 'OrderNotFound');
-      }
-      return snap;
-    },
+    queryOrder: (ref: OrderRef): Promise<OrderSnapshot> =>
+      patiently('queryOrder', ref, async () => {
+        const snap = await lookup(ref);
+        if (!snap) {
+          throw ApplicationFailure.retryable(`order ${ref.clientOrderId} on ${ref.symbol} does not exist on the exchange`, FailureType.OrderNotFound);
+        }
+        return snap;
+      }),
 
-    /** Settles an order whose submission was never confirmed: the snapshot, or null if it does not exist. */
-    async findOrder(ref: OrderRef): Promise<OrderSnapshot | null> {
-      const info = Context.current().info;
-      // The last submission attempt ended before this activity was scheduled.
-      await outwaitRecvWindow(info.scheduledTimestampMs);
-      return (await lookup(ref)) ?? null;
-    },
+    /**
+     * Settles an order whose submission was never confirmed: the snapshot, or null if it does
+     * not exist and never will. Waits out every send the log knows of (and, for sends from before
+     * the log, the recvWindow since this activity was scheduled: the last attempt ended before).
+     */
+    findOrder: (ref: OrderRef): Promise<OrderSnapshot | null> =>
+      patiently('findOrder', ref, async (attempt) => {
+        const logged = await sendLog.lastSend(ref.clientOrderId);
+        const scheduled = Context.current().info.scheduledTimestampMs + deps.recvWindowMs + settleMargin;
+        await outwait(attempt, Math.max(logged ?? 0, scheduled), 'waiting out recvWindow before settling');
+        return (await lookup(ref)) ?? null;
+      }),
 
     /**
      * Places an OCO order list exactly once: the same settle-before-resend rule as placeOrder,
      * keyed by the list's client id.
      */
-    placeOrderList: (oco: OcoIntent): Promise<PlaceOrderListResult> => keepAlive(() => placeOrderListOnce(oco)),
+    placeOrderList: (oco: OcoIntent): Promise<PlaceOrderListResult> => placeOrderListOnce(oco),
 
     /** Cancels an order list (both legs); a list that is already done is read back instead. */
-    async cancelOrderList(args: { symbol: string; listClientOrderId: string; legs: OrderRef[] }): Promise<OrderSnapshot[]> {
-      try {
-        await exchange.cancelOrderList({ symbol: args.symbol, listClientOrderId: args.listClientOrderId });
-      } catch (err) {
-        if (!isBinanceError(err, 'not_found') && !(isBinanceError(err, 'rejected') && err.code === -2011)) throw toFailure(err);
-      }
-      const legs = await Promise.all(args.legs.map((l) => lookup(l)));
-      return legs.filter((l): l is OrderSnapshot => l !== undefined);
-    },
+    cancelOrderList: (args: { symbol: string; listClientOrderId: string; legs: OrderRef[] }): Promise<OrderSnapshot[]> =>
+      patiently('cancelOrderList', { symbol: args.symbol, clientOrderId: args.listClientOrderId }, async (attempt) => {
+        try {
+          await exchange.cancelOrderList(
+            { symbol: args.symbol, listClientOrderId: args.listClientOrderId },
+            { beforeSend: () => attempt.assertCurrent(args.listClientOrderId) },
+          );
+        } catch (err) {
+          if (!isBinanceError(err, 'not_found') && !(isBinanceError(err, 'rejected') && err.code === -2011)) throw readFailure(err);
+        }
+        const legs = await Promise.all(args.legs.map((l) => lookup(l)));
+        return legs.filter((l): l is OrderSnapshot => l !== undefined);
+      }),
 
     /**
-     * Amends a resting order by cancel-replace (Binance keeps no queue priority for a price
-     * change). STOP_ON_FAILURE: if the old order can no longer be cancelled (it filled), no
-     * replacement is placed. An unknown outcome is settled by looking up both ids.
+     * Amends a resting order by cancel-replace (kept for executions that began before the
+     * cancel-then-place amend; see workflows/legacy). STOP_ON_FAILURE: if the old order can no
+     * longer be cancelled (it filled), no replacement is placed.
      */
     replaceOrder: (args: { old: OrderRef; replacement: OrderIntent }): Promise<ReplaceOrderResult> =>
       keepAlive(() => replaceOrderOnce(args)),
 
     /**
+     * Reduces a resting order's quantity in place, keeping its priority in the queue (Binance's
+     * `PUT /api/v3/order/amend/keepPriority`). `newQty` is the order's new total, executed part
+     * included: the exchange applies it atomically against what has really filled, so no race
+     * with a fill can make the order execute more than `newQty`. Repeating the same amend is
+     * harmless, so an unknown outcome is settled by reading the order back.
+     */
+    amendOrderQuantity: (req: AmendQuantityRequest): Promise<OrderSnapshot> =>
+      patiently('amendOrderQuantity', req, async (attempt) => {
+        const current = await lookup(req);
+        if (!current) throw ApplicationFailure.retryable(`order ${req.clientOrderId} to amend is not visible on the exchange`, FailureType.OrderNotFound);
+        if (current.origQty === req.newQty || dec(current.origQty).eq(req.newQty) || isFinal(current.status)) return current;
+        let acceptableUntil = Date.now() + maxSendDelay + deps.recvWindowMs + settleMargin;
+        try {
+          const resp = await exchange.amendOrderKeepPriority(
+            { symbol: req.symbol, origClientOrderId: req.clientOrderId, newQty: req.newQty },
+            {
+              beforeSend: () => attempt.assertCurrent(req.clientOrderId),
+              onSent: (sent) => {
+                acceptableUntil = sent.acceptableUntilLocalMs + settleMargin;
+              },
+            },
+          );
+          const a = resp.amendedOrder;
+          // Binance spells the amended order's fields `qty` and `cumulativeQuoteQty` here.
+          return {
+            symbol: a.symbol,
+            orderId: a.orderId,
+            clientOrderId: req.clientOrderId,
+            orderListId: a.orderListId,
+            status: a.status,
+            type: a.type,
+            side: a.side,
+            price: a.price,
+            origQty: a.qty,
+            executedQty: a.executedQty,
+            cummulativeQuoteQty: a.cumulativeQuoteQty,
+            updateTime: resp.transactTime,
+          };
+        } catch (err) {
+          if (isBinanceError(err, 'rejected')) {
+            // Refused (e.g. the new quantity is not above what has filled, -2038 too many
+            // amends): the order is as the exchange has it; the workflow decides what follows.
+            const after = await lookup(req);
+            if (after) return after;
+            throw toFailure(err);
+          }
+          if (!isBinanceError(err, 'unknown_outcome')) throw readFailure(err);
+          await outwait(attempt, acceptableUntil, 'waiting out recvWindow before reading the amend back');
+          const after = await lookup(req);
+          if (after && (dec(after.origQty).eq(req.newQty) || isFinal(after.status))) return after;
+          throw toFailure(err);
+        }
+      }),
+
+    /**
      * Cancels the rest of an order. If the order is already final (filled while we were asking)
      * Binance answers -2011; the order's real final state is then read back, so a fill that
-     * raced the cancel is never lost.
+     * raced the cancel is never lost. Retried through anything: a trade must not end while an
+     * order of its may still be live.
      */
-    async cancelOrder(ref: OrderRef): Promise<OrderSnapshot> {
-      try {
-        const resp = await exchange.cancelOrder({ symbol: ref.symbol, origClientOrderId: ref.clientOrderId });
-        return { ...toSnapshot(resp), clientOrderId: ref.clientOrderId };
-      } catch (err) {
-        if (isBinanceError(err, 'not_found') || (isBinanceError(err, 'rejected') && err.code === -2011)) {
-          const snap = await lookup(ref);
-          if (snap) return snap;
+    cancelOrder: (ref: OrderRef): Promise<OrderSnapshot> =>
+      patiently('cancelOrder', ref, async (attempt) => {
+        try {
+          const resp = await exchange.cancelOrder(
+            { symbol: ref.symbol, origClientOrderId: ref.clientOrderId },
+            { beforeSend: () => attempt.assertCurrent(ref.clientOrderId) },
+          );
+          return { ...toSnapshot(resp), clientOrderId: ref.clientOrderId };
+        } catch (err) {
+          if (isBinanceError(err, 'not_found') || (isBinanceError(err, 'rejected') && err.code === -2011)) {
+            const snap = await lookup(ref);
+            if (snap) return snap;
+            throw ApplicationFailure.retryable(`order ${ref.clientOrderId} to cancel is not visible on the exchange yet`, FailureType.OrderNotFound);
+          }
+          throw readFailure(err);
         }
-        throw toFailure(err);
-      }
-    },
+      }),
   };
+
+  /**
+   * Runs a read or a cancel: heartbeating throughout (the client may wait for rate budget), and
+   * saying loudly when the exchange has not let it through for a while. Temporal retries it
+   * without an attempt limit; each failure after the third is logged as an error with the order.
+   */
+  async function patiently<T>(activity: string, ref: OrderRef, fn: (attempt: CurrentAttempt) => Promise<T>): Promise<T> {
+    const attempt = new CurrentAttempt();
+    const timer = setInterval(() => attempt.beat({ phase: 'in flight' }), 2000);
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (attempt.attempt >= 3) {
+        logger.error(
+          { activity, symbol: ref.symbol, clientOrderId: ref.clientOrderId, attempt: attempt.attempt, err: err instanceof Error ? err.message : String(err) },
+          'exchange has not answered this order request for several attempts; the trade waits and keeps trying (the order may be live)',
+        );
+      }
+      throw err;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+}
+
+const FINAL_STATUSES = new Set(['FILLED', 'CANCELED', 'EXPIRED', 'EXPIRED_IN_MATCH', 'REJECTED']);
+function isFinal(status: string): boolean {
+  return FINAL_STATUSES.has(status);
 }
 
 function legsOf(resp: OrderListResponse, oco: OcoIntent): { above: OrderSnapshot; below: OrderSnapshot } {
@@ -342,11 +609,7 @@ function legsOf(resp: OrderListResponse, oco: OcoIntent): { above: OrderSnapshot
   return { above: find(oco.above.clientOrderId), below: find(oco.below.clientOrderId) };
 }
 
-/**
- * Runs a submission while heartbeating every 2 s. A live attempt (waiting on the rate budget or
- * a slow exchange) is then never declared dead and retried in parallel, which could race its
- * own still-running request; a dead worker stops heartbeating and is noticed quickly.
- */
+/** Heartbeats every 2 s while `fn` runs (legacy replaceOrder; the rest use CurrentAttempt). */
 async function keepAlive<T>(fn: () => Promise<T>): Promise<T> {
   const timer = setInterval(() => heartbeat({ phase: 'in flight' }), 2000);
   try {
@@ -405,6 +668,20 @@ function fromResponse(r: OrderResponse): OrderSnapshot {
  * chain (non-retryable types), "retry later" carries the exchange's Retry-After as the next
  * retry delay, unknown outcomes are retryable (the next attempt settles by query first).
  */
+const MIN_RETRY_DELAY_MS = 100;
+
+/**
+ * For reads and cancels: a refusal (a key answering -2015 during a rotation, a proxy's 400) is
+ * retried like any other failure, because giving up could leave a live order unfollowed.
+ */
+export function readFailure(err: unknown): ApplicationFailure {
+  if (isBinanceError(err, 'rejected')) {
+    const f = toFailure(err);
+    return ApplicationFailure.create({ message: `refused (retrying): ${f.message}`, type: FailureType.ExchangeError, details: f.details ? [...f.details] : undefined });
+  }
+  return toFailure(err);
+}
+
 export function toFailure(err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   if (!(err instanceof BinanceError)) {
@@ -419,14 +696,16 @@ export function toFailure(err: unknown): ApplicationFailure {
         message: err.message,
         type: 'ExchangeBanned',
         details,
-        nextRetryDelay: err.retryAfterMs ?? 60_000,
+        nextRetryDelay: Math.max(MIN_RETRY_DELAY_MS, err.retryAfterMs ?? 60_000),
       });
     case 'retry_later':
       return ApplicationFailure.create({
         message: err.message,
         type: 'ExchangeRetryLater',
         details,
-        nextRetryDelay: err.retryAfterMs,
+        // Never 0: a zero next-retry delay ends the retries on some servers (seen on the dev
+        // server as RETRY_STATE_TIMEOUT after attempt 1); absent, the retry policy's backoff applies.
+        nextRetryDelay: err.retryAfterMs === undefined ? undefined : Math.max(MIN_RETRY_DELAY_MS, err.retryAfterMs),
       });
     case 'not_found':
       return ApplicationFailure.create({ message: err.message, type: 'OrderNotFound', details });

@@ -164,3 +164,36 @@ function intent(
     timeInForce,
   };
 }
+
+/** What an amend's replacement may still execute: the new total less what every entry order executed. */
+export function restAfter(state: TradeState, newTotal: string): string {
+  const executed = state.orders
+    .filter((o) => o.intent.purpose !== 'bracket')
+    .reduce((acc, o) => acc.plus(o.exchange?.executedQty ?? '0'), dec(0));
+  return dec(newTotal).minus(executed).toFixed();
+}
+
+/**
+ * The replacement for an amended order, placed after the old one is cancelled and final: its
+ * quantity is what the trade may still execute (see restAfter), so a fill that raced the
+ * cancel is subtracted, never executed twice.
+ */
+export async function replacementAfterCancel(
+  input: TradeInput,
+  state: TradeState,
+  old: TrackedOrder,
+  price: string | undefined,
+  quantity: string,
+  n: number,
+  prepare: Prepare,
+): Promise<OrderPlan> {
+  const p = await prepare({
+    symbol: input.decision.symbol,
+    side: old.intent.side,
+    type: old.intent.type,
+    quantity,
+    price,
+    stopPrice: old.intent.stopPrice,
+  });
+  return { kind: 'single', orders: [intent(state, { kind: 'replacement', n }, old.intent.side, old.intent.type, p, old.intent.timeInForce)] };
+}

@@ -60,7 +60,9 @@ export function buildReport(input: TradeInput, state: TradeState, seq: number): 
     commission_asset: asset,
     commissions: fills.commissions,
     execution_time: state.finishedAt !== undefined ? state.finishedAt - state.startedAt : null,
-    error: success ? null : state.error ?? null,
+    // A filled trade whose protective bracket was refused carries why: the position is unprotected.
+    error: success && state.protection?.status !== 'refused' ? null : state.error ?? null,
+    protection_status: state.protection?.status ?? 'not_requested',
     timestamp: state.finishedAt ?? Date.now(),
   };
 }

@@ -146,6 +146,8 @@ export type TradeStatus =
   | 'submitting'
   | 'working'
   | 'cancelling'
+  /** An order's fate is not known yet (the exchange has not answered); the workflow keeps asking. */
+  | 'settling'
   | 'filled'
   | 'partially_filled'
   | 'cancelled'
@@ -181,6 +183,13 @@ export interface TradeState {
   operations: OperatorOperation[];
   orders: TrackedOrder[];
   error?: string;
+  /**
+   * What became of the protective bracket a decision asked for: placed, or refused (the filters
+   * after fees or the exchange said no; the position is then unprotected and an alert is raised).
+   */
+  protection?: { status: 'placed' | 'refused'; reason?: string };
+  /** Set while the service cannot know something it needs (an order's fate during an outage). */
+  attention?: string;
   startedAt: number;
   finishedAt?: number;
 }
@@ -220,6 +229,8 @@ export interface ExecutionReport {
   commissions: Record<string, string>;
   execution_time: number | null;
   error: string | null;
+  /** For decisions with stop_loss/take_profit: whether the protective order(s) were placed. */
+  protection_status?: 'placed' | 'refused' | 'not_requested';
   timestamp: number;
 }
 

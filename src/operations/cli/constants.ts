@@ -9,6 +9,7 @@ export const TRADE_STATUSES: readonly TradeStatus[] = [
   'submitting',
   'working',
   'cancelling',
+  'settling',
   'filled',
   'partially_filled',
   'cancelled',

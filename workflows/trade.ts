@@ -1,0 +1,673 @@
+/**
+ * The life of one approved risk decision, as a class the thin TradeExecution workflow drives:
+ *
+ *   validate against the exchange's rules → submit the entry (exactly once) → follow it until
+ *   filled, cancelled or timed out, obeying operator requests → protect the fill with a bracket
+ *   if asked → settle fills into the portfolio → publish the execution report.
+ *
+ * The promises it keeps, whatever fails and whatever an operator does:
+ *
+ * - Never an orphan. Everything that acts on the exchange (submitting, cancelling, amending, and
+ *   the bookkeeping of what came back) runs in a non-cancellable scope: a workflow cancellation
+ *   is only ever observed while the trade waits, when every intent sent has been settled. Before
+ *   the trade ends, for whatever reason, `windDown` settles every intent whose fate is not known
+ *   (waiting out its recvWindow, asking by client order id), cancels what rests and reads back
+ *   until each order is final; only then are fills booked and the report published.
+ * - Never more than risk approved. An amend that changes the price cancels first and places only
+ *   what the exchange says is still unexecuted once the old order is final; one that only reduces
+ *   the quantity amends in place (keep priority), atomically against fills. Close-now places
+ *   its market order only once every resting entry order is final.
+ * - Never a guess. When an order's fate cannot be known (the exchange does not answer), the trade
+ *   says so (status `settling`, `attention`), keeps asking, and does not end.
+ *
+ * Every side effect is an activity; this class only decides. It never sees a credential.
+ */
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  ContinueAsNew,
+  continueAsNew,
+  isCancellation,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { PrepareOrderRequest, PreparedOrder } from '../activities/exchange-activities';
+import { sideOf, type Side } from '../src/shared/decision';
+import { dec } from '../src/shared/decimal';
+import { FailureType } from '../src/shared/failure-types';
+import { isTerminal } from '../src/shared/order-state';
+import { SA } from '../src/shared/search-attributes';
+import type { OperatorOperation, OrderSnapshot, TrackedOrder, TradeInput, TradeState, TradeStatus } from '../src/shared/trade';
+import {
+  amendSignal,
+  amendUpdate,
+  cancelSignal,
+  cancelUpdate,
+  closeNowSignal,
+  closeNowUpdate,
+  exchangeOrderUpdateSignal,
+  getStateQuery,
+  setTimeoutSignal,
+  setTimeoutUpdate,
+  type AmendRequest,
+  type CancelRequest,
+  type SetTimeoutRequest,
+} from './definitions';
+import { validateAmend, validateSetTimeout, validateWorking } from './operator-validation';
+import { bracketPlan, closePlan, entryPlan, replacementAfterCancel, restAfter, type OrderPlan } from './order-plans';
+import { buildReport, finalTradeStatus } from './report';
+import { applySnapshot, trackOrder, transition } from './tracked-order';
+import type { TradeActivities } from './trade-activities';
+
+/**
+ * Poll fallback when push is silent: 1 s, doubling, at most 60 s, so a resting order's cost in
+ * exchange weight and history length grows with the log of its age, not linearly. Once the
+ * user data stream has delivered an update for an order, push is known to work for it and the
+ * fallback only needs to catch a lost stream: it starts at 30 s and grows to 5 min.
+ */
+const POLL = { firstMs: 1_000, maxMs: 60_000, pushedFirstMs: 30_000, pushedMaxMs: 300_000 };
+/** A cancel that left the order open (PENDING_CANCEL, or refused) is tried again after this, doubling. */
+const CANCEL_RETRY = { firstMs: 2_000, maxMs: 60_000 };
+/** Reading back an order that should be final (wind-down): first wait, doubling to the max. */
+const CONFIRM = { firstMs: 500, maxMs: 30_000 };
+
+export class Trade {
+  readonly state: TradeState;
+  private readonly pushes: OrderSnapshot[] = [];
+  private readonly pushedOrders = new Set<string>();
+  private readonly side: Side;
+  private nextCancelAt = 0;
+  private cancelBackoffMs = CANCEL_RETRY.firstMs;
+
+  constructor(
+    private readonly input: TradeInput,
+    private readonly acts: TradeActivities,
+  ) {
+    const d = input.decision;
+    const side = sideOf(d.original_signal);
+    if (d.decision === 'reject' || side === undefined) {
+      // The bridge never starts these; refuse loudly rather than guess a side.
+      throw ApplicationFailure.nonRetryable(`decision ${d.decision_id} has nothing to execute`, FailureType.InvalidDecision);
+    }
+    this.side = side;
+    const startedAt = Date.now();
+    this.state = input.resume ?? {
+      workflowId: workflowInfo().workflowId,
+      decisionId: d.decision_id,
+      symbol: d.symbol,
+      side,
+      status: 'validating',
+      phase: 'entry',
+      targetQty: d.approved_size,
+      approvedQty: d.approved_size,
+      working: [],
+      counters: { replacement: 0, close: 0, bracket: 0 },
+      deadline: startedAt + (d.timeout_ms ?? input.defaultOrderTimeoutMs),
+      operations: [],
+      orders: [],
+      startedAt,
+    };
+  }
+
+  // ---- the operator surface ------------------------------------------------------------------
+
+  registerHandlers(): void {
+    const state = this.state;
+    setHandler(getStateQuery, () => state);
+    setHandler(exchangeOrderUpdateSignal, (snap) => void this.pushes.push(snap));
+    setHandler(cancelSignal, (req: CancelRequest) => void this.enqueue('cancel', { reason: req?.reason ?? 'operator signal' }));
+    setHandler(cancelUpdate, (req) => this.settled(this.enqueue('cancel', { reason: req?.reason ?? 'operator update' })), {
+      validator: (_req: CancelRequest) => validateWorking(state),
+    });
+    setHandler(amendSignal, (req: AmendRequest) => {
+      const op = this.enqueue('amend', { ...req });
+      try {
+        validateAmend(state, req);
+      } catch (err) {
+        op.status = 'failed';
+        op.result = err instanceof Error ? err.message : String(err);
+      }
+    });
+    setHandler(amendUpdate, (req) => this.settled(this.enqueue('amend', { ...req })), { validator: (req) => validateAmend(state, req) });
+    setHandler(closeNowSignal, () => void this.enqueue('closeNow', {}));
+    setHandler(closeNowUpdate, () => this.settled(this.enqueue('closeNow', {})), { validator: () => validateWorking(state) });
+    setHandler(setTimeoutSignal, (req) => {
+      try {
+        validateSetTimeout(state, req, Date.now());
+        this.applyTimeout(req);
+      } catch {
+        // A signal has no one to answer; an invalid one changes nothing.
+      }
+    });
+    setHandler(setTimeoutUpdate, (req) => this.applyTimeout(req), { validator: (req) => validateSetTimeout(state, req, Date.now()) });
+  }
+
+  private enqueue(kind: OperatorOperation['kind'], args: Record<string, unknown>): OperatorOperation {
+    const op: OperatorOperation = { id: this.state.operations.length + 1, kind, args, status: 'pending', at: Date.now() };
+    this.state.operations.push(op);
+    return op;
+  }
+
+  private async settled(op: OperatorOperation): Promise<TradeState> {
+    await condition(() => op.status !== 'pending');
+    if (op.status === 'failed') throw ApplicationFailure.nonRetryable(op.result ?? `${op.kind} failed`, FailureType.OperationFailed);
+    return this.state;
+  }
+
+  private applyTimeout(req: SetTimeoutRequest): TradeState {
+    this.state.deadline = this.state.startedAt + req.timeoutMs;
+    const op = this.enqueue('setTimeout', { timeoutMs: req.timeoutMs });
+    op.status = 'done';
+    op.result = `deadline ${new Date(this.state.deadline).toISOString()}`;
+    return this.state;
+  }
+
+  private hasPendingOperation(): boolean {
+    return this.state.operations.some((op) => op.status === 'pending');
+  }
+
+  // ---- the process ---------------------------------------------------------------------------
+
+  async run(): Promise<TradeState> {
+    const state = this.state;
+    try {
+      if (state.phase === 'entry' && state.orders.length === 0) {
+        const plan = await act(() => this.plan(() => entryPlan(this.input, state, this.side, this.guardedPrepare)));
+        if (!plan) return await act(() => this.finish());
+        await act(() => this.submit(plan));
+      }
+      if (state.phase === 'entry') {
+        await this.follow(true);
+        await act(() => this.protect());
+      }
+      if (state.phase === 'bracket') await this.follow(false);
+      state.phase = 'done';
+      return await act(() => this.finish());
+    } catch (err) {
+      // Continue-as-new hands the trade to the next run; it does not end it.
+      if (err instanceof ContinueAsNew) throw err;
+      const cancelled = isCancellation(err);
+      const why = cancelled ? 'workflow cancelled by operator' : `trade failed: ${describeFailure(err)}`;
+      state.error = cancelled ? why : describeFailure(err);
+      // Whatever ended the trade, nothing it placed may stay live, and nothing that filled may
+      // go unbooked: wind down first, in a scope the cancellation cannot interrupt.
+      await CancellationScope.nonCancellable(async () => {
+        await this.windDown(why);
+        await this.finish(cancelled ? 'cancelled' : 'failed');
+      });
+      throw err;
+    }
+  }
+
+  /** Runs a planning step; a rule violation ends the trade as rejected instead of failing it. */
+  private async plan(make: () => Promise<OrderPlan>): Promise<OrderPlan | undefined> {
+    try {
+      return await make();
+    } catch (err) {
+      const type = failureType(err);
+      if (type !== FailureType.OrderRejected && type !== FailureType.RiskRefused) throw err;
+      this.state.error = describeFailure(err);
+      if (this.state.phase === 'entry') this.setStatus('rejected');
+      return undefined;
+    }
+  }
+
+  /**
+   * Records the intents first (so a crash leaves rows to reconcile), then places them exactly
+   * once. An outcome still unknown after the sender's retries is settled by asking the
+   * exchange, for as long as it takes; only a refusal that cannot follow an earlier send makes
+   * an order `rejected`.
+   */
+  private async submit(plan: OrderPlan): Promise<void> {
+    const state = this.state;
+    const orders = plan.orders.map(trackOrder);
+    state.orders.push(...orders);
+    state.working = orders.map((o) => o.intent.clientOrderId);
+    upsertSearchAttributes([{ key: SA.clientOrderId, value: state.orders.map((o) => o.intent.clientOrderId) }]);
+    this.setStatus('submitting');
+    for (const o of orders) await this.record(o);
+    try {
+      if (plan.kind === 'single') {
+        const placed = await this.acts.sender.placeOrder(plan.orders[0]);
+        applySnapshot(orders[0]!, placed.order, placed.adopted ? 'adopted existing order' : 'submitted', Date.now());
+      } else {
+        const placed = await this.acts.sender.placeOrderList(plan.list);
+        const note = placed.adopted ? 'adopted existing order list' : 'submitted order list';
+        applySnapshot(orders[0]!, placed.above, note, Date.now());
+        applySnapshot(orders[1]!, placed.below, note, Date.now());
+      }
+    } catch (err) {
+      const why = describeFailure(err);
+      const type = failureType(err);
+      if (type === FailureType.ExchangeRejected) {
+        for (const o of orders) transition(o, 'rejected', why, Date.now());
+      } else {
+        await this.settleUnknown(orders, why);
+      }
+      state.error = why;
+    }
+    for (const o of orders) await this.record(o);
+    if (orders.some((o) => !isTerminal(o.state))) this.setStatus('working');
+  }
+
+  /** Asks the exchange about orders whose submission was never confirmed, until it answers. */
+  private async settleUnknown(orders: TrackedOrder[], why: string): Promise<void> {
+    const unsettled = orders.filter((o) => !o.exchange && !isTerminal(o.state));
+    if (unsettled.length === 0) return;
+    this.state.attention = `outcome of ${unsettled.map((o) => o.intent.clientOrderId).join(', ')} unknown (${why}); asking the exchange until it answers`;
+    this.setStatus('settling');
+    for (const o of unsettled) {
+      const found = await this.acts.exchangeReads.findOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
+      if (found) applySnapshot(o, found, 'settled unknown outcome by query', Date.now());
+      // Absent once its recvWindow has passed: it never reached the matching engine, and never will.
+      else transition(o, 'failed', `never placed: ${why}`, Date.now());
+    }
+    this.state.attention = undefined;
+  }
+
+  /**
+   * Waits until every working order is final. Push (user data stream → signal) is the normal
+   * path, polling the fallback. Operator requests and the entry deadline are served in between;
+   * the only cancellable step is the wait itself.
+   */
+  private async follow(withDeadline: boolean): Promise<void> {
+    const state = this.state;
+    let pollMs = POLL.firstMs;
+    for (;;) {
+      const pending = state.operations.find((op) => op.status === 'pending');
+      if (pending) {
+        await act(() => this.perform(pending));
+        continue;
+      }
+      const open = this.openWorking();
+      if (open.length === 0) return;
+      const now = Date.now();
+      const remaining = state.deadline - now;
+      if (withDeadline && remaining <= 0 && now >= this.nextCancelAt) {
+        // At the deadline, and again (with backoff) for as long as a cancel leaves an order open.
+        await act(() => this.cancelOrders(open, 'timeout'));
+        continue;
+      }
+      const deadlineAtWait = state.deadline;
+      let waitMs = pollMs;
+      if (open.every((o) => this.pushedOrders.has(o.intent.clientOrderId))) waitMs = Math.max(pollMs, POLL.pushedFirstMs);
+      if (withDeadline) waitMs = Math.min(waitMs, remaining > 0 ? remaining : this.nextCancelAt - now);
+      const woke = await condition(
+        () => this.pushes.length > 0 || this.hasPendingOperation() || state.deadline !== deadlineAtWait,
+        Math.max(1, waitMs),
+      );
+      await act(async () => {
+        for (const snap of this.pushes.splice(0)) {
+          const order = this.orderById(snap.clientOrderId);
+          if (!order) continue;
+          this.pushedOrders.add(snap.clientOrderId);
+          if (applySnapshot(order, snap, 'push', Date.now())) await this.record(order);
+        }
+        if (!woke) {
+          for (const o of open) {
+            if (isTerminal(o.state)) continue;
+            const snap = await this.acts.exchangeReads.queryOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
+            if (applySnapshot(o, snap, 'poll', Date.now())) await this.record(o);
+          }
+        }
+      });
+      if (!woke) pollMs = Math.min(waitMs * 2, this.pushedOrders.size > 0 ? POLL.pushedMaxMs : POLL.maxMs);
+      await this.maybeContinueAsNew();
+    }
+  }
+
+  /**
+   * Keeps the history bounded for orders that rest for days. Handlers must have finished, but an
+   * update's handler waits for this loop to perform its operation: so an operation still pending
+   * is performed first (the loop comes back here afterwards), never waited for.
+   */
+  private async maybeContinueAsNew(): Promise<void> {
+    const info = workflowInfo();
+    const limit = this.input.historyEventLimit;
+    if (!info.continueAsNewSuggested && !(limit !== undefined && info.historyLength >= limit)) return;
+    if (this.hasPendingOperation()) return;
+    await condition(() => allHandlersFinished() || this.hasPendingOperation());
+    if (this.hasPendingOperation()) return;
+    await continueAsNew<(input: TradeInput) => Promise<TradeState>>({ ...this.input, resume: this.state });
+  }
+
+  /** Carries out one operator request against the working orders. */
+  private async perform(op: OperatorOperation): Promise<void> {
+    try {
+      switch (op.kind) {
+        case 'cancel':
+          op.result = await this.cancelAll(`operator: ${String(op.args.reason ?? 'cancel')}`);
+          break;
+        case 'amend':
+          op.result = await this.amend(op.args as AmendRequest);
+          break;
+        case 'closeNow':
+          op.result = await this.closeNow();
+          break;
+        case 'setTimeout':
+          break;
+      }
+      op.status = 'done';
+    } catch (err) {
+      op.status = 'failed';
+      op.result = describeFailure(err);
+    }
+  }
+
+  private async cancelAll(reason: string): Promise<string> {
+    await this.cancelOrders(this.openWorking(), reason);
+    const still = this.openWorking();
+    if (still.length > 0) {
+      throw ApplicationFailure.nonRetryable(`cancel requested, but ${still.map((o) => `${o.intent.clientOrderId} is ${o.state}`).join(', ')}; retrying`, FailureType.OperationFailed);
+    }
+    return 'working orders cancelled';
+  }
+
+  /**
+   * Cancels the given orders (lists as lists) and applies what the exchange answers: the final
+   * state, a fill that raced the cancel included. An order left open by the answer stays
+   * `cancel_requested` and is cancelled again after a backoff by the follow loop.
+   */
+  private async cancelOrders(orders: TrackedOrder[], reason: string): Promise<void> {
+    const open = orders.filter((o) => o.exchange && !isTerminal(o.state));
+    if (open.length === 0) return;
+    this.setStatus('cancelling');
+    const lists = new Set(open.map((o) => o.intent.listClientOrderId).filter((l): l is string => l !== undefined));
+    for (const o of open) transition(o, 'cancel_requested', reason, Date.now());
+    for (const listId of lists) {
+      const legs = this.state.orders.filter((o) => o.intent.listClientOrderId === listId);
+      const snaps = await this.acts.canceller.cancelOrderList({
+        symbol: this.state.symbol,
+        listClientOrderId: listId,
+        legs: legs.map((l) => ({ symbol: l.intent.symbol, clientOrderId: l.intent.clientOrderId })),
+      });
+      for (const snap of snaps) {
+        const leg = this.orderById(snap.clientOrderId);
+        if (leg) applySnapshot(leg, snap, `cancel (${reason})`, Date.now());
+      }
+    }
+    for (const o of open.filter((x) => x.intent.listClientOrderId === undefined)) {
+      const snap = await this.acts.canceller.cancelOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
+      applySnapshot(o, snap, `cancel (${reason})`, Date.now());
+    }
+    for (const o of open) await this.record(o);
+    if (open.some((o) => !isTerminal(o.state))) {
+      this.nextCancelAt = Date.now() + this.cancelBackoffMs;
+      this.cancelBackoffMs = Math.min(this.cancelBackoffMs * 2, CANCEL_RETRY.maxMs);
+      this.setStatus('working');
+    } else {
+      this.cancelBackoffMs = CANCEL_RETRY.firstMs;
+    }
+  }
+
+  /**
+   * Amends the single working order. A quantity reduction alone is done in place, keeping queue
+   * priority; the exchange applies it atomically against fills. A new price cancels the order,
+   * learns from the final state what really executed, and places only the rest.
+   */
+  private async amend(req: AmendRequest): Promise<string> {
+    const state = this.state;
+    validateAmend(state, req);
+    const old = this.openWorking()[0]!;
+    const newTotal = req.quantity ?? state.targetQty;
+    if (req.price === undefined) {
+      // The order's own new total: the trade's new total less what other entry orders executed.
+      const others = state.orders
+        .filter((o) => o !== old && o.intent.purpose !== 'bracket')
+        .reduce((acc, o) => acc.plus(o.exchange?.executedQty ?? '0'), dec(0));
+      const prepared = await this.acts.planner.prepareOrder({
+        symbol: old.intent.symbol,
+        side: old.intent.side,
+        type: old.intent.type,
+        quantity: dec(newTotal).minus(others).toFixed(),
+        price: old.intent.price,
+        stopPrice: old.intent.stopPrice,
+      });
+      const snap = await this.acts.canceller.amendOrderQuantity({ symbol: old.intent.symbol, clientOrderId: old.intent.clientOrderId, newQty: prepared.quantity });
+      applySnapshot(old, snap, 'amend: quantity (priority kept)', Date.now());
+      await this.record(old);
+      if (!dec(snap.origQty).eq(prepared.quantity)) {
+        throw ApplicationFailure.nonRetryable(
+          `amend refused by the exchange: order ${old.intent.clientOrderId} is ${snap.status}, quantity ${snap.origQty}, executed ${snap.executedQty}`,
+          FailureType.OperationFailed,
+        );
+      }
+      state.targetQty = dec(others).plus(prepared.quantity).toFixed();
+      return `quantity of ${old.intent.clientOrderId} amended to ${prepared.quantity} in place (queue priority kept)`;
+    }
+    await this.cancelOrders([old], 'amend');
+    if (!isTerminal(old.state)) {
+      throw ApplicationFailure.nonRetryable(`amend: ${old.intent.clientOrderId} could not be cancelled yet (${old.state}); nothing replaced`, FailureType.OperationFailed);
+    }
+    state.targetQty = newTotal;
+    const rest = restAfter(state, newTotal);
+    if (dec(rest).lte(0)) return `nothing left to re-place: ${old.intent.clientOrderId} executed ${old.exchange?.executedQty ?? '0'} before the cancel`;
+    state.counters.replacement += 1;
+    const plan = await this.plan(() =>
+      replacementAfterCancel(this.input, state, old, req.price, rest, state.counters.replacement, this.guardedPrepare),
+    );
+    if (!plan) {
+      // The rest is below the exchange's minimum (or the guard refused it): the trade keeps what executed.
+      if (state.status === 'rejected') this.setStatus('working');
+      return `order ${old.intent.clientOrderId} cancelled; the rest (${rest}) cannot be placed: ${state.error ?? 'refused'}`;
+    }
+    await this.submit(plan);
+    return `replaced by ${plan.orders[0].clientOrderId} for the rest, ${plan.orders[0].quantity}`;
+  }
+
+  /** Converts the rest to market now: cancel what rests, then buy or sell what is left at market. */
+  private async closeNow(): Promise<string> {
+    const state = this.state;
+    const resting = this.openWorking();
+    await this.cancelOrders(resting, 'close now');
+    const still = resting.filter((o) => !isTerminal(o.state));
+    if (still.length > 0) {
+      // Placing the market order now could execute on top of what still rests.
+      throw ApplicationFailure.nonRetryable(`close now: ${still.map((o) => o.intent.clientOrderId).join(', ')} not final yet; nothing placed`, FailureType.OperationFailed);
+    }
+    state.counters.close += 1;
+    const phase = state.phase === 'bracket' ? 'bracket' : 'entry';
+    const plan = await closePlan(this.input, state, this.side, phase, state.counters.close, this.acts.planner.prepareOrder);
+    if (!plan) return 'nothing left to close';
+    await this.submit(plan);
+    return `market order ${plan.orders[0]!.clientOrderId} placed`;
+  }
+
+  /**
+   * After the entry: protect what it bought with the bracket the decision asked for. A refused
+   * bracket does not end the trade silently: the report says `protection_status: refused`, the
+   * trade's error says why, and an alert is raised, because the position is now unprotected.
+   */
+  private async protect(): Promise<void> {
+    const state = this.state;
+    const d = this.input.decision;
+    const wants = d.stop_loss !== undefined || d.take_profit !== undefined;
+    if (!wants || !dec(this.executedIn('entry')).gt(0)) {
+      state.phase = 'done';
+      return;
+    }
+    state.phase = 'bracket';
+    const entryError = state.error;
+    const plan = await this.plan(async () => bracketPlan(this.input, state, this.side, await this.heldAfterFees(), this.acts.planner.prepareOrder));
+    if (plan) await this.submit(plan);
+    const bracket = state.orders.filter((o) => o.intent.purpose === 'bracket');
+    const placed = plan !== undefined && bracket.some((o) => o.state !== 'rejected' && o.state !== 'failed');
+    if (placed) {
+      state.protection = { status: 'placed' };
+      state.error = entryError;
+      return;
+    }
+    const reason = state.error ?? 'the bracket was not placed';
+    state.protection = { status: 'refused', reason };
+    state.error = `unprotected: the protective bracket was refused (${reason})`;
+    state.phase = 'done';
+    await this.acts.books.raiseAlert({
+      kind: 'unprotected_position',
+      severity: 'critical',
+      message: `${state.symbol} ${state.side} trade ${state.decisionId} filled but its protective bracket was refused: ${reason}`,
+      detail: { decisionId: state.decisionId, workflowId: state.workflowId, symbol: state.symbol, reason },
+      dedupeKey: `unprotected:${state.workflowId}`,
+    });
+  }
+
+  /**
+   * Makes sure nothing this trade placed is left live and unmanaged: settles every intent whose
+   * fate is unknown, cancels whatever rests, and reads back until every order is final. Reads and
+   * cancels retry for as long as the exchange needs; the trade does not end before this does.
+   */
+  private async windDown(reason: string): Promise<void> {
+    const state = this.state;
+    await this.settleUnknown(state.orders, reason);
+    for (const o of state.orders) if (!isTerminal(o.state)) await this.record(o);
+    let waitMs = CONFIRM.firstMs;
+    for (;;) {
+      const live = state.orders.filter((o) => o.exchange && !isTerminal(o.state));
+      if (live.length === 0) break;
+      const cancellable = live.filter((o) => o.state !== 'cancel_requested' || Date.now() >= this.nextCancelAt);
+      if (cancellable.length > 0) await this.cancelOrders(cancellable, reason);
+      for (const o of state.orders.filter((x) => x.exchange && !isTerminal(x.state))) {
+        const snap = await this.acts.exchangeReads.queryOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
+        if (applySnapshot(o, snap, `confirming final state (${reason})`, Date.now())) await this.record(o);
+      }
+      if (state.orders.every((o) => !o.exchange || isTerminal(o.state))) break;
+      state.attention = `waiting for ${live.map((o) => o.intent.clientOrderId).join(', ')} to be final on the exchange (${reason})`;
+      this.setStatus('settling');
+      await condition(() => false, waitMs);
+      waitMs = Math.min(waitMs * 2, CONFIRM.maxMs);
+    }
+    state.attention = undefined;
+  }
+
+  /**
+   * Validation against the exchange's rules, then the pre-trade risk guard, for what the trade
+   * opens (the entry and an amend's replacement). Protective brackets and close-now reduce risk
+   * and are never held back by it.
+   */
+  private readonly guardedPrepare = async (req: PrepareOrderRequest): Promise<PreparedOrder> => {
+    const prepared = await this.acts.planner.prepareOrder(req);
+    await this.acts.planner.checkPreTradeRisk({
+      decisionId: this.state.decisionId,
+      symbol: req.symbol,
+      side: req.side,
+      type: req.type,
+      quantity: prepared.quantity,
+      price: prepared.price,
+      stopPrice: prepared.stopPrice,
+      notional: prepared.notional,
+    });
+    return prepared;
+  };
+
+  // ---- bookkeeping ---------------------------------------------------------------------------
+
+  private record(order: TrackedOrder): Promise<void> {
+    return this.acts.books.recordOrder({ decisionId: this.state.decisionId, workflowId: this.state.workflowId, order });
+  }
+
+  private async finish(override?: 'cancelled' | 'failed'): Promise<TradeState> {
+    const state = this.state;
+    // A request accepted just as the last order closed has nothing left to act on: answer it.
+    for (const op of state.operations.filter((o) => o.status === 'pending')) {
+      op.status = 'failed';
+      op.result = `the trade ended (${state.status}) before the ${op.kind} could be carried out`;
+    }
+    await this.settleAll();
+    state.finishedAt = Date.now();
+    const status: TradeStatus = override === 'failed' && !dec(this.executedIn('entry')).gt(0) ? 'failed' : finalTradeStatus(state, override === 'cancelled' ? 'cancelled' : undefined);
+    this.setStatus(status);
+    const report = buildReport(this.input, state, 1);
+    await this.acts.books.publishReport(report);
+    await this.acts.books.recordDecisionOutcome({ decisionId: state.decisionId, status: report.success ? 'completed' : 'failed', error: state.error });
+    return state;
+  }
+
+  private async settleAll(): Promise<void> {
+    for (const order of this.state.orders) {
+      if (order.exchange && dec(order.exchange.executedQty).gt(order.fills.filledQty)) {
+        order.fills = await this.acts.settlement.settleFills({
+          decisionId: this.state.decisionId,
+          workflowId: this.state.workflowId,
+          symbol: order.intent.symbol,
+          orderId: order.exchange.orderId,
+          clientOrderId: order.intent.clientOrderId,
+          expectedQty: order.exchange.executedQty,
+        });
+      }
+    }
+  }
+
+  /** The entry's filled base quantity less commission charged in the base asset. */
+  private async heldAfterFees(): Promise<string> {
+    await this.settleAll();
+    const base = this.state.assets?.base;
+    let held = dec(0);
+    for (const o of this.state.orders.filter((x) => x.intent.purpose !== 'bracket')) {
+      const sign = o.intent.side === this.side ? 1 : -1;
+      held = held.plus(dec(o.fills.filledQty).mul(sign));
+      if (o.intent.side === 'BUY') held = held.minus((base && o.fills.commissions[base]) || '0');
+    }
+    return held.toFixed();
+  }
+
+  // ---- views ---------------------------------------------------------------------------------
+
+  private orderById(cid: string): TrackedOrder | undefined {
+    return this.state.orders.find((o) => o.intent.clientOrderId === cid);
+  }
+
+  private openWorking(): TrackedOrder[] {
+    return this.state.working
+      .map((cid) => this.orderById(cid))
+      .filter((o): o is TrackedOrder => o !== undefined && !isTerminal(o.state));
+  }
+
+  private executedIn(phase: 'entry' | 'bracket'): string {
+    const inPhase = this.state.orders.filter((o) => (phase === 'bracket' ? o.intent.purpose === 'bracket' : o.intent.purpose !== 'bracket'));
+    return inPhase.reduce((acc, o) => acc.plus(o.exchange?.executedQty ?? '0'), dec(0)).toFixed();
+  }
+
+  private setStatus(status: TradeStatus): void {
+    if (this.state.status === status) return;
+    this.state.status = status;
+    upsertSearchAttributes([{ key: SA.status, value: status }]);
+    upsertMemo({ summary: summaryLine(this.state) });
+  }
+}
+
+/** Runs a step that acts on the exchange or the books: a workflow cancellation waits for it. */
+function act<T>(fn: () => Promise<T>): Promise<T> {
+  return CancellationScope.nonCancellable(fn);
+}
+
+export function failureType(err: unknown): string | undefined {
+  let e: unknown = err;
+  while (e && typeof e === 'object') {
+    if (e instanceof ApplicationFailure) return e.type ?? undefined;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function describeFailure(err: unknown): string {
+  let e: unknown = err;
+  let message = err instanceof Error ? err.message : String(err);
+  while (e && typeof e === 'object') {
+    if (e instanceof ApplicationFailure) return e.message;
+    e = (e as { cause?: unknown }).cause;
+    if (e instanceof Error) message = e.message;
+  }
+  return message;
+}
+
+function summaryLine(state: TradeState): string {
+  const entry = state.orders[0];
+  const filled = state.orders.reduce((acc, o) => acc.plus(o.intent.purpose === 'bracket' ? 0 : o.exchange?.executedQty ?? '0'), dec(0));
+  const note = state.attention ? ` (${state.attention})` : '';
+  return `${state.side} ${filled.toFixed()}/${state.targetQty} ${state.symbol} ${entry?.intent.type ?? ''} — ${state.status}${note}`
+    .replace(/\s+/g, ' ')
+    .trim();
+}
