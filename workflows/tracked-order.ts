@@ -47,7 +47,8 @@ function takenOnlyWhenRevived(from: OrderState, event: OrderEvent): boolean {
 }
 
 function refuse(order: TrackedOrder, event: OrderEvent, reason: string, context: string, at: number, venue?: VenueView): false {
-  const refusal: RefusedTransition = { state: order.state, event, reason, context, at };
+  const seq = (order.refused?.at(-1)?.seq ?? 0) + 1;
+  const refusal: RefusedTransition = { seq, state: order.state, event, reason, context, at };
   if (venue?.exchangeStatus !== undefined) refusal.exchangeStatus = venue.exchangeStatus;
   const kept = [...(order.refused ?? []), refusal];
   order.refused = kept.slice(-MAX_REFUSED_KEPT);

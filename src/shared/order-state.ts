@@ -34,6 +34,8 @@ export interface OrderTransition {
 
 /** A move the state machine refused: the order kept `state`. */
 export interface RefusedTransition {
+  /** 1-based over the order's life (the kept list is capped, so this also says how many there were). */
+  seq: number;
   state: OrderState;
   event: OrderEvent;
   /** The machine's reason. */

@@ -523,6 +523,31 @@ describe('orders and transitions', () => {
     expect(at('NEW', 'NOT_PLACED')).toEqual(['NEW', 'NOT_PLACED', 'NEW', false]);
   });
 
+  test('concurrent status writes from two pools: the row is locked, each verdict is about the status it replaced', async () => {
+    const silent = { warn: () => undefined };
+    const id = 'x-ord-race';
+    await upsertOrder(pool, { ...order, client_order_id: id });
+    const writes = Array.from({ length: 30 }, (_, i) => (['NEW', 'PARTIALLY_FILLED', 'FILLED'] as const)[i % 3]!);
+    const results = await Promise.all(
+      writes.map((status, i) =>
+        upsertOrder(i % 2 === 0 ? pool : poolB, { ...order, client_order_id: id, status, executed_qty: status === 'FILLED' ? '0.01' : '0' }, { logger: silent }),
+      ),
+    );
+    expect((await getOrder(pool, id))?.status).toBe('FILLED');
+    // Every refusal names a status the row really held and is the machine's verdict on it (a
+    // NEW after PARTIALLY_FILLED or FILLED, a PARTIALLY_FILLED after FILLED); every write that
+    // was not refused left the row where the machine says.
+    for (const [i, r] of results.entries()) {
+      if (r.refused) {
+        expect(r.refused.incoming).toBe(writes[i]);
+        expect(nextOrderStatus(r.refused.stored, r.refused.incoming).verdict.ok).toBe(false);
+        expect(r.order.status).toBe(r.refused.stored);
+      } else {
+        expect(r.order.status).toBe(writes[i]);
+      }
+    }
+  });
+
   test('one client order id for two different orders is refused', async () => {
     await upsertOrder(pool, { ...order, client_order_id: 'x-ord-2', exchange_order_id: 1 });
     await expect(upsertOrder(pool, { ...order, client_order_id: 'x-ord-2', side: 'SELL' })).rejects.toThrow(

@@ -143,6 +143,7 @@ describe('tracked orders', () => {
     expect(o.state).toBe('partially_filled');
     expect(o.refused).toEqual([
       {
+        seq: 1,
         state: 'partially_filled',
         event: 'submit_failed',
         reason: expect.stringMatching(/^partially_filled \+ submit_failed: .*orphan/),
@@ -161,7 +162,8 @@ describe('tracked orders', () => {
     applySnapshot(o, snap('FILLED', '1'), 'push', 0);
     for (let i = 1; i <= MAX_REFUSED_KEPT + 5; i++) transition(o, 'cancel_requested', `try ${i}`, i);
     expect(o.refused).toHaveLength(MAX_REFUSED_KEPT);
-    expect(o.refused?.at(-1)?.context).toBe(`try ${MAX_REFUSED_KEPT + 5}`);
+    expect(o.refused?.at(-1)).toMatchObject({ seq: MAX_REFUSED_KEPT + 5, context: `try ${MAX_REFUSED_KEPT + 5}` });
+    expect(o.refused?.[0]?.seq).toBe(6);
   });
 
   test('a fill that raced the cancel is recorded as a late fill on the cancelled order', () => {
