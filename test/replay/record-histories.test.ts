@@ -24,11 +24,11 @@ record('record histories', () => {
   }, 120_000);
   afterAll(() => h?.stop());
 
-  const save = async (name: string, workflowId: string) => {
+  const save = async (name: string, workflowId: string, runId?: string) => {
     // The CLI's JSON (the same as the UI's download), which replay tools read.
     const env = testServices();
     const json = execFileSync(env.temporalCliPath, [
-      'workflow', 'show', '--workflow-id', workflowId, '--output', 'json',
+      'workflow', 'show', '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--output', 'json',
       '--address', env.temporalAddress, '--namespace', env.namespace,
     ]);
     fs.writeFileSync(path.join(DIR, `${RELEASE}-${name}.json`), json);
@@ -74,5 +74,41 @@ record('record histories', () => {
     await handle.cancel();
     await h.result(handle).catch(() => undefined);
     await save('ui-cancel', handle.workflowId);
+  });
+
+  // Shapes recorded since v3 (the Trade class): replay tests cover each path's commands.
+  const since = (release: string) => (RELEASE >= release ? test : test.skip);
+
+  since('v3')('a resting limit that continues as new, then is cancelled', async () => {
+    const handle = await h.start({ decision_id: h.id('can'), order_type: 'LIMIT', limit_price: '50000', timeout_ms: 60000 }, 30_000, { historyEventLimit: 40 });
+    await eventually('a second run', async () => (await handle.describe()).runId !== handle.firstExecutionRunId, 90_000);
+    await handle.executeUpdate('cancel', { args: [{ reason: 'recorded' }] });
+    await h.result(handle);
+    await save('continue-as-new', handle.workflowId, handle.firstExecutionRunId);
+  });
+
+  since('v3')('a decision that cannot be executed fails', async () => {
+    const handle = await h.start({ decision_id: h.id('failed'), original_signal: 1 }).catch(() => undefined);
+    if (!handle) throw new Error('could not start');
+    await h.result(handle).catch(() => undefined);
+    await save('failed', handle.workflowId);
+  });
+
+  since('v3')('an OCO entry', async () => {
+    const handle = await h.start({ decision_id: h.id('oco'), order_type: 'OCO', original_signal: 0, approved_size: '0.001', take_profit_price: '61000', stop_price: '59000', stop_limit_price: '58900' });
+    await eventually('resting', async () => (await h.state(handle)).status === 'working');
+    h.paper.setPrice('BTCUSDT', '61100');
+    await h.result(handle);
+    h.paper.setPrice('BTCUSDT', '60000');
+    await save('oco-entry', handle.workflowId);
+  });
+
+  since('v3')('a limit whose quantity is amended in place, then cancelled', async () => {
+    const handle = await h.start({ decision_id: h.id('amendqty'), order_type: 'LIMIT', limit_price: '50000', approved_size: '0.002', timeout_ms: 60000 });
+    await eventually('resting', async () => (await h.state(handle)).status === 'working');
+    await handle.executeUpdate('amend', { args: [{ quantity: '0.001' }] });
+    await handle.executeUpdate('cancel', { args: [{}] });
+    await h.result(handle);
+    await save('limit-amend-quantity', handle.workflowId);
   });
 });
