@@ -290,6 +290,16 @@ export class PaperHttp {
     return this.admin(method, path, rawBody);
   }
 
+  /**
+   * The admin API (JSON bodies; 400 {error} names what is wrong; 401 without the token when one
+   * is configured):
+   *   GET    /admin/faults   {faults, clockSkewMs, landings}   (timed faults carry expiresAt)
+   *   POST   /admin/faults   a FaultInput (faults.ts) -> {id}
+   *   DELETE /admin/faults   {id?} -> {cleared}   (no id: all)
+   *   POST   /admin/price    {symbol, price}
+   *   POST   /admin/fill     a FillInput (faults.ts) -> {symbol, orderId, clientOrderId, tradeId, price, qty, executedQty, status}
+   *   GET    /admin/state    prices, open orders, counts, balances, faults, rate-limit stats
+   */
   private admin(method: string, path: string, rawBody: string): Reply {
     const ok = (v: unknown): Reply => ({ status: 200, body: JSON.stringify(v), headers: {} });
     const bad = (msg: string): Reply => ({ status: 400, body: JSON.stringify({ error: msg }), headers: {} });
