@@ -61,6 +61,7 @@ async function main(): Promise<void> {
 
   const dataDir = path.resolve(config.DATA_DIR);
   const progress = (line: string) => log.info(line);
+  let postgresDataDir: string | undefined;
 
   const [temporal, databaseUrl, redisUrl, exchange] = await Promise.all([
     (async () => {
@@ -77,8 +78,9 @@ async function main(): Promise<void> {
     })(),
     (async () => {
       if (config.DATABASE_URL) return config.DATABASE_URL;
-      const pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres') });
+      const pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), progress });
       stoppers.push({ name: 'postgres', stop: () => pg.stop() });
+      postgresDataDir = pg.linkedFrom ? `${pg.dataDir}  (${pg.linkedFrom} links to it)` : pg.dataDir;
       return pg.url;
     })(),
     (async () => {
@@ -147,6 +149,7 @@ async function main(): Promise<void> {
     `  Temporal:        ${temporal.address}  (namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TEMPORAL_TASK_QUEUE})`,
     `  Temporal UI:     ${temporal.uiUrl ?? '(external server: use its UI)'}`,
     `  PostgreSQL:      ${redactUrl(databaseUrl)}`,
+    ...(postgresDataDir ? [`  PostgreSQL data: ${postgresDataDir}`] : []),
     `  Redis:           ${redactUrl(redisUrl)}  (decisions in: risk_decisions, reports out: trade_executions)`,
     `  Exchange:        ${exchange.baseUrl}${exchange.paper ? '  (paper exchange)' : ''}`,
     `  Metrics:         ${service.metricsServer ? `${service.metricsServer.url}` : '(off)'}`,

