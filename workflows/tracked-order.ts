@@ -84,6 +84,18 @@ export function transition(order: TrackedOrder, to: OrderState, reason: string, 
   return move(order, eventLeadingTo(to), reason, at, venue, options.revive === true);
 }
 
+/**
+ * A cancel we asked for did not happen (the call failed, or the venue answered with the order
+ * unchanged): the order goes back to what its last venue view says (`submitted` or
+ * `partially_filled`), so the deadline and later cancels see it as working again. Returns
+ * whether it moved; an order not waiting on a cancel, or without a venue view, is left alone.
+ */
+export function revertCancelRequest(order: TrackedOrder, reason: string, at: number): boolean {
+  const snap = order.exchange;
+  if (order.state !== 'cancel_requested' || !snap) return false;
+  return applyEvent(order, eventFromExchangeStatus(snap.status), reason, at, { exchangeStatus: snap.status, executedQty: snap.executedQty });
+}
+
 function isFinalStatus(status: string): boolean {
   const state = stateOfExchangeStatus(status);
   return state !== undefined && isTerminal(state);

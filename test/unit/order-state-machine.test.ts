@@ -17,7 +17,7 @@ import {
   stateFromExchangeStatus,
 } from '../../src/shared/order-state';
 import type { OrderSnapshot } from '../../src/shared/trade';
-import { MAX_REFUSED_KEPT, applyEvent, applySnapshot, trackOrder, transition } from '../../workflows/tracked-order';
+import { MAX_REFUSED_KEPT, applyEvent, applySnapshot, revertCancelRequest, trackOrder, transition } from '../../workflows/tracked-order';
 
 /** 'R' = repeat (no change, nothing recorded), 'X' = refused, else the state moved to. */
 type Expected = OrderState | 'R' | 'X';
@@ -177,6 +177,26 @@ describe('tracked orders', () => {
       ['cancelled', 'cancelled'],
     ]);
     expect(o.transitions[2]?.reason).toBe('late fill: push: CANCELED executed 0.2/1');
+  });
+
+  test('a cancel that did not happen puts the order back to what the venue last showed', () => {
+    const o = trackOrder(intent);
+    applySnapshot(o, snap('NEW'), 'submitted', 1);
+    transition(o, 'cancel_requested', 'timeout', 2);
+    // The cancel call failed, or answered with the order unchanged: applySnapshot sees nothing new.
+    expect(applySnapshot(o, snap('NEW'), 'cancel (timeout)', 3)).toBe(false);
+    expect(o.state).toBe('cancel_requested');
+    expect(revertCancelRequest(o, 'cancel failed: -1001', 4)).toBe(true);
+    expect(o.state).toBe('submitted');
+    expect(o.transitions.at(-1)).toMatchObject({ from: 'cancel_requested', to: 'submitted', reason: 'cancel failed: -1001', exchangeStatus: 'NEW' });
+
+    const partial = trackOrder(intent);
+    applySnapshot(partial, snap('PARTIALLY_FILLED', '0.3'), 'push', 1);
+    transition(partial, 'cancel_requested', 'timeout', 2);
+    expect(revertCancelRequest(partial, 'cancel failed', 3)).toBe(true);
+    expect(partial.state).toBe('partially_filled');
+    // Not waiting on a cancel: nothing to revert.
+    expect(revertCancelRequest(partial, 'again', 4)).toBe(false);
   });
 
   test('an order given up on that turns up moves only when the workflow opts in; applyEvent always', () => {
