@@ -2,10 +2,14 @@
  * The operator CLI, run as a child process (bin/trade-exec.js) against the real test services:
  * Temporal, Postgres, Redis, a running worker + bridge and the paper exchange.
  */
+import { createHmac } from 'node:crypto';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { Client } from 'pg';
 import { startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
 import { runCli } from '../../src/operations/cli';
 import { COMMANDS } from '../../src/operations/cli/commands';
 import type { TradeState } from '../../src/shared/trade';
+import { until } from '../support/streams';
 import { restingBuyPrice, runCliProcess, startTestStack, waitForState, type TestStack } from '../ui/helpers';
 
 let stack: TestStack;
@@ -205,6 +209,94 @@ test('list filters by symbol, side and status; show, amend, close and cancel dri
 
   await cli('cancel', eth, '--workflow', '--no-wait');
 }, 150_000);
+
+test('halt --cancel-open / resume: running trades are cancelled, new decisions are recorded and refused `halted`, then trade again', async () => {
+  const pg = new Client({ connectionString: stack.db.url });
+  await pg.connect();
+  const runningTrades = async () => {
+    const ids: string[] = [];
+    for await (const wf of stack.svc.temporal.workflow.list({ query: `TaskQueue = '${stack.taskQueue}' AND ExecutionStatus = 'Running'` })) ids.push(wf.workflowId);
+    return ids;
+  };
+  try {
+    // Whatever earlier tests left running has ended, so this one owns what is running.
+    await until('no trade running', async () => (await runningTrades()).length === 0, 60_000);
+    const resting = did('halt-resting');
+    expect((await cli('send', '--id', resting, '--type', 'LIMIT', '--price', restingBuyPrice(stack.paper), '--qty', '0.001')).code).toBe(0);
+    const working = await waitForState(stack.svc, `trade-${resting}`, (st) => st.status === 'working');
+    const orderId = working.orders[0]!.intent.clientOrderId;
+
+    const halted = await cli('halt', '--reason', 'cli test: exchange incident', '--cancel-open', '--by', 'cli-test', '--json');
+    expect(halted.stderr).toContain('trading halted at');
+    expect(halted.code).toBe(0);
+    const h = JSON.parse(halted.stdout);
+    expect(h).toMatchObject({ halted: true, reason: 'cli test: exchange incident', changed_by: 'cli-test' });
+    expect(h.cancels).toEqual([{ workflowId: `trade-${resting}`, outcome: 'cancelled', detail: expect.any(String) }]);
+    await waitForState(stack.svc, `trade-${resting}`, (st) => st.status === 'cancelled');
+    expect(stack.paper.findOrder('BTCUSDT', orderId)?.status).toBe('CANCELED');
+
+    // While halted: recorded with its rule and reason, dead-lettered, never started.
+    const during = did('halt-during');
+    expect((await cli('send', '--id', during)).code).toBe(0);
+    const refused = await until('the refusal recorded', async () => {
+      const r = await pg.query('SELECT status, refused_rule, reasons FROM decisions WHERE decision_id = $1', [during]);
+      return r.rows[0]?.refused_rule ? r.rows[0] : undefined;
+    });
+    expect(refused).toEqual({
+      status: 'invalid',
+      refused_rule: 'halted',
+      reasons: ['halted: trading is halted (cli test: exchange incident); run `trade-exec resume` to trade again; not executed'],
+    });
+    const dead = (await stack.redis.xrange('risk_decisions:dead', '-', '+')).map(([, f]) => f);
+    expect(dead.find((f) => f[f.indexOf('data') + 1]?.includes(during))?.[3]).toBe('halted'); // dead_reason, ..., dead_rule, halted
+    await expect(stack.svc.temporal.workflow.getHandle(`trade-${during}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+
+    const human = await cli('halt', '--reason', 'still halted');
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^trading halted: still halted \(by .+@.+ \(trade-exec CLI\), \d{4}-/);
+
+    const resumed = await cli('resume', '--json');
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ halted: false, reason: null });
+    const after = did('halt-after');
+    const sent = await cli('send', '--id', after, '--wait', '--json');
+    expect(sent.code).toBe(0);
+    expect(JSON.parse(sent.stdout).report).toMatchObject({ decision_id: after, status: 'filled' });
+
+    const log = await pg.query('SELECT halted, reason, changed_by FROM trading_halt_log ORDER BY id');
+    expect(log.rows.map((r) => [r.halted, r.reason])).toEqual([
+      [true, 'cli test: exchange incident'],
+      [true, 'still halted'],
+      [false, null],
+    ]);
+  } finally {
+    await pg.query('UPDATE trading_halt SET halted = false').catch(() => undefined);
+    await pg.end();
+  }
+}, 150_000);
+
+test('send signs its decision when DECISION_SIGNING_KEY is set (sig = HMAC-SHA256 of the data field), and never prints the key', async () => {
+  const key = `cli-signing-key-${stack.run}-0123456789abcdef`;
+  const id = did('signed');
+  const sent = await runCliProcess(['send', '--id', id, '--json'], { ...stack.env, DECISION_SIGNING_KEY: key });
+  expect(sent.code).toBe(0);
+  expect(sent.stdout + sent.stderr).not.toContain(key);
+  const out = JSON.parse(sent.stdout);
+  expect(out.signed).toBe(true);
+  const [[, fields]] = await stack.redis.xrange('risk_decisions', out.streamEntryId, out.streamEntryId);
+  const data = fields[fields.indexOf('data') + 1]!;
+  expect(fields[fields.indexOf('sig') + 1]).toBe(createHmac('sha256', key).update(data).digest('hex'));
+  // Unset: no sig field at all.
+  const plain = JSON.parse((await cli('send', '--id', did('unsigned'), '--json')).stdout);
+  expect(plain.signed).toBe(false);
+  const [[, plainFields]] = await stack.redis.xrange('risk_decisions', plain.streamEntryId, plain.streamEntryId);
+  expect(plainFields).not.toContain('sig');
+  // A key too short to be one is a configuration error that does not echo it.
+  const short = await runCliProcess(['send'], { ...stack.env, DECISION_SIGNING_KEY: 'short-key-123' });
+  expect(short.code).toBe(2);
+  expect(short.stderr).toContain('DECISION_SIGNING_KEY: must be at least 32 characters');
+  expect(short.stderr).not.toContain('short-key-123');
+});
 
 test('health: every configured dependency, and --pollers needs a worker on the task queue', async () => {
   const [ok, withPollers, noWorker, badRedis] = await Promise.all([

@@ -16,6 +16,7 @@ const sendModule = () => require('./send') as typeof import('./send');
 const portfolioModule = () => require('./portfolio') as typeof import('./portfolio');
 const exchangeModule = () => require('./exchange-status') as typeof import('./exchange-status');
 const healthModule = () => require('./health') as typeof import('./health');
+const haltModule = () => require('./halt') as typeof import('./halt');
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -58,6 +59,7 @@ export const COMMANDS: Command[] = [
     usage: 'trade-exec send [--symbol BTCUSDT] [--side BUY|SELL] [--qty 0.001] [--type MARKET|LIMIT|...] [--price P] [options]',
     help: `Builds an approved risk decision, checks it with the service's own schema, and XADDs it to
 ${RISK_DECISIONS_STREAM} as the risk engine would. The bridge turns it into a TradeExecution workflow.
+With DECISION_SIGNING_KEY set, the entry carries a sig field (HMAC-SHA256 of the data field, hex).
 
 Options:
   --id ID                 decision id (default cli-<time>-<random>); the workflow is trade-ID
@@ -291,6 +293,46 @@ Options:
     },
   },
   {
+    name: 'halt',
+    summary: 'kill switch: refuse every new decision (recorded, dead-lettered); --cancel-open cancels running trades',
+    usage: 'trade-exec halt [--reason TEXT] [--cancel-open] [--by NAME]',
+    help: `Sets the kill switch in PostgreSQL (DATABASE_URL; table trading_halt, every change kept in
+trading_halt_log). From then on every bridge records each new approve/modify decision in the
+decisions table with refused_rule 'halted' and moves it to risk_decisions:dead (replay it after
+resume to execute it); rejections are still recorded. Trades already started go on, unless:
+
+Options:
+  --reason TEXT    why (stored, shown in every refusal), default "halted with trade-exec halt"
+  --cancel-open    also send the cancel update to every running trade on TEMPORAL_TASK_QUEUE (its
+                   open orders are cancelled on the exchange); trades with no open order yet are
+                   asked again a few times; exit 1 if any could not be cancelled
+  --by NAME        who halted (default user@host)
+
+Examples:
+  trade-exec halt --reason "exchange incident" --cancel-open
+  trade-exec resume`,
+    options: { reason: { type: 'string' }, 'cancel-open': { type: 'boolean' }, by: { type: 'string' } },
+    run: (ctx, v, p) => {
+      noExtraPositionals('halt', p, 0);
+      return haltModule().halt(ctx, { reason: str(v, 'reason'), by: str(v, 'by'), cancelOpen: bool(v, 'cancel-open') });
+    },
+  },
+  {
+    name: 'resume',
+    summary: 'lift the kill switch: new decisions execute again',
+    usage: 'trade-exec resume [--by NAME]',
+    help: `Clears the kill switch (DATABASE_URL). Decisions refused while halted are not replayed: they stay
+on risk_decisions:dead with dead_rule halted.
+
+Options:
+  --by NAME   who resumed (default user@host)`,
+    options: { by: { type: 'string' } },
+    run: (ctx, v, p) => {
+      noExtraPositionals('resume', p, 0);
+      return haltModule().resume(ctx, { by: str(v, 'by') });
+    },
+  },
+  {
     name: 'health',
     summary: 'check Temporal, Postgres, Redis and the exchange are reachable (exit 1 if not)',
     usage: 'trade-exec health [--pollers]',
@@ -316,8 +358,9 @@ export const ENVIRONMENT_HELP = `Environment (the same variables as the service,
   TEMPORAL_ADDRESS      Temporal frontend host:port (default ${'127.0.0.1:7233'})
   TEMPORAL_NAMESPACE    default "default"
   TEMPORAL_TASK_QUEUE   the service's task queue (default trading-execution); list shows only it
-  REDIS_URL             default redis://127.0.0.1:6379 (send)
-  DATABASE_URL          postgres://... (portfolio)
+  REDIS_URL             default redis://127.0.0.1:6379 (send); redis://user:password@host:port, rediss:// for TLS
+  DATABASE_URL          postgres://... (portfolio, halt, resume)
+  DECISION_SIGNING_KEY  when set, send signs each decision (sig field, HMAC-SHA256 of data)
   BINANCE_BASE_URL      exchange REST base URL (exchange status, portfolio marks)
   BINANCE_API_KEY, BINANCE_API_SECRET or BINANCE_PRIVATE_KEY_PATH, BINANCE_RECV_WINDOW`;
 

@@ -1,5 +1,6 @@
 /** `send`: a risk decision onto `risk_decisions`, exactly as the risk engine would publish it. */
 import { randomBytes } from 'node:crypto';
+import { signDecisionData, SIGNATURE_FIELD } from '../../bridge/intake-safety';
 import { TRADE_EXECUTIONS_STREAM } from '../../reporting/report-publisher';
 import { describeZodError, ORDER_TYPES, RiskDecisionSchema, workflowIdFor } from '../../shared/decision';
 import type { ExecutionReport, PublishedReport } from '../../shared/trade';
@@ -85,9 +86,14 @@ export async function sendDecision(ctx: CliContext, o: SendOptions): Promise<voi
   // Reports published after this point are the candidates (a report can beat our first read).
   const last = o.wait ? await redis.xrevrange(TRADE_EXECUTIONS_STREAM, '+', '-', 'COUNT', 1) : [];
   let cursor = last[0]?.[0] ?? '0-0';
-  const entryId = await redis.xadd(o.stream, '*', 'data', JSON.stringify(decision));
+  const data = JSON.stringify(decision);
+  // Signed over the exact text XADDed, which is what the bridge verifies.
+  const key = ctx.cfg().DECISION_SIGNING_KEY;
+  const entryId = key
+    ? await redis.xadd(o.stream, '*', 'data', data, SIGNATURE_FIELD, signDecisionData(data, key))
+    : await redis.xadd(o.stream, '*', 'data', data);
   if (!entryId) throw new CliError(`XADD to ${o.stream} returned no id`);
-  const sent = { decisionId, workflowId, stream: o.stream, streamEntryId: entryId, decision };
+  const sent = { decisionId, workflowId, stream: o.stream, streamEntryId: entryId, signed: key !== undefined, decision };
   if (!o.wait) {
     if (ctx.output.json) ctx.output.out(JSON.stringify(sent, null, 2) + '\n');
     else ctx.output.out(`sent decision ${decisionId} to ${o.stream} as ${entryId}${workflowId ? ` (workflow ${workflowId})` : ''}\n`);
