@@ -144,6 +144,11 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
+/** Whether the orders.status column can hold `status` (a venue status we do not know cannot). */
+export function isOrderStatus(status: string): status is OrderStatus {
+  return (ORDER_STATUSES as readonly string[]).includes(status);
+}
+
 /** The state of the order state machine each stored status stands for. */
 export function orderStateOfStatus(status: OrderStatus): OrderState {
   switch (status) {

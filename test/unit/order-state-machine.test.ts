@@ -16,6 +16,14 @@ import {
   nextState,
   stateFromExchangeStatus,
 } from '../../src/shared/order-state';
+import {
+  OPEN_ORDER_STATUSES,
+  ORDER_STATUSES,
+  TERMINAL_ORDER_STATUSES,
+  isOrderStatus,
+  orderEventOfStatus,
+  orderStateOfStatus,
+} from '../../src/persistence/schemas';
 import type { OrderSnapshot } from '../../src/shared/trade';
 import { MAX_REFUSED_KEPT, applyEvent, applySnapshot, revertCancelRequest, trackOrder, transition } from '../../workflows/tracked-order';
 
@@ -239,5 +247,32 @@ describe('replay safety: the to-state API takes exactly the moves v1 workflow co
     const o = { ...trackOrder({ clientOrderId: 'c', purpose: 'entry', symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '1' }), state: from };
     expect(transition(o, to, 'r', 1)).toBe(v1);
     expect(o.state).toBe(v1 ? to : from);
+  });
+});
+
+describe('the orders.status column in the machine\'s terms', () => {
+  test.each([
+    ['PENDING_SUBMIT', 'new', 'intent_recorded', false],
+    ['PENDING_NEW', 'submitted', 'accepted', false],
+    ['NEW', 'submitted', 'accepted', false],
+    ['PARTIALLY_FILLED', 'partially_filled', 'partially_filled', false],
+    ['PENDING_CANCEL', 'cancel_requested', 'cancel_requested', false],
+    ['FILLED', 'filled', 'filled', true],
+    ['CANCELED', 'cancelled', 'cancelled', true],
+    ['REJECTED', 'rejected', 'rejected', true],
+    ['EXPIRED', 'expired', 'expired', true],
+    ['EXPIRED_IN_MATCH', 'expired', 'expired', true],
+    ['NOT_PLACED', 'not_placed', 'found_absent', true],
+  ] as const)('%s stands for %s, is the event %s when written, terminal: %s', (status, state, event, terminal) => {
+    expect(orderStateOfStatus(status)).toBe(state);
+    expect(orderEventOfStatus(status)).toBe(event);
+    expect(TERMINAL_ORDER_STATUSES.includes(status)).toBe(terminal);
+    expect(OPEN_ORDER_STATUSES.includes(status)).toBe(!terminal);
+  });
+
+  test('every status the column holds is covered, and only those', () => {
+    expect(ORDER_STATUSES).toHaveLength(11);
+    expect(isOrderStatus('NEW')).toBe(true);
+    expect(isOrderStatus('SOMETHING_NEW')).toBe(false);
   });
 });
