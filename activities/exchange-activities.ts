@@ -506,7 +506,9 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         let acceptableUntil = Date.now() + maxSendDelay + deps.recvWindowMs + settleMargin;
         try {
           const resp = await exchange.amendOrderKeepPriority(
-            { symbol: req.symbol, origClientOrderId: req.clientOrderId, newQty: req.newQty },
+            // The same client order id after the amend (Binance allows reusing it): without one the
+            // exchange makes one up, and the order could no longer be found by ours.
+            { symbol: req.symbol, origClientOrderId: req.clientOrderId, newClientOrderId: req.clientOrderId, newQty: req.newQty },
             {
               beforeSend: () => attempt.assertCurrent(req.clientOrderId),
               onSent: (sent) => {

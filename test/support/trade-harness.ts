@@ -19,6 +19,7 @@ import {
 import { RiskDecisionSchema, sideOf, workflowIdFor } from '../../src/shared/decision';
 import { SA } from '../../src/shared/search-attributes';
 import type { TradeInput, TradeState } from '../../src/shared/trade';
+import type { RiskLimits } from '../../src/risk/pre-trade-guard';
 import { bundleWorkflows } from '../../src/worker/worker';
 import { freshDatabase, type FreshDatabase } from './fresh-database';
 import { testServices } from './services';
@@ -49,6 +50,8 @@ export interface HarnessOptions {
   push?: boolean;
   /** Also run the bridge, reading risk_decisions (after the shared Redis is flushed). */
   bridge?: boolean;
+  /** Pre-trade risk limits (default: the service's defaults). */
+  risk?: RiskLimits;
 }
 
 let bundle: ReturnType<typeof bundleWorkflows> | undefined;
@@ -82,6 +85,7 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
     worker: o.worker ?? true,
     bridge: o.bridge ? { consumer: `${o.name}-${run}`, claimIdleMs: 5_000 } : false,
     workflowBundle: await bundle,
+    ...(o.risk ? { risk: o.risk } : {}),
     logger: createLogger(o.name, process.env.TEST_LOG_LEVEL ?? 'warn'),
   });
   const pg = new PgClient({ connectionString: db.url });

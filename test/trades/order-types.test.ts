@@ -2,6 +2,7 @@
  * Every order type through the real workflow on the real Temporal dev server, against the paper
  * exchange over HTTP. Prices move only when a test moves them (price walk off).
  */
+import { DEFAULT_RISK_LIMITS } from '../../src/risk/pre-trade-guard';
 import { startTradeHarness, eventually, type TradeHarness } from '../support/trade-harness';
 import { readReports } from '../support/streams';
 
@@ -12,6 +13,8 @@ beforeAll(async () => {
   h = await startTradeHarness({
     name: 'ordertypes',
     paper: { accounts: [{ apiKey: 'ot-key', apiSecret: 'ot-secret', balances: { USDT: '10000000', BTC: '20', ETH: '100', BNB: '1000' } }] },
+    // The 3 BTC order below is deliberately larger than the default fat-finger limit.
+    risk: { ...DEFAULT_RISK_LIMITS, maxOrderNotional: '1000000', maxPositionNotional: '1000000' },
   });
 }, 120_000);
 afterAll(() => h?.stop());
