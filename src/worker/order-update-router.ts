@@ -28,7 +28,7 @@ const OPEN_STATUSES = ['PENDING_SUBMIT', 'PENDING_NEW', 'NEW', 'PARTIALLY_FILLED
 export class OrderUpdateRouter {
   /** client order id → workflow id; orders never change owner, so entries never go stale. */
   private readonly owners = new Map<string, string>();
-  readonly stats = { routed: 0, unknown: 0, recovered: 0 };
+  readonly stats = { routed: 0, unknown: 0, recovered: 0, orphaned: 0 };
   private recovering: Promise<void> | undefined;
 
   constructor(private readonly o: OrderUpdateRouterOptions) {}
@@ -89,6 +89,15 @@ export class OrderUpdateRouter {
       this.stats.routed++;
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
+      // A closed trade winds down only once each of its orders is final, so a push that says
+      // an order is still open for a closed workflow means nothing manages it: say so loudly.
+      if (OPEN_STATUSES.includes(snap.status)) {
+        this.stats.orphaned++;
+        this.o.logger.error(
+          { clientOrderId: snap.clientOrderId, symbol: snap.symbol, status: snap.status, workflowId: owner },
+          'the exchange reports an open order whose workflow has closed: no workflow manages it; cancel it or reconcile',
+        );
+      }
     }
   }
 
