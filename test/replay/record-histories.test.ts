@@ -81,10 +81,11 @@ record('record histories', () => {
 
   since('v3')('a resting limit that continues as new, then is cancelled', async () => {
     const handle = await h.start({ decision_id: h.id('can'), order_type: 'LIMIT', limit_price: '50000', timeout_ms: 60000 }, 30_000, { historyEventLimit: 40 });
-    await eventually('a second run', async () => (await handle.describe()).runId !== handle.firstExecutionRunId, 90_000);
+    const firstRun = (await handle.describe()).runId;
+    await eventually('a second run', async () => (await handle.describe()).runId !== firstRun, 90_000);
     await handle.executeUpdate('cancel', { args: [{ reason: 'recorded' }] });
     await h.result(handle);
-    await save('continue-as-new', handle.workflowId, handle.firstExecutionRunId);
+    await save('continue-as-new', handle.workflowId, firstRun);
   });
 
   since('v3')('a decision that cannot be executed fails', async () => {
