@@ -87,13 +87,28 @@ export function scrubSecrets(line: string, extra: Iterable<string> = []): string
       if (out.includes(form)) out = out.split(form).join(CENSOR);
     }
   }
-  return out
+  return maskPatterns(out);
+}
+
+/** Request signatures and passwords in URLs, by pattern (no list of values needed). */
+function maskPatterns(line: string): string {
+  return line
     .replace(/(signature[=:]\s*"?)[A-Za-z0-9%+/_=-]{16,}/gi, `$1${CENSOR}`)
     .replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@"]*:)[^@\s/"]+@/gi, '$1***@');
 }
 
+/**
+ * TEST RUNS ONLY: `TRADE_EXEC_UNSCRUBBED_LOGS=1` turns off the by-value scrubbing of known
+ * secrets (step 2 above; key-name redaction and the pattern masks stay). With it on, a test that
+ * greps the service's output for its API key and secret only tests the scrubber: it cannot fail.
+ * With it off, the grep finds any code path that writes a secret into a line
+ * (test/logs/secrets-and-logs.test.ts). Never set it for a service with real keys.
+ */
+export const UNSCRUBBED_LOGS_ENV = 'TRADE_EXEC_UNSCRUBBED_LOGS';
+
 /** Wraps a destination so that every finished line is scrubbed before it is written. */
 function scrubbingDestination(dest: DestinationStream): DestinationStream {
+  if (process.env[UNSCRUBBED_LOGS_ENV] === '1') return { write: (line: string) => dest.write(maskPatterns(line)) };
   return { write: (line: string) => dest.write(scrubSecrets(line)) };
 }
 

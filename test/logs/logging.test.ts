@@ -45,6 +45,26 @@ test('createLogger redacts credentials by key and by value (environment) in a re
   expect(lines[1].msg).toBe('secret [redacted] in a message');
 });
 
+test('TRADE_EXEC_UNSCRUBBED_LOGS=1 (test runs) writes a secret a line carries as it is; key names and patterns still redacted', () => {
+  const script = `
+    const { createLogger } = require(${JSON.stringify(path.resolve(__dirname, '../../src/logging.ts'))});
+    const log = createLogger('t', 'info');
+    log.info({ apiSecret: process.env.BINANCE_API_SECRET }, 'secret ' + process.env.BINANCE_API_SECRET + ' signature=0123456789abcdef0123456789abcdef');
+  `;
+  const run = (extra: Record<string, string>) =>
+    execFileSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], {
+      cwd: path.resolve(__dirname, '../..'),
+      env: { PATH: process.env.PATH, BINANCE_API_SECRET: 'SecretInTheEnvironment0002', ...extra },
+      encoding: 'utf8',
+    });
+  const scrubbed = JSON.parse(run({}));
+  expect(scrubbed.msg).toBe('secret [redacted] signature=[redacted]');
+  const raw = JSON.parse(run({ TRADE_EXEC_UNSCRUBBED_LOGS: '1' }));
+  // What a careless code path wrote is visible, so a grep for the secret finds it.
+  expect(raw.msg).toBe('secret SecretInTheEnvironment0002 signature=[redacted]');
+  expect(raw.apiSecret).toBe('[redacted]');
+});
+
 test('no duplicate keys: component from the name or the child, a msg field kept as detail', () => {
   const script = `
     const { createLogger } = require(${JSON.stringify(path.resolve(__dirname, '../../src/logging.ts'))});

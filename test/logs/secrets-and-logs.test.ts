@@ -7,6 +7,12 @@
  * CLI printed, every workflow history on its task queue, every Redis key and every Postgres
  * table is searched for the secret and the key. Nothing may contain either.
  *
+ * The service and the CLI run with the logger's value scrubber off (TRADE_EXEC_UNSCRUBBED_LOGS=1,
+ * test runs only): with it on, every line is scrubbed of the key and the secret by value, and the
+ * log check would only test the scrubber. Off, the check finds any code path that writes either
+ * into a line. That it can fail is shown on the same output: a decoy secret, leaked deliberately
+ * on a test-only path (main-with-temporal-logging.ts), is found.
+ *
  * It also checks the log lines themselves: JSON (pino) everywhere, and every line about a trade
  * names its decision id and workflow id (and the order lines their client order id).
  */
@@ -25,6 +31,7 @@ import { redisDbUrl, runCliProcess } from '../ui/helpers';
 const hex = randomBytes(12).toString('hex');
 const API_KEY = `LeakCanaryKey${hex}`;
 const API_SECRET = `LeakCanarySecret${hex}`;
+const DECOY = `DeliberateLeakDecoy${hex}`;
 const run = randomBytes(3).toString('hex');
 const taskQueue = `logs-${run}`;
 const id = (name: string) => `logs-${run}-${name}`;
@@ -60,6 +67,9 @@ beforeAll(async () => {
     ORDER_TIMEOUT_MS: '600000',
     METRICS_PORT: '0',
     LOG_LEVEL: 'debug',
+    // The check below must be able to fail: no value scrubbing of the output it greps.
+    TRADE_EXEC_UNSCRUBBED_LOGS: '1',
+    LOG_TEST_DELIBERATE_LEAK: DECOY,
   };
   // One node process (tsx as a require hook), so SIGTERM reaches main.ts exactly once.
   service = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'main-with-temporal-logging.ts')], {
@@ -158,10 +168,11 @@ test('a scenario leaves no API key or secret in logs, workflow histories, Redis 
   service!.kill('SIGTERM');
   expect(await serviceExit).toBe(0);
 
-  const needles = [API_SECRET, API_KEY, Buffer.from(API_SECRET).toString('base64'), Buffer.from(API_KEY).toString('base64')];
-  const leaks = (where: string, texts: string[]) => {
+  const forms = (secret: string) => [secret, Buffer.from(secret).toString('base64')];
+  const needles = [...forms(API_SECRET), ...forms(API_KEY)];
+  const leaks = (where: string, texts: string[], search = needles) => {
     const found: string[] = [];
-    for (const t of texts) for (const n of needles) if (t.includes(n)) found.push(`${where}: ${t.slice(Math.max(0, t.indexOf(n) - 120), t.indexOf(n) + 40)}`);
+    for (const t of texts) for (const n of search) if (t.includes(n)) found.push(`${where}: ${t.slice(Math.max(0, t.indexOf(n) - 120), t.indexOf(n) + 40)}`);
     return found;
   };
 
@@ -172,6 +183,8 @@ test('a scenario leaves no API key or secret in logs, workflow histories, Redis 
   if (process.env.LOG_TEST_DUMP) require('node:fs').writeFileSync(process.env.LOG_TEST_DUMP, output.join('\n'));
   const logText = [...output, ...cliOutput];
   expect(output.length).toBeGreaterThan(50);
+  // The check can fail: the deliberate leak of a registered secret is in the output, unscrubbed.
+  expect(leaks('log', logText, forms(DECOY))).toHaveLength(1);
   expect(leaks('log', logText)).toEqual([]);
 
   // Workflow histories: every workflow on the task queue, payloads decoded.
