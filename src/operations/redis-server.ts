@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { findOnPath, sleep, spawnManaged } from './child-process';
@@ -39,10 +40,19 @@ export interface RedisServerOptions {
   auth?: RedisAuth;
   /** AOF with `appendfsync everysec` in `dir` (survives a machine crash but ~1 s); default: nothing on disk. */
   durable?: boolean;
+  /** Serve TLS only (on `port`; the URL is rediss://); clients need not present a certificate. */
+  tls?: RedisTls;
+}
+
+export interface RedisTls {
+  certFile: string;
+  keyFile: string;
+  /** The CA that signed certFile (clients verify the server against it). */
+  caFile: string;
 }
 
 export interface RedisServer {
-  /** redis://[user:password@]127.0.0.1:PORT */
+  /** redis[s]://[user:password@]127.0.0.1:PORT */
   url: string;
   port: number;
   pid: number;
@@ -85,10 +95,10 @@ function resp(...args: string[]): string {
   return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 }
 
-/** PING over a raw socket (after AUTH when given); true on +PONG. */
-export function redisPing(port: number, host = '127.0.0.1', timeoutMs = 1000, auth?: RedisAuth): Promise<boolean> {
+/** PING over a raw socket (after AUTH when given; over TLS, trusting `tlsCa`, when given); true on +PONG. */
+export function redisPing(port: number, host = '127.0.0.1', timeoutMs = 1000, auth?: RedisAuth, tlsCa?: Buffer): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ port, host });
+    const socket = tlsCa ? tls.connect({ port, host, ca: tlsCa }) : net.connect({ port, host });
     let buf = '';
     const done = (ok: boolean): void => {
       socket.destroy();
@@ -96,7 +106,7 @@ export function redisPing(port: number, host = '127.0.0.1', timeoutMs = 1000, au
     };
     socket.setTimeout(timeoutMs, () => done(false));
     socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write((auth ? resp('AUTH', auth.user, auth.password) : '') + resp('PING')));
+    socket.once(tlsCa ? 'secureConnect' : 'connect', () => socket.write((auth ? resp('AUTH', auth.user, auth.password) : '') + resp('PING')));
     socket.on('data', (d) => {
       buf += d.toString();
       const lines = buf.split('\r\n');
@@ -110,9 +120,18 @@ function confLine(...words: string[]): string {
   return words.map((w) => (/^[A-Za-z0-9._:/@~&+*>-]+$/.test(w) ? w : JSON.stringify(w))).join(' ');
 }
 
-export function redisConfig(port: number, o: Pick<RedisServerOptions, 'dir' | 'auth' | 'durable'>): string {
+export function redisConfig(port: number, o: Pick<RedisServerOptions, 'dir' | 'auth' | 'durable' | 'tls'>): string {
   const lines = [
-    confLine('port', String(port)),
+    ...(o.tls
+      ? [
+          confLine('port', '0'),
+          confLine('tls-port', String(port)),
+          confLine('tls-cert-file', o.tls.certFile),
+          confLine('tls-key-file', o.tls.keyFile),
+          confLine('tls-ca-cert-file', o.tls.caFile),
+          confLine('tls-auth-clients', 'no'),
+        ]
+      : [confLine('port', String(port))]),
     confLine('bind', '127.0.0.1'),
     confLine('daemonize', 'no'),
     confLine('dir', o.dir ?? os.tmpdir()),
@@ -129,9 +148,9 @@ export function redisConfig(port: number, o: Pick<RedisServerOptions, 'dir' | 'a
   return `${lines.join('\n')}\n`;
 }
 
-export function redisUrlFor(port: number, auth?: RedisAuth): string {
+export function redisUrlFor(port: number, auth?: RedisAuth, useTls = false): string {
   const cred = auth ? `${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.password)}@` : '';
-  return `redis://${cred}127.0.0.1:${port}`;
+  return `${useTls ? 'rediss' : 'redis'}://${cred}127.0.0.1:${port}`;
 }
 
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
@@ -139,6 +158,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   const timeoutMs = opts.startTimeoutMs ?? 20_000;
   const dir = opts.dir ?? os.tmpdir();
   if (opts.auth && !/^[A-Za-z0-9._-]+$/.test(opts.auth.user)) throw new Error(`redis user ${JSON.stringify(opts.auth.user)}: use letters, digits and . _ - only`);
+  const tlsCa = opts.tls ? fs.readFileSync(opts.tls.caFile) : undefined;
   for (let attempt = 1; ; attempt++) {
     const port = opts.port ?? (await getFreePort());
     const confFile = path.join(dir, `redis-${port}.conf`);
@@ -148,13 +168,13 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     const deadline = Date.now() + timeoutMs;
     let ready = false;
     while (!ready && !proc.exitInfo() && Date.now() < deadline) {
-      ready = await redisPing(port, '127.0.0.1', 1000, opts.auth);
+      ready = await redisPing(port, '127.0.0.1', 1000, opts.auth, tlsCa);
       if (!ready) await sleep(50);
     }
     // Read at start-up only (nothing here uses CONFIG REWRITE): no copy of the password stays behind.
     fs.rmSync(confFile, { force: true });
     if (ready) {
-      return { url: redisUrlFor(port, opts.auth), port, pid: proc.pid, stop: async () => void (await proc.stop()) };
+      return { url: redisUrlFor(port, opts.auth, opts.tls !== undefined), port, pid: proc.pid, stop: async () => void (await proc.stop()) };
     }
     const exit = proc.exitInfo();
     await proc.stop();

@@ -283,13 +283,13 @@ test('send signs its decision when DECISION_SIGNING_KEY is set (sig = HMAC-SHA25
   expect(sent.stdout + sent.stderr).not.toContain(key);
   const out = JSON.parse(sent.stdout);
   expect(out.signed).toBe(true);
-  const [[, fields]] = await stack.redis.xrange('risk_decisions', out.streamEntryId, out.streamEntryId);
+  const fields = (await stack.redis.xrange('risk_decisions', out.streamEntryId, out.streamEntryId))[0]![1];
   const data = fields[fields.indexOf('data') + 1]!;
   expect(fields[fields.indexOf('sig') + 1]).toBe(createHmac('sha256', key).update(data).digest('hex'));
   // Unset: no sig field at all.
   const plain = JSON.parse((await cli('send', '--id', did('unsigned'), '--json')).stdout);
   expect(plain.signed).toBe(false);
-  const [[, plainFields]] = await stack.redis.xrange('risk_decisions', plain.streamEntryId, plain.streamEntryId);
+  const plainFields = (await stack.redis.xrange('risk_decisions', plain.streamEntryId, plain.streamEntryId))[0]![1];
   expect(plainFields).not.toContain('sig');
   // A key too short to be one is a configuration error that does not echo it.
   const short = await runCliProcess(['send'], { ...stack.env, DECISION_SIGNING_KEY: 'short-key-123' });

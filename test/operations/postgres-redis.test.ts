@@ -1,4 +1,5 @@
 /** The Postgres and Redis launchers, on their own instances (not the suite's). */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +8,11 @@ import { Client } from 'pg';
 import { canConnect } from '../../src/operations/ports';
 import { startEmbeddedPostgres } from '../../src/operations/postgres-server';
 import { findRedisServer, NPM_START_REDIS_USER, npmStartRedisOptions, redisPing, startRedisServer } from '../../src/operations/redis-server';
+import { killAllBridges, spawnBridge } from '../bridge/support/harness';
+import { freshDatabase } from '../support/fresh-database';
 import { testServices } from '../support/services';
+import { until } from '../support/streams';
+import { runCliProcess } from '../ui/helpers';
 
 let tmp: string;
 beforeAll(() => {
@@ -136,6 +141,62 @@ test('the suite\'s Redis requires its ACL user: REDIS_URL carries a password, an
     without.disconnect();
   }
 });
+
+/** A throwaway CA and a server certificate for 127.0.0.1, made with the openssl CLI. */
+function makeCertificates(dir: string): { caFile: string; certFile: string; keyFile: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const f = (n: string) => path.join(dir, n);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=trade-exec test CA');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1');
+  fs.writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '2', '-extfile', f('san.ext'));
+  return { caFile: f('ca.pem'), certFile: f('server.pem'), keyFile: f('server.key') };
+}
+
+test('Redis over TLS (rediss://) with an ACL user: a bridge process and the CLI connect, verify the server and work', async () => {
+  const certs = makeCertificates(path.join(tmp, 'tls'));
+  const auth = { user: 'tls-user', password: 'tlspassword0123456789abcdef' };
+  const redis = await startRedisServer({ dir: tmp, auth, tls: certs });
+  expect(redis.url).toBe(`rediss://tls-user:${auth.password}@127.0.0.1:${redis.port}`);
+  const services = testServices();
+  const db = await freshDatabase(services.databaseUrl, 'redis_tls');
+  const client = new Redis(redis.url, { tls: { ca: fs.readFileSync(certs.caFile) } });
+  // Child processes trust the test CA the way an operator's would trust theirs.
+  const caEnv = { NODE_EXTRA_CA_CERTS: certs.caFile };
+  const bridge = spawnBridge({
+    consumer: 'tls-bridge',
+    taskQueue: `redis-tls-${process.pid}`,
+    env: { temporalAddress: services.temporalAddress, namespace: services.namespace, redisUrl: redis.url, databaseUrl: db.url },
+    extraEnv: caEnv,
+  });
+  try {
+    // Plain text on the TLS port gets nowhere.
+    expect(await redisPing(redis.port, '127.0.0.1', 2000, auth)).toBe(false);
+    expect(await client.ping()).toBe('PONG');
+    await bridge.ready;
+    const id = `tls-${process.pid}-${Date.now()}`;
+    const cli = await runCliProcess(['send', '--id', id, '--json'], { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_URL: redis.url, ...caEnv });
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    expect(JSON.parse(cli.stdout).stream).toBe('risk_decisions');
+    const started = await until('the bridge started the decision sent over TLS', async () => {
+      const r = await query(db.url, `SELECT status FROM decisions WHERE decision_id = '${id}'`);
+      return r[0]?.status === 'started' ? r[0] : undefined;
+    });
+    expect(started).toEqual({ status: 'started' });
+    // Without the CA the server's certificate is not trusted: the CLI says it cannot reach Redis.
+    const untrusted = await runCliProcess(['send', '--id', `${id}-x`], { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_URL: redis.url });
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toMatch(/cannot reach Redis at rediss:\/\/tls-user:\*\*\*@127\.0\.0\.1/);
+    expect(untrusted.stderr).not.toContain(auth.password);
+  } finally {
+    await killAllBridges();
+    client.disconnect();
+    await redis.stop();
+    await db.drop();
+  }
+}, 90_000);
 
 test('redis-server missing: the error says how to install it', async () => {
   expect(() => findRedisServer({ PATH: path.join(tmp, 'nothing-here') })).toThrow(/apt-get install redis-server/);
