@@ -27,7 +27,7 @@ describeIfServices('test services started by globalSetup', () => {
     expect(s.namespace).toBe('default');
     expect(s.temporalUiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(s.databaseUrl).toMatch(/^postgres:\/\/.*@127\.0\.0\.1:\d+\/postgres$/);
-    expect(s.redisUrl).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
+    expect(s.redisUrl).toMatch(/^redis:\/\/trade-exec-test:[0-9a-f]{36}@127\.0\.0\.1:\d+$/); // an ACL user and password
     expect(fs.existsSync(s.temporalCliPath)).toBe(true);
     expect(process.env.TEMPORAL_ADDRESS).toBe(s.temporalAddress);
     const file = JSON.parse(fs.readFileSync(s.servicesFile, 'utf8')) as Record<string, string>;
