@@ -32,8 +32,11 @@ export async function createTradeWorker(o: TradeWorkerOptions): Promise<Worker> 
   });
 }
 
-/** The activities that send orders to the exchange: what the order task queue serves. */
-export const ORDER_SENDING_ACTIVITIES = ['placeOrder', 'placeOrderList', 'replaceOrder', 'cancelOrder', 'cancelOrderList'] as const;
+/**
+ * The activities that send orders to the exchange: what the order task queue serves (the
+ * workflow's `sender` and `canceller` proxies, workflows/trade-activities.ts, use that queue).
+ */
+export const ORDER_SENDING_ACTIVITIES = ['placeOrder', 'placeOrderList', 'replaceOrder', 'cancelOrder', 'cancelOrderList', 'amendOrderQuantity'] as const;
 
 /**
  * An activity-only worker on the order task queue. Its slots are its own, so a submission
@@ -41,7 +44,8 @@ export const ORDER_SENDING_ACTIVITIES = ['placeOrder', 'placeOrderList', 'replac
  */
 export async function createOrderWorker(o: Omit<TradeWorkerOptions, 'workflowBundle'>): Promise<Worker> {
   const all = createActivities(o.deps);
-  const activities = Object.fromEntries(ORDER_SENDING_ACTIVITIES.map((name) => [name, all[name]]));
+  // Only those this build has (a tree with older activities lacks the newest ones).
+  const activities = Object.fromEntries(ORDER_SENDING_ACTIVITIES.filter((name) => name in all).map((name) => [name, all[name]]));
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace,
