@@ -139,14 +139,15 @@ check() { # check LABEL EXPECT_PAPER ENV... -- COMPOSE ARGS...
   echo "ok   ($label): $services"
 }
 pw=POSTGRES_PASSWORD=compose-config-check
-check "no profile" no "$pw" COMPOSE_PROFILES= \
+rpw=REDIS_PASSWORD=composeconfigcheck
+check "no profile" no "$pw" "$rpw" COMPOSE_PROFILES= \
   "${COMPOSE[@]}" -f "$file" --env-file "$env_file" config --services
-check "--profile paper" yes "$pw" COMPOSE_PROFILES= \
+check "--profile paper" yes "$pw" "$rpw" COMPOSE_PROFILES= \
   "${COMPOSE[@]}" -f "$file" --env-file "$env_file" --profile paper config --services
 # The full resolved model too (config --services skips part of the validation in some versions).
 for args in "" "--profile paper"; do
   # shellcheck disable=SC2086
-  if ! out="$(run "$pw" COMPOSE_PROFILES= "${COMPOSE[@]}" -f "$file" --env-file "$env_file" $args config --quiet 2>&1)"; then
+  if ! out="$(run "$pw" "$rpw" COMPOSE_PROFILES= "${COMPOSE[@]}" -f "$file" --env-file "$env_file" $args config --quiet 2>&1)"; then
     echo "FAIL (config --quiet ${args:-no profile}): compose refused $file:" >&2
     echo "$out" >&2
     fail=1
@@ -154,7 +155,7 @@ for args in "" "--profile paper"; do
 done
 
 # Without POSTGRES_PASSWORD (as in .env.example) compose must stop with the file's message.
-if out="$(run POSTGRES_PASSWORD= "${COMPOSE[@]}" -f "$file" --env-file "$env_file" config --quiet 2>&1)"; then
+if out="$(run POSTGRES_PASSWORD= "$rpw" "${COMPOSE[@]}" -f "$file" --env-file "$env_file" config --quiet 2>&1)"; then
   echo "FAIL: compose accepted an empty POSTGRES_PASSWORD" >&2; fail=1
 elif ! grep -q 'set POSTGRES_PASSWORD in .env' <<<"$out"; then
   echo "FAIL: compose stopped without POSTGRES_PASSWORD, but not with the file's message:" >&2

@@ -144,7 +144,7 @@ function resolvedConfig(profileArgs: string[], vars: Record<string, string>) {
 }
 
 withCompose(`\`docker compose config\` accepts it and resolves the services and environment the file means (compose ${composeCli?.version ?? 'not found'})`, () => {
-  const vars = { POSTGRES_PASSWORD: 'pw-for-test', COMPOSE_PROFILES: '' };
+  const vars = { POSTGRES_PASSWORD: 'pw-for-test', REDIS_PASSWORD: 'redispwfortest', COMPOSE_PROFILES: '' };
   const interpolationVars = { ...envExample, ...vars };
   const paperEnv = paperExchangeEnv();
   for (const profileArgs of [[], ['--profile', 'paper']]) {
@@ -190,7 +190,7 @@ withCompose(`\`docker compose config\` accepts it and resolves the services and 
   const { cmd } = composeCli!;
   const refused = spawnSync(cmd[0]!, [...cmd.slice(1), '-f', 'docker-compose.yml', '--env-file', '.env.example', 'config', '--quiet'], {
     cwd: root,
-    env: composeEnv({ POSTGRES_PASSWORD: '' }),
+    env: composeEnv({ POSTGRES_PASSWORD: '', REDIS_PASSWORD: 'redispwfortest' }),
     encoding: 'utf8',
     timeout: 10_000,
   });
@@ -250,7 +250,7 @@ test('the services: data stores, Temporal on PostgreSQL, UI, search attributes, 
 test('environment variables and addresses match what the code reads', () => {
   const paperEnv = paperExchangeEnv();
   expect(paperEnv).toEqual(expect.arrayContaining(['PAPER_EXCHANGE_PORT', 'PAPER_EXCHANGE_HOST', 'PAPER_API_KEY', 'PAPER_API_SECRET']));
-  const vars = { ...envExample, POSTGRES_PASSWORD: 'pw-for-test' };
+  const vars = { ...envExample, POSTGRES_PASSWORD: 'pw-for-test', REDIS_PASSWORD: 'redispwfortest' };
 
   for (const app of ['worker', 'bridge']) {
     const env = services[app]!.environment!;
@@ -276,6 +276,9 @@ test('environment variables and addresses match what the code reads', () => {
     expect(containerPorts(services.postgres!)).toContain(5432);
     const redis = new URL(resolved.REDIS_URL!);
     expect(redis.hostname).toBe('redis');
+    // Redis requires its ACL user; the URL carries the password from .env.
+    expect([redis.username, redis.password]).toEqual(['trade', 'redispwfortest']);
+    expect(String(services.redis!.command)).toContain('user trade on >%s');
     expect(containerPorts(services.redis!)).toContain(Number(redis.port));
     // With the example .env (paper trading) the exchange is the paper-exchange service on its port.
     const ex = new URL(resolved.BINANCE_BASE_URL!);
@@ -317,6 +320,8 @@ test('no secret in the file; every interpolated variable is documented in .env.e
     expect([k, known]).toEqual([k, true]);
   }
   expect(envExample.POSTGRES_PASSWORD).toBe(''); // the example holds no real password
+  expect(envExample.REDIS_PASSWORD).toBe('');
+  expect(() => interpolate(services.worker!.environment!.REDIS_URL!, { ...envExample, POSTGRES_PASSWORD: 'x' })).toThrow(/set REDIS_PASSWORD in \.env/);
   expect(envExample.COMPOSE_PROFILES).toBe('paper');
   // Without POSTGRES_PASSWORD, interpolation stops with a message instead of using a default.
   expect(() => interpolate(services.worker!.environment!.DATABASE_URL!, envExample)).toThrow(/set POSTGRES_PASSWORD in \.env/);
