@@ -101,6 +101,20 @@ test('ownerIndex: Postgres row first, then the readable client order id, else un
   expect(owner('te-d2-b3b')).toEqual({ decisionId: 'd2', purpose: 'bracket' });
   expect(owner('te-nobody-e')).toEqual({ decisionId: UNKNOWN_DECISION, purpose: 'unknown' });
   expect(owner('web_abc123')).toEqual({ decisionId: UNKNOWN_DECISION, purpose: 'unknown' });
+  // The exchange gave the order another client order id (amend keepPriority without newClientOrderId):
+  // the exchange order id Postgres recorded still names the decision.
+  expect(owner('QM1gjzujwpn_jMXDThUJhA', 3)).toEqual({ decisionId: 'd2', purpose: 'replacement' });
+  expect(owner('QM1gjzujwpn_jMXDThUJhA', 999)).toEqual({ decisionId: UNKNOWN_DECISION, purpose: 'unknown' });
+});
+
+test('an order renamed by the exchange still counts toward its trade and is an orphan when its workflow closed', () => {
+  const s = clean();
+  const o = orderOf(s, 'te-d2-r1');
+  o.clientOrderId = 'QM1gjzujwpn_jMXDThUJhA';
+  o.status = 'NEW';
+  o.executedQty = '0.0025';
+  expect(executedWithinApproved(s).map((v) => [v.decisionId, v.figures.executed])).toEqual([['d2', '0.0035']]);
+  expect(noOpenOrderWithoutRunningWorkflow(s).map((v) => [v.decisionId, v.figures.clientOrderId])).toEqual([['d2', 'QM1gjzujwpn_jMXDThUJhA']]);
 });
 
 describe('one closed workflow per decision', () => {

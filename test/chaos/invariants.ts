@@ -159,16 +159,23 @@ const PURPOSE_BY_CODE: Record<string, string> = { e: 'entry', r: 'replacement', 
 
 /**
  * Which decision (and purpose) an exchange order belongs to: Postgres's orders row first (the
- * workflow records every intent before sending it), else the readable client order id.
+ * workflow records every intent before sending it), else the readable client order id, else the
+ * exchange order id Postgres recorded (an order whose client order id the exchange changed, as
+ * Binance's amend keepPriority does when no newClientOrderId is sent).
  */
-export function ownerIndex(s: Pick<ChaosSnapshot, 'decisions' | 'pgOrders'>): (clientOrderId: string) => { decisionId: string; purpose: string } {
+export function ownerIndex(
+  s: Pick<ChaosSnapshot, 'decisions' | 'pgOrders'>,
+): (clientOrderId: string, orderId?: number) => { decisionId: string; purpose: string } {
   const known = new Set(s.decisions.map((d) => d.decisionId));
   const byCid = new Map(s.pgOrders.map((o) => [o.clientOrderId, o]));
-  return (cid) => {
+  const byOrderId = new Map(s.pgOrders.filter((o) => o.exchangeOrderId !== null).map((o) => [o.exchangeOrderId!, o]));
+  return (cid, orderId) => {
     const row = byCid.get(cid);
     if (row?.decisionId) return { decisionId: row.decisionId, purpose: row.purpose };
     const m = READABLE_CID.exec(cid);
     if (m && known.has(m[1]!)) return { decisionId: m[1]!, purpose: PURPOSE_BY_CODE[m[2]![0]!] ?? 'unknown' };
+    const byId = orderId === undefined ? undefined : byOrderId.get(orderId);
+    if (byId?.decisionId) return { decisionId: byId.decisionId, purpose: byId.purpose };
     return { decisionId: UNKNOWN_DECISION, purpose: 'unknown' };
   };
 }
@@ -191,7 +198,7 @@ function groupBy<T, K>(xs: readonly T[], key: (x: T) => K): Map<K, T[]> {
 /** Orders that count toward what a trade executed: its entry, replacements and close-now orders on its own side. */
 function entryOrdersOf(s: ChaosSnapshot, d: SentDecision, owner: ReturnType<typeof ownerIndex>): ExchangeOrder[] {
   return s.exchangeOrders.filter((o) => {
-    const w = owner(o.clientOrderId);
+    const w = owner(o.clientOrderId, o.orderId);
     return w.decisionId === d.decisionId && w.purpose !== 'bracket' && o.side === d.side;
   });
 }
@@ -225,7 +232,7 @@ export function atMostOneExchangeOrderPerIntent(s: ChaosSnapshot): Violation[] {
     const cid = orders[0]!.clientOrderId;
     out.push({
       invariant: 'at most one exchange order per intent',
-      decisionId: owner(cid).decisionId,
+      decisionId: owner(cid, orders[0]!.orderId).decisionId,
       detail: `${orders.length} exchange orders carry client order id ${cid} (${key.split(' ')[0]})`,
       figures: {
         clientOrderId: cid,
@@ -243,7 +250,7 @@ export function noOpenOrderWithoutRunningWorkflow(s: ChaosSnapshot): Violation[]
   const statusOf = (wid: string) => s.runs.filter((r) => r.workflowId === wid).map((r) => r.status);
   const out: Violation[] = [];
   for (const o of s.exchangeOrders.filter(isLive)) {
-    const w = owner(o.clientOrderId);
+    const w = owner(o.clientOrderId, o.orderId);
     if (w.decisionId !== UNKNOWN_DECISION && running.has(workflowIdOf(w.decisionId))) continue;
     const wid = w.decisionId === UNKNOWN_DECISION ? null : workflowIdOf(w.decisionId);
     out.push({
@@ -303,7 +310,7 @@ export function fillsMatchExchangeTrades(s: ChaosSnapshot): Violation[] {
     const cid = order?.clientOrderId ?? pg[0]?.clientOrderId ?? null;
     out.push({
       invariant: 'Postgres fills == exchange trades per order',
-      decisionId: cid ? owner(cid).decisionId : UNKNOWN_DECISION,
+      decisionId: cid ? owner(cid, order?.orderId ?? pg[0]?.exchangeOrderId).decisionId : UNKNOWN_DECISION,
       detail: `order ${k} (${cid ?? 'no client order id'}): exchange traded ${exQty.toFixed()} in ${ex.length} trades, Postgres booked ${pgQty.toFixed()} in ${pg.length}`,
       figures: {
         clientOrderId: cid,
@@ -381,7 +388,7 @@ export function failedTradeHasNoLiveOrder(s: ChaosSnapshot): Violation[] {
   for (const d of s.decisions) {
     const statuses = new Set([...(reports.get(d.decisionId) ?? []).map((r) => r.status), outcomes.get(workflowIdOf(d.decisionId))?.tradeStatus]);
     if (!statuses.has('failed')) continue;
-    const live = s.exchangeOrders.filter((o) => isLive(o) && owner(o.clientOrderId).decisionId === d.decisionId);
+    const live = s.exchangeOrders.filter((o) => isLive(o) && owner(o.clientOrderId, o.orderId).decisionId === d.decisionId);
     if (live.length === 0) continue;
     out.push({
       invariant: 'a failed trade has no live order',
