@@ -7,6 +7,8 @@ import type Redis from 'ioredis';
 import type { BinanceSpotClient, Trade } from '../src/exchange';
 import { symbolRules } from '../src/exchange/filters';
 import type { Logger } from '../src/logging';
+import type { ServiceMetrics } from '../src/metrics/metrics';
+import type { RefusedTransition } from '../src/shared/order-state';
 import { PositionError } from '../src/portfolio/position';
 import { StoreConflictError } from '../src/persistence/portfolio-store';
 import { publishOnce, TRADE_EXECUTIONS_STREAM } from '../src/reporting/report-publisher';
@@ -44,6 +46,8 @@ export interface BookkeepingDeps {
   reportStream?: string;
   /** Observers (metrics, alerts). They run after the activity's work succeeded; a throwing hook never fails it. */
   hooks?: BookkeepingHooks;
+  /** For the count of refused state-machine moves (order_transitions_refused_total). */
+  metrics?: Pick<ServiceMetrics, 'orderTransitionsRefused'>;
 }
 
 export interface BookkeepingHooks {
@@ -77,8 +81,17 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
      * reports are stored in the same transaction as the transitions (an outbox) and published
      * after it commits; reports a crashed earlier attempt stored are published by this one.
      */
-    async recordOrder(args: { decisionId: string; workflowId: string; order: TrackedOrder }): Promise<void> {
-      const pending = await deps.store.recordOrder({ ...args, reports: orderUpdateReports(args) });
+    async recordOrder(args: { decisionId: string; workflowId: string; order: TrackedOrder; refusedSinceLast?: RefusedTransition[] }): Promise<void> {
+      for (const r of args.refusedSinceLast ?? []) {
+        // A move the state machine refused changed nothing; it is kept on the order and said here.
+        deps.logger.warn(
+          { decisionId: args.decisionId, workflowId: args.workflowId, clientOrderId: args.order.intent.clientOrderId, state: r.state, event: r.event, exchangeStatus: r.exchangeStatus, reason: r.reason, context: r.context },
+          'order state machine refused a transition',
+        );
+        deps.metrics?.orderTransitionsRefused.inc({ source: 'workflow', state: r.state, event: r.event });
+      }
+      const { refusedSinceLast: _logged, ...order } = args;
+      const pending = await deps.store.recordOrder({ ...order, reports: orderUpdateReports(order) });
       for (const report of pending) {
         const streamId = await publishStored(report);
         deps.logger.info(

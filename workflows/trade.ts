@@ -60,7 +60,7 @@ import {
 import { validateAmend, validateSetTimeout, validateWorking } from './operator-validation';
 import { bracketPlan, closePlan, entryPlan, replacementAfterCancel, restAfter, type OrderPlan } from './order-plans';
 import { buildReport, finalTradeStatus } from './report';
-import { applySnapshot, trackOrder, transition } from './tracked-order';
+import { applyEvent, applySnapshot, trackOrder, transition, type MoveOptions } from './tracked-order';
 import type { TradeActivities } from './trade-activities';
 
 /**
@@ -74,6 +74,11 @@ const POLL = { firstMs: 1_000, maxMs: 60_000, pushedFirstMs: 30_000, pushedMaxMs
 const CANCEL_RETRY = { firstMs: 2_000, maxMs: 60_000 };
 /** Reading back an order that should be final (wind-down): first wait, doubling to the max. */
 const CONFIRM = { firstMs: 500, maxMs: 30_000 };
+/**
+ * What the venue says always wins: an order settled as never placed that turns up, or a cancel
+ * the venue did not carry out, moves by the state machine's full table.
+ */
+const VENUE: MoveOptions = { revive: true };
 
 export class Trade {
   readonly state: TradeState;
@@ -233,12 +238,12 @@ export class Trade {
     try {
       if (plan.kind === 'single') {
         const placed = await this.acts.sender.placeOrder(plan.orders[0]);
-        applySnapshot(orders[0]!, placed.order, placed.adopted ? 'adopted existing order' : 'submitted', Date.now());
+        applySnapshot(orders[0]!, placed.order, placed.adopted ? 'adopted existing order' : 'submitted', Date.now(), VENUE);
       } else {
         const placed = await this.acts.sender.placeOrderList(plan.list);
         const note = placed.adopted ? 'adopted existing order list' : 'submitted order list';
-        applySnapshot(orders[0]!, placed.above, note, Date.now());
-        applySnapshot(orders[1]!, placed.below, note, Date.now());
+        applySnapshot(orders[0]!, placed.above, note, Date.now(), VENUE);
+        applySnapshot(orders[1]!, placed.below, note, Date.now(), VENUE);
       }
     } catch (err) {
       const why = describeFailure(err);
@@ -262,9 +267,9 @@ export class Trade {
     this.setStatus('settling');
     for (const o of unsettled) {
       const found = await this.acts.exchangeReads.findOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
-      if (found) applySnapshot(o, found, 'settled unknown outcome by query', Date.now());
+      if (found) applySnapshot(o, found, 'settled unknown outcome by query', Date.now(), VENUE);
       // Absent once its recvWindow has passed: it never reached the matching engine, and never will.
-      else transition(o, 'failed', `never placed: ${why}`, Date.now());
+      else applyEvent(o, 'found_absent', `never placed: ${why}`, Date.now());
     }
     this.state.attention = undefined;
   }
@@ -287,15 +292,18 @@ export class Trade {
       if (open.length === 0) return;
       const now = Date.now();
       const remaining = state.deadline - now;
-      if (withDeadline && remaining <= 0 && now >= this.nextCancelAt) {
-        // At the deadline, and again (with backoff) for as long as a cancel leaves an order open.
-        await act(() => this.cancelOrders(open, 'timeout'));
+      // Due for a cancel: everything at the deadline, and any order a cancel (ours or an
+      // operator's) left open, again with backoff for as long as it stays open.
+      const due = withDeadline && remaining <= 0 ? open : open.filter((o) => o.state === 'cancel_requested');
+      if (due.length > 0 && now >= this.nextCancelAt) {
+        await act(() => this.cancelOrders(due, remaining <= 0 ? 'timeout' : 'retrying an earlier cancel'));
         continue;
       }
       const deadlineAtWait = state.deadline;
       let waitMs = pollMs;
       if (open.every((o) => this.pushedOrders.has(o.intent.clientOrderId))) waitMs = Math.max(pollMs, POLL.pushedFirstMs);
-      if (withDeadline) waitMs = Math.min(waitMs, remaining > 0 ? remaining : this.nextCancelAt - now);
+      if (withDeadline && remaining > 0) waitMs = Math.min(waitMs, remaining);
+      if (due.length > 0) waitMs = Math.min(waitMs, this.nextCancelAt - now);
       const woke = await condition(
         () => this.pushes.length > 0 || this.hasPendingOperation() || state.deadline !== deadlineAtWait,
         Math.max(1, waitMs),
@@ -305,13 +313,13 @@ export class Trade {
           const order = this.orderById(snap.clientOrderId);
           if (!order) continue;
           this.pushedOrders.add(snap.clientOrderId);
-          if (applySnapshot(order, snap, 'push', Date.now())) await this.record(order);
+          if (applySnapshot(order, snap, 'push', Date.now(), VENUE)) await this.record(order);
         }
         if (!woke) {
           for (const o of open) {
             if (isTerminal(o.state)) continue;
             const snap = await this.acts.exchangeReads.queryOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
-            if (applySnapshot(o, snap, 'poll', Date.now())) await this.record(o);
+            if (applySnapshot(o, snap, 'poll', Date.now(), VENUE)) await this.record(o);
           }
         }
       });
@@ -387,12 +395,12 @@ export class Trade {
       });
       for (const snap of snaps) {
         const leg = this.orderById(snap.clientOrderId);
-        if (leg) applySnapshot(leg, snap, `cancel (${reason})`, Date.now());
+        if (leg) applySnapshot(leg, snap, `cancel (${reason})`, Date.now(), VENUE);
       }
     }
     for (const o of open.filter((x) => x.intent.listClientOrderId === undefined)) {
       const snap = await this.acts.canceller.cancelOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
-      applySnapshot(o, snap, `cancel (${reason})`, Date.now());
+      applySnapshot(o, snap, `cancel (${reason})`, Date.now(), VENUE);
     }
     for (const o of open) await this.record(o);
     if (open.some((o) => !isTerminal(o.state))) {
@@ -428,7 +436,7 @@ export class Trade {
         stopPrice: old.intent.stopPrice,
       });
       const snap = await this.acts.canceller.amendOrderQuantity({ symbol: old.intent.symbol, clientOrderId: old.intent.clientOrderId, newQty: prepared.quantity });
-      applySnapshot(old, snap, 'amend: quantity (priority kept)', Date.now());
+      applySnapshot(old, snap, 'amend: quantity (priority kept)', Date.now(), VENUE);
       await this.record(old);
       if (!dec(snap.origQty).eq(prepared.quantity)) {
         throw ApplicationFailure.nonRetryable(
@@ -531,7 +539,7 @@ export class Trade {
       if (cancellable.length > 0) await this.cancelOrders(cancellable, reason);
       for (const o of state.orders.filter((x) => x.exchange && !isTerminal(x.state))) {
         const snap = await this.acts.exchangeReads.queryOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
-        if (applySnapshot(o, snap, `confirming final state (${reason})`, Date.now())) await this.record(o);
+        if (applySnapshot(o, snap, `confirming final state (${reason})`, Date.now(), VENUE)) await this.record(o);
       }
       if (state.orders.every((o) => !o.exchange || isTerminal(o.state))) break;
       state.attention = `waiting for ${live.map((o) => o.intent.clientOrderId).join(', ')} to be final on the exchange (${reason})`;
@@ -564,8 +572,12 @@ export class Trade {
 
   // ---- bookkeeping ---------------------------------------------------------------------------
 
-  private record(order: TrackedOrder): Promise<void> {
-    return this.acts.books.recordOrder({ decisionId: this.state.decisionId, workflowId: this.state.workflowId, order });
+  /** Records the order's transitions (and reports them); moves the state machine refused since the last call are logged and counted there. */
+  private async record(order: TrackedOrder): Promise<void> {
+    const reported = order.refusedReported ?? 0;
+    const refusedSinceLast = (order.refused ?? []).filter((r) => r.seq > reported);
+    await this.acts.books.recordOrder({ decisionId: this.state.decisionId, workflowId: this.state.workflowId, order, refusedSinceLast });
+    if (refusedSinceLast.length > 0) order.refusedReported = refusedSinceLast.at(-1)!.seq;
   }
 
   private async finish(override?: 'cancelled' | 'failed'): Promise<TradeState> {

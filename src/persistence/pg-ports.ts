@@ -8,7 +8,8 @@ import type { TradeStore } from '../../activities/bookkeeping-activities';
 import type { DecisionRecorder } from '../bridge/decision-recorder';
 import { toWire } from '../shared/decimal';
 import type { RiskDecision } from '../shared/decision';
-import type { OrderStatus } from './schemas';
+import { isOrderStatus, type OrderStatus } from './schemas';
+import type { TrackedOrder } from '../shared/trade';
 import { withTransaction } from './db';
 import {
   applyFills,
@@ -43,8 +44,7 @@ export function createPgTradeStore(pool: Pool): TradeStore {
           orig_qty: snap?.origQty ?? order.intent.quantity,
           executed_qty: snap?.executedQty ?? '0',
           cummulative_quote_qty: snap?.cummulativeQuoteQty ?? '0',
-          // Recorded before the request leaves, so a crash mid-request leaves a row to reconcile.
-          status: (snap?.status as OrderStatus | undefined) ?? 'PENDING_SUBMIT',
+          status: storedStatus(order),
         });
         // The outbox: a transition's report is stored with its event, in this transaction, so a
         // transition is never recorded without its report nor reported without being recorded.
@@ -164,4 +164,19 @@ export function createPgDecisionRecorder(pool: Pool): DecisionRecorder {
       }
     },
   };
+}
+
+/**
+ * The orders.status to write: the venue's status when it told us one we know; without a venue
+ * view, what the workflow settled (never placed, refused before it landed), else PENDING_SUBMIT —
+ * recorded before the request leaves, so a crash mid-request leaves a row to reconcile. An
+ * unknown venue status (the user data stream's `X` is any string) writes PENDING_SUBMIT, which
+ * changes nothing on an existing row, instead of failing every retry.
+ */
+function storedStatus(order: TrackedOrder): OrderStatus {
+  const snap = order.exchange;
+  if (snap) return isOrderStatus(snap.status) ? snap.status : 'PENDING_SUBMIT';
+  if (order.state === 'not_placed' || order.state === 'failed') return 'NOT_PLACED';
+  if (order.state === 'rejected') return 'REJECTED';
+  return 'PENDING_SUBMIT';
 }

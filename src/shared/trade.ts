@@ -138,6 +138,8 @@ export interface TrackedOrder {
   transitions: OrderTransition[];
   /** Moves the state machine refused (the most recent ones; absent until the first). */
   refused?: RefusedTransition[];
+  /** The last refusal's `seq` that recordOrder has logged and counted. */
+  refusedReported?: number;
   fills: FillSummary;
 }
 
