@@ -246,7 +246,11 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
             },
           });
         } catch (err) {
-          if (err instanceof ApplicationFailure && err.type === FailureType.AttemptSuperseded) throw err;
+          if (err instanceof ApplicationFailure && err.type === FailureType.AttemptSuperseded) {
+            // Refused in beforeSend: these bytes never left, so the next attempt need not wait.
+            await sendLog.narrow(intentId, Date.now());
+            throw err;
+          }
           // What the exchange answered bounds what the send can still do: nothing, when it said
           // it did not execute it; until its signed timestamp's recvWindow ends, when unknown.
           if (isBinanceError(err, 'unknown_outcome')) await sendLog.narrow(intentId, acceptableUntil);
