@@ -119,7 +119,7 @@ export function checkPositionNotional(i: PreTradeInput, l: RiskLimits): RiskRefu
   if (value.lte(l.maxPositionNotional)) return undefined;
   return {
     rule: 'max_position_notional',
-    reason: `${i.symbol} position would go from ${toWire(before)} to ${toWire(after)}, worth ${fmt(value)} at the mark ${i.markPrice}, above the limit of ${l.maxPositionNotional} (RISK_MAX_POSITION_NOTIONAL)`,
+    reason: `${i.symbol} position would go from ${toWire(before)} to ${toWire(after)}, worth ${fmt(value)} at the mark ${toWire(dec(i.markPrice))}, above the limit of ${l.maxPositionNotional} (RISK_MAX_POSITION_NOTIONAL)`,
   };
 }
 
@@ -144,7 +144,7 @@ export function checkPriceCollar(i: PreTradeInput, l: RiskLimits): RiskRefusal |
     return {
       rule: 'price_collar',
       reason:
-        `${i.side} ${i.type} ${field} ${p} is ${toWire(away.abs().toDecimalPlaces(2))} % ${away.gt(0) ? 'above' : 'below'} the mark ${i.markPrice} of ${i.symbol}, ` +
+        `${i.side} ${i.type} ${field} ${p} is ${toWire(away.abs().toDecimalPlaces(2))} % ${away.gt(0) ? 'above' : 'below'} the mark ${toWire(mark)} of ${i.symbol}, ` +
         `beyond the ${throughMarket ? 'through-the-market' : 'resting-side'} collar of ${limit} % (${setting})`,
     };
   }
