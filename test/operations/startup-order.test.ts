@@ -19,6 +19,7 @@ import { ensureTemporalCli } from '../../src/operations/temporal-cli';
 import { startTemporalDevServer, type TemporalDevServer } from '../../src/operations/temporal-dev-server';
 import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
 import { bundleWorkflows } from '../../src/worker/worker';
+import { testServices } from '../support/services';
 import { pushDecision, until, waitForReport } from '../support/streams';
 
 let tmp: string;
@@ -115,3 +116,29 @@ test('a service started before Temporal, PostgreSQL and Redis waits for them, sa
   const report = await waitForReport(redis, (r) => r.decision_id.startsWith('startup-'), 60_000);
   expect(report.report.status).toBe('filled');
 }, 300_000);
+
+test('what waiting cannot cure is not waited for: a wrong PostgreSQL password fails start-up at once, with the reason', async () => {
+  const url = new URL(testServices().databaseUrl);
+  url.password = 'not-the-password';
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString('utf8')), cb()) }));
+  const err = await startService({
+    temporalAddress: '127.0.0.1:1',
+    namespace: 'default',
+    taskQueue: 'startup-order-fatal',
+    databaseUrl: url.toString(),
+    redisUrl: testServices().redisUrl,
+    exchange: { baseUrl: 'http://127.0.0.1:1', apiKey: 'k', apiSecret: 's', recvWindowMs: 5000 },
+    defaultOrderTimeoutMs: 20_000,
+    bridge: false,
+    worker: false,
+    logger,
+    // A regression (waiting on a bad password) ends here with "not reachable within", not a pass.
+    startup: { timeoutMs: 60_000 },
+  }).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  expect(err?.message).toMatch(/password authentication failed/);
+  expect(lines.join('')).not.toContain('not-the-password');
+}, 90_000);
