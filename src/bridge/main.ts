@@ -27,6 +27,7 @@ import { startMetricsServer, type MetricsServer } from '../metrics/server';
 import { intakeSafetyFromConfig } from './intake-safety';
 import { createPgBridgeRecorder } from './pg-recorder';
 import { connectBridgeTemporal } from './temporal-connection';
+import { isFatalPostgresError, isFatalRedisError, pingRedis, postgresAddress, redisAddress, waitFor } from '../operations/wait-for';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -83,6 +84,11 @@ async function main(): Promise<void> {
   cleanups.push(() => connection.close());
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
+  // Started before PostgreSQL or Redis (compose, a reboot): wait for them, saying so, instead of exiting.
+  await Promise.all([
+    waitFor({ logger: log, what: 'PostgreSQL', address: postgresAddress(config.DATABASE_URL!), fatal: isFatalPostgresError }, () => pool.query('SELECT 1')),
+    waitFor({ logger: log, what: 'Redis', address: redisAddress(config.REDIS_URL!), fatal: isFatalRedisError }, () => pingRedis(config.REDIS_URL!)),
+  ]);
   await migrate(pool, { logger: log });
   bridge = new DecisionBridge({
     redis,

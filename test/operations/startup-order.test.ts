@@ -5,6 +5,7 @@
  * (here: a private dev server, Postgres and redis-server started afterwards on those addresses);
  * then a decision is traded end to end.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -142,3 +143,46 @@ test('what waiting cannot cure is not waited for: a wrong PostgreSQL password fa
   expect(err?.message).toMatch(/password authentication failed/);
   expect(lines.join('')).not.toContain('not-the-password');
 }, 90_000);
+
+test('the standalone bridge started before PostgreSQL and Redis waits for them instead of exiting', async () => {
+  const [pgPort, redisPort, temporalPort] = await getFreePorts(3);
+  const output: string[] = [];
+  const bridge = spawn(process.execPath, ['--require', 'tsx/cjs', path.resolve(__dirname, '../../src/bridge/main.ts')], {
+    cwd: path.resolve(__dirname, '../..'),
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+      DATABASE_URL: `postgres://postgres:bridge-pw-1@127.0.0.1:${pgPort}/postgres`,
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      METRICS_PORT: '0',
+      BRIDGE_CONSUMER: 'startup-order-bridge',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => bridge.on('exit', (code) => resolve(code)));
+  for (const s of [bridge.stdout!, bridge.stderr!]) s.on('data', (c: Buffer) => output.push(...c.toString('utf8').split('\n')));
+  const said = (text: string) => output.some((l) => l.includes(text));
+  try {
+    await until('the bridge to say what it waits for', async () => {
+      if (bridge.exitCode !== null) throw new Error(`bridge exited ${bridge.exitCode}: ${output.join('\n')}`);
+      return said(`"waiting for PostgreSQL at 127.0.0.1:${pgPort}/postgres"`) && said(`"waiting for Redis at 127.0.0.1:${redisPort}"`);
+    }, 60_000);
+    const pg = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'bridge-pg'), port: pgPort, password: 'bridge-pw-1', fast: true });
+    const rs = await startRedisServer({ port: redisPort, dir: tmp });
+    try {
+      await until('the bridge to be ready', async () => {
+        if (bridge.exitCode !== null) throw new Error(`bridge exited ${bridge.exitCode}: ${output.join('\n')}`);
+        return said('"bridge ready"');
+      }, 90_000);
+      expect(output.join('\n')).not.toContain('bridge-pw-1');
+      bridge.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      await rs.stop();
+      await pg.stop();
+    }
+  } finally {
+    if (bridge.exitCode === null) bridge.kill('SIGKILL');
+  }
+}, 240_000);
