@@ -202,6 +202,9 @@ async function main(): Promise<void> {
       ORDER_TIMEOUT_MS: String(3600_000),
       METRICS_PORT: '0',
       LOG_LEVEL: 'warn',
+      // The phases send 10-20 orders/s and thousands of resting orders: above the risk guard's
+      // fat-finger order rate (300/min). Its other rules stay on, so their cost is measured.
+      RISK_MAX_ORDERS_PER_MINUTE: '0',
     };
     say('starting the service (src/operations/main.ts: worker + bridge; bundling workflows)...');
     service = spawn(process.execPath, ['--require', 'tsx/cjs', path.resolve(__dirname, '../src/operations/main.ts')], {
