@@ -2,7 +2,7 @@
  * Validators for operator updates. They run before an update is accepted: a refused request is
  * answered with its reason and leaves no trace in the workflow's history or state.
  */
-import { dec } from '../src/shared/decimal';
+import { dec } from '../src/shared/exact-decimal';
 import { isTerminal } from '../src/shared/order-state';
 import type { TradeState } from '../src/shared/trade';
 import type { AmendRequest, SetTimeoutRequest } from './definitions';

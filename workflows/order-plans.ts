@@ -5,8 +5,8 @@
  */
 import type { PrepareOrderRequest, PreparedOrder } from '../activities/exchange-activities';
 import { clientOrderIdFor } from '../src/shared/client-order-id';
-import type { Side } from '../src/shared/decision';
-import { dec } from '../src/shared/decimal';
+import type { Side } from '../src/shared/decision-types';
+import { dec } from '../src/shared/exact-decimal';
 import type { AmendRequest } from './definitions';
 import type { ExchangeOrderType, OcoIntent, OrderIntent, OrderPurpose, TrackedOrder, TradeInput, TradeState } from '../src/shared/trade';
 

@@ -1,5 +1,5 @@
 /** Turning the workflow's state into the execution report published on `trade_executions`. */
-import { dec, toWire } from '../src/shared/decimal';
+import { dec, toWire } from '../src/shared/exact-decimal';
 import { mainCommission, mergeFillSummaries } from '../src/shared/fills';
 import type { ExecutionReport, TradeInput, TradeState, TradeStatus } from '../src/shared/trade';
 

@@ -6,7 +6,7 @@
  * refuses leaves the order as it was and is kept in `order.refused` (with the machine's reason),
  * so it reaches queries and `recordOrder`, where it is logged and counted.
  */
-import { dec } from '../src/shared/decimal';
+import { dec } from '../src/shared/exact-decimal';
 import { EMPTY_FILLS } from '../src/shared/fills';
 import {
   type OrderEvent,

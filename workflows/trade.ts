@@ -36,8 +36,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PrepareOrderRequest, PreparedOrder } from '../activities/exchange-activities';
-import { sideOf, type Side } from '../src/shared/decision';
-import { dec } from '../src/shared/decimal';
+import { sideOf, type Side } from '../src/shared/decision-types';
+import { dec } from '../src/shared/exact-decimal';
 import { FailureType } from '../src/shared/failure-types';
 import { isTerminal } from '../src/shared/order-state';
 import { SA } from '../src/shared/search-attributes';

@@ -1,15 +1,14 @@
 /**
  * The risk decision as the upstream risk engine publishes it on `risk_decisions`.
- * Pure module: imported by the bridge (parsing) and by workflow code (types only).
+ * Imported by the bridge and activities (parsing); workflow code imports decision-types.ts.
  */
 import { z } from 'zod';
 import { dec, DecimalInput, PositiveDecimalInput } from './decimal';
+import { ORDER_TYPES, Signal } from './decision-types';
 
-/** Upstream model's signal: 2 = BUY, 0 = SELL, 1 = HOLD. */
-export const Signal = { SELL: 0, HOLD: 1, BUY: 2 } as const;
-
-export const ORDER_TYPES = ['MARKET', 'LIMIT', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT_LIMIT', 'OCO'] as const;
-export type DecisionOrderType = (typeof ORDER_TYPES)[number];
+// The pure part lives in decision-types.ts (workflow code imports that, never zod); re-exported
+// here so that every other importer keeps importing from decision.ts.
+export { ORDER_TYPES, Signal, sideOf, workflowIdFor, type DecisionOrderType, type Side } from './decision-types';
 
 /**
  * Decision ids become workflow ids (`trade-<id>`) and, when short enough, part of client order
@@ -74,23 +73,11 @@ export const RiskDecisionSchema = z
 
 export type RiskDecision = z.output<typeof RiskDecisionSchema>;
 
-export type Side = 'BUY' | 'SELL';
-
-export function sideOf(signal: 0 | 1 | 2): Side | undefined {
-  if (signal === Signal.BUY) return 'BUY';
-  if (signal === Signal.SELL) return 'SELL';
-  return undefined;
-}
-
 /** "original_signal: an approved HOLD ..." — one line naming each field and its problem. */
 export function describeZodError(error: z.ZodError): string {
   return error.issues
     .map((i) => `${i.path.length ? i.path.join('.') : '(entry)'}: ${i.message}`)
     .join('; ');
-}
-
-export function workflowIdFor(decisionId: string): string {
-  return `trade-${decisionId}`;
 }
 
 /**

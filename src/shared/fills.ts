@@ -1,5 +1,5 @@
-/** Summing fills exactly. Pure: used by activities and by workflow code. */
-import { dec, sum, toWire, ZERO } from './decimal';
+/** Summing fills exactly. Pure, on exact-decimal.ts (no decimal.js): used by activities and by workflow code. */
+import { dec, sum, toWire, ZERO } from './exact-decimal';
 import type { FillRecord, FillSummary } from './trade';
 
 export const EMPTY_FILLS: FillSummary = { fills: [], filledQty: '0', quoteQty: '0', avgPrice: '0', commissions: {} };

@@ -31,8 +31,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import { sideOf } from '../../src/shared/decision';
-import { dec } from '../../src/shared/decimal';
+import { sideOf } from '../../src/shared/decision-types';
+import { dec } from '../../src/shared/exact-decimal';
 import { isTerminal } from '../../src/shared/order-state';
 import { SA } from '../../src/shared/search-attributes';
 import type { OperatorOperation, OrderSnapshot, TrackedOrder, TradeInput, TradeState } from '../../src/shared/trade';
