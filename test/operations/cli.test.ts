@@ -219,8 +219,11 @@ test('halt --cancel-open / resume: running trades are cancelled, new decisions a
     return ids;
   };
   try {
-    // Whatever earlier tests left running has ended, so this one owns what is running.
-    await until('no trade running', async () => (await runningTrades()).length === 0, 60_000);
+    // Whatever earlier tests left running has ended (or, should one of them have failed midway,
+    // is terminated), so this test owns what is running.
+    await until('no trade running', async () => (await runningTrades()).length === 0, 20_000).catch(async () => {
+      for (const id of await runningTrades()) await stack.svc.temporal.workflow.getHandle(id).terminate('left over by an earlier test');
+    });
     const resting = did('halt-resting');
     expect((await cli('send', '--id', resting, '--type', 'LIMIT', '--price', restingBuyPrice(stack.paper), '--qty', '0.001')).code).toBe(0);
     const working = await waitForState(stack.svc, `trade-${resting}`, (st) => st.status === 'working');
