@@ -10,7 +10,7 @@ import { createReconciliationActivities, type ReconciliationActivityDeps } from 
 import { createRiskActivities, type RiskActivityDeps } from './risk-activities';
 
 export type ActivityDeps = ExchangeActivityDeps & BookkeepingDeps & AlertActivityDeps & Partial<PortfolioActivityDeps> & ReconciliationActivityDeps &
-  Pick<RiskActivityDeps, 'riskLimits'>;
+  Pick<RiskActivityDeps, 'riskLimits' | 'intake'>;
 
 export function createActivities(deps: ActivityDeps) {
   return {

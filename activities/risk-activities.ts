@@ -13,6 +13,8 @@ import type { ServiceMetrics } from '../src/metrics/metrics';
 import type { MarkPriceCache } from '../src/portfolio/mark-prices';
 import { DEFAULT_RISK_LIMITS, preTradeRefusals, type RiskLimits } from '../src/risk/pre-trade-guard';
 import { ordersSentWithin, positionQuantity } from '../src/risk/risk-store';
+import { checkAge, type IntakeSafetyOptions } from '../src/bridge/intake-safety';
+import { createPgSendLog, type SendLog } from '../src/persistence/send-log';
 
 export const RISK_REFUSED = 'RiskRefused';
 
@@ -25,6 +27,14 @@ export interface RiskActivityDeps {
   riskLimits?: RiskLimits;
   metrics?: ServiceMetrics;
   logger?: Logger;
+  /**
+   * The decision age limits the bridge applies (DECISION_MAX_AGE_MS, …), applied again just
+   * before submission: a workflow started before a worker outage must not trade at today's
+   * price hours later.
+   */
+  intake?: IntakeSafetyOptions;
+  /** Which intents were ever sent (default the `order_sends` table of `pool`). */
+  sendLog?: SendLog;
 }
 
 export interface PreTradeRiskRequest {
@@ -35,12 +45,22 @@ export interface PreTradeRiskRequest {
   quantity: string;
   price?: string;
   stopPrice?: string;
-  /** prepareOrder's notional. */
+  /** prepareOrder's notional ('0': quantity × price, or × the mark, is used). */
   notional: string;
+  /**
+   * The order's client id: an intent that was ever sent is not judged again (after a
+   * `temporal workflow reset` the same plan is made again, and refusing it then would leave the
+   * order the first run placed with no workflow to manage it).
+   */
+  clientOrderId?: string;
+  /** The decision's own time and order type, for the age limits. */
+  decisionTimestamp?: number;
+  decisionOrderType?: string;
 }
 
 export function createRiskActivities(deps: RiskActivityDeps) {
   const limits = deps.riskLimits ?? DEFAULT_RISK_LIMITS;
+  const sendLog = deps.sendLog ?? (deps.pool ? createPgSendLog(deps.pool) : undefined);
 
   const markOf = async (symbol: string): Promise<string> => {
     const cached = deps.marks ? (await deps.marks.get([symbol]))[symbol] : undefined;
@@ -55,6 +75,14 @@ export function createRiskActivities(deps: RiskActivityDeps) {
      */
     async checkPreTradeRisk(req: PreTradeRiskRequest): Promise<{ markPrice: string }> {
       if (!deps.pool) throw ApplicationFailure.nonRetryable('this worker has no Postgres pool configured: no pre-trade risk check possible', 'NotConfigured');
+      if (req.clientOrderId !== undefined && sendLog && (await sendLog.lastSend(req.clientOrderId)) !== undefined) {
+        deps.logger?.info({ decisionId: req.decisionId, clientOrderId: req.clientOrderId }, 'pre-trade check skipped: this intent was already sent (a reset or a repeated plan)');
+        return { markPrice: '0' };
+      }
+      if (req.decisionTimestamp !== undefined && req.decisionOrderType !== undefined) {
+        const stale = checkAge({ timestamp: req.decisionTimestamp, order_type: req.decisionOrderType }, Date.now(), deps.intake ?? {});
+        if (stale) refuse(req, stale.rule, stale.reason.replace(`${stale.rule}: `, '')); // checkAge's reason names its rule already
+      }
       const [markPrice, position, recent] = await Promise.all([
         markOf(req.symbol),
         positionQuantity(deps.pool, req.symbol),
@@ -77,14 +105,13 @@ export function createRiskActivities(deps: RiskActivityDeps) {
       );
       const first = refusals[0];
       if (!first) return { markPrice };
-      deps.metrics?.riskRefusals.inc({ rule: first.rule });
-      deps.logger?.warn({ decisionId: req.decisionId, rule: first.rule, reason: first.reason, others: refusals.slice(1).map((r) => r.rule) }, 'order refused by the pre-trade risk guard');
-      throw ApplicationFailure.create({
-        type: RISK_REFUSED,
-        nonRetryable: true,
-        message: `${first.rule}: ${first.reason}`,
-        details: [{ rule: first.rule, reason: first.reason }],
-      });
+      return refuse(req, first.rule, first.reason, refusals.slice(1).map((r) => r.rule));
     },
   };
+
+  function refuse(req: PreTradeRiskRequest, rule: string, reason: string, others: string[] = []): never {
+    deps.metrics?.riskRefusals.inc({ rule });
+    deps.logger?.warn({ decisionId: req.decisionId, rule, reason, others }, 'order refused by the pre-trade risk guard');
+    throw ApplicationFailure.create({ type: RISK_REFUSED, nonRetryable: true, message: `${rule}: ${reason}`, details: [{ rule, reason }] });
+  }
 }

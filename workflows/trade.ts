@@ -35,7 +35,6 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { PrepareOrderRequest, PreparedOrder } from '../activities/exchange-activities';
 import { sideOf, type Side } from '../src/shared/decision-types';
 import { dec } from '../src/shared/exact-decimal';
 import { FailureType } from '../src/shared/failure-types';
@@ -181,7 +180,7 @@ export class Trade {
     const state = this.state;
     try {
       if (state.phase === 'entry' && state.orders.length === 0) {
-        const plan = await act(() => this.plan(() => entryPlan(this.input, state, this.side, this.guardedPrepare)));
+        const plan = await act(() => this.plan(async () => this.guard(await entryPlan(this.input, state, this.side, this.acts.planner.prepareOrder))));
         if (!plan) return await act(() => this.finish());
         await act(() => this.submit(plan));
       }
@@ -455,8 +454,8 @@ export class Trade {
     const rest = restAfter(state, newTotal);
     if (dec(rest).lte(0)) return `nothing left to re-place: ${old.intent.clientOrderId} executed ${old.exchange?.executedQty ?? '0'} before the cancel`;
     state.counters.replacement += 1;
-    const plan = await this.plan(() =>
-      replacementAfterCancel(this.input, state, old, req.price, rest, state.counters.replacement, this.guardedPrepare),
+    const plan = await this.plan(async () =>
+      this.guard(await replacementAfterCancel(this.input, state, old, req.price, rest, state.counters.replacement, this.acts.planner.prepareOrder)),
     );
     if (!plan) {
       // The rest is below the exchange's minimum (or the guard refused it): the trade keeps what executed.
@@ -551,24 +550,31 @@ export class Trade {
   }
 
   /**
-   * Validation against the exchange's rules, then the pre-trade risk guard, for what the trade
-   * opens (the entry and an amend's replacement). Protective brackets and close-now reduce risk
-   * and are never held back by it.
+   * The pre-trade risk guard, for what the trade opens (the entry and an amend's replacement),
+   * after the plan is validated against the exchange's rules. Protective brackets and close-now
+   * reduce risk and are never held back by it. Each intent is judged by its client order id, so
+   * one that was already sent (a reset made the same plan again) is never refused afterwards.
    */
-  private readonly guardedPrepare = async (req: PrepareOrderRequest): Promise<PreparedOrder> => {
-    const prepared = await this.acts.planner.prepareOrder(req);
-    await this.acts.planner.checkPreTradeRisk({
-      decisionId: this.state.decisionId,
-      symbol: req.symbol,
-      side: req.side,
-      type: req.type,
-      quantity: prepared.quantity,
-      price: prepared.price,
-      stopPrice: prepared.stopPrice,
-      notional: prepared.notional,
-    });
-    return prepared;
-  };
+  private async guard(plan: OrderPlan): Promise<OrderPlan> {
+    const d = this.input.decision;
+    for (const o of plan.orders) {
+      await this.acts.planner.checkPreTradeRisk({
+        decisionId: this.state.decisionId,
+        clientOrderId: o.clientOrderId,
+        decisionTimestamp: d.timestamp,
+        decisionOrderType: d.order_type,
+        symbol: o.symbol,
+        side: o.side,
+        type: o.type,
+        quantity: o.quantity,
+        price: o.price,
+        stopPrice: o.stopPrice,
+        // The guard values the order at its price, or at the mark for a MARKET order.
+        notional: '0',
+      });
+    }
+    return plan;
+  }
 
   // ---- bookkeeping ---------------------------------------------------------------------------
 

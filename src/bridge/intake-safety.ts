@@ -83,7 +83,7 @@ export function checkSignature(fields: Buffer[], key: string): Refusal | undefin
 }
 
 /** Refuses a decision that is too old, or too far ahead of this host's clock, to execute now. */
-export function checkAge(d: RiskDecision, nowMs: number, o: IntakeSafetyOptions): Refusal | undefined {
+export function checkAge(d: Pick<RiskDecision, 'timestamp'> & { order_type: string }, nowMs: number, o: IntakeSafetyOptions): Refusal | undefined {
   const skew = o.clockSkewMs ?? INTAKE_DEFAULTS.clockSkewMs;
   const ageMs = nowMs - d.timestamp;
   const at = `timestamp ${d.timestamp} (${isoOr(d.timestamp)})`;

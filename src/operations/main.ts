@@ -136,6 +136,7 @@ async function main(): Promise<void> {
     logger: createLogger('service', config.LOG_LEVEL),
     metrics: { port: config.METRICS_PORT, host: config.METRICS_HOST },
     risk: riskLimitsFromConfig(config),
+    decisionSafety: intakeSafetyFromConfig(config),
     reconciliation: config.RECONCILE_EVERY_MS > 0 && {
       everyMs: config.RECONCILE_EVERY_MS,
       triggerNow: true,

@@ -65,6 +65,8 @@ export interface ServiceOptions {
   alerts?: { thresholds?: Partial<AlertThresholds> };
   /** Pre-trade risk guard limits (RISK_* variables); absent: DEFAULT_RISK_LIMITS (src/risk/pre-trade-guard.ts). */
   risk?: RiskLimits;
+  /** Decision age limits for the worker's pre-trade check (default: the bridge's `safety`, else the defaults). */
+  decisionSafety?: IntakeSafetyOptions;
   /**
    * How start-up waits for Temporal, PostgreSQL and Redis (with backoff, logging what it waits
    * for): by default as long as it takes; `timeoutMs` gives up, `signal` stops the wait.
@@ -200,6 +202,8 @@ async function startParts(
       marks,
       metrics,
       ...(o.risk ? { riskLimits: o.risk } : {}),
+      // The bridge's decision age limits, checked again just before a first submission.
+      ...(o.decisionSafety ?? (o.bridge ? o.bridge.safety : undefined) ? { intake: o.decisionSafety ?? (o.bridge ? o.bridge.safety : undefined) } : {}),
     };
     worker = await createTradeWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.taskQueue, workflowBundle: o.workflowBundle, deps });
     if (o.orderTaskQueue) {

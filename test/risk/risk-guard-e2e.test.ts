@@ -64,3 +64,11 @@ test('max_order_rate: past 5 orders in a minute the next trade is refused', asyn
   }
   expect(refused?.error).toMatch(/max_order_rate: the account sent ([5-9]|\d\d+) orders in the last minute; the limit is 5 per minute/);
 }, 120_000);
+
+test('expired: a workflow whose MARKET decision is 10 minutes old when the worker gets to it is refused, nothing sent', async () => {
+  // As after a worker outage: the bridge started the workflow in time, no worker ran it until now.
+  const { final, sent } = await run('stale', { approved_size: '0.001', timestamp: Date.now() - 10 * 60_000 });
+  expect(final.status).toBe('rejected');
+  expect(final.error).toMatch(/^expired: timestamp \d+ .* is \d+ ms old, older than DECISION_MAX_AGE_MS=60000 for a MARKET order; not executed/);
+  expect(sent).toEqual([]);
+});
