@@ -63,6 +63,11 @@ export interface SettleFillsRequest {
   clientOrderId: string;
   /** The executed quantity the exchange reported; trades are read until they add up to it. */
   expectedQty: string;
+  /**
+   * Fills already known for this order (placeOrder's FULL response). When they add up to
+   * expectedQty they are booked as they are and myTrades is not asked; otherwise myTrades is.
+   */
+  fills?: FillRecord[];
 }
 
 export function createBookkeepingActivities(deps: BookkeepingDeps) {
@@ -110,33 +115,26 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
     /**
      * Reads the order's trades from the exchange (the authority on fills, commissions included)
      * and applies them to the portfolio. Binance may list trades a moment after the order shows
-     * them executed, so a shortfall is retried rather than recorded.
+     * them executed, so a shortfall is retried rather than recorded. Fills the order's own
+     * response listed (`req.fills`) are the exchange's word too: when they cover the executed
+     * quantity, no myTrades request is made.
      */
     async settleFills(req: SettleFillsRequest): Promise<FillSummary> {
-      let trades: Trade[];
       let rules;
+      let fills: FillRecord[];
       try {
-        trades = await tradesOfOrder(deps.exchange, deps.logger, req);
         rules = symbolRules(await deps.exchange.cachedExchangeInfo(), req.symbol);
+        // One filled MARKET order, one request (issue 12): the response's fills, when they
+        // cover what was executed, are what myTrades would list (same trade ids, prices,
+        // quantities, commissions); once per trade id, as the books key them.
+        const known = summariseFills((req.fills ?? []).filter((f) => f.orderId === req.orderId && f.symbol === req.symbol));
+        fills =
+          known.fills.length > 0 && dec(known.filledQty).gte(req.expectedQty)
+            ? known.fills.map((f) => ({ ...f, clientOrderId: req.clientOrderId }))
+            : fillsOfTrades(await tradesOfOrder(deps.exchange, deps.logger, req), req);
       } catch (err) {
         throw toFailure(err);
       }
-      const fills: FillRecord[] = trades
-        .filter((t) => t.orderId === req.orderId)
-        .map((t) => ({
-          tradeId: t.id,
-          orderId: t.orderId,
-          clientOrderId: req.clientOrderId,
-          symbol: t.symbol,
-          side: t.isBuyer ? 'BUY' : 'SELL',
-          price: t.price,
-          qty: t.qty,
-          quoteQty: t.quoteQty,
-          commission: t.commission,
-          commissionAsset: t.commissionAsset,
-          isMaker: t.isMaker,
-          time: t.time,
-        }));
       const summary = summariseFills(fills);
       if (dec(summary.filledQty).lt(req.expectedQty)) {
         throw ApplicationFailure.retryable(
@@ -181,6 +179,25 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
       await deps.store.recordDecisionOutcome(args.decisionId, args.status, args.error);
     },
   };
+}
+
+function fillsOfTrades(trades: Trade[], req: SettleFillsRequest): FillRecord[] {
+  return trades
+    .filter((t) => t.orderId === req.orderId)
+    .map((t) => ({
+      tradeId: t.id,
+      orderId: t.orderId,
+      clientOrderId: req.clientOrderId,
+      symbol: t.symbol,
+      side: t.isBuyer ? 'BUY' : 'SELL',
+      price: t.price,
+      qty: t.qty,
+      quoteQty: t.quoteQty,
+      commission: t.commission,
+      commissionAsset: t.commissionAsset,
+      isMaker: t.isMaker,
+      time: t.time,
+    }));
 }
 
 /** Binance's largest myTrades page (its default is 500). */

@@ -28,12 +28,14 @@ import { BinanceError, isBinanceError } from '../src/exchange/errors';
 import { prepareOrder as applyFilters, symbolRules } from '../src/exchange/filters';
 import type { Logger } from '../src/logging';
 import { createMemorySendLog, createPgSendLog, type SendLog } from '../src/persistence/send-log';
+import type { MarkPriceCache } from '../src/portfolio/mark-prices';
 import type { Side } from '../src/shared/decision';
-import { dec } from '../src/shared/decimal';
+import { dec, toWire } from '../src/shared/decimal';
 import { EXCHANGE_START_TO_CLOSE_MS } from '../src/shared/activity-timeouts';
 import { FailureType } from '../src/shared/failure-types';
 import type {
   ExchangeOrderType,
+  FillRecord,
   OcoIntent,
   OrderIntent,
   OrderSnapshot,
@@ -57,6 +59,8 @@ export interface ExchangeActivityDeps {
   maxSendDelayMs?: number;
   /** Whole-request timeout of the client, for the start-up check of activity timeouts; default 10 s. */
   requestTimeoutMs?: number;
+  /** The worker's mark cache: prepareOrder's market price, fed by our own fills; without it the ticker is asked every time. */
+  marks?: MarkPriceCache;
 }
 
 export interface PrepareOrderRequest {
@@ -301,7 +305,11 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
           timeInForce: intent.timeInForce,
           newClientOrderId: intent.clientOrderId,
         }, hooks);
-        return { order: fromResponse(resp), adopted: false };
+        const fills = responseFills(resp, intent.clientOrderId);
+        const last = fills?.[fills.length - 1];
+        // Our own fill is a trade on the venue just now: as good a mark as ticker/price's last price.
+        if (last) deps.marks?.set(resp.symbol, last.price);
+        return { order: fromResponse(resp), adopted: false, ...(fills ? { fills } : {}) };
       },
     );
   }
@@ -409,7 +417,13 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
           'OrderRejected',
         );
       }
-      const market = req.price ?? (await exchange.tickerPrice(req.symbol).catch((e) => Promise.reject(toFailure(e)))).price;
+      // MARKET: the worker's one mark cache (≤ 2 s old, one ticker request for concurrent callers).
+      let market: string;
+      try {
+        market = req.price ?? (deps.marks ? await deps.marks.forTrading(req.symbol) : (await exchange.tickerPrice(req.symbol)).price);
+      } catch (err) {
+        throw toFailure(err);
+      }
       const result = applyFilters(rules, {
         side: req.side,
         type: req.type,
@@ -649,6 +663,36 @@ export function toSnapshot(o: Order): OrderSnapshot {
     cummulativeQuoteQty: o.cummulativeQuoteQty,
     updateTime: o.updateTime ?? o.transactTime ?? o.time,
   };
+}
+
+/**
+ * Above this many fills the response's fills are not carried into the workflow's history (a
+ * sweep through a thin book); settleFills then reads them with myTrades, as it always could.
+ */
+export const MAX_CARRIED_FILLS = 50;
+
+/**
+ * The fills a FULL new-order response lists, as settleFills books them: the trades executed when
+ * the order arrived, so taker fills (isMaker false) at the response's transactTime; quoteQty is
+ * price × qty exactly (what the books compute when myTrades leaves it out). Undefined when there
+ * are none or more than MAX_CARRIED_FILLS.
+ */
+export function responseFills(r: OrderResponse, clientOrderId: string): FillRecord[] | undefined {
+  if (r.fills.length === 0 || r.fills.length > MAX_CARRIED_FILLS) return undefined;
+  return r.fills.map((f) => ({
+    tradeId: f.tradeId,
+    orderId: r.orderId,
+    clientOrderId,
+    symbol: r.symbol,
+    side: r.side,
+    price: f.price,
+    qty: f.qty,
+    quoteQty: toWire(dec(f.price).mul(f.qty)),
+    commission: f.commission,
+    commissionAsset: f.commissionAsset,
+    isMaker: false,
+    time: r.transactTime,
+  }));
 }
 
 function fromResponse(r: OrderResponse): OrderSnapshot {

@@ -1,6 +1,6 @@
 /**
  * The pre-trade risk check as an activity: gathers what the pure guard needs (the mark from the
- * exchange, through the worker's mark cache; the position and the account's recent order count
+ * worker's mark cache, shared with prepareOrder; the position and the account's recent order count
  * from PostgreSQL) and refuses the order with the rule's name and figures. Called by the workflow
  * after prepareOrder and before the order is submitted; a refusal is final (nonRetryable), so
  * the trade ends 'rejected' without anything sent.
@@ -22,7 +22,7 @@ export interface RiskActivityDeps {
   exchange: Pick<BinanceSpotClient, 'tickerPrice'>;
   /** Positions and recent orders; absent on workers without Postgres (the check then fails, never passes). */
   pool?: Pool;
-  /** The worker's shared mark cache (10 s); without it the ticker is asked every time. */
+  /** The worker's shared mark cache (`forTrading`, 2 s); without it the ticker is asked every time. */
   marks?: MarkPriceCache;
   riskLimits?: RiskLimits;
   metrics?: ServiceMetrics;
@@ -62,11 +62,11 @@ export function createRiskActivities(deps: RiskActivityDeps) {
   const limits = deps.riskLimits ?? DEFAULT_RISK_LIMITS;
   const sendLog = deps.sendLog ?? (deps.pool ? createPgSendLog(deps.pool) : undefined);
 
-  const markOf = async (symbol: string): Promise<string> => {
-    const cached = deps.marks ? (await deps.marks.get([symbol]))[symbol] : undefined;
-    // Exchange errors are retried by the activity's policy: without a mark there is no check.
-    return cached ?? (await deps.exchange.tickerPrice(symbol)).price;
-  };
+  // The worker's one mark cache, at its trading age limit (2 s): prepareOrder just read or
+  // refreshed the same mark, so the guard costs no request of its own. Exchange errors are
+  // retried by the activity's policy: without a mark there is no check.
+  const markOf = async (symbol: string): Promise<string> =>
+    deps.marks ? deps.marks.forTrading(symbol) : (await deps.exchange.tickerPrice(symbol)).price;
 
   return {
     /**

@@ -40,7 +40,7 @@ import { dec } from '../src/shared/exact-decimal';
 import { FailureType } from '../src/shared/failure-types';
 import { isTerminal } from '../src/shared/order-state';
 import { SA } from '../src/shared/search-attributes';
-import type { OperatorOperation, OrderSnapshot, TrackedOrder, TradeInput, TradeState, TradeStatus } from '../src/shared/trade';
+import type { FillRecord, OperatorOperation, OrderSnapshot, TrackedOrder, TradeInput, TradeState, TradeStatus } from '../src/shared/trade';
 import {
   amendSignal,
   amendUpdate,
@@ -83,6 +83,8 @@ export class Trade {
   readonly state: TradeState;
   private readonly pushes: OrderSnapshot[] = [];
   private readonly pushedOrders = new Set<string>();
+  /** Fills each placement's response listed, by client order id: settleFills books them without myTrades. */
+  private readonly placedFills = new Map<string, FillRecord[]>();
   private readonly side: Side;
   private nextCancelAt = 0;
   private cancelBackoffMs = CANCEL_RETRY.firstMs;
@@ -237,6 +239,7 @@ export class Trade {
     try {
       if (plan.kind === 'single') {
         const placed = await this.acts.sender.placeOrder(plan.orders[0]);
+        if (placed.fills) this.placedFills.set(orders[0]!.intent.clientOrderId, placed.fills);
         applySnapshot(orders[0]!, placed.order, placed.adopted ? 'adopted existing order' : 'submitted', Date.now(), VENUE);
       } else {
         const placed = await this.acts.sender.placeOrderList(plan.list);
@@ -606,7 +609,9 @@ export class Trade {
   private async settleAll(): Promise<void> {
     for (const order of this.state.orders) {
       if (order.exchange && dec(order.exchange.executedQty).gt(order.fills.filledQty)) {
+        const known = this.placedFills.get(order.intent.clientOrderId);
         order.fills = await this.acts.settlement.settleFills({
+          ...(known ? { fills: known } : {}),
           decisionId: this.state.decisionId,
           workflowId: this.state.workflowId,
           symbol: order.intent.symbol,

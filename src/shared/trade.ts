@@ -105,6 +105,11 @@ export interface PlaceOrderResult {
   order: OrderSnapshot;
   /** true when this attempt found the order already on the exchange (earlier attempt or duplicate). */
   adopted: boolean;
+  /**
+   * The fills the FULL response listed (those executed on arrival), for settleFills to book
+   * without asking myTrades; absent when adopted, when none, or when too many to carry.
+   */
+  fills?: FillRecord[];
 }
 
 export interface FillRecord {
