@@ -1,9 +1,17 @@
 /**
  * Local request-weight and order-count budget. Binance counts in fixed windows aligned to the
  * interval (a minute window starts at :00), per IP for weight and per account for orders. We
- * count what we send in the same windows, take the larger of our count and what the
- * X-MBX-USED-WEIGHT-* / X-MBX-ORDER-COUNT-* headers report (other processes may share the IP),
- * and when a request would not fit we wait for the next window instead of earning a 429.
+ * count what we send in the same windows, and when a request would not fit we wait for the next
+ * window instead of earning a 429.
+ *
+ * Weight: the larger of our count and X-MBX-USED-WEIGHT-* (other processes may share the IP),
+ * against a share (`safety`, 90 %) of the limit, headroom for requests we do not see.
+ *
+ * Orders: the exchange's own count is the authority. X-MBX-ORDER-COUNT-* is the account's
+ * unfilled order count, which covers every process on the account and which Binance lowers when
+ * orders fill (faqs/order_count_decrement.md), so our own tally would hold back orders the venue
+ * accepts. The count is the latest header plus our orders still in flight (reserved, not yet
+ * answered), against the whole limit: a burst of 100 goes out at once (issue 12).
  */
 import type { RateLimit } from './schemas';
 
@@ -70,7 +78,22 @@ interface Counter {
   used: number;
   /** Pre-charged to the next window: requests sent near a window's end may be counted there. */
   nextUsed: number;
+  /** ORDERS: when (exchange clock) the request behind the latest header of this window was sent. */
+  headerSentAt?: number;
 }
+
+/** An order reservation not yet answered: the exchange's count may not include it yet. */
+interface InFlightOrders {
+  at: number;
+  orders: number;
+}
+
+/**
+ * How long an unanswered order reservation counts as in flight: longer than any request lives
+ * (the client's timeout, 10 s by default, plus its wait for a connection). A request that never
+ * gets an answer with a header (transport error, a rejection without one) stops counting then.
+ */
+const IN_FLIGHT_MAX_MS = 30_000;
 
 export interface RateBudgetOptions {
   /** Fraction of each limit we allow ourselves; headroom for requests we do not see. */
@@ -99,6 +122,8 @@ export class RateBudget {
   bannedUntil: number | undefined;
   /** Exchange-clock ms before which nothing is sent (set after a 429's Retry-After). */
   private pausedUntil = 0;
+  /** Order reservations not yet answered with an X-MBX-ORDER-COUNT-* header, oldest first. */
+  private inFlight: InFlightOrders[] = [];
 
   constructor(opts: RateBudgetOptions = {}) {
     this.safety = opts.safety ?? 0.9;
@@ -166,6 +191,8 @@ export class RateBudget {
   }
 
   private allowance(c: Counter, kind: RequestKind): number {
+    // Orders: the exchange's count is followed (see the top), so its whole limit is ours.
+    if (c.limit.rateLimitType === 'ORDERS') return c.limit.limit;
     // Never round a small limit down to zero: a limit of 5 still allows 4 (or at least 1).
     const full = Math.max(1, Math.floor(c.limit.limit * this.safety));
     return kind === 'trade' ? full : Math.max(1, Math.floor(full * this.readShare));
@@ -205,6 +232,10 @@ export class RateBudget {
         c.used += cost;
         if (this.inEdge(c, now)) c.nextUsed += cost;
       }
+      if (orders > 0) {
+        this.dropStaleInFlight(now);
+        this.inFlight.push({ at: now, orders });
+      }
     }
     return waitUntil;
   }
@@ -222,9 +253,33 @@ export class RateBudget {
     if (t > this.pausedUntil) this.pausedUntil = t;
   }
 
+  private dropStaleInFlight(now: number): void {
+    let i = 0;
+    while (i < this.inFlight.length && now - this.inFlight[i]!.at > IN_FLIGHT_MAX_MS) i++;
+    if (i > 0) this.inFlight.splice(0, i);
+  }
+
+  /** The answered request's reservation: the latest one made before it was sent. */
+  private settleInFlight(sentAt: number): void {
+    for (let i = this.inFlight.length - 1; i >= 0; i--) {
+      if (this.inFlight[i]!.at <= sentAt) {
+        this.inFlight.splice(i, 1);
+        return;
+      }
+    }
+  }
+
+  private inFlightSince(start: number): number {
+    let n = 0;
+    for (const r of this.inFlight) if (r.at >= start) n += r.orders;
+    return n;
+  }
+
   /** Folds the usage headers of a response into the budget; `sentAt` is when we sent it. */
   observeHeaders(headers: Record<string, string | string[] | undefined>, sentAt: number): void {
     const now = this.now();
+    this.dropStaleInFlight(now);
+    if (Object.keys(headers).some((h) => h.toLowerCase().startsWith('x-mbx-order-count-'))) this.settleInFlight(sentAt);
     for (const [rawName, rawValue] of Object.entries(headers)) {
       const name = rawName.toLowerCase();
       const isWeight = name.startsWith('x-mbx-used-weight-');
@@ -242,6 +297,16 @@ export class RateBudget {
         // A header from a request sent in an earlier window describes that window, not this one.
         const len = intervalMs(c.limit);
         if (Math.floor(sentAt / len) * len !== c.windowStart) continue;
+        if (type === 'ORDERS') {
+          // An answer to a request sent before the latest one seen is older news: not lower.
+          if (c.headerSentAt !== undefined && c.headerSentAt >= c.windowStart && sentAt < c.headerSentAt) {
+            if (value > c.used) c.used = value;
+            continue;
+          }
+          c.headerSentAt = sentAt;
+          c.used = value + this.inFlightSince(c.windowStart);
+          continue;
+        }
         if (value > c.used) c.used = value;
       }
     }
