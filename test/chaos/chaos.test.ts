@@ -72,7 +72,7 @@ let ADMIN_FILL = false;
 const SETUP_MS = 300_000;
 /** How long an operator waits for an update's answer before moving on (the update stays in). */
 const UPDATE_ANSWER_MS = 45_000;
-const TEST_MS = PLAN.durationMs + 180_000 + DRAIN_MS + 180_000;
+const TEST_MS = PLAN.durationMs + LONG_OUTAGE_MS + 180_000 + DRAIN_MS + 180_000;
 
 // ---- the run's state ----------------------------------------------------------------------
 
@@ -390,9 +390,13 @@ async function runTemporalRestart(chaosStart: number): Promise<void> {
   say(`Temporal dev server started again on ${devServer!.address} (same db file) in ${Date.now() - t} ms`);
 }
 
+/** When the long outage (CHAOS_OUTAGE_MS) ends: the drain lets it run its course. */
+let longOutageEndsAt = 0;
+
 async function runFaults(chaosStart: number): Promise<void> {
   for (const f of PLAN.faults) {
     await sleepUntil(chaosStart, f.at);
+    if (LONG_OUTAGE_MS && f.fault.kind === 'outage' && f.fault.ms === LONG_OUTAGE_MS) longOutageEndsAt = Date.now() + LONG_OUTAGE_MS;
     injectFault(f.fault, 'random');
   }
 }
@@ -421,6 +425,10 @@ async function openWorkflows(): Promise<Map<string, string>> {
  * workflow has closed (or the drain budget is spent: then the invariants say what is open).
  */
 async function drain(): Promise<{ closed: boolean; ms: number }> {
+  if (longOutageEndsAt > Date.now()) {
+    say(`drain: letting the long exchange outage run its course (${((longOutageEndsAt - Date.now()) / 1000).toFixed(0)} s more)`);
+    await sleep(longOutageEndsAt - Date.now());
+  }
   const start = Date.now();
   paper!.faults.clear();
   for (const r of roles) r.up();
