@@ -16,6 +16,13 @@
  *     completed, lost, achieved rate and latency per step, and where p99 starts to climb;
  *  4. limit: exchange REST requests and weight per LIMIT order resting BENCH_LIMIT_REST_S
  *     (default 60) before the price crosses it;
+ *  2b. burst: BENCH_BURST_N (100) MARKET decisions XADDed at once (one pipeline, as a rebalance
+ *     sends them), at the start of a fresh 10 s ORDERS window: from the first XADD until the
+ *     first/median/90th/last order is accepted by the exchange (its own order times) and until
+ *     the last trade report is out; then the same orders straight through the exchange client
+ *     (all at once) in the next fresh window, and the ratio; REST requests per order; and the CPU
+ *     seconds per trade of the service (worker + bridge), the Temporal dev server, PostgreSQL is
+ *     not sampled (its backends come and go), Redis, and this driver (paper exchange included);
  *  5. memory: the service process's memory (RSS) with BENCH_RESTING (default 5000) LIMIT orders
  *     resting at once, sampled at BENCH_RESTING_STEPS (fractions, default 0.2,0.5,1: 1000, 2500,
  *     5000) on the way up and then for BENCH_SETTLE_S (60) with all of them resting, to see the
@@ -23,7 +30,8 @@
  *     Temporal and the open orders on the exchange.
  *
  * The paper exchange's rate limits are raised so the service, not Binance's 100 orders/10 s per
- * account, is what is measured; so are its open-order limits (Binance: 1000 per account,
+ * account, is what is measured (BENCH_EXCHANGE_LIMITS=raised; the default unless the only phase
+ * run is burst, which keeps Binance's own limits, =binance, as a burst is legal within them); so are its open-order limits (Binance: 1000 per account,
  * EXCHANGE_MAX_NUM_ORDERS, and 200 per symbol, MAX_NUM_ORDERS), so that thousands of orders can
  * rest on one account. Both are said in the report.
  *
@@ -34,7 +42,7 @@
  * BENCH_STEP_S (15), BENCH_LIMIT_N (20), BENCH_LIMIT_REST_S (60), BENCH_RESTING (5000),
  * BENCH_RESTING_STEPS ("0.2,0.5,1"), BENCH_RESTING_RATE (100 decisions/s sent), BENCH_SETTLE_S
  * (60), BENCH_STALL_S (180: give up on reaching BENCH_RESTING when no order opened for that long),
- * BENCH_DRAIN_S (90).
+ * BENCH_DRAIN_S (90), BENCH_BURST_N (100).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -50,6 +58,7 @@ import { ensureTemporalCli } from '../src/operations/temporal-cli';
 import { startTemporalDevServer } from '../src/operations/temporal-dev-server';
 import { DEFAULT_SYMBOLS, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../src/paper-exchange';
 import { Params } from '../src/paper-exchange/params';
+import { PAPER_RATE_LIMITS } from '../src/paper-exchange/limits';
 import { buildRoutes } from '../src/paper-exchange/routes';
 import type { ExecutionReport } from '../src/shared/trade';
 
@@ -67,8 +76,9 @@ const CFG = {
   settleS: num('BENCH_SETTLE_S', 60),
   stallS: num('BENCH_STALL_S', 180),
   drainS: num('BENCH_DRAIN_S', 90),
+  burstN: num('BENCH_BURST_N', 100),
 };
-const ALL_PHASES = ['latency', 'baseline', 'throughput', 'limit', 'memory'] as const;
+const ALL_PHASES = ['latency', 'baseline', 'burst', 'throughput', 'limit', 'memory'] as const;
 type Phase = (typeof ALL_PHASES)[number];
 const PHASES: Set<Phase> = (() => {
   const raw = (process.env.BENCH_PHASES ?? 'all').trim();
@@ -77,6 +87,12 @@ const PHASES: Set<Phase> = (() => {
   const bad = names.filter((n) => !(ALL_PHASES as readonly string[]).includes(n));
   if (bad.length) throw new Error(`BENCH_PHASES: unknown phase ${bad.join(', ')}; known: ${ALL_PHASES.join(',')} (or all)`);
   return new Set(names as Phase[]);
+})();
+/** Binance's own rate limits on the paper exchange, or raised so that the service is what is measured. */
+const EXCHANGE_LIMITS: 'binance' | 'raised' = (() => {
+  const raw = process.env.BENCH_EXCHANGE_LIMITS ?? ([...PHASES].every((p) => p === 'burst') ? 'binance' : 'raised');
+  if (raw !== 'binance' && raw !== 'raised') throw new Error(`BENCH_EXCHANGE_LIMITS: ${raw}; binance or raised`);
+  return raw;
 })();
 /** Open-order limits for the bench's paper account: far above BENCH_RESTING. */
 const OPEN_ORDER_LIMIT = Math.max(100_000, CFG.resting * 2);
@@ -171,12 +187,15 @@ async function main(): Promise<void> {
       port: 0,
       seed: 3,
       accounts: [{ apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, balances: { USDT: '100000000', BTC: '1000', ETH: '10000', BNB: '1000' } }],
-      rateLimits: [
-        { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: high },
-        { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: high },
-        { rateLimitType: 'ORDERS', interval: 'DAY', intervalNum: 1, limit: high },
-        { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: high },
-      ],
+      rateLimits:
+        EXCHANGE_LIMITS === 'binance'
+          ? PAPER_RATE_LIMITS
+          : [
+              { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: high },
+              { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: high },
+              { rateLimitType: 'ORDERS', interval: 'DAY', intervalNum: 1, limit: high },
+              { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: high },
+            ],
       // Binance: 1000 open orders per account, 200 per symbol. Raised so thousands can rest at once.
       limits: { maxOpenOrdersPerAccount: OPEN_ORDER_LIMIT, maxNumOrdersPerSymbol: OPEN_ORDER_LIMIT },
     });
@@ -350,6 +369,85 @@ async function main(): Promise<void> {
       markLoad('baseline');
       say(`  baseline to accepted ${JSON.stringify(baseline.accepted)}\n  baseline to response ${JSON.stringify(baseline.response)}`);
       out.baseline = phaseResult('baseline', { n: CFG.latencyN, rate: CFG.latencyRate, ...baseline });
+    }
+
+    // ---- 2b. burst: 100 MARKET decisions at once -----------------------------------------------
+    if (PHASES.has('burst')) {
+      const n = CFG.burstN;
+      // Binance counts orders in fixed 10 s windows (aligned to its clock, here the paper
+      // exchange's, this process's): start each burst at a fresh one, so the warm-up's orders
+      // are not in it and a burst of 100 is within the limit.
+      const freshOrdersWindow = async () => {
+        const next = Math.ceil((Date.now() + 1) / 10_000) * 10_000;
+        await sleep(next - Date.now() + 50);
+      };
+      const procs = { service: pid, temporal: temporal.pid, redis: redisServer.pid };
+      const cpuOf = () => Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, p === undefined ? NaN : cpuSeconds(p)]));
+      say(`phase 2b: burst of ${n} MARKET decisions XADDed at once (exchange rate limits: ${EXCHANGE_LIMITS})`);
+      await freshOrdersWindow();
+      const ids = Array.from({ length: n }, (_, i) => `b-${RUN}-burst-${i}`);
+      const from = await lastReportId();
+      const reqBefore = paper.requestCounts();
+      const cpu0 = cpuOf();
+      const driver0 = process.cpuUsage();
+      const pipe = redis.pipeline();
+      for (const id of ids) pipe.xadd('risk_decisions', '*', 'data', JSON.stringify(market(id)));
+      const added = (await pipe.exec())!.map(([err, id]) => {
+        if (err) throw err;
+        return idMs(id as string);
+      });
+      const firstXadd = Math.min(...added);
+      const got = await waitReports(from, ids, CFG.drainS);
+      const cpu1 = cpuOf();
+      const driver1 = process.cpuUsage(driver0);
+      await sleep(1000);
+      const cost = requestCost(reqBefore, paper.requestCounts());
+      const orders = ordersByCid();
+      const accepted: number[] = [];
+      const reported: number[] = [];
+      for (const id of ids) {
+        const r = got.get(id);
+        if (!r) continue;
+        reported.push(idMs(r.id) - firstXadd);
+        const o = r.report.client_order_id ? orders.get(r.report.client_order_id) : undefined;
+        if (o) accepted.push(o.time - firstXadd);
+      }
+      const filled = ids.filter((id) => got.get(id)?.report.status === 'filled').length;
+      const cpuPerTradeMs = Object.fromEntries(Object.keys(procs).map((k) => [k, round2((((cpu1[k] ?? NaN) - (cpu0[k] ?? NaN)) * 1000) / Math.max(1, got.size))]));
+      cpuPerTradeMs.driverAndPaperExchange = round2((driver1.user + driver1.system) / 1000 / Math.max(1, got.size));
+      const stack = { accepted: stats(accepted), acceptedFirst: Math.min(...accepted), report: stats(reported), lost: n - got.size, filled, xaddSpreadMs: Math.max(...added) - firstXadd };
+      say(`  stack: first XADD → accepted ${JSON.stringify(stack.accepted)}; → reports ${JSON.stringify(stack.report)}; lost ${stack.lost}`);
+
+      // The same orders straight through the exchange client, all at once, in a fresh window.
+      const client = new BinanceSpotClient({ baseUrl: paper.url, apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET });
+      stops.push(() => client.close());
+      await client.syncTime();
+      await client.cachedExchangeInfo();
+      await freshOrdersWindow();
+      const t0 = Date.now();
+      const done: number[] = [];
+      const cids = ids.map((_, i) => `bd-${RUN}-${i}`);
+      await Promise.all(
+        cids.map(async (cid, i) => {
+          await client.newOrder({ symbol: 'BTCUSDT', side: i % 2 === 0 ? 'BUY' : 'SELL', type: 'MARKET', quantity: '0.0005', newClientOrderId: cid });
+          done.push(Date.now() - t0);
+        }),
+      );
+      const directAccepted = cids.map((cid) => paper.findOrder('BTCUSDT', cid)!.time - t0);
+      const direct = { accepted: stats(directAccepted), response: stats(done), budgetDelayed: client.usage().delayedRequests, acceptedFirst: Math.min(...directAccepted) };
+      markLoad('burst');
+      say(`  direct: accepted ${JSON.stringify(direct.accepted)}; responses ${JSON.stringify(direct.response)}`);
+      out.burst = phaseResult('burst', {
+        n,
+        exchangeLimits: EXCHANGE_LIMITS,
+        stack,
+        direct,
+        ratioAllAccepted: round2(stack.accepted.max / Math.max(1, direct.accepted.max)),
+        ratioAllAcceptedVsAllResponses: round2(stack.accepted.max / Math.max(1, direct.response.max)),
+        cost: { perOrder: { requests: round2(cost.requests / Math.max(1, filled)), weight: round2(cost.weight / Math.max(1, filled)) }, byEndpoint: cost.byEndpoint },
+        cpuPerTradeMs,
+        exchangeRateLimited: paper.rateLimitStats(),
+      });
     }
 
     // ---- 3. throughput ---------------------------------------------------------------------
@@ -567,7 +665,10 @@ async function main(): Promise<void> {
       note:
         'Everything on one machine: Temporal dev server (SQLite), Postgres, Redis, the service (worker+bridge, one process), the paper exchange and this driver share the cores. Times in ms from Redis/exchange timestamps (1 ms resolution).',
       paperExchange: {
-        rateLimits: `raised to ${high} per interval (Binance: 6000 weight/min, 100 orders/10 s, 200000 orders/day, 61000 raw requests/5 min)`,
+        rateLimits:
+          EXCHANGE_LIMITS === 'binance'
+            ? "Binance's own: 6000 weight/min, 100 orders/10 s, 200000 orders/day, 61000 raw requests/5 min"
+            : `raised to ${high} per interval (Binance: 6000 weight/min, 100 orders/10 s, 200000 orders/day, 61000 raw requests/5 min)`,
         openOrderLimits: `raised to ${OPEN_ORDER_LIMIT} per account and per symbol (Binance: 1000 per account, EXCHANGE_MAX_NUM_ORDERS; 200 per symbol, MAX_NUM_ORDERS)`,
       },
       ...out,
@@ -642,6 +743,25 @@ function renderMarkdown(r: Record<string, any>): string {
       '',
       `Sustained with nothing lost: ${T.sustainedPerS} decisions/s. p99 climbs (> 2× the first step's) at: ${T.p99ClimbsAt ?? 'not within the steps run'}${T.p99ClimbsAt ? ' decisions/s' : ''}.`,
       "Binance itself allows an account 100 orders per 10 s (10/s sustained); the paper exchange's limits were raised for this run.",
+    );
+  }
+  const U = r.burst;
+  if (U) {
+    md.push(
+      '',
+      `## Burst: ${U.n} MARKET decisions XADDed at once (ms from the first XADD)`,
+      '',
+      from(U, 'burst'),
+      '',
+      '| path | n | first | p50 | p90 | p99 | all (max) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| stack: → order accepted by the exchange (its order time) | ${U.stack.accepted.n} | ${U.stack.acceptedFirst ?? '–'} | ${U.stack.accepted.p50} | ${U.stack.accepted.p90} | ${U.stack.accepted.p99} | ${U.stack.accepted.max} |`,
+      `| stack: → trade report on trade_executions | ${U.stack.report.n} | – | ${U.stack.report.p50} | ${U.stack.report.p90} | ${U.stack.report.p99} | ${U.stack.report.max} |`,
+      `| exchange client directly, all at once: → accepted | ${U.direct.accepted.n} | ${U.direct.acceptedFirst ?? '–'} | ${U.direct.accepted.p50} | ${U.direct.accepted.p90} | ${U.direct.accepted.p99} | ${U.direct.accepted.max} |`,
+      `| exchange client directly: → response | ${U.direct.response.n} | – | ${U.direct.response.p50} | ${U.direct.response.p90} | ${U.direct.response.p99} | ${U.direct.response.max} |`,
+      '',
+      `Ratio, all ${U.n} accepted, stack / direct: ${U.ratioAllAccepted}×. Lost: ${U.stack.lost}; filled ${U.stack.filled}. Exchange rate limits: ${U.exchangeLimits}; 429/418 answered: ${U.exchangeRateLimited.status429}/${U.exchangeRateLimited.status418}.`,
+      `REST requests per order: ${U.cost.perOrder.requests} (weight ${U.cost.perOrder.weight}) \`${JSON.stringify(U.cost.byEndpoint)}\`. CPU ms per trade over the burst: \`${JSON.stringify(U.cpuPerTradeMs)}\`.`,
     );
   }
   const C = r.limit;
