@@ -42,7 +42,8 @@
  * BENCH_STEP_S (15), BENCH_LIMIT_N (20), BENCH_LIMIT_REST_S (60), BENCH_RESTING (5000),
  * BENCH_RESTING_STEPS ("0.2,0.5,1"), BENCH_RESTING_RATE (100 decisions/s sent), BENCH_SETTLE_S
  * (60), BENCH_STALL_S (180: give up on reaching BENCH_RESTING when no order opened for that long),
- * BENCH_DRAIN_S (90), BENCH_BURST_N (100).
+ * BENCH_DRAIN_S (90), BENCH_BURST_N (100). BENCH_SERVICE_NODE_ARGS: node flags for the service
+ * (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile of every thread).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -186,7 +187,10 @@ async function main(): Promise<void> {
     const paper = await startPaperExchange({
       port: 0,
       seed: 3,
-      accounts: [{ apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, balances: { USDT: '100000000', BTC: '1000', ETH: '10000', BNB: '1000' } }],
+      // BTC 2, not more: reconciliation books the account's BTC as the position, and the risk
+      // guard's max_position_notional (250,000 USDT) refuses every BUY above ~4 BTC at 60,000
+      // (with 1000 BTC, half the MARKET decisions, the BUYs, ended 'rejected' unmeasured).
+      accounts: [{ apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, balances: { USDT: '100000000', BTC: '2', ETH: '10000', BNB: '1000' } }],
       rateLimits:
         EXCHANGE_LIMITS === 'binance'
           ? PAPER_RATE_LIMITS
@@ -226,7 +230,9 @@ async function main(): Promise<void> {
       RISK_MAX_ORDERS_PER_MINUTE: '0',
     };
     say('starting the service (src/operations/main.ts: worker + bridge; bundling workflows)...');
-    service = spawn(process.execPath, ['--require', 'tsx/cjs', path.resolve(__dirname, '../src/operations/main.ts')], {
+    // BENCH_SERVICE_NODE_ARGS: extra node flags for the service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    service = spawn(process.execPath, [...nodeArgs, '--require', 'tsx/cjs', path.resolve(__dirname, '../src/operations/main.ts')], {
       cwd: path.resolve(__dirname, '..'),
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -413,9 +419,15 @@ async function main(): Promise<void> {
         if (o) accepted.push(o.time - firstXadd);
       }
       const filled = ids.filter((id) => got.get(id)?.report.status === 'filled').length;
+      const statuses: Record<string, number> = {};
+      const errors: Record<string, number> = {};
+      for (const r of got.values()) {
+        statuses[r.report.status] = (statuses[r.report.status] ?? 0) + 1;
+        if (r.report.error) errors[r.report.error.slice(0, 160)] = (errors[r.report.error.slice(0, 160)] ?? 0) + 1;
+      }
       const cpuPerTradeMs = Object.fromEntries(Object.keys(procs).map((k) => [k, round2((((cpu1[k] ?? NaN) - (cpu0[k] ?? NaN)) * 1000) / Math.max(1, got.size))]));
       cpuPerTradeMs.driverAndPaperExchange = round2((driver1.user + driver1.system) / 1000 / Math.max(1, got.size));
-      const stack = { accepted: stats(accepted), acceptedFirst: Math.min(...accepted), report: stats(reported), lost: n - got.size, filled, xaddSpreadMs: Math.max(...added) - firstXadd };
+      const stack = { accepted: stats(accepted), acceptedFirst: Math.min(...accepted), report: stats(reported), lost: n - got.size, filled, statuses, errors, xaddSpreadMs: Math.max(...added) - firstXadd };
       say(`  stack: first XADD → accepted ${JSON.stringify(stack.accepted)}; → reports ${JSON.stringify(stack.report)}; lost ${stack.lost}`);
 
       // The same orders straight through the exchange client, all at once, in a fresh window.
@@ -760,7 +772,7 @@ function renderMarkdown(r: Record<string, any>): string {
       `| exchange client directly, all at once: → accepted | ${U.direct.accepted.n} | ${U.direct.acceptedFirst ?? '–'} | ${U.direct.accepted.p50} | ${U.direct.accepted.p90} | ${U.direct.accepted.p99} | ${U.direct.accepted.max} |`,
       `| exchange client directly: → response | ${U.direct.response.n} | – | ${U.direct.response.p50} | ${U.direct.response.p90} | ${U.direct.response.p99} | ${U.direct.response.max} |`,
       '',
-      `Ratio, all ${U.n} accepted, stack / direct: ${U.ratioAllAccepted}×. Lost: ${U.stack.lost}; filled ${U.stack.filled}. Exchange rate limits: ${U.exchangeLimits}; 429/418 answered: ${U.exchangeRateLimited.status429}/${U.exchangeRateLimited.status418}.`,
+      `Ratio, all ${U.n} accepted, stack / direct: ${U.ratioAllAccepted}×. Lost: ${U.stack.lost}; filled ${U.stack.filled}; report statuses \`${JSON.stringify(U.stack.statuses)}\`${Object.keys(U.stack.errors ?? {}).length ? `, errors \`${JSON.stringify(U.stack.errors)}\`` : ''}. Exchange rate limits: ${U.exchangeLimits}; 429/418 answered: ${U.exchangeRateLimited.status429}/${U.exchangeRateLimited.status418}.`,
       `REST requests per order: ${U.cost.perOrder.requests} (weight ${U.cost.perOrder.weight}) \`${JSON.stringify(U.cost.byEndpoint)}\`. CPU ms per trade over the burst: \`${JSON.stringify(U.cpuPerTradeMs)}\`.`,
     );
   }
