@@ -68,7 +68,7 @@ const FAULT_KINDS = availableFaultKinds();
 const LONG_OUTAGE_MS = intEnv('CHAOS_OUTAGE_MS', 0, 0);
 const PLAN: ChaosPlan = planChaos({ seed: SEED, decisions: DECISIONS, faultKinds: FAULT_KINDS, longOutageMs: LONG_OUTAGE_MS || undefined });
 /** Whether the paper exchange can inject a fill (POST /admin/fill); found out at set-up. */
-let ADMIN_FILL = false;
+let adminFill = false;
 const SETUP_MS = 300_000;
 /** How long an operator waits for an update's answer before moving on (the update stays in). */
 const UPDATE_ANSWER_MS = 45_000;
@@ -152,8 +152,8 @@ beforeAll(async () => {
   db = database;
   paper = exchange;
   paper.setPrice(SYMBOL, PRICES.BASE);
-  ADMIN_FILL = await adminFillAvailable(paper.url);
-  say(`injected fills (POST /admin/fill): ${ADMIN_FILL ? 'available' : 'not available, a price touch instead'}`);
+  adminFill = await adminFillAvailable(paper.url);
+  say(`injected fills (POST /admin/fill): ${adminFill ? 'available' : 'not available, a price touch instead'}`);
   connection = await Connection.connect({ address: server.address });
   temporal = new Client({ connection, namespace: 'default' });
   pg = new PgClient({ connectionString: db.url });
@@ -269,7 +269,7 @@ function injectFault(fault: PlannedFault['fault'], why: string): void {
 /** A fill of `qty` on the resting entry, between two requests of the client (POST /admin/fill), else a touch of its price. */
 async function fillFirst(decisionId: string, qty: string): Promise<string> {
   const cid = entryCidOf(decisionId);
-  if (ADMIN_FILL) {
+  if (adminFill) {
     const res = await fetch(`${paper!.url}/admin/fill`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
