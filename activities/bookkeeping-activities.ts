@@ -8,7 +8,7 @@ import type { BinanceSpotClient, Trade } from '../src/exchange';
 import { symbolRules } from '../src/exchange/filters';
 import type { Logger } from '../src/logging';
 import type { ServiceMetrics } from '../src/metrics/metrics';
-import type { RefusedTransition } from '../src/shared/order-state';
+import type { OrderTransition, RefusedTransition } from '../src/shared/order-state';
 import { PositionError } from '../src/portfolio/position';
 import { StoreConflictError } from '../src/persistence/portfolio-store';
 import { publishOnce, TRADE_EXECUTIONS_STREAM } from '../src/reporting/report-publisher';
@@ -36,6 +36,8 @@ export interface TradeStore {
   saveReport(report: ExecutionReport): Promise<void>;
   markReportPublished(reportId: string, streamId: string): Promise<void>;
   recordDecisionOutcome(decisionId: string, status: 'completed' | 'failed', error?: string): Promise<void>;
+  /** The transitions already recorded for an order, in order (empty for a new one). */
+  storedTransitions(clientOrderId: string): Promise<OrderTransition[]>;
 }
 
 export interface BookkeepingDeps {
@@ -173,6 +175,15 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
       );
       await observe(deps.logger, 'reportPublished', () => deps.hooks?.reportPublished?.(report, streamId));
       return streamId;
+    },
+
+    /**
+     * What an earlier run recorded for an order this run adopted (after a reset, or a lost
+     * history): the run continues that sequence instead of recording a different one under the
+     * same numbers.
+     */
+    async storedTransitions(args: { clientOrderId: string }): Promise<OrderTransition[]> {
+      return deps.store.storedTransitions(args.clientOrderId);
     },
 
     async recordDecisionOutcome(args: { decisionId: string; status: 'completed' | 'failed'; error?: string }): Promise<void> {

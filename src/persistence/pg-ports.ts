@@ -10,6 +10,7 @@ import { toWire } from '../shared/decimal';
 import type { RiskDecision } from '../shared/decision';
 import { isOrderStatus, type OrderStatus } from './schemas';
 import type { TrackedOrder } from '../shared/trade';
+import { ORDER_STATES, type OrderState } from '../shared/order-state';
 import { withTransaction } from './db';
 import {
   applyFills,
@@ -18,6 +19,7 @@ import {
   insertExecutionReport,
   markReportPublished,
   recordDecision,
+  listOrderEvents,
   recordOrderTransition,
   updateDecisionStatus,
   upsertOrder,
@@ -25,6 +27,14 @@ import {
 
 export function createPgTradeStore(pool: Pool): TradeStore {
   return {
+    async storedTransitions(clientOrderId) {
+      const rows = await listOrderEvents(pool, clientOrderId);
+      return rows.flatMap((r) => {
+        const from = orderStateOrUndefined(r.from_state);
+        const to = orderStateOrUndefined(r.to_state);
+        return from && to ? [{ seq: r.seq, from, to, reason: r.reason ?? '', at: r.at.getTime() }] : [];
+      });
+    },
     async recordOrder({ decisionId, workflowId, order, reports }) {
       const snap = order.exchange;
       return withTransaction(pool, async (tx) => {
@@ -179,4 +189,8 @@ function storedStatus(order: TrackedOrder): OrderStatus {
   if (order.state === 'not_placed' || order.state === 'failed') return 'NOT_PLACED';
   if (order.state === 'rejected') return 'REJECTED';
   return 'PENDING_SUBMIT';
+}
+
+function orderStateOrUndefined(state: string | null): OrderState | undefined {
+  return state !== null && (ORDER_STATES as readonly string[]).includes(state) ? (state as OrderState) : undefined;
 }

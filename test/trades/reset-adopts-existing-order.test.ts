@@ -101,12 +101,10 @@ test('MARKET filled, then the workflow is reset to before the submission: the re
   expect(Number(rows[0]!.qty)).toBe(0.001);
 }, 150_000);
 
-// test.failing until the reset run can record the adopted order: it adopts the CANCELED order
-// (nothing re-placed), but its own transitions (#2 submitted → cancelled) contradict the ones the
-// first run stored (#2 submitted → cancel_requested), recordOrder throws StoreConflictError
-// (src/persistence/portfolio-store.ts recordOrderTransition) and retries for ever: the run stays
-// `submitting`. Turn back into test() once that is fixed.
-test.failing('LIMIT cancelled at its timeout, then reset to before the submission: the reset run adopts the cancelled order, nothing is re-placed', async () => {
+// The reset run adopts the CANCELED order (nothing re-placed) and continues the transitions the
+// first run stored (#2 submitted → cancel_requested, …) instead of recording its own under the
+// same numbers, which the books refused (StoreConflictError, retried for ever) before.
+test('LIMIT cancelled at its timeout, then reset to before the submission: the reset run adopts the cancelled order, nothing is re-placed', async () => {
   const handle = await h.start({ decision_id: h.id('limit'), order_type: 'LIMIT', limit_price: '50000', timeout_ms: 1500 });
   const first = await h.result(handle);
   const cid = first.orders[0]!.intent.clientOrderId;
