@@ -8,6 +8,7 @@ import type { BinanceSpotClient, Trade } from '../src/exchange';
 import { symbolRules } from '../src/exchange/filters';
 import type { Logger } from '../src/logging';
 import type { ServiceMetrics } from '../src/metrics/metrics';
+import type { MarkPriceCache } from '../src/portfolio/mark-prices';
 import type { OrderTransition, RefusedTransition } from '../src/shared/order-state';
 import { PositionError } from '../src/portfolio/position';
 import { StoreConflictError } from '../src/persistence/portfolio-store';
@@ -50,6 +51,8 @@ export interface BookkeepingDeps {
   hooks?: BookkeepingHooks;
   /** For the count of refused state-machine moves (order_transitions_refused_total). */
   metrics?: Pick<ServiceMetrics, 'orderTransitionsRefused'>;
+  /** The worker's mark cache: values commission paid in a third asset (BNB) without a ticker request per order. */
+  marks?: MarkPriceCache;
 }
 
 export interface BookkeepingHooks {
@@ -144,7 +147,7 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
           'FillsNotYetVisible',
         );
       }
-      const commissionAssetPrices = await pricesOfThirdAssets(deps.exchange, deps.logger, fills, rules.baseAsset, rules.quoteAsset);
+      const commissionAssetPrices = await pricesOfThirdAssets(deps.exchange, deps.logger, fills, rules.baseAsset, rules.quoteAsset, deps.marks);
       try {
         await deps.store.applyFills({
           symbol: req.symbol,
@@ -258,8 +261,10 @@ async function observe(logger: Logger, hook: string, fn: () => void | Promise<vo
 
 /**
  * Commission paid in a third asset (BNB) is valued in the quote asset at the current price,
- * read right after the fill. When the exchange lists no such pair the value stays unknown and
- * the position's fee total leaves it out (logged), rather than inventing a price.
+ * read right after the fill (through the worker's mark cache when there is one: at most its
+ * 10 s old, one request per pair, not one per order). When the exchange lists no such pair the
+ * value stays unknown and the position's fee total leaves it out (logged), rather than
+ * inventing a price.
  */
 async function pricesOfThirdAssets(
   exchange: BinanceSpotClient,
@@ -267,12 +272,16 @@ async function pricesOfThirdAssets(
   fills: FillRecord[],
   base: string,
   quote: string,
+  marks?: MarkPriceCache,
 ): Promise<Record<string, string>> {
   const prices: Record<string, string> = {};
   const assets = new Set(fills.map((f) => f.commissionAsset).filter((a) => a !== base && a !== quote));
   for (const asset of assets) {
+    const pair = `${asset}${quote}`;
     try {
-      prices[asset] = (await exchange.tickerPrice(`${asset}${quote}`)).price;
+      const price = marks ? (await marks.get([pair]))[pair] : (await exchange.tickerPrice(pair)).price;
+      if (price === undefined) throw new Error(`${pair} is not listed`);
+      prices[asset] = price;
     } catch (err) {
       logger.warn({ asset, quote, err: err instanceof Error ? err.message : String(err) }, 'no price to value commission asset');
     }

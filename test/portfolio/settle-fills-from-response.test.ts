@@ -13,6 +13,7 @@ import { BinanceSpotClient } from '../../src/exchange';
 import { createLogger } from '../../src/logging';
 import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
 import { migrate } from '../../src/persistence/migrate';
+import { MarkPriceCache } from '../../src/portfolio/mark-prices';
 import { createPgTradeStore } from '../../src/persistence/pg-ports';
 import { dec } from '../../src/shared/decimal';
 import type { FillRecord } from '../../src/shared/trade';
@@ -115,4 +116,31 @@ test('not covered (fewer fills than executed): myTrades is asked and books them 
   const rows = await booked(req.orderId);
   expect(rows.map((r) => Number(r.trade_id))).toEqual(fills.map((f) => f.tradeId));
   expect(rows.every((r, i) => dec(r.qty).eq(fills[i]!.qty))).toBe(true);
+});
+
+test('commission paid in BNB is valued through the mark cache: one ticker request for many orders, not one each', async () => {
+  const info = {
+    symbols: ['BTCUSDT', 'BNBUSDT'].map((symbol) => ({ symbol, status: 'TRADING', baseAsset: symbol.slice(0, 3), quoteAsset: 'USDT', filters: [], orderTypes: ['MARKET'] })),
+  };
+  let tickers = 0;
+  const fake = {
+    cachedExchangeInfo: async () => info,
+    tickerPrice: async (symbol: string) => (tickers++, { symbol, price: '600' }),
+    myTrades: async () => Promise.reject(new Error('myTrades must not be asked: the fills cover the order')),
+  } as unknown as BinanceSpotClient;
+  const seen: Array<Record<string, string>> = [];
+  const store = { applyFills: async (a: { commissionAssetPrices: Record<string, string> }) => void seen.push(a.commissionAssetPrices) };
+  const a = createBookkeepingActivities({
+    exchange: fake,
+    store: store as never,
+    redis: {} as Redis,
+    logger: createLogger('test', 'fatal'),
+    marks: new MarkPriceCache(fake),
+  });
+  for (let i = 0; i < 3; i++) {
+    const fill: FillRecord = { tradeId: 100 + i, orderId: 50 + i, clientOrderId: `c${i}`, symbol: 'BTCUSDT', side: 'BUY', price: '60000', qty: '0.001', quoteQty: '60', commission: '0.0001', commissionAsset: 'BNB', isMaker: false, time: 1 };
+    await a.settleFills({ decisionId: 'd', workflowId: 'trade-d', symbol: 'BTCUSDT', orderId: 50 + i, clientOrderId: `c${i}`, expectedQty: '0.001', fills: [fill] });
+  }
+  expect(seen).toEqual([{ BNB: '600' }, { BNB: '600' }, { BNB: '600' }]);
+  expect(tickers).toBe(1);
 });
