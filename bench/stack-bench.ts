@@ -21,8 +21,9 @@
  *     first/median/90th/last order is accepted by the exchange (its own order times) and until
  *     the last trade report is out; then the same orders straight through the exchange client
  *     (all at once) in the next fresh window, and the ratio; REST requests per order; and the CPU
- *     seconds per trade of the service (worker + bridge), the Temporal dev server, PostgreSQL is
- *     not sampled (its backends come and go), Redis, and this driver (paper exchange included);
+ *     ms per trade of the service (worker + bridge), the Temporal dev server, PostgreSQL
+ *     (postmaster and backends), Redis and this driver (paper exchange included), as the latency
+ *     phase and each throughput step also report;
  *  5. memory: the service process's memory (RSS) with BENCH_RESTING (default 5000) LIMIT orders
  *     resting at once, sampled at BENCH_RESTING_STEPS (fractions, default 0.2,0.5,1: 1000, 2500,
  *     5000) on the way up and then for BENCH_SETTLE_S (60) with all of them resting, to see the
@@ -157,6 +158,23 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
+/** The postmaster (first line of postmaster.pid) and every process it started: PostgreSQL's CPU. */
+function postgresCpuSeconds(dataDir: string): number {
+  const master = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  let total = cpuSeconds(master);
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === master) total += cpuSeconds(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
 /** How the run was started, for the report. */
 function commandLine(): string {
   const env = Object.entries(process.env)
@@ -254,6 +272,24 @@ async function main(): Promise<void> {
     const pid = service.pid!;
     say(`service ready (pid ${pid}, RSS ${rssMb(pid)} MB)`);
 
+    /**
+     * CPU seconds so far of each component: the service (worker + bridge), the Temporal dev
+     * server, PostgreSQL (postmaster and its backends), Redis, and this driver with the paper
+     * exchange in it. `perTrade(a, b, n)`: ms per trade between two samples.
+     */
+    const cpuNow = () => {
+      const driver = process.cpuUsage();
+      return {
+        service: cpuSeconds(pid),
+        temporal: temporal.pid === undefined ? NaN : cpuSeconds(temporal.pid),
+        postgres: postgresCpuSeconds(pg.dataDir),
+        redis: cpuSeconds(redisServer.pid),
+        driverAndPaperExchange: (driver.user + driver.system) / 1e6,
+      };
+    };
+    const perTrade = (a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>, n: number) =>
+      Object.fromEntries(Object.keys(a).map((k) => [k, round2(((b[k as keyof typeof a] - a[k as keyof typeof a]) * 1000) / Math.max(1, n))]));
+
     // ---- helpers -----------------------------------------------------------------------------
     let side = 0;
     const market = (id: string) => ({
@@ -326,8 +362,10 @@ async function main(): Promise<void> {
       const reqBefore1 = paper.requestCounts();
       const ids1 = Array.from({ length: CFG.latencyN }, (_, i) => `b-${RUN}-lat-${i}`);
       const from1 = await lastReportId();
+      const cpuA = cpuNow();
       const sent1 = await sendAtRate(ids1, CFG.latencyRate, market);
       const got1 = await waitReports(from1, ids1, CFG.drainS);
+      const cpuB = cpuNow();
       await sleep(2000); // let trailing requests (fills, balances) land in the counts
       const cost1 = requestCost(reqBefore1, paper.requestCounts());
       const orders1 = ordersByCid();
@@ -348,6 +386,7 @@ async function main(): Promise<void> {
         n: CFG.latencyN,
         rate: CFG.latencyRate,
         stack,
+        cpuPerTradeMs: perTrade(cpuA, cpuB, got1.size),
         cost: { orders: filled1, perOrder: { requests: round2(cost1.requests / Math.max(1, filled1)), weight: round2(cost1.weight / Math.max(1, filled1)) }, byEndpoint: cost1.byEndpoint },
       });
     }
@@ -387,15 +426,12 @@ async function main(): Promise<void> {
         const next = Math.ceil((Date.now() + 1) / 10_000) * 10_000;
         await sleep(next - Date.now() + 50);
       };
-      const procs = { service: pid, temporal: temporal.pid, redis: redisServer.pid };
-      const cpuOf = () => Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, p === undefined ? NaN : cpuSeconds(p)]));
       say(`phase 2b: burst of ${n} MARKET decisions XADDed at once (exchange rate limits: ${EXCHANGE_LIMITS})`);
       await freshOrdersWindow();
       const ids = Array.from({ length: n }, (_, i) => `b-${RUN}-burst-${i}`);
       const from = await lastReportId();
       const reqBefore = paper.requestCounts();
-      const cpu0 = cpuOf();
-      const driver0 = process.cpuUsage();
+      const cpu0 = cpuNow();
       const pipe = redis.pipeline();
       for (const id of ids) pipe.xadd('risk_decisions', '*', 'data', JSON.stringify(market(id)));
       const added = (await pipe.exec())!.map(([err, id]) => {
@@ -404,8 +440,7 @@ async function main(): Promise<void> {
       });
       const firstXadd = Math.min(...added);
       const got = await waitReports(from, ids, CFG.drainS);
-      const cpu1 = cpuOf();
-      const driver1 = process.cpuUsage(driver0);
+      const cpu1 = cpuNow();
       await sleep(1000);
       const cost = requestCost(reqBefore, paper.requestCounts());
       const orders = ordersByCid();
@@ -425,8 +460,7 @@ async function main(): Promise<void> {
         statuses[r.report.status] = (statuses[r.report.status] ?? 0) + 1;
         if (r.report.error) errors[r.report.error.slice(0, 160)] = (errors[r.report.error.slice(0, 160)] ?? 0) + 1;
       }
-      const cpuPerTradeMs = Object.fromEntries(Object.keys(procs).map((k) => [k, round2((((cpu1[k] ?? NaN) - (cpu0[k] ?? NaN)) * 1000) / Math.max(1, got.size))]));
-      cpuPerTradeMs.driverAndPaperExchange = round2((driver1.user + driver1.system) / 1000 / Math.max(1, got.size));
+      const cpuPerTradeMs = perTrade(cpu0, cpu1, got.size);
       const stack = { accepted: stats(accepted), acceptedFirst: Math.min(...accepted), report: stats(reported), lost: n - got.size, filled, statuses, errors, xaddSpreadMs: Math.max(...added) - firstXadd };
       say(`  stack: first XADD → accepted ${JSON.stringify(stack.accepted)}; → reports ${JSON.stringify(stack.report)}; lost ${stack.lost}`);
 
@@ -464,14 +498,16 @@ async function main(): Promise<void> {
 
     // ---- 3. throughput ---------------------------------------------------------------------
     if (PHASES.has('throughput')) {
-      const steps: Array<{ offered: number; sent: number; completed: number; lost: number; achieved: number; report: Stats; accepted: Stats; load1m: number | undefined }> = [];
+      const steps: Array<{ offered: number; sent: number; completed: number; lost: number; achieved: number; report: Stats; accepted: Stats; load1m: number | undefined; cpuPerTradeMs: Record<string, number> }> = [];
       for (const rate of CFG.rates) {
         const n = Math.round(rate * CFG.stepS);
         say(`phase 3: ${rate} decisions/s for ${CFG.stepS} s (${n} MARKET)`);
         const ids = Array.from({ length: n }, (_, i) => `b-${RUN}-tp${rate}-${i}`);
         const from = await lastReportId();
+        const cpuA = cpuNow();
         const sent = await sendAtRate(ids, rate, market);
         const got = await waitReports(from, ids, CFG.drainS);
+        const cpuB = cpuNow();
         const orders = ordersByCid();
         const lat: number[] = [];
         const acc: number[] = [];
@@ -490,7 +526,7 @@ async function main(): Promise<void> {
         const completed = ids.filter((id) => got.has(id)).length;
         const achieved = Math.round((completed / Math.max(0.001, (last - first) / 1000)) * 10) / 10;
         markLoad(`throughput-${rate}`);
-        const step = { offered: rate, sent: n, completed, lost: n - completed, achieved, report: stats(lat), accepted: stats(acc), load1m: load[`throughput-${rate}`] };
+        const step = { offered: rate, sent: n, completed, lost: n - completed, achieved, report: stats(lat), accepted: stats(acc), load1m: load[`throughput-${rate}`], cpuPerTradeMs: perTrade(cpuA, cpuB, completed) };
         steps.push(step);
         say(`  completed ${completed}/${n}, achieved ${achieved}/s, report p50 ${step.report.p50} p99 ${step.report.p99} max ${step.report.max} ms`);
         if (step.lost > 0 || achieved < rate * 0.8) {
@@ -739,6 +775,7 @@ function renderMarkdown(r: Record<string, any>): string {
     md.push('');
     if (L && B) md.push(`Ratio (p50, stack / baseline): to accepted ${round2(L.stack.accepted.p50 / Math.max(1, B.accepted.p50))}×, to report vs response ${round2(L.stack.report.p50 / Math.max(1, B.response.p50))}×.`);
     if (L) md.push(`Lost: ${L.stack.lost}. Stack: ${from(L, 'latency')}`);
+    if (L?.cpuPerTradeMs) md.push(`CPU ms per trade over the latency phase: \`${JSON.stringify(L.cpuPerTradeMs)}\`.`);
     if (B) md.push(`Baseline: ${from(B, 'baseline')}`);
   }
   const T = r.throughput;
@@ -749,9 +786,12 @@ function renderMarkdown(r: Record<string, any>): string {
       '',
       from(T, 'throughput'),
       '',
-      '| offered /s | sent | completed | lost | achieved /s | report p50 | p90 | p99 | max |',
-      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...T.steps.map((s: any) => `| ${s.offered} | ${s.sent} | ${s.completed} | ${s.lost} | ${s.achieved} | ${s.report.p50} | ${s.report.p90} | ${s.report.p99} | ${s.report.max} |`),
+      '| offered /s | sent | completed | lost | achieved /s | report p50 | p90 | p99 | max | CPU ms per trade: service / Temporal / PostgreSQL / Redis / driver+paper |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      ...T.steps.map(
+        (s: any) =>
+          `| ${s.offered} | ${s.sent} | ${s.completed} | ${s.lost} | ${s.achieved} | ${s.report.p50} | ${s.report.p90} | ${s.report.p99} | ${s.report.max} | ${s.cpuPerTradeMs ? [s.cpuPerTradeMs.service, s.cpuPerTradeMs.temporal, s.cpuPerTradeMs.postgres, s.cpuPerTradeMs.redis, s.cpuPerTradeMs.driverAndPaperExchange].join(' / ') : '–'} |`,
+      ),
       '',
       `Sustained with nothing lost: ${T.sustainedPerS} decisions/s. p99 climbs (> 2× the first step's) at: ${T.p99ClimbsAt ?? 'not within the steps run'}${T.p99ClimbsAt ? ' decisions/s' : ''}.`,
       "Binance itself allows an account 100 orders per 10 s (10/s sustained); the paper exchange's limits were raised for this run.",
