@@ -223,14 +223,20 @@ async function sendDecision(d: PlannedDecision): Promise<string> {
   return decisionId;
 }
 
-/** Retries what fails for a passing reason (Temporal restarting, the workflow not started yet). */
+/** A workflow that has already closed answers "not found ... already completed": final, not passing. */
+const closedAlready = (err: unknown): boolean => err instanceof WorkflowNotFoundError && /already completed/i.test(err.message);
+
+/**
+ * Retries what fails for a passing reason (Temporal restarting, the workflow not started yet);
+ * a refusal, or a workflow that has already closed, is the answer.
+ */
 async function persist<T>(what: string, timeoutMs: number, fn: () => Promise<T>, refusal: (err: unknown) => boolean = () => false): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       return await fn();
     } catch (err) {
-      if (refusal(err) || Date.now() > deadline) throw err;
+      if (refusal(err) || closedAlready(err) || Date.now() > deadline) throw err;
       await sleep(err instanceof WorkflowNotFoundError ? 25 : 500);
     }
   }
@@ -294,7 +300,12 @@ async function operate(decisionId: string, a: OperatorAction): Promise<string> {
     await persist('workflow started', 90_000, () => handle.describe());
     await sleep(a.delayMs);
     const onExchange = paper!.findOrder(SYMBOL, entryCidOf(decisionId));
-    await cancel();
+    try {
+      await cancel();
+    } catch (err) {
+      if (closedAlready(err)) return 'cancel too late: the trade had already closed';
+      throw err;
+    }
     return `cancelled ${onExchange ? `with the entry already ${onExchange.status}` : 'before the entry reached the exchange'}`;
   }
   const skipped = await waitForEntry(decisionId, a.when, 30_000);
@@ -304,7 +315,8 @@ async function operate(decisionId: string, a: OperatorAction): Promise<string> {
   if (a.fault) injectFault(a.fault, `${decisionId} ${a.kind}`);
   if (a.fillFirst) notes.push(await fillFirst(decisionId, a.fillFirst));
   const refused = (err: unknown) => err instanceof WorkflowUpdateFailedError;
-  const describe = (err: unknown) => `${refused(err) ? 'refused' : 'failed'}: ${errText(err instanceof WorkflowUpdateFailedError && err.cause ? err.cause : err)}`;
+  const describe = (err: unknown) =>
+    closedAlready(err) ? 'too late: the trade had already closed' : `${refused(err) ? 'refused' : 'failed'}: ${errText(err instanceof WorkflowUpdateFailedError && err.cause ? err.cause : err)}`;
   // A fixed update id: a retry after a Temporal restart is the same request, not a second one.
   // An update is answered when the workflow has carried it out; one that hangs is itself a finding.
   const answered = (p: Promise<unknown>) => withTimeout(p, UPDATE_ANSWER_MS, 'no answer');
@@ -318,7 +330,7 @@ async function operate(decisionId: string, a: OperatorAction): Promise<string> {
     case 'cancel':
       result = cancel().then(
         () => `cancelled (entry ${paper!.findOrder(SYMBOL, entryCidOf(decisionId))?.status ?? 'absent'} at the time)`,
-        (err: unknown) => `cancel failed: ${errText(err)}`,
+        (err: unknown) => (closedAlready(err) ? 'cancel too late: the trade had already closed' : `cancel failed: ${errText(err)}`),
       );
       break;
     case 'amend':
