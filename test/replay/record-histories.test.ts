@@ -88,12 +88,15 @@ record('record histories', () => {
     await save('continue-as-new', handle.workflowId, firstRun);
   });
 
-  since('v3')('a decision that cannot be executed fails', async () => {
-    const handle = await h.start({ decision_id: h.id('failed'), original_signal: 1 }).catch(() => undefined);
-    if (!handle) throw new Error('could not start');
-    await h.result(handle).catch(() => undefined);
+  since('v3')('a MARKET that cannot be placed through an outage fails, settled as never placed', async () => {
+    // Orders only: the rules and the mark are read, every placement is refused with a 503.
+    h.paper.faults.inject({ kind: 'outage', ms: 150_000, mode: 'http503', method: 'POST', path: '/api/v3/order' });
+    const handle = await h.start({ decision_id: h.id('failed') });
+    const final = await h.result(handle);
+    h.paper.faults.clear();
+    if (final.status !== 'failed') throw new Error(`expected a failed trade, got ${final.status}`);
     await save('failed', handle.workflowId);
-  });
+  }, 300_000);
 
   since('v3')('an OCO entry', async () => {
     const handle = await h.start({ decision_id: h.id('oco'), order_type: 'OCO', original_signal: 0, approved_size: '0.001', take_profit_price: '61000', stop_price: '59000', stop_limit_price: '58900' });

@@ -15,7 +15,12 @@ const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort().map(
 test('there are saved histories of every trade shape to replay', () => {
   expect(files.map((f) => path.basename(f))).toEqual(
     expect.arrayContaining(
-      ['v1', 'v2'].flatMap((release) => ['market', 'limit-timeout', 'limit-amend', 'bracket', 'ui-cancel'].map((shape) => `${release}-${shape}.json`)),
+      [
+        ...['v1', 'v2', 'v3'].flatMap((release) => ['market', 'limit-timeout', 'limit-amend', 'bracket', 'ui-cancel'].map((shape) => `${release}-${shape}.json`)),
+        // The Trade class (v3): continue-as-new, a failed trade settled as never placed, an OCO
+        // entry, a quantity amend in place.
+        ...['continue-as-new', 'failed', 'oco-entry', 'limit-amend-quantity'].map((shape) => `v3-${shape}.json`),
+      ],
     ),
   );
 });
