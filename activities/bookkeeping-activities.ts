@@ -17,7 +17,7 @@ import { dec } from '../src/shared/decimal';
 import { summariseFills } from '../src/shared/fills';
 import { orderUpdateReports } from '../src/reporting/order-update-report';
 import type { ExecutionReport, FillRecord, FillSummary, OrderUpdateReport, PublishedReport, TrackedOrder } from '../src/shared/trade';
-import { toFailure } from './exchange-activities';
+import { readFailure } from './exchange-activities';
 
 /** The persistence operations these activities need (implemented over Postgres in src/persistence). */
 export interface TradeStore {
@@ -138,7 +138,9 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
             ? known.fills.map((f) => ({ ...f, clientOrderId: req.clientOrderId }))
             : fillsOfTrades(await tradesOfOrder(deps.exchange, deps.logger, req), req);
       } catch (err) {
-        throw toFailure(err);
+        // A read: a refusal (a key answering -2015 during a rotation) is retried, never final,
+        // or the fills of an order that executed would go unbooked.
+        throw readFailure(err);
       }
       const summary = summariseFills(fills);
       if (dec(summary.filledQty).lt(req.expectedQty)) {

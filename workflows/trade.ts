@@ -315,7 +315,10 @@ export class Trade {
       // operator's) left open, again with backoff for as long as it stays open.
       const due = withDeadline && remaining <= 0 ? open : open.filter((o) => o.state === 'cancel_requested');
       if (due.length > 0 && now >= this.nextCancelAt) {
-        await act(() => this.cancelOrders(due, remaining <= 0 ? 'timeout' : 'retrying an earlier cancel'));
+        const timedOut = withDeadline && remaining <= 0;
+        // An unfilled rest is an outcome with a reason, not an error the report leaves blank.
+        if (timedOut) state.error ??= `timed out: not filled within ${state.deadline - state.startedAt} ms; the rest was cancelled`;
+        await act(() => this.cancelOrders(due, timedOut ? 'timeout' : 'retrying an earlier cancel'));
         continue;
       }
       const deadlineAtWait = state.deadline;
@@ -367,6 +370,7 @@ export class Trade {
     try {
       switch (op.kind) {
         case 'cancel':
+          this.state.error ??= `cancelled by operator: ${String(op.args.reason ?? 'cancel')}`;
           op.result = await this.cancelAll(`operator: ${String(op.args.reason ?? 'cancel')}`);
           break;
         case 'amend':
