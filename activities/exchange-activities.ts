@@ -222,23 +222,30 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     const attempt = new CurrentAttempt();
     const timer = setInterval(() => attempt.beat({ phase: 'in flight' }), 2000);
     try {
-      const logged = await sendLog.lastSend(intentId);
+      let seen = await sendLog.read(intentId);
       // Before this release nothing was logged; an attempt > 1 then still means "maybe sent".
       const earlier = attempt.attempt > 1 ? attempt.scheduledAt + deps.recvWindowMs + settleMargin : undefined;
-      let mayHaveLanded = logged !== undefined || earlier !== undefined;
+      let mayHaveLanded = seen.version > 0 || earlier !== undefined;
       if (mayHaveLanded) {
-        await outwait(attempt, Math.max(logged ?? 0, earlier ?? 0), 'waiting out an earlier send before settling');
+        await outwait(attempt, Math.max(seen.acceptableUntilMs ?? 0, earlier ?? 0), 'waiting out an earlier send before settling');
         const existing = await find();
         if (existing) {
           logger.info({ ...what, attempt: attempt.attempt }, 'adopted what an earlier send placed');
           return existing;
         }
+        // Absent at this version: a sender that logs meanwhile makes our claim below fail.
       }
       for (let sends = 1; ; sends++) {
         const sendBy = Math.min(Date.now() + maxSendDelay, attempt.sendDeadline);
         let acceptableUntil = sendBy + deps.recvWindowMs + settleMargin;
         attempt.assertCurrent(String(what.clientOrderId ?? what.listClientOrderId ?? intentId));
-        await sendLog.recordSend(intentId, acceptableUntil);
+        const version = await sendLog.claimSend(intentId, seen.version, acceptableUntil);
+        if (version === undefined) {
+          // Another sender (an attempt Temporal gave up on, the old run after a reset) or a
+          // settle logged since we looked: it may be sending now. Let the next attempt settle.
+          throw superseded(`${intentId}: another sender logged this intent since attempt ${attempt.attempt} looked; not sending`);
+        }
+        seen = { version, acceptableUntilMs: acceptableUntil };
         try {
           return await send({
             beforeSend: () => {
@@ -252,16 +259,18 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         } catch (err) {
           if (err instanceof ApplicationFailure && err.type === FailureType.AttemptSuperseded) {
             // Refused in beforeSend: these bytes never left, so the next attempt need not wait.
-            await sendLog.narrow(intentId, Date.now());
+            await sendLog.narrow(intentId, version, Date.now());
             throw err;
           }
           // What the exchange answered bounds what the send can still do: nothing, when it said
           // it did not execute it; until its signed timestamp's recvWindow ends, when unknown.
-          if (isBinanceError(err, 'unknown_outcome')) await sendLog.narrow(intentId, acceptableUntil);
-          else if (isBinanceError(err)) await sendLog.narrow(intentId, Date.now());
+          if (isBinanceError(err, 'unknown_outcome')) await sendLog.narrow(intentId, version, acceptableUntil);
+          else if (isBinanceError(err)) await sendLog.narrow(intentId, version, Date.now());
           if (isBinanceError(err, 'rejected') && err.code === -2010 && err.msg === DUPLICATE_ORDER) {
             const existing = await find();
             if (existing) return existing;
+            // The id IS an open order on the exchange; not seeing it yet is no refusal.
+            throw ApplicationFailure.create({ message: `${intentId}: duplicate order, not visible yet`, type: FailureType.ExchangeUnknownOutcome });
           }
           if (isBinanceError(err, 'rejected')) {
             // A refusal decides the intent's fate only if nothing sent before can have landed.
@@ -365,7 +374,10 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     const r = args.replacement;
     let acceptableUntil = Date.now() + maxSendDelay + deps.recvWindowMs + settleMargin;
     attempt.assertCurrent(r.clientOrderId);
-    await sendLog.recordSend(r.clientOrderId, acceptableUntil);
+    const seen = await sendLog.read(r.clientOrderId);
+    if ((await sendLog.claimSend(r.clientOrderId, seen.version, acceptableUntil)) === undefined) {
+      throw superseded(`${r.clientOrderId}: another sender logged this replacement; not sending`);
+    }
     try {
       const res = await exchange.cancelReplace({
         symbol: r.symbol,
@@ -477,6 +489,15 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         const logged = await sendLog.lastSend(ref.clientOrderId);
         const scheduled = Context.current().info.scheduledTimestampMs + deps.recvWindowMs + settleMargin;
         await outwait(attempt, Math.max(logged ?? 0, scheduled), 'waiting out recvWindow before settling');
+        const found = await lookup(ref);
+        if (found) return found;
+        // Absent. Fence the intent first (a sender that looked before this cannot log a send
+        // after it), then look once more for one that logged and sent just before the fence.
+        await sendLog.fence(ref.clientOrderId);
+        const since = await sendLog.lastSend(ref.clientOrderId);
+        if (since !== undefined && since > Date.now()) {
+          await outwait(attempt, since, 'a send was logged while settling; waiting it out');
+        }
         return (await lookup(ref)) ?? null;
       }),
 
