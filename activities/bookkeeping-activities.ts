@@ -91,7 +91,7 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
      * reports are stored in the same transaction as the transitions (an outbox) and published
      * after it commits; reports a crashed earlier attempt stored are published by this one.
      */
-    async recordOrder(args: { decisionId: string; workflowId: string; order: TrackedOrder; refusedSinceLast?: RefusedTransition[] }): Promise<void> {
+    async recordOrder(args: { decisionId: string; workflowId: string; order: TrackedOrder; refusedSinceLast?: RefusedTransition[] }): Promise<OrderTransition[] | undefined> {
       for (const r of args.refusedSinceLast ?? []) {
         // A move the state machine refused changed nothing; it is kept on the order and said here.
         deps.logger.warn(
@@ -115,6 +115,13 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
           'order update published',
         );
       }
+      // A new intent (nothing recorded by this run yet) with transitions stored by an earlier
+      // run of the workflow (a reset, a lost history): the run continues that story.
+      if (args.order.transitions.length === 0) {
+        const stored = await deps.store.storedTransitions(args.order.intent.clientOrderId);
+        if (stored.length > 0) return stored;
+      }
+      return undefined;
     },
 
     /**

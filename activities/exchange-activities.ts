@@ -26,6 +26,7 @@ import type { BinanceSpotClient, Order, OrderResponse, RequestHooks } from '../s
 import type { OrderListResponse } from '../src/exchange/schemas';
 import { BinanceError, isBinanceError } from '../src/exchange/errors';
 import { prepareOrder as applyFilters, symbolRules } from '../src/exchange/filters';
+import type { AlertSink } from '../src/alerts/alerts';
 import type { Logger } from '../src/logging';
 import { createMemorySendLog, createPgSendLog, type SendLog } from '../src/persistence/send-log';
 import type { MarkPriceCache } from '../src/portfolio/mark-prices';
@@ -61,6 +62,8 @@ export interface ExchangeActivityDeps {
   requestTimeoutMs?: number;
   /** The worker's mark cache: prepareOrder's market price, fed by our own fills; without it the ticker is asked every time. */
   marks?: MarkPriceCache;
+  /** Where `exchange_unreachable` is raised when an order request keeps failing. */
+  alerts?: AlertSink;
 }
 
 export interface PrepareOrderRequest {
@@ -624,10 +627,20 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
       return await fn(attempt);
     } catch (err) {
       if (attempt.attempt >= 3) {
+        const why = err instanceof Error ? err.message : String(err);
         logger.error(
-          { activity, symbol: ref.symbol, clientOrderId: ref.clientOrderId, attempt: attempt.attempt, err: err instanceof Error ? err.message : String(err) },
+          { activity, symbol: ref.symbol, clientOrderId: ref.clientOrderId, attempt: attempt.attempt, err: why },
           'exchange has not answered this order request for several attempts; the trade waits and keeps trying (the order may be live)',
         );
+        // One alert a minute for all of them: an outage fails every order at once.
+        await deps.alerts?.raise({
+          kind: 'exchange_unreachable',
+          severity: 'critical',
+          message: `the exchange has not answered ${activity} for ${ref.clientOrderId} (${ref.symbol}) for ${attempt.attempt} attempts: ${why}; trades keep trying, orders may be live`,
+          detail: { activity, symbol: ref.symbol, clientOrderId: ref.clientOrderId, attempt: attempt.attempt },
+          dedupeKey: 'exchange_unreachable',
+          cooldownMs: 60_000,
+        });
       }
       throw err;
     } finally {

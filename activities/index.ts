@@ -2,6 +2,7 @@
  * All activities, built by one factory from their dependencies (exchange client, store, Redis),
  * so tests and the worker wire the same code to different backends.
  */
+import { AlertSink } from '../src/alerts/alerts';
 import { createAlertActivities, type AlertActivityDeps } from './alert-activities';
 import { createBookkeepingActivities, type BookkeepingDeps } from './bookkeeping-activities';
 import { createExchangeActivities, type ExchangeActivityDeps } from './exchange-activities';
@@ -13,6 +14,9 @@ export type ActivityDeps = ExchangeActivityDeps & BookkeepingDeps & AlertActivit
   Pick<RiskActivityDeps, 'riskLimits' | 'intake'>;
 
 export function createActivities(deps: ActivityDeps) {
+  // One sink for the workflows' alerts and the exchange activities' (its cooldowns live in Redis).
+  const alerts = deps.alerts ?? new AlertSink({ redis: deps.redis, logger: deps.logger.child({ component: 'alerts' }) });
+  deps = { ...deps, alerts };
   return {
     ...createExchangeActivities(deps),
     ...createBookkeepingActivities(deps),

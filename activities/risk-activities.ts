@@ -14,12 +14,14 @@ import type { MarkPriceCache } from '../src/portfolio/mark-prices';
 import { DEFAULT_RISK_LIMITS, preTradeRefusals, type RiskLimits } from '../src/risk/pre-trade-guard';
 import { ordersSentWithin, positionQuantity } from '../src/risk/risk-store';
 import { checkAge, type IntakeSafetyOptions } from '../src/bridge/intake-safety';
+import { isBinanceError } from '../src/exchange/errors';
+import { readFailure } from './exchange-activities';
 import { createPgSendLog, type SendLog } from '../src/persistence/send-log';
 
 export const RISK_REFUSED = 'RiskRefused';
 
 export interface RiskActivityDeps {
-  exchange: Pick<BinanceSpotClient, 'tickerPrice'>;
+  exchange: Pick<BinanceSpotClient, 'tickerPrice' | 'getOrder'>;
   /** Positions and recent orders; absent on workers without Postgres (the check then fails, never passes). */
   pool?: Pool;
   /** The worker's shared mark cache (`forTrading`, 2 s); without it the ticker is asked every time. */
@@ -53,7 +55,9 @@ export interface PreTradeRiskRequest {
    * order the first run placed with no workflow to manage it).
    */
   clientOrderId?: string;
-  /** The decision's own time and order type, for the age limits. */
+  /** The send log's key for the intent: the list's client id for an order list's legs. */
+  sendLogId?: string;
+  /** The decision's own time and order type, for the age limits (absent: no age check, e.g. an operator's amend). */
   decisionTimestamp?: number;
   decisionOrderType?: string;
 }
@@ -75,8 +79,9 @@ export function createRiskActivities(deps: RiskActivityDeps) {
      */
     async checkPreTradeRisk(req: PreTradeRiskRequest): Promise<{ markPrice: string }> {
       if (!deps.pool) throw ApplicationFailure.nonRetryable('this worker has no Postgres pool configured: no pre-trade risk check possible', 'NotConfigured');
-      if (req.clientOrderId !== undefined && sendLog && (await sendLog.lastSend(req.clientOrderId)) !== undefined) {
-        deps.logger?.info({ decisionId: req.decisionId, clientOrderId: req.clientOrderId }, 'pre-trade check skipped: this intent was already sent (a reset or a repeated plan)');
+      if (req.clientOrderId !== undefined && sendLog && (await sendLog.lastSend(req.sendLogId ?? req.clientOrderId)) !== undefined && (await onExchange(req))) {
+        // Refusing now would leave the order an earlier run placed with no workflow to follow it.
+        deps.logger?.info({ decisionId: req.decisionId, clientOrderId: req.clientOrderId }, 'pre-trade check skipped: the exchange already has this order (a reset or a repeated plan)');
         return { markPrice: '0' };
       }
       if (req.decisionTimestamp !== undefined && req.decisionOrderType !== undefined) {
@@ -108,6 +113,17 @@ export function createRiskActivities(deps: RiskActivityDeps) {
       return refuse(req, first.rule, first.reason, refusals.slice(1).map((r) => r.rule));
     },
   };
+
+  /** Whether the exchange has an order with the request's client id (-2013: no). */
+  async function onExchange(req: PreTradeRiskRequest): Promise<boolean> {
+    try {
+      await deps.exchange.getOrder({ symbol: req.symbol, origClientOrderId: req.clientOrderId! });
+      return true;
+    } catch (err) {
+      if (isBinanceError(err, 'not_found')) return false;
+      throw readFailure(err);
+    }
+  }
 
   function refuse(req: PreTradeRiskRequest, rule: string, reason: string, others: string[] = []): never {
     deps.metrics?.riskRefusals.inc({ rule });

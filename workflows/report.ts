@@ -61,7 +61,7 @@ export function buildReport(input: TradeInput, state: TradeState, seq: number): 
     commissions: fills.commissions,
     execution_time: state.finishedAt !== undefined ? state.finishedAt - state.startedAt : null,
     // A filled trade whose protective bracket was refused carries why: the position is unprotected.
-    error: success && state.protection?.status !== 'refused' ? null : state.error ?? null,
+    error: success && (state.protection === undefined || state.protection.status === 'placed') ? null : state.error ?? null,
     protection_status: state.protection?.status ?? 'not_requested',
     timestamp: state.finishedAt ?? Date.now(),
   };

@@ -64,6 +64,7 @@ export function tradeActivities(orderTaskQueue: string | undefined): TradeActivi
     exchangeReads: proxyActivities<Activities>(UNTIL_ANSWERED),
     planner: proxyLocalActivities<Activities>(PLANNING),
     books: proxyLocalActivities<Activities>({ ...BOOKKEEPING, localRetryThreshold: '10s' }),
-    settlement: proxyActivities<Activities>(BOOKKEEPING),
+    // Up to 2 min: it may wait for rate budget and read several pages of myTrades.
+    settlement: proxyActivities<Activities>({ ...BOOKKEEPING, startToCloseTimeout: EXCHANGE_START_TO_CLOSE_MS }),
   };
 }

@@ -26,6 +26,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   ContinueAsNew,
   continueAsNew,
@@ -78,6 +79,8 @@ const CONFIRM = { firstMs: 500, maxMs: 30_000 };
  * the venue did not carry out, moves by the state machine's full table.
  */
 const VENUE: MoveOptions = { revive: true };
+/** Bracket states in which an order protects nothing. */
+const NOT_PROTECTING: ReadonlySet<string> = new Set(['rejected', 'failed', 'not_placed', 'expired']);
 
 export class Trade {
   readonly state: TradeState;
@@ -182,8 +185,11 @@ export class Trade {
     const state = this.state;
     try {
       if (state.phase === 'entry' && state.orders.length === 0) {
-        const plan = await act(() => this.plan(async () => this.guard(await entryPlan(this.input, state, this.side, this.acts.planner.prepareOrder))));
+        const plan = await act(() => this.plan(async () => this.guard(await entryPlan(this.input, state, this.side, this.acts.planner.prepareOrder), { checkAge: true })));
         if (!plan) return await act(() => this.finish());
+        // A cancellation that arrived while the plan was made: nothing has been sent yet, so
+        // nothing is (acting steps cannot observe it; this is the last moment it costs nothing).
+        throwIfCancelled();
         await act(() => this.submit(plan));
       }
       if (state.phase === 'entry') {
@@ -460,6 +466,8 @@ export class Trade {
       });
       const snap = await this.acts.canceller.amendOrderQuantity({ symbol: old.intent.symbol, clientOrderId: old.intent.clientOrderId, newQty: prepared.quantity });
       applySnapshot(old, snap, 'amend: quantity (priority kept)', Date.now(), VENUE);
+      // Same status and executed quantity is no transition, but the order's quantity changed.
+      if (old.exchange?.origQty !== snap.origQty) old.exchange = snap;
       await this.record(old);
       if (!dec(snap.origQty).eq(prepared.quantity)) {
         throw ApplicationFailure.nonRetryable(
@@ -479,7 +487,8 @@ export class Trade {
     if (dec(rest).lte(0)) return `nothing left to re-place: ${old.intent.clientOrderId} executed ${old.exchange?.executedQty ?? '0'} before the cancel`;
     state.counters.replacement += 1;
     const plan = await this.plan(async () =>
-      this.guard(await replacementAfterCancel(this.input, state, old, req.price, rest, state.counters.replacement, this.acts.planner.prepareOrder)),
+      // No age limit for an operator's amend: the decision was in time when the trade began.
+      this.guard(await replacementAfterCancel(this.input, state, old, req.price, rest, state.counters.replacement, this.acts.planner.prepareOrder), { checkAge: false }),
     );
     if (!plan) {
       // The rest is below the exchange's minimum (or the guard refused it): the trade keeps what executed.
@@ -524,9 +533,12 @@ export class Trade {
     state.phase = 'bracket';
     const entryError = state.error;
     const plan = await this.plan(async () => bracketPlan(this.input, state, this.side, await this.heldAfterFees(), this.acts.planner.prepareOrder));
-    if (plan) await this.submit(plan);
+    if (plan) {
+      throwIfCancelled();
+      await this.submit(plan);
+    }
     const bracket = state.orders.filter((o) => o.intent.purpose === 'bracket');
-    const placed = plan !== undefined && bracket.some((o) => o.state !== 'rejected' && o.state !== 'failed');
+    const placed = plan !== undefined && bracket.some((o) => o.exchange !== undefined && !NOT_PROTECTING.has(o.state));
     if (placed) {
       state.protection = { status: 'placed' };
       state.error = entryError;
@@ -579,14 +591,14 @@ export class Trade {
    * reduce risk and are never held back by it. Each intent is judged by its client order id, so
    * one that was already sent (a reset made the same plan again) is never refused afterwards.
    */
-  private async guard(plan: OrderPlan): Promise<OrderPlan> {
+  private async guard(plan: OrderPlan, o_: { checkAge: boolean }): Promise<OrderPlan> {
     const d = this.input.decision;
     for (const o of plan.orders) {
       await this.acts.planner.checkPreTradeRisk({
         decisionId: this.state.decisionId,
         clientOrderId: o.clientOrderId,
-        decisionTimestamp: d.timestamp,
-        decisionOrderType: d.order_type,
+        sendLogId: o.listClientOrderId ?? o.clientOrderId,
+        ...(o_.checkAge ? { decisionTimestamp: d.timestamp, decisionOrderType: d.order_type } : {}),
         symbol: o.symbol,
         side: o.side,
         type: o.type,
@@ -606,8 +618,14 @@ export class Trade {
   private async record(order: TrackedOrder): Promise<void> {
     const reported = order.refusedReported ?? 0;
     const refusedSinceLast = (order.refused ?? []).filter((r) => r.seq > reported);
-    await this.acts.books.recordOrder({ decisionId: this.state.decisionId, workflowId: this.state.workflowId, order, refusedSinceLast });
+    const stored = await this.acts.books.recordOrder({ decisionId: this.state.decisionId, workflowId: this.state.workflowId, order, refusedSinceLast });
     if (refusedSinceLast.length > 0) order.refusedReported = refusedSinceLast.at(-1)!.seq;
+    // An earlier run (before a reset) recorded this intent's story: continue it, never contradict it.
+    const last = stored?.at(-1);
+    if (stored && last && stored.length > order.transitions.length) {
+      order.transitions = stored;
+      order.state = last.to;
+    }
   }
 
   private async finish(override?: 'cancelled' | 'failed'): Promise<TradeState> {
@@ -618,6 +636,7 @@ export class Trade {
       op.result = `the trade ended (${state.status}) before the ${op.kind} could be carried out`;
     }
     await this.settleAll();
+    await this.noteLostProtection();
     state.finishedAt = Date.now();
     const status: TradeStatus = override === 'failed' && !dec(this.executedIn('entry')).gt(0) ? 'failed' : finalTradeStatus(state, override === 'cancelled' ? 'cancelled' : undefined);
     this.setStatus(status);
@@ -625,6 +644,28 @@ export class Trade {
     await this.acts.books.publishReport(report);
     await this.acts.books.recordDecisionOutcome({ decisionId: state.decisionId, status: report.success ? 'completed' : 'failed', error: state.error });
     return state;
+  }
+
+  /**
+   * A bracket cancelled before any of it filled (the workflow or the trade was cancelled in the
+   * bracket phase) leaves the position unprotected: the report says so and an alert is raised.
+   */
+  private async noteLostProtection(): Promise<void> {
+    const state = this.state;
+    if (state.protection?.status !== 'placed') return;
+    const bracket = state.orders.filter((o) => o.intent.purpose === 'bracket' && o.exchange);
+    const filledAny = bracket.some((o) => dec(o.exchange!.executedQty).gt(0));
+    if (filledAny || !bracket.every((o) => isTerminal(o.state)) || !bracket.some((o) => o.state === 'cancelled')) return;
+    const reason = state.error ?? 'the protective bracket was cancelled';
+    state.protection = { status: 'cancelled', reason };
+    state.error = `unprotected: the protective bracket was cancelled (${reason})`;
+    await this.acts.books.raiseAlert({
+      kind: 'unprotected_position',
+      severity: 'critical',
+      message: `${state.symbol} ${state.side} trade ${state.decisionId}: its protective bracket was cancelled before it filled (${reason}); the position is unprotected`,
+      detail: { decisionId: state.decisionId, workflowId: state.workflowId, symbol: state.symbol, reason },
+      dedupeKey: `unprotected:${state.workflowId}`,
+    });
   }
 
   private async settleAll(): Promise<void> {
@@ -680,6 +721,11 @@ export class Trade {
     upsertSearchAttributes([{ key: SA.status, value: status }]);
     upsertMemo({ summary: summaryLine(this.state) });
   }
+}
+
+/** Observes a workflow cancellation that arrived during a non-cancellable step. */
+function throwIfCancelled(): void {
+  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('workflow cancelled by operator');
 }
 
 /** Runs a step that acts on the exchange or the books: a workflow cancellation waits for it. */
