@@ -209,6 +209,10 @@ export class Trade {
       // go unbooked: wind down first, in a scope the cancellation cannot interrupt.
       await CancellationScope.nonCancellable(async () => {
         await this.windDown(why);
+        if (!cancelled && state.phase === 'bracket' && state.protection === undefined) {
+          // The entry filled and the failure came while its protection was being planned or placed.
+          await this.reportUnprotected('refused', describeFailure(err));
+        }
         await this.finish(cancelled ? 'cancelled' : 'failed');
       });
       throw err;
@@ -544,14 +548,19 @@ export class Trade {
       state.error = entryError;
       return;
     }
-    const reason = state.error ?? 'the bracket was not placed';
-    state.protection = { status: 'refused', reason };
-    state.error = `unprotected: the protective bracket was refused (${reason})`;
     state.phase = 'done';
+    await this.reportUnprotected('refused', state.error ?? 'the bracket was not placed');
+  }
+
+  /** The position the entry bought is not protected: the report says why, and a person is alerted. */
+  private async reportUnprotected(status: 'refused' | 'cancelled', reason: string): Promise<void> {
+    const state = this.state;
+    state.protection = { status, reason };
+    state.error = `unprotected: the protective bracket was ${status} (${reason})`;
     await this.acts.books.raiseAlert({
       kind: 'unprotected_position',
       severity: 'critical',
-      message: `${state.symbol} ${state.side} trade ${state.decisionId} filled but its protective bracket was refused: ${reason}`,
+      message: `${state.symbol} ${state.side} trade ${state.decisionId}: the entry filled but its protective bracket was ${status} (${reason}); the position is unprotected`,
       detail: { decisionId: state.decisionId, workflowId: state.workflowId, symbol: state.symbol, reason },
       dedupeKey: `unprotected:${state.workflowId}`,
     });
@@ -635,7 +644,14 @@ export class Trade {
       op.status = 'failed';
       op.result = `the trade ended (${state.status}) before the ${op.kind} could be carried out`;
     }
-    await this.settleAll();
+    try {
+      await this.settleAll();
+    } catch (err) {
+      // On the way out of a failure, a books refusal (BooksRejectedFills) must not swallow the
+      // report: it goes out failed, naming both. Otherwise the refusal fails the trade first.
+      if (override !== 'failed') throw err;
+      state.error = `${state.error ?? 'trade failed'}; fills not booked: ${describeFailure(err)}`;
+    }
     await this.noteLostProtection();
     state.finishedAt = Date.now();
     const status: TradeStatus = override === 'failed' && !dec(this.executedIn('entry')).gt(0) ? 'failed' : finalTradeStatus(state, override === 'cancelled' ? 'cancelled' : undefined);
@@ -656,16 +672,7 @@ export class Trade {
     const bracket = state.orders.filter((o) => o.intent.purpose === 'bracket' && o.exchange);
     const filledAny = bracket.some((o) => dec(o.exchange!.executedQty).gt(0));
     if (filledAny || !bracket.every((o) => isTerminal(o.state)) || !bracket.some((o) => o.state === 'cancelled')) return;
-    const reason = state.error ?? 'the protective bracket was cancelled';
-    state.protection = { status: 'cancelled', reason };
-    state.error = `unprotected: the protective bracket was cancelled (${reason})`;
-    await this.acts.books.raiseAlert({
-      kind: 'unprotected_position',
-      severity: 'critical',
-      message: `${state.symbol} ${state.side} trade ${state.decisionId}: its protective bracket was cancelled before it filled (${reason}); the position is unprotected`,
-      detail: { decisionId: state.decisionId, workflowId: state.workflowId, symbol: state.symbol, reason },
-      dedupeKey: `unprotected:${state.workflowId}`,
-    });
+    await this.reportUnprotected('cancelled', state.error ?? 'the protective bracket was cancelled before it filled');
   }
 
   private async settleAll(): Promise<void> {
