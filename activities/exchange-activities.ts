@@ -23,7 +23,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { BinanceSpotClient, Order, OrderResponse, RequestHooks } from '../src/exchange';
-import type { OrderListResponse } from '../src/exchange/schemas';
+import { amendedOrderAsOrder, type OrderListResponse } from '../src/exchange/schemas';
 import { BinanceError, isBinanceError } from '../src/exchange/errors';
 import { prepareOrder as applyFilters, symbolRules } from '../src/exchange/filters';
 import type { AlertSink } from '../src/alerts/alerts';
@@ -487,17 +487,19 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
      * not exist and never will. Waits out every send the log knows of (and, for sends from before
      * the log, the recvWindow since this activity was scheduled: the last attempt ended before).
      */
-    findOrder: (ref: OrderRef): Promise<OrderSnapshot | null> =>
+    findOrder: (ref: OrderRef & { sendLogId?: string }): Promise<OrderSnapshot | null> =>
       patiently('findOrder', ref, async (attempt) => {
-        const logged = await sendLog.lastSend(ref.clientOrderId);
+        // An order list's legs are logged under the list's client id.
+        const intentId = ref.sendLogId ?? ref.clientOrderId;
+        const logged = await sendLog.lastSend(intentId);
         const scheduled = Context.current().info.scheduledTimestampMs + deps.recvWindowMs + settleMargin;
         await outwait(attempt, Math.max(logged ?? 0, scheduled), 'waiting out recvWindow before settling');
         const found = await lookup(ref);
         if (found) return found;
         // Absent. Fence the intent first (a sender that looked before this cannot log a send
         // after it), then look once more for one that logged and sent just before the fence.
-        await sendLog.fence(ref.clientOrderId);
-        const since = await sendLog.lastSend(ref.clientOrderId);
+        await sendLog.fence(intentId);
+        const since = await sendLog.lastSend(intentId);
         if (since !== undefined && since > Date.now()) {
           await outwait(attempt, since, 'a send was logged while settling; waiting it out');
         }
@@ -558,22 +560,8 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
               },
             },
           );
-          const a = resp.amendedOrder;
-          // Binance spells the amended order's fields `qty` and `cumulativeQuoteQty` here.
-          return {
-            symbol: a.symbol,
-            orderId: a.orderId,
-            clientOrderId: req.clientOrderId,
-            orderListId: a.orderListId,
-            status: a.status,
-            type: a.type,
-            side: a.side,
-            price: a.price,
-            origQty: a.qty,
-            executedQty: a.executedQty,
-            cummulativeQuoteQty: a.cumulativeQuoteQty,
-            updateTime: resp.transactTime,
-          };
+          // Binance spells the amended order's fields `qty` and `cumulativeQuoteQty`; ours is the id.
+          return { ...toSnapshot(amendedOrderAsOrder(resp)), clientOrderId: req.clientOrderId };
         } catch (err) {
           if (isBinanceError(err, 'rejected')) {
             // Refused (e.g. the new quantity is not above what has filled, -2038 too many

@@ -295,7 +295,11 @@ export class Trade {
     this.state.attention = `outcome of ${unsettled.map((o) => o.intent.clientOrderId).join(', ')} unknown (${why}); asking the exchange until it answers`;
     this.setStatus('settling');
     for (const o of unsettled) {
-      const found = await this.acts.exchangeReads.findOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
+      const found = await this.acts.exchangeReads.findOrder({
+        symbol: o.intent.symbol,
+        clientOrderId: o.intent.clientOrderId,
+        ...(o.intent.listClientOrderId ? { sendLogId: o.intent.listClientOrderId } : {}),
+      });
       if (found) applySnapshot(o, found, 'settled unknown outcome by query', Date.now(), VENUE);
       // Absent once its recvWindow has passed: it never reached the matching engine, and never will.
       else applyEvent(o, 'found_absent', `never placed: ${why}`, Date.now());
