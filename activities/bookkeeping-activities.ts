@@ -189,15 +189,6 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
       return streamId;
     },
 
-    /**
-     * What an earlier run recorded for an order this run adopted (after a reset, or a lost
-     * history): the run continues that sequence instead of recording a different one under the
-     * same numbers.
-     */
-    async storedTransitions(args: { clientOrderId: string }): Promise<OrderTransition[]> {
-      return deps.store.storedTransitions(args.clientOrderId);
-    },
-
     async recordDecisionOutcome(args: { decisionId: string; status: 'completed' | 'failed'; error?: string }): Promise<void> {
       await deps.store.recordDecisionOutcome(args.decisionId, args.status, args.error);
     },

@@ -34,6 +34,7 @@ import type { Side } from '../src/shared/decision';
 import { dec, toWire } from '../src/shared/decimal';
 import { EXCHANGE_START_TO_CLOSE_MS } from '../src/shared/activity-timeouts';
 import { FailureType } from '../src/shared/failure-types';
+import { isTerminal, stateOfExchangeStatus } from '../src/shared/order-state';
 import type {
   ExchangeOrderType,
   FillRecord,
@@ -97,12 +98,6 @@ export interface AmendQuantityRequest extends OrderRef {
 /** Binance `-2010` text for a re-used client order id of an open order. */
 const DUPLICATE_ORDER = 'Duplicate order sent.';
 
-/**
- * The start-to-close timeout the workflows give exchange activities (workflows/trade-activities.ts).
- * A worker refuses to start with settings under which a legitimate wait could outlast it: an
- * attempt would then be timed out while it can still send.
- */
-const EXCHANGE_ACTIVITY_START_TO_CLOSE_MS = EXCHANGE_START_TO_CLOSE_MS;
 /** How close to its deadline an attempt stops sending (clock skew between worker and server, scheduling). */
 const DEADLINE_GUARD_MS = 10_000;
 
@@ -115,13 +110,18 @@ export function longestSubmissionMs(o: { recvWindowMs: number; settleMarginMs: n
   return o.maxSendDelayMs + o.recvWindowMs + o.settleMarginMs + 3 * o.requestTimeoutMs + DEADLINE_GUARD_MS;
 }
 
+/**
+ * A worker refuses to start with settings under which a legitimate wait could outlast the
+ * start-to-close the workflows give exchange activities: an attempt would then be timed out
+ * while it can still send.
+ */
 export function checkActivityTimeouts(o: { recvWindowMs: number; settleMarginMs: number; maxSendDelayMs: number; requestTimeoutMs: number }): void {
   const need = longestSubmissionMs(o);
-  if (need > EXCHANGE_ACTIVITY_START_TO_CLOSE_MS) {
+  if (need > EXCHANGE_START_TO_CLOSE_MS) {
     throw new Error(
       `exchange timeouts do not fit: recvWindow ${o.recvWindowMs} ms + settle margin ${o.settleMarginMs} ms + send delay ${o.maxSendDelayMs} ms` +
         ` + 3 × request timeout ${o.requestTimeoutMs} ms + guard ${DEADLINE_GUARD_MS} ms = ${need} ms, more than the activities' start-to-close` +
-        ` timeout of ${EXCHANGE_ACTIVITY_START_TO_CLOSE_MS} ms; lower BINANCE_RECV_WINDOW or the request timeout`,
+        ` timeout of ${EXCHANGE_START_TO_CLOSE_MS} ms; lower BINANCE_RECV_WINDOW or the request timeout`,
     );
   }
 }
@@ -182,6 +182,21 @@ class CurrentAttempt {
   }
 }
 
+/**
+ * Runs one attempt's work with a CurrentAttempt that heartbeats every 2 s throughout (the client
+ * may wait for a send slot or rate budget): a live attempt is never declared dead and retried
+ * in parallel, and a dead worker stops heartbeating and is noticed quickly.
+ */
+async function asCurrentAttempt<T>(fn: (attempt: CurrentAttempt) => Promise<T>): Promise<T> {
+  const attempt = new CurrentAttempt();
+  const timer = setInterval(() => attempt.beat({ phase: 'in flight' }), 2000);
+  try {
+    return await fn(attempt);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 function superseded(message: string): ApplicationFailure {
   return ApplicationFailure.create({ message, type: FailureType.AttemptSuperseded, nextRetryDelay: 100 });
 }
@@ -222,9 +237,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     find: () => Promise<T | undefined>,
     send: (hooks: RequestHooks) => Promise<T>,
   ): Promise<T> {
-    const attempt = new CurrentAttempt();
-    const timer = setInterval(() => attempt.beat({ phase: 'in flight' }), 2000);
-    try {
+    return asCurrentAttempt(async (attempt) => {
       let seen = await sendLog.read(intentId);
       // Before this release nothing was logged; an attempt > 1 then still means "maybe sent".
       const earlier = attempt.attempt > 1 ? attempt.scheduledAt + deps.recvWindowMs + settleMargin : undefined;
@@ -293,9 +306,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
           if (sends >= 3) throw toFailure(err);
         }
       }
-    } finally {
-      clearInterval(timer);
-    }
+    });
   }
 
   function placeOrderOnce(intent: OrderIntent): Promise<PlaceOrderResult> {
@@ -359,16 +370,15 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     });
   }
 
-  async function replaceOrderOnce(args: { old: OrderRef; replacement: OrderIntent }): Promise<ReplaceOrderResult> {
+  async function replaceOrderOnce(attempt: CurrentAttempt, args: { old: OrderRef; replacement: OrderIntent }): Promise<ReplaceOrderResult> {
     const info = Context.current().info;
     const settle = async (): Promise<ReplaceOrderResult | undefined> => {
       const replacement = (await lookup(args.replacement)) ?? null;
       const old = await lookup(args.old);
-      if (!old) throw ApplicationFailure.nonRetryable(`order ${args.old.clientOrderId} to amend does not exist`, 'OrderNotFound');
+      if (!old) throw ApplicationFailure.nonRetryable(`order ${args.old.clientOrderId} to amend does not exist`, FailureType.OrderNotFound);
       if (replacement || old.status !== 'NEW') return { old, replacement };
       return undefined;
     };
-    const attempt = new CurrentAttempt();
     if (info.attempt > 1) {
       await outwait(attempt, info.currentAttemptScheduledTimestampMs + deps.recvWindowMs + settleMargin, 'waiting out recvWindow before settling');
       const settled = await settle();
@@ -533,7 +543,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
      * longer be cancelled (it filled), no replacement is placed.
      */
     replaceOrder: (args: { old: OrderRef; replacement: OrderIntent }): Promise<ReplaceOrderResult> =>
-      keepAlive(() => replaceOrderOnce(args)),
+      asCurrentAttempt((attempt) => replaceOrderOnce(attempt, args)),
 
     /**
      * Reduces a resting order's quantity in place, keeping its priority in the queue (Binance's
@@ -608,38 +618,37 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
    * saying loudly when the exchange has not let it through for a while. Temporal retries it
    * without an attempt limit; each failure after the third is logged as an error with the order.
    */
-  async function patiently<T>(activity: string, ref: OrderRef, fn: (attempt: CurrentAttempt) => Promise<T>): Promise<T> {
-    const attempt = new CurrentAttempt();
-    const timer = setInterval(() => attempt.beat({ phase: 'in flight' }), 2000);
-    try {
-      return await fn(attempt);
-    } catch (err) {
-      if (attempt.attempt >= 3) {
-        const why = err instanceof Error ? err.message : String(err);
-        logger.error(
-          { activity, symbol: ref.symbol, clientOrderId: ref.clientOrderId, attempt: attempt.attempt, err: why },
-          'exchange has not answered this order request for several attempts; the trade waits and keeps trying (the order may be live)',
-        );
-        // One alert a minute for all of them: an outage fails every order at once.
-        await deps.alerts?.raise({
-          kind: 'exchange_unreachable',
-          severity: 'critical',
-          message: `the exchange has not answered ${activity} for ${ref.clientOrderId} (${ref.symbol}) for ${attempt.attempt} attempts: ${why}; trades keep trying, orders may be live`,
-          detail: { activity, symbol: ref.symbol, clientOrderId: ref.clientOrderId, attempt: attempt.attempt },
-          dedupeKey: 'exchange_unreachable',
-          cooldownMs: 60_000,
-        });
+  function patiently<T>(activity: string, ref: OrderRef, fn: (attempt: CurrentAttempt) => Promise<T>): Promise<T> {
+    return asCurrentAttempt(async (attempt) => {
+      try {
+        return await fn(attempt);
+      } catch (err) {
+        if (attempt.attempt >= 3) {
+          const why = err instanceof Error ? err.message : String(err);
+          logger.error(
+            { activity, symbol: ref.symbol, clientOrderId: ref.clientOrderId, attempt: attempt.attempt, err: why },
+            'exchange has not answered this order request for several attempts; the trade waits and keeps trying (the order may be live)',
+          );
+          // One alert a minute for all of them: an outage fails every order at once.
+          await deps.alerts?.raise({
+            kind: 'exchange_unreachable',
+            severity: 'critical',
+            message: `the exchange has not answered ${activity} for ${ref.clientOrderId} (${ref.symbol}) for ${attempt.attempt} attempts: ${why}; trades keep trying, orders may be live`,
+            detail: { activity, symbol: ref.symbol, clientOrderId: ref.clientOrderId, attempt: attempt.attempt },
+            dedupeKey: 'exchange_unreachable',
+            cooldownMs: 60_000,
+          });
+        }
+        throw err;
       }
-      throw err;
-    } finally {
-      clearInterval(timer);
-    }
+    });
   }
 }
 
-const FINAL_STATUSES = new Set(['FILLED', 'CANCELED', 'EXPIRED', 'EXPIRED_IN_MATCH', 'REJECTED']);
+/** Whether the exchange's status leaves the order final, by the one state machine. */
 function isFinal(status: string): boolean {
-  return FINAL_STATUSES.has(status);
+  const state = stateOfExchangeStatus(status);
+  return state !== undefined && isTerminal(state);
 }
 
 function legsOf(resp: OrderListResponse, oco: OcoIntent): { above: OrderSnapshot; below: OrderSnapshot } {
@@ -649,24 +658,6 @@ function legsOf(resp: OrderListResponse, oco: OcoIntent): { above: OrderSnapshot
     return fromResponse({ ...r, fills: r.fills ?? [] });
   };
   return { above: find(oco.above.clientOrderId), below: find(oco.below.clientOrderId) };
-}
-
-/** Heartbeats every 2 s while `fn` runs (legacy replaceOrder; the rest use CurrentAttempt). */
-async function keepAlive<T>(fn: () => Promise<T>): Promise<T> {
-  const timer = setInterval(() => heartbeat({ phase: 'in flight' }), 2000);
-  try {
-    return await fn();
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-function heartbeat(details: unknown): void {
-  try {
-    Context.current().heartbeat(details);
-  } catch {
-    // outside an activity context (unit use): nothing to report to
-  }
 }
 
 export function toSnapshot(o: Order): OrderSnapshot {

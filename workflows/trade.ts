@@ -249,12 +249,10 @@ export class Trade {
     try {
       if (plan.kind === 'single') {
         const placed = await this.acts.sender.placeOrder(plan.orders[0]);
-        if (placed.adopted) await this.continueStoredHistory(orders);
         if (placed.fills) this.placedFills.set(orders[0]!.intent.clientOrderId, placed.fills);
         applySnapshot(orders[0]!, placed.order, placed.adopted ? 'adopted existing order' : 'submitted', Date.now(), VENUE);
       } else {
         const placed = await this.acts.sender.placeOrderList(plan.list);
-        if (placed.adopted) await this.continueStoredHistory(orders);
         const note = placed.adopted ? 'adopted existing order list' : 'submitted order list';
         applySnapshot(orders[0]!, placed.above, note, Date.now(), VENUE);
         applySnapshot(orders[1]!, placed.below, note, Date.now(), VENUE);
@@ -271,21 +269,6 @@ export class Trade {
     }
     for (const o of orders) await this.record(o);
     if (orders.some((o) => !isTerminal(o.state))) this.setStatus('working');
-  }
-
-  /**
-   * An adopted order may have a history an earlier run recorded (this run began at a reset to
-   * before the submission, or its history was lost): continue that sequence, so the books keep
-   * one story per order instead of refusing a second one under the same numbers.
-   */
-  private async continueStoredHistory(orders: TrackedOrder[]): Promise<void> {
-    for (const o of orders) {
-      const stored = await this.acts.books.storedTransitions({ clientOrderId: o.intent.clientOrderId });
-      const last = stored.at(-1);
-      if (!last || stored.length <= o.transitions.length) continue;
-      o.transitions = stored;
-      o.state = last.to;
-    }
   }
 
   /** Asks the exchange about orders whose submission was never confirmed, until it answers. */
