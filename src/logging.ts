@@ -108,7 +108,9 @@ export const UNSCRUBBED_LOGS_ENV = 'TRADE_EXEC_UNSCRUBBED_LOGS';
 
 /** Wraps a destination so that every finished line is scrubbed before it is written. */
 function scrubbingDestination(dest: DestinationStream): DestinationStream {
-  if (process.env[UNSCRUBBED_LOGS_ENV] === '1') return { write: (line: string) => dest.write(maskPatterns(line)) };
+  // Honoured only under jest (NODE_ENV=test, inherited by the processes a test starts): a
+  // production process with the variable set still scrubs.
+  if (process.env[UNSCRUBBED_LOGS_ENV] === '1' && process.env.NODE_ENV === 'test') return { write: (line: string) => dest.write(maskPatterns(line)) };
   return { write: (line: string) => dest.write(scrubSecrets(line)) };
 }
 

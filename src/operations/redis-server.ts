@@ -18,6 +18,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
+import { registerSecret } from '../logging';
 import { findOnPath, sleep, spawnManaged } from './child-process';
 import { ADDRESS_IN_USE, getFreePort } from './ports';
 
@@ -76,6 +77,8 @@ export function npmStartRedisOptions(o: { dataDir: string }): RedisServerOptions
     password = randomBytes(24).toString('hex');
     fs.writeFileSync(file, `${password}\n`, { mode: 0o600 });
   }
+  // Printed only as *** in the ready banner; registered so no log line can carry it either.
+  registerSecret(password);
   return { dir, durable: true, auth: { user: NPM_START_REDIS_USER, password } };
 }
 

@@ -190,6 +190,9 @@ async function startParts(
   const temporal = new Client({ connection: eager ? nativeConnection! : clientConnection!, namespace: o.namespace });
 
   if (nativeConnection) {
+    // The worker re-checks only the decision's age: its ages and skew, never the signing key.
+    const safety = o.decisionSafety ?? (o.bridge ? o.bridge.safety : undefined);
+    const ageLimits = safety && { maxAgeMs: safety.maxAgeMs, maxAgeRestingMs: safety.maxAgeRestingMs, clockSkewMs: safety.clockSkewMs };
     const deps: ActivityDeps = {
       exchange,
       store: createPgTradeStore(pool),
@@ -203,7 +206,7 @@ async function startParts(
       metrics,
       ...(o.risk ? { riskLimits: o.risk } : {}),
       // The bridge's decision age limits, checked again just before a first submission.
-      ...(o.decisionSafety ?? (o.bridge ? o.bridge.safety : undefined) ? { intake: o.decisionSafety ?? (o.bridge ? o.bridge.safety : undefined) } : {}),
+      ...(ageLimits ? { intake: ageLimits } : {}),
     };
     worker = await createTradeWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.taskQueue, workflowBundle: o.workflowBundle, deps });
     if (o.orderTaskQueue) {

@@ -45,7 +45,7 @@ test('createLogger redacts credentials by key and by value (environment) in a re
   expect(lines[1].msg).toBe('secret [redacted] in a message');
 });
 
-test('TRADE_EXEC_UNSCRUBBED_LOGS=1 (test runs) writes a secret a line carries as it is; key names and patterns still redacted', () => {
+test('TRADE_EXEC_UNSCRUBBED_LOGS=1 with NODE_ENV=test (test runs only) writes a secret a line carries as it is; key names and patterns still redacted', () => {
   const script = `
     const { createLogger } = require(${JSON.stringify(path.resolve(__dirname, '../../src/logging.ts'))});
     const log = createLogger('t', 'info');
@@ -59,7 +59,9 @@ test('TRADE_EXEC_UNSCRUBBED_LOGS=1 (test runs) writes a secret a line carries as
     });
   const scrubbed = JSON.parse(run({}));
   expect(scrubbed.msg).toBe('secret [redacted] signature=[redacted]');
-  const raw = JSON.parse(run({ TRADE_EXEC_UNSCRUBBED_LOGS: '1' }));
+  // Outside a test run (no NODE_ENV=test) the variable changes nothing: a production process scrubs.
+  expect(JSON.parse(run({ TRADE_EXEC_UNSCRUBBED_LOGS: '1' })).msg).toBe('secret [redacted] signature=[redacted]');
+  const raw = JSON.parse(run({ TRADE_EXEC_UNSCRUBBED_LOGS: '1', NODE_ENV: 'test' }));
   // What a careless code path wrote is visible, so a grep for the secret finds it.
   expect(raw.msg).toBe('secret SecretInTheEnvironment0002 signature=[redacted]');
   expect(raw.apiSecret).toBe('[redacted]');

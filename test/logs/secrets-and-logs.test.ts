@@ -69,6 +69,7 @@ beforeAll(async () => {
     LOG_LEVEL: 'debug',
     // The check below must be able to fail: no value scrubbing of the output it greps.
     TRADE_EXEC_UNSCRUBBED_LOGS: '1',
+    NODE_ENV: 'test',
     LOG_TEST_DELIBERATE_LEAK: DECOY,
   };
   // One node process (tsx as a require hook), so SIGTERM reaches main.ts exactly once.
