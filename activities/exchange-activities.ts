@@ -29,6 +29,7 @@ import { prepareOrder as applyFilters, symbolRules } from '../src/exchange/filte
 import type { AlertSink } from '../src/alerts/alerts';
 import type { Logger } from '../src/logging';
 import { createMemorySendLog, createPgSendLog, type SendLog } from '../src/persistence/send-log';
+import type { PushCoverageSource } from './push-coverage-activities';
 import type { MarkPriceCache } from '../src/portfolio/mark-prices';
 import type { Side } from '../src/shared/decision';
 import { dec, toWire } from '../src/shared/decimal';
@@ -65,6 +66,8 @@ export interface ExchangeActivityDeps {
   marks?: MarkPriceCache;
   /** Where `exchange_unreachable` is raised when an order request keeps failing. */
   alerts?: AlertSink;
+  /** The worker's order update router: told of each order before it is sent, so its first events are pushed. */
+  orderUpdates?: Pick<PushCoverageSource, 'watchSent'>;
 }
 
 export interface PrepareOrderRequest {
@@ -309,6 +312,11 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     });
   }
 
+  function watchSent(intent: OrderIntent): void {
+    const workflowId = Context.current().info.workflowExecution?.workflowId;
+    if (workflowId) deps.orderUpdates?.watchSent({ clientOrderId: intent.clientOrderId, symbol: intent.symbol, workflowId });
+  }
+
   function placeOrderOnce(intent: OrderIntent): Promise<PlaceOrderResult> {
     return submitOnce<PlaceOrderResult>(
       intent.clientOrderId,
@@ -318,6 +326,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         return order && { order, adopted: true };
       },
       async (hooks) => {
+        watchSent(intent);
         const resp = await exchange.newOrder({
           symbol: intent.symbol,
           side: intent.side,
@@ -350,6 +359,8 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
       }
     };
     return submitOnce<PlaceOrderListResult>(oco.listClientOrderId, { listClientOrderId: oco.listClientOrderId }, findList, async (hooks) => {
+      watchSent(oco.above);
+      watchSent(oco.below);
       const resp = await exchange.newOco({
         symbol: oco.symbol,
         side: oco.side,

@@ -6,12 +6,13 @@ import { AlertSink } from '../src/alerts/alerts';
 import { createAlertActivities, type AlertActivityDeps } from './alert-activities';
 import { createBookkeepingActivities, type BookkeepingDeps } from './bookkeeping-activities';
 import { createExchangeActivities, type ExchangeActivityDeps } from './exchange-activities';
+import { createPushCoverageActivities, type PushCoverageActivityDeps } from './push-coverage-activities';
 import { createPortfolioActivities, type PortfolioActivityDeps } from './portfolio-activities';
 import { createReconciliationActivities, type ReconciliationActivityDeps } from './reconciliation-activities';
 import { createRiskActivities, type RiskActivityDeps } from './risk-activities';
 
 export type ActivityDeps = ExchangeActivityDeps & BookkeepingDeps & AlertActivityDeps & Partial<PortfolioActivityDeps> & ReconciliationActivityDeps &
-  Pick<RiskActivityDeps, 'riskLimits' | 'intake'>;
+  Pick<RiskActivityDeps, 'riskLimits' | 'intake'> & PushCoverageActivityDeps;
 
 export function createActivities(deps: ActivityDeps) {
   // One sink for the workflows' alerts and the exchange activities' (its cooldowns live in Redis).
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPortfolioActivities(deps),
     ...createReconciliationActivities(deps),
     ...createRiskActivities(deps),
+    ...createPushCoverageActivities(deps),
   };
 }
 

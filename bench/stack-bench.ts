@@ -99,7 +99,7 @@ const EXCHANGE_LIMITS: 'binance' | 'raised' = (() => {
 /** Open-order limits for the bench's paper account: far above BENCH_RESTING. */
 const OPEN_ORDER_LIMIT = Math.max(100_000, CFG.resting * 2);
 /** The worker caches at most this many workflows (src/worker/worker.ts maxCachedWorkflows). */
-const MAX_CACHED_WORKFLOWS = 2000;
+const MAX_CACHED_WORKFLOWS = Number(process.env.TEMPORAL_MAX_CACHED_WORKFLOWS ?? 400);
 const RUN = randomBytes(3).toString('hex');
 const t0Bench = Date.now();
 const say = (line: string) => process.stdout.write(`[bench +${((Date.now() - t0Bench) / 1000).toFixed(0)}s] ${line}\n`);
@@ -895,7 +895,7 @@ function latencyFeatures(): Record<string, string | boolean> {
     'eager activity dispatch (server dynamic config)': true,
     'order-sending activities on a dedicated task queue': orderQueue === 'none' ? false : orderQueue,
     'bookkeeping and validation as local activities': true,
-    'worker tuning': 'maxCachedWorkflows 2000, 100 workflow / 200 activity slots; order queue 50 slots',
+    'worker tuning': `maxCachedWorkflows ${MAX_CACHED_WORKFLOWS}, 100 workflow / 200 activity slots; order queue 50 slots`,
   };
 }
 

@@ -65,6 +65,11 @@ export const ConfigSchema = z
     TEMPORAL_TASK_QUEUE: optionalString.transform((v) => v ?? 'trading-execution'),
     /** Queue of the order-sending activities; unset or 'none' keeps them on TEMPORAL_TASK_QUEUE. */
     TEMPORAL_ORDER_TASK_QUEUE: optionalString,
+    /**
+     * Workflows the worker keeps in memory (~0.4 MB each). A resting trade wakes rarely (its
+     * stream vouches for it), so one evicted is replayed only when its order changes.
+     */
+    TEMPORAL_MAX_CACHED_WORKFLOWS: intFromEnv(400, 10, 100_000),
     /** Start workflows eagerly on this process's worker when it runs the bridge too (default on). */
     TEMPORAL_EAGER_START: z
       .enum(['true', 'false', '1', '0'])

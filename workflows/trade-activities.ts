@@ -9,6 +9,8 @@
  * - `planner`: order validation against the exchange's rules and the pre-trade risk guard
  *   (local: one workflow task).
  * - `books`: Postgres and Redis. Unbounded, patient; local for the short steps.
+ * - `coverage`: whether the user data stream vouches for the orders (local, so it runs on the
+ *   worker that then signals them). A failed check means "poll": a few quick attempts only.
  */
 import { type ActivityOptions, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -53,6 +55,7 @@ export interface TradeActivities {
   books: Pick<Activities, 'recordOrder' | 'publishReport' | 'recordDecisionOutcome' | 'raiseAlert'>;
   /** Reads myTrades (costly in weight): an ordinary activity, so a refused task completion does not re-run it. */
   settlement: Pick<Activities, 'settleFills'>;
+  coverage: Pick<Activities, 'coverOrders'>;
 }
 
 /** `orderTaskQueue`: the queue of the order-sending activities, when they have one of their own. */
@@ -66,5 +69,6 @@ export function tradeActivities(orderTaskQueue: string | undefined): TradeActivi
     books: proxyLocalActivities<Activities>({ ...BOOKKEEPING, localRetryThreshold: '10s' }),
     // Up to 2 min: it may wait for rate budget and read several pages of myTrades.
     settlement: proxyActivities<Activities>({ ...BOOKKEEPING, startToCloseTimeout: EXCHANGE_START_TO_CLOSE_MS }),
+    coverage: proxyLocalActivities<Activities>({ startToCloseTimeout: '10s', retry: { initialInterval: '200ms', maximumAttempts: 3 } }),
   };
 }

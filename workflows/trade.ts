@@ -31,6 +31,7 @@ import {
   ContinueAsNew,
   continueAsNew,
   isCancellation,
+  patched,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
@@ -70,6 +71,15 @@ import type { TradeActivities } from './trade-activities';
  * fallback only needs to catch a lost stream: it starts at 30 s and grows to 5 min.
  */
 const POLL = { firstMs: 1_000, maxMs: 60_000, pushedFirstMs: 30_000, pushedMaxMs: 300_000 };
+/**
+ * With the coverage check (patch 'push-coverage'): while the worker's user data stream vouches
+ * for every working order, the timer only has to notice that the worker itself is gone (its
+ * orders are adopted by another worker within a lease anyway), so it starts at 5 min, grows to
+ * 30 min and costs no exchange request; an order the stream cannot vouch for is polled with
+ * POLL's backoff. The first check comes as soon as the orders are followed: it claims them for
+ * this worker before their first event.
+ */
+const COVERED = { firstMs: 5 * 60_000, maxMs: 30 * 60_000 };
 /** A cancel that left the order open (PENDING_CANCEL, or refused) is tried again after this, doubling. */
 const CANCEL_RETRY = { firstMs: 2_000, maxMs: 60_000 };
 /** Reading back an order that should be final (wind-down): first wait, doubling to the max. */
@@ -86,6 +96,10 @@ export class Trade {
   readonly state: TradeState;
   private readonly pushes: OrderSnapshot[] = [];
   private readonly pushedOrders = new Set<string>();
+  /** When each order's venue view was last learned or vouched for (workflow time): the coverage check's `knownSince`. */
+  private readonly knownAt = new Map<string, number>();
+  /** Whether this run checks coverage before polling; decided when it first follows its orders (patch 'push-coverage'). */
+  private checksCoverage: boolean | undefined;
   /** Fills each placement's response listed, by client order id: settleFills books them without myTrades. */
   private readonly placedFills = new Map<string, FillRecord[]>();
   private readonly side: Side;
@@ -298,6 +312,8 @@ export class Trade {
   private async follow(withDeadline: boolean): Promise<void> {
     const state = this.state;
     let pollMs = POLL.firstMs;
+    this.checksCoverage ??= patched('push-coverage');
+    let checkAtOnce = this.checksCoverage;
     for (;;) {
       const pending = state.operations.find((op) => op.status === 'pending');
       if (pending) {
@@ -320,31 +336,68 @@ export class Trade {
       }
       const deadlineAtWait = state.deadline;
       let waitMs = pollMs;
-      if (open.every((o) => this.pushedOrders.has(o.intent.clientOrderId))) waitMs = Math.max(pollMs, POLL.pushedFirstMs);
+      if (this.checksCoverage !== true && open.every((o) => this.pushedOrders.has(o.intent.clientOrderId))) waitMs = Math.max(pollMs, POLL.pushedFirstMs);
       if (withDeadline && remaining > 0) waitMs = Math.min(waitMs, remaining);
       if (due.length > 0) waitMs = Math.min(waitMs, this.nextCancelAt - now);
-      const woke = await condition(
-        () => this.pushes.length > 0 || this.hasPendingOperation() || state.deadline !== deadlineAtWait,
-        Math.max(1, waitMs),
-      );
+      const woke = checkAtOnce
+        ? false
+        : await condition(() => this.pushes.length > 0 || this.hasPendingOperation() || state.deadline !== deadlineAtWait, Math.max(1, waitMs));
+      checkAtOnce = false;
+      let allCovered = false;
       await act(async () => {
         for (const snap of this.pushes.splice(0)) {
           const order = this.orderById(snap.clientOrderId);
           if (!order) continue;
           this.pushedOrders.add(snap.clientOrderId);
+          this.knownAt.set(snap.clientOrderId, Date.now());
           if (applySnapshot(order, snap, 'push', Date.now(), VENUE)) await this.record(order);
         }
         if (!woke) {
-          for (const o of open) {
-            if (isTerminal(o.state)) continue;
+          const working = open.filter((o) => !isTerminal(o.state));
+          const toPoll = this.checksCoverage ? await this.pollsNeeded(working) : working;
+          allCovered = this.checksCoverage === true && toPoll.length === 0;
+          for (const o of toPoll) {
             const snap = await this.acts.exchangeReads.queryOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
+            this.knownAt.set(o.intent.clientOrderId, Date.now());
             if (applySnapshot(o, snap, 'poll', Date.now(), VENUE)) await this.record(o);
           }
         }
       });
-      if (!woke) pollMs = Math.min(waitMs * 2, this.pushedOrders.size > 0 ? POLL.pushedMaxMs : POLL.maxMs);
+      if (!woke) {
+        if (allCovered) pollMs = Math.min(Math.max(waitMs * 2, COVERED.firstMs), COVERED.maxMs);
+        else if (this.checksCoverage) pollMs = Math.min(waitMs * 2, POLL.maxMs);
+        else pollMs = Math.min(waitMs * 2, this.pushedOrders.size > 0 ? POLL.pushedMaxMs : POLL.maxMs);
+      }
       await this.maybeContinueAsNew();
     }
+  }
+
+  /**
+   * Asks the worker's user data stream which of these orders it vouches for (push-coverage.ts);
+   * applies what it held for them and returns the rest, to be read by REST. A failed check is
+   * "none covered": polling is always safe, skipping it only when the stream says so.
+   */
+  private async pollsNeeded(working: TrackedOrder[]): Promise<TrackedOrder[]> {
+    if (working.length === 0) return working;
+    const orders = working.map((o) => ({
+      symbol: o.intent.symbol,
+      clientOrderId: o.intent.clientOrderId,
+      knownSince: this.knownAt.get(o.intent.clientOrderId) ?? o.transitions.at(-1)?.at ?? this.state.startedAt,
+      ...(o.exchange ? { status: o.exchange.status, executedQty: o.exchange.executedQty } : {}),
+    }));
+    let answer;
+    try {
+      answer = await this.acts.coverage.coverOrders({ workflowId: this.state.workflowId, orders });
+    } catch {
+      return working;
+    }
+    for (const snap of answer.snapshots) {
+      const order = this.orderById(snap.clientOrderId);
+      if (order && applySnapshot(order, snap, 'push (held until watched)', Date.now(), VENUE)) await this.record(order);
+    }
+    const uncovered = new Set(answer.uncovered);
+    for (const id of answer.covered) this.knownAt.set(id, Date.now());
+    return working.filter((o) => uncovered.has(o.intent.clientOrderId) || !answer.covered.includes(o.intent.clientOrderId));
   }
 
   /**

@@ -120,6 +120,7 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     orderTaskQueue: orderTaskQueueOf(config),
+    maxCachedWorkflows: config.TEMPORAL_MAX_CACHED_WORKFLOWS,
     eagerStart: config.TEMPORAL_EAGER_START,
     databaseUrl,
     redisUrl,

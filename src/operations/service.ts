@@ -50,6 +50,8 @@ export interface ServiceOptions {
   orderTaskQueue?: string;
   /** Start workflows eagerly when this process runs both the bridge and a worker (default true). */
   eagerStart?: boolean;
+  /** The worker's workflow cache (TEMPORAL_MAX_CACHED_WORKFLOWS; default 400). */
+  maxCachedWorkflows?: number;
   databaseUrl: string;
   redisUrl: string;
   exchange: ExchangeEndpoint;
@@ -193,26 +195,7 @@ async function startParts(
     // The worker re-checks only the decision's age: its ages and skew, never the signing key.
     const safety = o.decisionSafety ?? (o.bridge ? o.bridge.safety : undefined);
     const ageLimits = safety && { maxAgeMs: safety.maxAgeMs, maxAgeRestingMs: safety.maxAgeRestingMs, clockSkewMs: safety.clockSkewMs };
-    const deps: ActivityDeps = {
-      exchange,
-      store: createPgTradeStore(pool),
-      redis,
-      logger: logger.child({ component: 'activities' }),
-      recvWindowMs: o.exchange.recvWindowMs,
-      pool,
-      hooks: observer.hooks(),
-      reconciler,
-      marks,
-      metrics,
-      ...(o.risk ? { riskLimits: o.risk } : {}),
-      // The bridge's decision age limits, checked again just before a first submission.
-      ...(ageLimits ? { intake: ageLimits } : {}),
-    };
-    worker = await createTradeWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.taskQueue, workflowBundle: o.workflowBundle, deps });
-    if (o.orderTaskQueue) {
-      orderWorker = await createOrderWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.orderTaskQueue, deps });
-    }
-    workerRun = Promise.all([worker.run(), orderWorker?.run()]);
+    // Built before the worker: its coverage checks are an activity; started once the worker runs.
     if (o.exchange.wsApiUrl) {
       const r = new OrderUpdateRouter({
         stream: new UserDataStream({
@@ -230,8 +213,32 @@ async function startParts(
         logger: logger.child({ component: 'order-updates' }),
       });
       router = r;
+    }
+    const deps: ActivityDeps = {
+      exchange,
+      store: createPgTradeStore(pool),
+      redis,
+      logger: logger.child({ component: 'activities' }),
+      recvWindowMs: o.exchange.recvWindowMs,
+      pool,
+      hooks: observer.hooks(),
+      reconciler,
+      marks,
+      metrics,
+      ...(o.risk ? { riskLimits: o.risk } : {}),
+      // The bridge's decision age limits, checked again just before a first submission.
+      ...(ageLimits ? { intake: ageLimits } : {}),
+      ...(router ? { orderUpdates: router } : {}),
+    };
+    worker = await createTradeWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.taskQueue, workflowBundle: o.workflowBundle, deps, maxCachedWorkflows: o.maxCachedWorkflows });
+    if (o.orderTaskQueue) {
+      orderWorker = await createOrderWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.orderTaskQueue, deps });
+    }
+    workerRun = Promise.all([worker.run(), orderWorker?.run()]);
+    if (router) {
+      const r = router;
       cleanups.push(() => r.stop());
-      // Push is an optimisation: the worker serves trades (by polling) while it connects.
+      // Push only saves polls: the worker serves trades (by polling) while the stream connects.
       r.start().catch((err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'user data stream failed to start'));
     }
     if (o.reconciliation) {

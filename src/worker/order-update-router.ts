@@ -1,19 +1,32 @@
 /**
  * Push path for order updates: the exchange's user data stream (WebSocket API) delivers an
- * `executionReport` for every change of every order; this router signals the workflow that owns
- * the order, so fills are seen at once and the workflows' REST polling stays a slow fallback.
+ * `executionReport` for every change of every order of the account; this router signals the
+ * workflow of each order this worker watches, so a resting order costs no REST polls while the
+ * stream is healthy (src/worker/push-coverage.ts says when a workflow may skip its poll).
  *
- * After a gap in the stream (reconnect, silent subscription), and when the worker starts, events
- * may have been missed: every open order we know of is read once by REST and pushed the same way.
+ * With several workers each keeps one stream per account and sees every event, but only an
+ * order's watcher signals it (src/persistence/order-watchers.ts): the worker its workflow runs
+ * on claims it, a lease says the watcher is alive, and another worker adopts the orders of a
+ * watcher whose lease lapsed.
+ *
+ * Recovery, after a gap in the stream and for adopted orders, costs one `openOrders` per
+ * symbol; only orders that left the book since (their final state) are read one by one, or with
+ * one `allOrders` per symbol when there are many; only workflows whose orders changed are signalled.
  */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import type { BinanceSpotClient } from '../exchange';
+import type { BinanceSpotClient, Order } from '../exchange';
 import type { ExecutionReport, UserDataStream } from '../exchange/user-data-stream';
 import type { Logger } from '../logging';
+import { dec } from '../shared/exact-decimal';
+import { isTerminal, stateOfExchangeStatus } from '../shared/order-state';
 import type { OrderSnapshot } from '../shared/trade';
+import { createPgOrderWatcherStore, RESTING_STATUSES, type OrderWatcherStore } from '../persistence/order-watchers';
 import { exchangeOrderUpdateSignal } from '../../workflows/definitions';
 import { toSnapshot } from '../../activities/exchange-activities';
+import { PushCoverage, type CoverageAnswer, type CoverageQuery, type Watched } from './push-coverage';
 
 export interface OrderUpdateRouterOptions {
   stream: UserDataStream;
@@ -21,31 +34,122 @@ export interface OrderUpdateRouterOptions {
   pool: Pool;
   exchange: BinanceSpotClient;
   logger: Logger;
+  watchers?: OrderWatcherStore;
+  /** This worker's watcher id (default: host, pid and a random suffix). */
+  watcherId?: string;
+  timing?: Partial<RouterTiming>;
 }
 
-const OPEN_STATUSES = ['PENDING_SUBMIT', 'PENDING_NEW', 'NEW', 'PARTIALLY_FILLED', 'PENDING_CANCEL'];
+export interface RouterTiming {
+  /** Lease renewal. */
+  heartbeatMs: number;
+  /** A watcher silent this long is presumed dead and its orders adopted. */
+  leaseMs: number;
+  /** How often orphans are looked for. */
+  adoptEveryMs: number;
+  /** An order nobody claimed is adopted only once its row is this old (its workflow checks first). */
+  unclaimedGraceMs: number;
+  /** How long an unwatched order's latest event is kept for a coverage check. */
+  retainMs: number;
+  /** Clock allowance between the workflows' time and this worker's. */
+  marginMs: number;
+}
+
+const DEFAULT_TIMING: RouterTiming = {
+  heartbeatMs: 10_000,
+  leaseMs: 30_000,
+  adoptEveryMs: 15_000,
+  unclaimedGraceMs: 60_000,
+  retainMs: 15 * 60_000,
+  marginMs: 5_000,
+};
+
+/** Missing orders of one symbol above this many are read with one allOrders (weight 20) instead of one query each (weight 4). */
+const ONE_BY_ONE_MAX = 5;
+/**
+ * A workflow's first coverage check (and so its claim) comes at least a second after it starts
+ * following its orders: a watch taken when the order was sent is trusted without asking the
+ * database for this long, so a MARKET order's fill costs no lookup.
+ */
+const PROVISIONAL_TRUSTED_MS = 500;
+/** Tries per signal before an order is marked undelivered (its workflow then polls it once). */
+const SIGNAL_TRIES = 3;
+
+const RESTING: ReadonlySet<string> = new Set(RESTING_STATUSES);
+
+function isFinal(status: string): boolean {
+  const state = stateOfExchangeStatus(status);
+  return state !== undefined && isTerminal(state);
+}
 
 export class OrderUpdateRouter {
-  /** client order id → workflow id; orders never change owner, so entries never go stale. */
-  private readonly owners = new Map<string, string>();
-  readonly stats = { routed: 0, unknown: 0, recovered: 0, orphaned: 0 };
+  readonly watcherId: string;
+  readonly coverage: PushCoverage;
+  readonly stats = { routed: 0, unknown: 0, recovered: 0, orphaned: 0, adopted: 0, undelivered: 0, recoveryRequests: 0 };
+  private readonly watchers: OrderWatcherStore;
+  private readonly timing: RouterTiming;
+  /** Orders this worker's claim reached the database for. */
+  private readonly claimed = new Set<string>();
   private recovering: Promise<void> | undefined;
+  private pendingRecoveries = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
 
-  constructor(private readonly o: OrderUpdateRouterOptions) {}
+  constructor(private readonly options: OrderUpdateRouterOptions) {
+    this.watcherId = options.watcherId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.watchers = options.watchers ?? createPgOrderWatcherStore(options.pool);
+    this.timing = { ...DEFAULT_TIMING, ...options.timing };
+    this.coverage = new PushCoverage({
+      retainMs: this.timing.retainMs,
+      maxRecent: 200_000,
+      marginMs: this.timing.marginMs,
+      streamUp: () => options.stream.state().subscriptionId !== undefined,
+    });
+  }
 
   async start(): Promise<void> {
-    this.o.stream.on('executionReport', (e) => void this.route(e));
-    this.o.stream.on('gap', (g) => {
-      this.o.logger.warn({ reason: g.reason, since: new Date(g.since).toISOString() }, 'user data stream gap; recovering open orders by REST');
-      void this.recoverInBackground();
+    const { stream, logger } = this.options;
+    stream.on('subscribed', () => this.coverage.subscribed());
+    stream.on('executionReport', (e) => void this.route(e));
+    stream.on('gap', (g) => {
+      logger.warn({ reason: g.reason, since: new Date(g.since).toISOString() }, 'user data stream gap; recovering watched orders with openOrders');
+      // Marks the watched orders uncovered synchronously, before any coverage check can answer.
+      void this.recoverInBackground(() => [...this.coverage.watched]);
     });
-    await this.o.stream.start();
-    // Whatever happened while no worker was listening (a restart, a crash) was not pushed.
-    void this.recoverInBackground();
+    await this.beat();
+    this.every(this.timing.heartbeatMs, () => this.beat());
+    await stream.start();
+    // Whatever rested while no worker was listening (a restart, a crash) is adopted and re-read.
+    void this.adopt();
+    this.every(this.timing.adoptEveryMs, () => this.adopt());
   }
 
   async stop(): Promise<void> {
-    await this.o.stream.close();
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.options.stream.close();
+    // Others adopt this worker's orders at once rather than after the lease (a rolling restart).
+    await this.watchers.release(this.watcherId).catch((err: unknown) => this.options.logger.warn({ err: errorText(err) }, 'could not release the watcher lease'));
+  }
+
+  /**
+   * A workflow's coverage check (activities/push-coverage-activities.ts): what it may skip
+   * polling, and from here on this worker signals those orders. Claims newly covered orders.
+   */
+  async cover(query: CoverageQuery): Promise<CoverageAnswer> {
+    const answer = this.coverage.cover(query);
+    const fresh = answer.covered.filter((id) => !this.claimed.has(id));
+    if (fresh.length > 0) {
+      await this.watchers.claim(this.watcherId, fresh);
+      for (const id of fresh) this.claimed.add(id);
+    }
+    return answer;
+  }
+
+  /** In-memory only: the workflow's coverage check claims the order in the database. */
+  watchSent(order: { clientOrderId: string; symbol: string; workflowId: string }): void {
+    this.coverage.watch(order.clientOrderId, { workflowId: order.workflowId, symbol: order.symbol, provisionalSince: Date.now() });
   }
 
   /** A cancel's report carries the cancel request's id in `c` and the order's own id in `C`. */
@@ -69,80 +173,199 @@ export class OrderUpdateRouter {
   }
 
   private async route(e: ExecutionReport): Promise<void> {
-    const snap = OrderUpdateRouter.snapshotOf(e);
-    try {
-      await this.deliver(snap);
-    } catch (err) {
-      // The workflow's polling fallback will see the change; nothing is lost by dropping a push.
-      this.o.logger.warn({ clientOrderId: snap.clientOrderId, err: errorText(err) }, 'could not deliver order update');
-    }
-  }
-
-  private async deliver(snap: OrderSnapshot, workflowId?: string): Promise<void> {
-    const owner = workflowId ?? (await this.ownerOf(snap.clientOrderId));
-    if (!owner) {
+    const snapshot = OrderUpdateRouter.snapshotOf(e);
+    const watched = this.coverage.watched.get(snapshot.clientOrderId);
+    if (!watched) {
       this.stats.unknown++;
+      this.coverage.remember(snapshot);
       return;
     }
+    if (watched.provisionalSince !== undefined && Date.now() - watched.provisionalSince > PROVISIONAL_TRUSTED_MS && (await this.claimedElsewhere(snapshot.clientOrderId))) {
+      this.forget(snapshot.clientOrderId);
+      this.coverage.remember(snapshot);
+      return;
+    }
+    await this.deliver(snapshot, watched);
+  }
+
+  /** Whether another worker's coverage check claimed an order this one sent (its workflow runs there). */
+  private async claimedElsewhere(clientOrderId: string): Promise<boolean> {
     try {
-      await this.o.temporal.workflow.getHandle(owner).signal(exchangeOrderUpdateSignal, snap);
-      this.stats.routed++;
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      // A closed trade winds down only once each of its orders is final, so a push that says
-      // an order is still open for a closed workflow means nothing manages it: say so loudly.
-      if (OPEN_STATUSES.includes(snap.status)) {
-        this.stats.orphaned++;
-        this.o.logger.error(
-          { clientOrderId: snap.clientOrderId, symbol: snap.symbol, status: snap.status, workflowId: owner },
-          'the exchange reports an open order whose workflow has closed: no workflow manages it; cancel it or reconcile',
-        );
-      }
+      const others = await this.watchers.heldByOthers(this.watcherId, [clientOrderId]);
+      const watched = this.coverage.watched.get(clientOrderId);
+      if (others.length === 0) return false;
+      if (watched) delete watched.provisionalSince;
+      return true;
+    } catch {
+      return false; // signalling twice is harmless; not signalling is not
     }
   }
 
-  private async ownerOf(clientOrderId: string): Promise<string | undefined> {
-    const cached = this.owners.get(clientOrderId);
-    if (cached) return cached;
-    const { rows } = await this.o.pool.query<{ workflow_id: string | null }>(
-      'SELECT workflow_id FROM orders WHERE client_order_id = $1',
-      [clientOrderId],
-    );
-    const owner = rows[0]?.workflow_id ?? undefined;
-    if (owner) {
-      if (this.owners.size > 100_000) this.owners.clear();
-      this.owners.set(clientOrderId, owner);
+  /** Signals the watched order's workflow, a few times if need be; a failure leaves it uncovered. */
+  private async deliver(snapshot: OrderSnapshot, watched: Watched): Promise<void> {
+    const id = snapshot.clientOrderId;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.temporal.workflow.getHandle(watched.workflowId).signal(exchangeOrderUpdateSignal, snapshot);
+        this.stats.routed++;
+        this.coverage.delivered(snapshot);
+        if (isFinal(snapshot.status)) this.forget(id);
+        return;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return this.closedWorkflow(snapshot, watched.workflowId);
+        if (attempt >= SIGNAL_TRIES || this.stopped) {
+          this.stats.undelivered++;
+          this.coverage.undeliverable(id);
+          this.options.logger.warn({ clientOrderId: id, err: errorText(err) }, 'could not deliver order update; its workflow will read the order by REST');
+          return;
+        }
+        await sleep(200 * 2 ** attempt);
+      }
     }
-    return owner;
   }
 
   /**
-   * One recovery at a time (gaps can come in bursts), and its failure (Postgres down) is logged,
-   * never an unhandled rejection that would end the worker: the workflows' polling covers it.
+   * A closed trade winds down only once each of its orders is final, so a push that says an
+   * order is still open for a closed workflow means nothing manages it: say so loudly.
    */
-  private recoverInBackground(): Promise<void> {
-    this.recovering ??= this.recover()
-      .catch((err) => this.o.logger.warn({ err: errorText(err) }, 'open-order recovery failed; the workflows will poll'))
-      .finally(() => (this.recovering = undefined));
-    return this.recovering;
+  private closedWorkflow(snapshot: OrderSnapshot, workflowId: string): void {
+    this.forget(snapshot.clientOrderId);
+    if (isFinal(snapshot.status)) return;
+    this.stats.orphaned++;
+    this.options.logger.error(
+      { clientOrderId: snapshot.clientOrderId, symbol: snapshot.symbol, status: snapshot.status, workflowId },
+      'the exchange reports an open order whose workflow has closed: no workflow manages it; cancel it or reconcile',
+    );
   }
 
-  /** Reads every open order we track once by REST and pushes what the exchange says. */
-  async recover(): Promise<void> {
-    const { rows } = await this.o.pool.query<{ client_order_id: string; symbol: string; workflow_id: string | null }>(
-      'SELECT client_order_id, symbol, workflow_id FROM orders WHERE status = ANY($1) AND workflow_id IS NOT NULL',
-      [OPEN_STATUSES],
-    );
-    for (const row of rows) {
-      try {
-        const order = await this.o.exchange.getOrder({ symbol: row.symbol, origClientOrderId: row.client_order_id });
-        await this.deliver(toSnapshot(order), row.workflow_id ?? undefined);
-        this.stats.recovered++;
-      } catch (err) {
-        this.o.logger.warn({ clientOrderId: row.client_order_id, err: errorText(err) }, 'recovery query failed; the workflow will poll');
-      }
+  private forget(clientOrderId: string): void {
+    this.coverage.unwatch(clientOrderId);
+    this.claimed.delete(clientOrderId);
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.watchers.heartbeat(this.watcherId);
+    } catch (err) {
+      this.options.logger.warn({ err: errorText(err) }, 'could not renew the watcher lease; another worker may adopt this one\'s orders');
     }
   }
+
+  /** Takes over orders whose watcher died, lets go of orders another worker claimed since, and re-reads the adopted. */
+  private async adopt(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      // Orders whose workflow moved to (or was placed from) another worker: that one signals them.
+      const mine = [...this.coverage.watched.keys()];
+      for (const id of await this.watchers.heldByOthers(this.watcherId, mine)) this.forget(id);
+      const rows = await this.watchers.adoptOrphans(this.watcherId, this.timing.leaseMs, this.timing.unclaimedGraceMs);
+      if (rows.length === 0) return;
+      this.stats.adopted += rows.length;
+      this.options.logger.info({ orders: rows.length }, 'adopted resting orders whose watcher is gone; re-reading them with openOrders');
+      const adopted: Array<[string, Watched]> = rows.map((r) => {
+        const watched: Watched = { workflowId: r.workflowId, symbol: r.symbol, status: r.status, executedQty: r.executedQty, ...(r.orderId !== undefined ? { orderId: r.orderId } : {}) };
+        this.coverage.watch(r.clientOrderId, watched);
+        this.claimed.add(r.clientOrderId);
+        return [r.clientOrderId, this.coverage.watched.get(r.clientOrderId)!];
+      });
+      await this.recoverInBackground(() => adopted);
+    } catch (err) {
+      this.options.logger.warn({ err: errorText(err) }, 'adopting orphaned orders failed; trying again at the next scan');
+    }
+  }
+
+  /**
+   * One recovery at a time (gaps come in bursts); a second request waits for the first and then
+   * runs. Its failure is logged, never an unhandled rejection that would end the worker: the
+   * watched orders stay uncovered, so their workflows poll.
+   */
+  private recoverInBackground(which: () => Array<[string, Watched]>): Promise<void> {
+    this.pendingRecoveries++;
+    this.coverage.recovering = true;
+    const run = (this.recovering ?? Promise.resolve())
+      .then(async () => {
+        const orders = which();
+        try {
+          await this.recover(orders);
+        } catch (err) {
+          // What the venue said of them is not known: each workflow reads its order once by REST.
+          for (const [id] of orders) this.coverage.undeliverable(id);
+          this.options.logger.warn({ err: errorText(err) }, 'order recovery failed; the workflows will poll');
+        }
+      })
+      .finally(() => {
+        this.pendingRecoveries--;
+        if (this.pendingRecoveries === 0) this.coverage.recovering = false;
+        if (this.recovering === run) this.recovering = undefined;
+      });
+    this.recovering = run;
+    return run;
+  }
+
+  /** Re-reads these orders with one openOrders per symbol and signals the ones that changed. */
+  async recover(orders: Array<[string, Watched]>): Promise<void> {
+    const bySymbol = new Map<string, Array<[string, Watched]>>();
+    for (const entry of orders) {
+      const status = entry[1].status;
+      if (status !== undefined && !RESTING.has(status)) continue;
+      bySymbol.set(entry[1].symbol, [...(bySymbol.get(entry[1].symbol) ?? []), entry]);
+    }
+    for (const [symbol, entries] of bySymbol) {
+      this.stats.recoveryRequests++;
+      const open = new Map((await this.options.exchange.openOrders(symbol)).map((o) => [o.clientOrderId, o]));
+      const gone: Array<[string, Watched]> = [];
+      for (const entry of entries) {
+        const order = open.get(entry[0]);
+        if (order) await this.deliverIfChanged(toSnapshot(order), entry[1]);
+        else gone.push(entry);
+      }
+      for (const [id, watched] of await this.readGone(symbol, gone)) {
+        if (watched.order) await this.deliverIfChanged(toSnapshot(watched.order), watched.entry);
+        else this.options.logger.warn({ clientOrderId: id, symbol }, 'a watched order is neither open nor found on the exchange; its workflow settles it');
+      }
+      this.stats.recovered += entries.length;
+    }
+  }
+
+  /** Orders that left the book: one query each when few, one allOrders from the oldest id when many. */
+  private async readGone(symbol: string, gone: Array<[string, Watched]>): Promise<Array<[string, { entry: Watched; order: Order | undefined }]>> {
+    const ids = gone.map(([, w]) => w.orderId).filter((id): id is number => id !== undefined);
+    let listed = new Map<string, Order>();
+    if (gone.length > ONE_BY_ONE_MAX && ids.length > 0) {
+      this.stats.recoveryRequests++;
+      listed = new Map((await this.options.exchange.allOrders({ symbol, orderId: Math.min(...ids), limit: 1000 })).map((o) => [o.clientOrderId, o]));
+    }
+    const out: Array<[string, { entry: Watched; order: Order | undefined }]> = [];
+    for (const [id, entry] of gone) {
+      let order = listed.get(id);
+      if (!order) {
+        this.stats.recoveryRequests++;
+        order = await this.options.exchange.getOrder({ symbol, origClientOrderId: id }).catch(() => undefined);
+      }
+      out.push([id, { entry, order }]);
+    }
+    return out;
+  }
+
+  private async deliverIfChanged(snapshot: OrderSnapshot, watched: Watched): Promise<void> {
+    if (watched.status === snapshot.status && watched.executedQty !== undefined && sameQuantity(watched.executedQty, snapshot.executedQty)) return;
+    await this.deliver(snapshot, watched);
+  }
+
+  private every(ms: number, run: () => Promise<void>): void {
+    const timer = setInterval(() => void run(), ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
+
+/** '0.001' and '0.00100000' are the same quantity (the books keep numerics, the exchange pads). */
+function sameQuantity(a: string, b: string): boolean {
+  return dec(a).eq(dec(b));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function errorText(err: unknown): string {

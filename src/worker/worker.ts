@@ -15,6 +15,8 @@ export interface TradeWorkerOptions {
   /** A pre-built bundle (tests build it once); otherwise the worker bundles `workflows/` itself. */
   workflowBundle?: WorkflowBundleWithSourceMap;
   identity?: string;
+  /** Default 400: enough for every trade of a burst or a 50/s stream; resting trades are evicted and replayed when they wake. */
+  maxCachedWorkflows?: number;
 }
 
 export async function createTradeWorker(o: TradeWorkerOptions): Promise<Worker> {
@@ -25,8 +27,9 @@ export async function createTradeWorker(o: TradeWorkerOptions): Promise<Worker> 
     ...(o.identity ? { identity: o.identity } : {}),
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities(o.deps),
-    // A trade waiting on the exchange is cheap; keep many cached so replays are rare.
-    maxCachedWorkflows: 2000,
+    // A resting trade wakes only when its order changes or every half hour (push-coverage.ts), so
+    // a replay of it is rare; a cache the size of all of them would cost ~0.4 MB each (5,000: 2 GB).
+    maxCachedWorkflows: o.maxCachedWorkflows ?? 400,
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
   });

@@ -38,6 +38,8 @@ export interface TradeHarness {
   /** Waits for the workflow's result (its final state). */
   result(handle: WorkflowHandle): Promise<TradeState>;
   state(handle: WorkflowHandle): Promise<TradeState>;
+  /** Another worker process's worth of service (worker and its user data stream) on the same queues, database and exchange. */
+  startAnotherWorker(): Promise<RunningService>;
   stop(): Promise<void>;
 }
 
@@ -66,7 +68,7 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
   const taskQueue = `${o.name}-${run}`;
   bundle ??= bundleWorkflows();
   const account = o.paper?.accounts?.[0];
-  const svc = await startService({
+  const serviceOptions: Parameters<typeof startService>[0] = {
     temporalAddress: env.temporalAddress,
     namespace: env.namespace,
     taskQueue,
@@ -87,7 +89,9 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
     workflowBundle: await bundle,
     ...(o.risk ? { risk: o.risk } : {}),
     logger: createLogger(o.name, process.env.TEST_LOG_LEVEL ?? 'warn'),
-  });
+  };
+  const svc = await startService(serviceOptions);
+  const others: RunningService[] = [];
   const pg = new PgClient({ connectionString: db.url });
   await pg.connect();
 
@@ -126,7 +130,13 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
     },
     result: (handle) => handle.result() as Promise<TradeState>,
     state: (handle) => handle.query<TradeState>('getState'),
+    async startAnotherWorker() {
+      const other = await startService({ ...serviceOptions, bridge: false });
+      others.push(other);
+      return other;
+    },
     async stop() {
+      for (const other of others) await other.stop();
       await svc.stop();
       await pg.end();
       await paper.close();

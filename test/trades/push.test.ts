@@ -1,7 +1,7 @@
 /**
  * Fills arrive by push: the worker's user data stream signals the owning workflow, so a resting
- * order is followed without REST polling; after a gap in the stream, open orders are recovered
- * by one REST query each and pushed the same way.
+ * order is followed without REST polling; after a gap in the stream, the watched orders are
+ * recovered with one openOrders per symbol, and only those that changed are signalled.
  */
 import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
 
@@ -16,6 +16,7 @@ afterAll(() => h?.stop());
 beforeEach(() => h.paper.setPrice('BTCUSDT', '60000'));
 
 const queries = () => h.paper.requestCounts()['GET /api/v3/order'] ?? 0;
+const openOrderReads = () => h.paper.requestCounts()['GET /api/v3/openOrders'] ?? 0;
 
 test('a resting LIMIT order learns of its fill by push', async () => {
   const handle = await h.start({ decision_id: h.id('limit'), order_type: 'LIMIT', limit_price: '59000', timeout_ms: 120_000 });
@@ -31,27 +32,49 @@ test('a resting LIMIT order learns of its fill by push', async () => {
   expect(final.orders[0]!.transitions.at(-1)!.reason).toMatch(/^push: FILLED/);
 });
 
-test('after the stream drops, a fill that happened during the gap is recovered by REST and pushed', async () => {
+test('after the stream drops, a fill that happened during the gap is recovered with openOrders and pushed', async () => {
   const handle = await h.start({ decision_id: h.id('gap'), order_type: 'LIMIT', limit_price: '59000', timeout_ms: 120_000 });
   await eventually('resting', async () => (await h.state(handle)).status === 'working');
   h.paper.ws.freeze(true);
   h.paper.setPrice('BTCUSDT', '58900'); // fills while no event can be delivered
   const recoveredBefore = h.svc.orderUpdates!.stats.recovered;
+  const openReadsBefore = openOrderReads();
   h.paper.ws.freeze(false);
   h.paper.ws.dropConnections();
   const final = await h.result(handle);
   expect(final.status).toBe('filled');
   await eventually('the recovery to have run', () => h.svc.orderUpdates!.stats.recovered > recoveredBefore);
+  expect(openOrderReads()).toBeGreaterThan(openReadsBefore);
   h.paper.setPrice('BTCUSDT', '60000');
 }, 90_000);
 
-test('with push working, a resting order costs the exchange few status queries', async () => {
+test('after a gap, an order the exchange did not change is read with its symbol\'s openOrders and not signalled', async () => {
+  const handle = await h.start({ decision_id: h.id('unchanged'), order_type: 'LIMIT', limit_price: '59000', timeout_ms: 120_000 });
+  await eventually('resting', async () => (await h.state(handle)).status === 'working');
+  await eventually('the order to be watched', () => h.svc.orderUpdates!.coverage.watched.size > 0);
+  const router = h.svc.orderUpdates!;
+  const before = { routed: router.stats.routed, recovered: router.stats.recovered, queries: queries(), openReads: openOrderReads() };
+  h.paper.ws.dropConnections();
+  await eventually('the recovery to have run', () => router.stats.recovered > before.recovered);
+  expect(openOrderReads() - before.openReads).toBe(1);
+  expect(queries() - before.queries).toBe(0);
+  expect(router.stats.routed).toBe(before.routed);
+  h.paper.setPrice('BTCUSDT', '58900');
+  const final = await h.result(handle);
+  expect(final.orders[0]!.transitions.at(-1)!.reason).toMatch(/^push: FILLED/);
+  h.paper.setPrice('BTCUSDT', '60000');
+}, 90_000);
+
+test('with push working, a resting LIMIT order is never polled on its own', async () => {
   const before = queries();
   const handle = await h.start({ decision_id: h.id('quiet'), order_type: 'LIMIT', limit_price: '59000', timeout_ms: 120_000 });
   await eventually('resting', async () => (await h.state(handle)).status === 'working');
+  // Polling alone would have asked at 1, 2 and 4 s; the stream vouches for the order instead.
   await new Promise((r) => setTimeout(r, 8000));
+  expect(queries() - before).toBe(0);
   h.paper.setPrice('BTCUSDT', '58900');
-  await h.result(handle);
-  // Polling alone would have asked at 1, 2 and 4 s; with push the first fallback poll is at 30 s.
-  expect(queries() - before).toBeLessThanOrEqual(1);
+  const final = await h.result(handle);
+  expect(final.status).toBe('filled');
+  expect(final.orders[0]!.transitions.at(-1)!.reason).toMatch(/^push: FILLED/);
+  expect(queries() - before).toBe(0);
 }, 60_000);
