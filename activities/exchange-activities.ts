@@ -402,6 +402,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     if ((await sendLog.claimSend(r.clientOrderId, seen.version, acceptableUntil)) === undefined) {
       throw superseded(`${r.clientOrderId}: another sender logged this replacement; not sending`);
     }
+    watchSent(r);
     try {
       const res = await exchange.cancelReplace({
         symbol: r.symbol,

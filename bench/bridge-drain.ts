@@ -17,6 +17,7 @@
  * Prints decisions started per second, start latency, and the load average (the machine may be
  * shared; the baseline is measured under the same conditions to make the figure comparable).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,6 +65,16 @@ async function main(): Promise<void> {
     const redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
     stoppers.push(async () => redis.disconnect());
 
+    const result: Record<string, unknown> = {
+      at: new Date().toISOString(),
+      commit: gitCommit(),
+      machine: `${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
+      loadAverageAtStart: os.loadavg(),
+      decisions: N,
+      concurrency: CONCURRENCY,
+      batch: BATCH,
+    };
+    let baselinePerS = 0;
     // 1. Baseline: bare starts.
     {
       const B = Math.min(N, 3000);
@@ -79,6 +90,8 @@ async function main(): Promise<void> {
       );
       const s = (performance.now() - t0) / 1000;
       say(`baseline: ${B} bare workflow.start calls, concurrency ${CONCURRENCY}: ${s.toFixed(1)} s = ${(B / s).toFixed(0)} starts/s (load ${load()})`);
+      baselinePerS = B / s;
+      result.baseline = { starts: B, seconds: round2(s), perS: round2(B / s), loadAverage: os.loadavg() };
     }
 
     // 2. The backlog.
@@ -139,11 +152,54 @@ async function main(): Promise<void> {
         `(concurrency ${CONCURRENCY}, batch ${BATCH}; start latency mean ${((sum / Math.max(1, count)) * 1000).toFixed(0)} ms, ` +
         `p50 <= ${pct(0.5)} s, p99 <= ${pct(0.99)} s; load ${load()})`,
     );
+    result.bridge = { started: count, seconds: round2(s), perS: round2(count / s), startLatencyMeanMs: Math.round((sum / Math.max(1, count)) * 1000), p50LeS: pct(0.5), p99LeS: pct(0.99), loadAverage: os.loadavg() };
+    result.ratioToBaseline = round2(count / s / baselinePerS);
+    say(`bridge / bare starts: ${(result.ratioToBaseline as number).toFixed(2)} (goal >= 0.90)`);
+    writeResults(result);
     if (count !== N) throw new Error(`expected ${N} starts, got ${count}`);
   } finally {
     for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
     fs.rmSync(root, { recursive: true, force: true });
   }
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** bench/results/bridge-drain-<time>.{json,md}, and bridge-drain.{json,md} as the latest. */
+function writeResults(result: Record<string, unknown>): void {
+  const dir = path.resolve(__dirname, 'results');
+  const stamp = String(result.at).replace(/[:.]/g, '-');
+  const b = result.baseline as { starts: number; perS: number };
+  const r = result.bridge as { started: number; seconds: number; perS: number; startLatencyMeanMs: number; p50LeS: string; p99LeS: string };
+  const md = [
+    `# Bridge drain, ${result.at} (commit ${result.commit})`,
+    '',
+    `${result.machine}; load average at start ${(result.loadAverageAtStart as number[]).map((l) => l.toFixed(2)).join(' ')}. Command: \`npx tsx bench/bridge-drain.ts ${N} ${CONCURRENCY} ${BATCH}\`.`,
+    '',
+    '| | starts | per second |',
+    '| --- | ---: | ---: |',
+    `| bare \`workflow.start\` (concurrency ${CONCURRENCY}) | ${b.starts} | ${b.perS} |`,
+    `| bridge draining a backlog of ${N} (concurrency ${CONCURRENCY}, batch ${BATCH}) | ${r.started} in ${r.seconds} s | ${r.perS} |`,
+    `| ratio | | **${result.ratioToBaseline}** (goal >= 0.90) |`,
+    '',
+    `Start latency: mean ${r.startLatencyMeanMs} ms, p50 <= ${r.p50LeS} s, p99 <= ${r.p99LeS} s.`,
+    '',
+  ].join('\n');
+  for (const name of [`bridge-drain-${stamp}`, 'bridge-drain']) {
+    fs.writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    fs.writeFileSync(path.join(dir, `${name}.md`), md);
+  }
+  say(`results in ${path.join(dir, `bridge-drain-${stamp}.md`)}`);
 }
 
 main().then(

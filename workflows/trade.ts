@@ -318,6 +318,8 @@ export class Trade {
       const pending = state.operations.find((op) => op.status === 'pending');
       if (pending) {
         await act(() => this.perform(pending));
+        // An amend or close-now may have placed an order: claim it before its first event.
+        checkAtOnce = this.checksCoverage;
         continue;
       }
       const open = this.openWorking();
@@ -349,7 +351,8 @@ export class Trade {
           const order = this.orderById(snap.clientOrderId);
           if (!order) continue;
           this.pushedOrders.add(snap.clientOrderId);
-          this.knownAt.set(snap.clientOrderId, Date.now());
+          // The view is as of the event (exchange time), not of when it reached us.
+          this.knownAt.set(snap.clientOrderId, Math.min(Date.now(), snap.updateTime ?? Date.now()));
           if (applySnapshot(order, snap, 'push', Date.now(), VENUE)) await this.record(order);
         }
         if (!woke) {
@@ -357,8 +360,10 @@ export class Trade {
           const toPoll = this.checksCoverage ? await this.pollsNeeded(working) : working;
           allCovered = this.checksCoverage === true && toPoll.length === 0;
           for (const o of toPoll) {
+            // Known as of when the read was asked for: what happened while it ran may be missing from it.
+            const askedAt = Date.now();
             const snap = await this.acts.exchangeReads.queryOrder({ symbol: o.intent.symbol, clientOrderId: o.intent.clientOrderId });
-            this.knownAt.set(o.intent.clientOrderId, Date.now());
+            this.knownAt.set(o.intent.clientOrderId, askedAt);
             if (applySnapshot(o, snap, 'poll', Date.now(), VENUE)) await this.record(o);
           }
         }
@@ -385,6 +390,7 @@ export class Trade {
       knownSince: this.knownAt.get(o.intent.clientOrderId) ?? o.transitions.at(-1)?.at ?? this.state.startedAt,
       ...(o.exchange ? { status: o.exchange.status, executedQty: o.exchange.executedQty } : {}),
     }));
+    const askedAt = Date.now();
     let answer;
     try {
       answer = await this.acts.coverage.coverOrders({ workflowId: this.state.workflowId, orders });
@@ -396,7 +402,7 @@ export class Trade {
       if (order && applySnapshot(order, snap, 'push (held until watched)', Date.now(), VENUE)) await this.record(order);
     }
     const uncovered = new Set(answer.uncovered);
-    for (const id of answer.covered) this.knownAt.set(id, Date.now());
+    for (const id of answer.covered) this.knownAt.set(id, askedAt);
     return working.filter((o) => uncovered.has(o.intent.clientOrderId) || !answer.covered.includes(o.intent.clientOrderId));
   }
 
@@ -409,10 +415,19 @@ export class Trade {
     const info = workflowInfo();
     const limit = this.input.historyEventLimit;
     if (!info.continueAsNewSuggested && !(limit !== undefined && info.historyLength >= limit)) return;
-    if (this.hasPendingOperation()) return;
+    if (this.hasPendingOperation() || this.hasUnappliedPushes()) return;
     await condition(() => allHandlersFinished() || this.hasPendingOperation());
-    if (this.hasPendingOperation()) return;
+    if (this.hasPendingOperation() || this.hasUnappliedPushes()) return;
     await continueAsNew<(input: TradeInput) => Promise<TradeState>>({ ...this.input, resume: this.state });
+  }
+
+  /**
+   * A push that arrived while the loop was acting is applied before rolling over: the new run
+   * does not get it (the router forgets an order once its final state is delivered, so no one
+   * would send it again). Under 'push-coverage' only: older histories rolled over regardless.
+   */
+  private hasUnappliedPushes(): boolean {
+    return this.checksCoverage === true && this.pushes.length > 0;
   }
 
   /** Carries out one operator request against the working orders. */

@@ -36,6 +36,11 @@ export interface OrderWatcherStore {
   adoptOrphans(watcherId: string, leaseMs: number, unclaimedGraceMs: number): Promise<WatchedOrderRow[]>;
   /** Of these orders, the ones another watcher holds now (their workflow moved to another worker). */
   heldByOthers(watcherId: string, clientOrderIds: readonly string[]): Promise<string[]>;
+  /**
+   * Of these orders, the ones this watcher need not follow any more: another watcher holds them,
+   * or the books have them final (a send the exchange refused, a fill whose event came elsewhere).
+   */
+  noLongerMine(watcherId: string, clientOrderIds: readonly string[]): Promise<string[]>;
 }
 
 interface Row {
@@ -89,6 +94,16 @@ export function createPgOrderWatcherStore(pool: Pool): OrderWatcherStore {
       if (clientOrderIds.length === 0) return [];
       const { rows } = await pool.query<{ client_order_id: string }>(
         'SELECT client_order_id FROM orders WHERE client_order_id = ANY($2) AND watcher_id IS NOT NULL AND watcher_id <> $1',
+        [watcherId, clientOrderIds],
+      );
+      return rows.map((r) => r.client_order_id);
+    },
+    async noLongerMine(watcherId, clientOrderIds) {
+      if (clientOrderIds.length === 0) return [];
+      const { rows } = await pool.query<{ client_order_id: string }>(
+        `SELECT client_order_id FROM orders
+          WHERE client_order_id = ANY($2)
+            AND ((watcher_id IS NOT NULL AND watcher_id <> $1) OR status IN ('FILLED', 'CANCELED', 'REJECTED', 'EXPIRED', 'EXPIRED_IN_MATCH', 'NOT_PLACED'))`,
         [watcherId, clientOrderIds],
       );
       return rows.map((r) => r.client_order_id);

@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { BinanceSpotClient, Order } from '../exchange';
+import { isBinanceError } from '../exchange/errors';
 import type { ExecutionReport, UserDataStream } from '../exchange/user-data-stream';
 import type { Logger } from '../logging';
 import { dec } from '../shared/exact-decimal';
@@ -53,6 +54,10 @@ export interface RouterTiming {
   retainMs: number;
   /** Clock allowance between the workflows' time and this worker's. */
   marginMs: number;
+  /** While the stream is down, the watched orders are re-read this often. */
+  downRecoveryEveryMs: number;
+  /** A failed recovery or signal is tried again after this, doubling to 60 s. */
+  retryFirstMs: number;
 }
 
 const DEFAULT_TIMING: RouterTiming = {
@@ -62,14 +67,16 @@ const DEFAULT_TIMING: RouterTiming = {
   unclaimedGraceMs: 60_000,
   retainMs: 15 * 60_000,
   marginMs: 5_000,
+  downRecoveryEveryMs: 30_000,
+  retryFirstMs: 2_000,
 };
 
 /** Missing orders of one symbol above this many are read with one allOrders (weight 20) instead of one query each (weight 4). */
 const ONE_BY_ONE_MAX = 5;
 /**
- * A workflow's first coverage check (and so its claim) comes at least a second after it starts
- * following its orders: a watch taken when the order was sent is trusted without asking the
- * database for this long, so a MARKET order's fill costs no lookup.
+ * A watch taken when the order was sent is trusted this long without asking the database whether
+ * another worker's check claimed it: a MARKET order's fill then costs no lookup, and a signal sent
+ * by two workers inside the window is harmless (the workflow ignores a view it already has).
  */
 const PROVISIONAL_TRUSTED_MS = 500;
 /** Tries per signal before an order is marked undelivered (its workflow then polls it once). */
@@ -103,7 +110,10 @@ export class OrderUpdateRouter {
       retainMs: this.timing.retainMs,
       maxRecent: 200_000,
       marginMs: this.timing.marginMs,
-      streamUp: () => options.stream.state().subscriptionId !== undefined,
+      streamUp: () => {
+        const stream = options.stream.state();
+        return !this.stopped && stream.connected && stream.subscriptionId !== undefined;
+      },
     });
   }
 
@@ -113,6 +123,9 @@ export class OrderUpdateRouter {
     stream.on('executionReport', (e) => void this.route(e));
     stream.on('gap', (g) => {
       logger.warn({ reason: g.reason, since: new Date(g.since).toISOString() }, 'user data stream gap; recovering watched orders with openOrders');
+      // Events of orders nobody watched may be missing too (an unreadable event is a gap without
+      // a new subscription): coverage of those starts again from now.
+      this.coverage.subscribed();
       // Marks the watched orders uncovered synchronously, before any coverage check can answer.
       void this.recoverInBackground(() => [...this.coverage.watched]);
     });
@@ -122,6 +135,13 @@ export class OrderUpdateRouter {
     // Whatever rested while no worker was listening (a restart, a crash) is adopted and re-read.
     void this.adopt();
     this.every(this.timing.adoptEveryMs, () => this.adopt());
+    // While the stream stays down, nothing wakes the watched orders' workflows (they sleep up to
+    // 30 min when covered): re-read them with openOrders per symbol until it is back.
+    this.every(this.timing.downRecoveryEveryMs, async () => {
+      if (this.coverage.streamIsUp() || this.coverage.watched.size === 0 || this.recovering) return;
+      logger.warn({ orders: this.coverage.watched.size }, 'user data stream still down; re-reading watched orders with openOrders');
+      await this.recoverInBackground(() => [...this.coverage.watched]);
+    });
   }
 
   async stop(): Promise<void> {
@@ -191,10 +211,11 @@ export class OrderUpdateRouter {
   /** Whether another worker's coverage check claimed an order this one sent (its workflow runs there). */
   private async claimedElsewhere(clientOrderId: string): Promise<boolean> {
     try {
+      const generation = this.coverage.watched.get(clientOrderId)?.generation;
       const others = await this.watchers.heldByOthers(this.watcherId, [clientOrderId]);
       const watched = this.coverage.watched.get(clientOrderId);
-      if (others.length === 0) return false;
-      if (watched) delete watched.provisionalSince;
+      // Claimed here meanwhile (a check ran on this worker): the database's answer is stale.
+      if (others.length === 0 || !watched || watched.generation !== generation) return false;
       return true;
     } catch {
       return false; // signalling twice is harmless; not signalling is not
@@ -216,12 +237,34 @@ export class OrderUpdateRouter {
         if (attempt >= SIGNAL_TRIES || this.stopped) {
           this.stats.undelivered++;
           this.coverage.undeliverable(id);
-          this.options.logger.warn({ clientOrderId: id, err: errorText(err) }, 'could not deliver order update; its workflow will read the order by REST');
+          this.options.logger.warn({ clientOrderId: id, err: errorText(err) }, 'could not deliver order update; trying again in the background (its workflow polls at its next check)');
+          this.later(this.timing.retryFirstMs, (delayMs) => this.redeliver(snapshot, delayMs));
           return;
         }
         await sleep(200 * 2 ** attempt);
       }
     }
+  }
+
+  /** Retries a failed signal with backoff, as long as the order is watched and nothing newer went out. */
+  private async redeliver(snapshot: OrderSnapshot, delayMs: number): Promise<void> {
+    const watched = this.coverage.watched.get(snapshot.clientOrderId);
+    if (!watched?.undelivered || this.stopped) return;
+    try {
+      await this.options.temporal.workflow.getHandle(watched.workflowId).signal(exchangeOrderUpdateSignal, snapshot);
+      this.stats.routed++;
+      this.coverage.delivered(snapshot);
+      if (isFinal(snapshot.status)) this.forget(snapshot.clientOrderId);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return this.closedWorkflow(snapshot, watched.workflowId);
+      this.later(Math.min(delayMs * 2, 60_000), (next) => this.redeliver(snapshot, next));
+    }
+  }
+
+  private later(delayMs: number, run: (delayMs: number) => Promise<void>): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => void run(delayMs), delayMs);
+    timer.unref();
   }
 
   /**
@@ -238,8 +281,8 @@ export class OrderUpdateRouter {
     );
   }
 
-  private forget(clientOrderId: string): void {
-    this.coverage.unwatch(clientOrderId);
+  private forget(clientOrderId: string, mayHaveMissed = false): void {
+    this.coverage.unwatch(clientOrderId, mayHaveMissed);
     this.claimed.delete(clientOrderId);
   }
 
@@ -255,16 +298,20 @@ export class OrderUpdateRouter {
   private async adopt(): Promise<void> {
     if (this.stopped) return;
     try {
-      // Orders whose workflow moved to (or was placed from) another worker: that one signals them.
-      const mine = [...this.coverage.watched.keys()];
-      for (const id of await this.watchers.heldByOthers(this.watcherId, mine)) this.forget(id);
+      // Orders whose workflow moved to (or was placed from) another worker, which signals them
+      // now, and orders the books have final (a refused send leaves a watch nothing else ends).
+      // A check that claims an order meanwhile bumps its generation: then the answer is stale.
+      const generations = new Map([...this.coverage.watched].map(([id, w]) => [id, w.generation]));
+      for (const id of await this.watchers.noLongerMine(this.watcherId, [...generations.keys()])) {
+        const watched = this.coverage.watched.get(id);
+        if (watched && watched.generation === generations.get(id) && !watched.undelivered) this.forget(id);
+      }
       const rows = await this.watchers.adoptOrphans(this.watcherId, this.timing.leaseMs, this.timing.unclaimedGraceMs);
       if (rows.length === 0) return;
       this.stats.adopted += rows.length;
       this.options.logger.info({ orders: rows.length }, 'adopted resting orders whose watcher is gone; re-reading them with openOrders');
       const adopted: Array<[string, Watched]> = rows.map((r) => {
-        const watched: Watched = { workflowId: r.workflowId, symbol: r.symbol, status: r.status, executedQty: r.executedQty, ...(r.orderId !== undefined ? { orderId: r.orderId } : {}) };
-        this.coverage.watch(r.clientOrderId, watched);
+        this.coverage.watch(r.clientOrderId, { workflowId: r.workflowId, symbol: r.symbol, status: r.status, executedQty: r.executedQty, ...(r.orderId !== undefined ? { orderId: r.orderId } : {}) });
         this.claimed.add(r.clientOrderId);
         return [r.clientOrderId, this.coverage.watched.get(r.clientOrderId)!];
       });
@@ -288,9 +335,11 @@ export class OrderUpdateRouter {
         try {
           await this.recover(orders);
         } catch (err) {
-          // What the venue said of them is not known: each workflow reads its order once by REST.
+          // What the venue said of them is not known: each workflow reads its order once by
+          // REST at its next check, and the recovery is tried again until it gets through.
           for (const [id] of orders) this.coverage.undeliverable(id);
-          this.options.logger.warn({ err: errorText(err) }, 'order recovery failed; the workflows will poll');
+          this.options.logger.warn({ err: errorText(err), orders: orders.length }, 'order recovery failed; trying again');
+          this.later(this.timing.retryFirstMs, (delayMs) => this.retryRecovery(orders, delayMs));
         }
       })
       .finally(() => {
@@ -300,6 +349,16 @@ export class OrderUpdateRouter {
       });
     this.recovering = run;
     return run;
+  }
+
+  private async retryRecovery(orders: Array<[string, Watched]>, delayMs: number): Promise<void> {
+    const still = orders.filter(([id]) => this.coverage.watched.has(id));
+    if (still.length === 0 || this.stopped) return;
+    try {
+      await this.recover(still);
+    } catch {
+      this.later(Math.min(delayMs * 2, 60_000), (next) => this.retryRecovery(still, next));
+    }
   }
 
   /** Re-reads these orders with one openOrders per symbol and signals the ones that changed. */
@@ -321,7 +380,8 @@ export class OrderUpdateRouter {
       }
       for (const [id, watched] of await this.readGone(symbol, gone)) {
         if (watched.order) await this.deliverIfChanged(toSnapshot(watched.order), watched.entry);
-        else this.options.logger.warn({ clientOrderId: id, symbol }, 'a watched order is neither open nor found on the exchange; its workflow settles it');
+        // Never placed (or not visible yet): its workflow settles it by query; its next check polls.
+        else this.forget(id, true);
       }
       this.stats.recovered += entries.length;
     }
@@ -340,7 +400,12 @@ export class OrderUpdateRouter {
       let order = listed.get(id);
       if (!order) {
         this.stats.recoveryRequests++;
-        order = await this.options.exchange.getOrder({ symbol, origClientOrderId: id }).catch(() => undefined);
+        try {
+          order = await this.options.exchange.getOrder({ symbol, origClientOrderId: id });
+        } catch (err) {
+          // Only the exchange saying it has no such order means absent; anything else is unknown.
+          if (!isBinanceError(err, 'not_found')) throw err;
+        }
       }
       out.push([id, { entry, order }]);
     }

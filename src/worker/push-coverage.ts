@@ -11,7 +11,9 @@
  *    `recent` complete since K - marginMs; whatever `recent` holds for it is handed back.
  * 3. Watching starts in the same synchronous step as reading `recent`, so no event can fall
  *    between the two (one JS thread: an event is either already in `recent` or is signalled).
- * 4. Anything not covered is answered "poll it": the workflow reads the order by REST, as it did
+ * 4. An order let go of while something about it may not have reached its workflow (a signal
+ *    that failed, a read that failed) is marked: its next check answers "poll it", whatever else holds.
+ * 5. Anything not covered is answered "poll it": the workflow reads the order by REST, as it did
  *    before push existed. Coverage only ever removes polls; it never guesses an order's state.
  *
  * Pure logic with an injected clock: src/worker/order-update-router.ts does the I/O.
@@ -47,6 +49,8 @@ export interface Watched {
    * coverage check claimed it: the claim may go to another worker, and then that one signals.
    */
   provisionalSince?: number;
+  /** Bumped whenever a check (re)claims it: a scan that read the database before must not let go of it. */
+  generation: number;
 }
 
 export interface PushCoverageOptions {
@@ -68,6 +72,8 @@ export class PushCoverage {
   private intactSince: number | undefined;
   /** Since when `recent` has lost nothing to its size cap. */
   private recentCompleteSince = 0;
+  /** Orders let go of with something possibly undelivered (invariant 4): polled at their next check. */
+  private readonly mustPoll = new Set<string>();
   /** Watched orders cannot be vouched for while a gap recovery re-reads them. */
   recovering = false;
   private readonly now: () => number;
@@ -76,18 +82,32 @@ export class PushCoverage {
     this.now = options.now ?? Date.now;
   }
 
+  streamIsUp(): boolean {
+    return this.options.streamUp();
+  }
+
   /** The stream subscribed (first time, or again after a gap whose events may be missing). */
   subscribed(): void {
     this.intactSince = this.now();
   }
 
-  watch(clientOrderId: string, watched: Watched): void {
+  watch(clientOrderId: string, watched: Omit<Watched, 'generation'>): void {
     const known = this.watched.get(clientOrderId);
-    this.watched.set(clientOrderId, known ? { ...known, workflowId: watched.workflowId } : watched);
+    this.watched.set(clientOrderId, known ? { ...known, workflowId: watched.workflowId, generation: known.generation + 1 } : { ...watched, generation: 1 });
   }
 
-  unwatch(clientOrderId: string): void {
+  /** Stops watching; `mayHaveMissed`: the workflow may lack something of it, so its next check polls. */
+  unwatch(clientOrderId: string, mayHaveMissed = false): void {
+    const watched = this.watched.get(clientOrderId);
     this.watched.delete(clientOrderId);
+    if (mayHaveMissed || watched?.undelivered) {
+      if (this.mustPoll.size >= this.options.maxRecent) {
+        // Too many marks to keep: drop them all and vouch for no order known before now instead.
+        this.mustPoll.clear();
+        this.recentCompleteSince = this.now();
+      }
+      this.mustPoll.add(clientOrderId);
+    }
   }
 
   /** An event for an order nobody here watches: kept, so a later coverage check can hand it over. */
@@ -127,18 +147,21 @@ export class PushCoverage {
       const watched = this.watched.get(id);
       if (this.intactSince === undefined || !this.options.streamUp() || (watched && this.recovering)) {
         answer.uncovered.push(id);
+      } else if (!watched && this.mustPoll.delete(id)) {
+        answer.uncovered.push(id);
       } else if (watched?.undelivered) {
         // The workflow reads it now; events from here on are signalled again.
         watched.undelivered = false;
         answer.uncovered.push(id);
       } else if (watched) {
         watched.workflowId = query.workflowId;
+        watched.generation++;
         delete watched.provisionalSince;
         answer.covered.push(id);
       } else if (order.knownSince - this.options.marginMs >= Math.max(this.intactSince, recentFrom)) {
         const kept = this.recent.get(id);
         this.recent.delete(id);
-        this.watched.set(id, { workflowId: query.workflowId, symbol: order.symbol, ...(order.status !== undefined ? { status: order.status } : {}), ...(order.executedQty !== undefined ? { executedQty: order.executedQty } : {}) });
+        this.watched.set(id, { workflowId: query.workflowId, symbol: order.symbol, generation: 1, ...(order.status !== undefined ? { status: order.status } : {}), ...(order.executedQty !== undefined ? { executedQty: order.executedQty } : {}) });
         if (kept) {
           answer.snapshots.push(kept.snapshot);
           this.delivered(kept.snapshot);

@@ -85,13 +85,25 @@ test('SIGKILL while LIMIT orders rest; they fill while the worker is down; resta
     handles.push(await h.start({ decision_id: h.id(`rest${i}`), order_type: 'LIMIT', limit_price: '59000', timeout_ms: 600_000 }));
   }
   await eventually('five orders resting on the exchange', () => h.paper.orders('BTCUSDT').filter((o) => o.status === 'NEW').length === 5);
+  // Claimed by the worker's stream: their workflows now sleep until it signals them.
+  const ids = handles.map((x) => x.workflowId);
+  await eventually('the five orders to be watched', async () => (await h.pg.query('SELECT 1 FROM orders WHERE workflow_id = ANY($1) AND watcher_id IS NOT NULL', [ids])).rowCount === 5);
+  // Let the workflow task that claimed them complete: killed inside it, the task is retried on
+  // the new worker, whose young stream cannot vouch yet, and the order is simply polled.
+  await new Promise((r) => setTimeout(r, 3000));
   await kill(worker);
 
   h.paper.setPrice('BTCUSDT', '58900');
   expect(h.paper.orders('BTCUSDT').filter((o) => o.status === 'FILLED')).toHaveLength(5);
 
+  // The new worker adopts the dead one's orders once its lease lapses, re-reads them with
+  // openOrders and signals each: nothing else would wake these workflows for minutes.
   worker = await startWorker();
-  await expectExactlyOneOrderEach(handles.map((x) => x.workflowId));
+  await expectExactlyOneOrderEach(ids);
+  for (const id of ids) {
+    const final = await h.svc.temporal.workflow.getHandle(id).result();
+    expect(final.orders[0].transitions.at(-1).reason).toMatch(/^push: FILLED/);
+  }
 }, 240_000);
 
 test('SIGKILL while MARKET submissions are in flight; restart settles each by client order id', async () => {

@@ -124,3 +124,33 @@ test('a resubscription after a gap starts coverage again from that moment', () =
   expect(t.coverage.cover(ask('a', known)).uncovered).toEqual(['a']);
   expect(t.coverage.cover(ask('b', t.at())).covered).toEqual(['b']);
 });
+
+test('an order let go of while something may have been missed is polled at its next check, once', () => {
+  const t = setUp();
+  t.coverage.subscribed();
+  t.advance(10_000);
+  t.coverage.cover(ask('a', t.at()));
+  t.coverage.unwatch('a', true);
+  expect(t.coverage.cover(ask('a', t.at())).uncovered).toEqual(['a']);
+  expect(t.coverage.cover(ask('a', t.at())).covered).toEqual(['a']);
+});
+
+test('an order let go of with a signal undelivered is polled at its next check', () => {
+  const t = setUp();
+  t.coverage.subscribed();
+  t.advance(10_000);
+  t.coverage.cover(ask('a', t.at()));
+  t.coverage.undeliverable('a');
+  t.coverage.unwatch('a');
+  expect(t.coverage.cover(ask('a', t.at())).uncovered).toEqual(['a']);
+});
+
+test('each check that covers a watched order bumps its generation', () => {
+  const t = setUp();
+  t.coverage.subscribed();
+  t.advance(10_000);
+  t.coverage.cover(ask('a', t.at()));
+  const first = t.coverage.watched.get('a')!.generation;
+  t.coverage.cover(ask('a', t.at()));
+  expect(t.coverage.watched.get('a')!.generation).toBe(first + 1);
+});
