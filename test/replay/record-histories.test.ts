@@ -80,7 +80,8 @@ record('record histories', () => {
   const since = (release: string) => (RELEASE >= release ? test : test.skip);
 
   since('v3')('a resting limit that continues as new, then is cancelled', async () => {
-    const handle = await h.start({ decision_id: h.id('can'), order_type: 'LIMIT', limit_price: '50000', timeout_ms: 60000 }, 30_000, { historyEventLimit: 40 });
+    // Since v4 a covered order is not polled, so history grows slowly: a lower limit rolls it over at the first check.
+    const handle = await h.start({ decision_id: h.id('can'), order_type: 'LIMIT', limit_price: '50000', timeout_ms: 60000 }, 30_000, { historyEventLimit: RELEASE >= 'v4' ? 10 : 40 });
     const firstRun = (await handle.describe()).runId;
     await eventually('a second run', async () => (await handle.describe()).runId !== firstRun, 90_000);
     await handle.executeUpdate('cancel', { args: [{ reason: 'recorded' }] });
@@ -114,5 +115,16 @@ record('record histories', () => {
     await handle.executeUpdate('cancel', { args: [{}] });
     await h.result(handle);
     await save('limit-amend-quantity', handle.workflowId);
+  });
+
+  // Last: it stops the worker's user data stream for good.
+  since('v4')('a resting limit the stream cannot vouch for is polled, then times out', async () => {
+    await h.svc.orderUpdates!.stop();
+    const handle = await h.start({ decision_id: h.id('streamdown'), order_type: 'LIMIT', limit_price: '50000', timeout_ms: 6000 });
+    await h.result(handle);
+    await save('stream-gap', handle.workflowId);
+    const history = fs.readFileSync(path.join(DIR, `${RELEASE}-stream-gap.json`), 'utf8');
+    // Local activities (the coverage check) are markers with encoded payloads; the poll is an ordinary activity.
+    if (!history.includes('"queryOrder"')) throw new Error('expected the coverage check to answer "poll", and a poll');
   });
 });

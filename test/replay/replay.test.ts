@@ -20,6 +20,8 @@ test('there are saved histories of every trade shape to replay', () => {
         // The Trade class (v3): continue-as-new, a failed trade settled as never placed, an OCO
         // entry, a quantity amend in place.
         ...['continue-as-new', 'failed', 'oco-entry', 'limit-amend-quantity'].map((shape) => `v3-${shape}.json`),
+        // Push coverage (v4, patch 'push-coverage'): every shape again, and a rest through a stream gap.
+        ...['market', 'limit-timeout', 'limit-amend', 'bracket', 'ui-cancel', 'continue-as-new', 'failed', 'oco-entry', 'limit-amend-quantity', 'stream-gap'].map((shape) => `v4-${shape}.json`),
       ],
     ),
   );
