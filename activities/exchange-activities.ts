@@ -67,7 +67,7 @@ export interface ExchangeActivityDeps {
   /** Where `exchange_unreachable` is raised when an order request keeps failing. */
   alerts?: AlertSink;
   /** The worker's order update router: told of each order before it is sent, so its first events are pushed. */
-  orderUpdates?: Pick<PushCoverageSource, 'watchSent'>;
+  orderUpdates?: Pick<PushCoverageSource, 'watchSent' | 'sendFinished'>;
 }
 
 export interface PrepareOrderRequest {
@@ -312,9 +312,24 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     });
   }
 
-  function watchSent(intent: OrderIntent): void {
+  /**
+   * Runs a send with the worker's router watching its orders: their events are held while the
+   * request is out and dropped when the response already says as much (a MARKET order's FILLED
+   * event would otherwise wake the workflow for nothing).
+   */
+  async function watchingSend<T>(intents: OrderIntent[], send: () => Promise<T>, viewOf?: (result: T) => { status: string; executedQty: string }): Promise<T> {
+    const router = deps.orderUpdates;
     const workflowId = Context.current().info.workflowExecution?.workflowId;
-    if (workflowId) deps.orderUpdates?.watchSent({ clientOrderId: intent.clientOrderId, symbol: intent.symbol, workflowId });
+    if (!router || !workflowId) return send();
+    for (const intent of intents) router.watchSent({ clientOrderId: intent.clientOrderId, symbol: intent.symbol, workflowId });
+    let result: T | undefined;
+    try {
+      result = await send();
+      return result;
+    } finally {
+      const view = result !== undefined && viewOf ? viewOf(result) : undefined;
+      for (const intent of intents) router.sendFinished({ clientOrderId: intent.clientOrderId, ...(view ? { view } : {}) });
+    }
   }
 
   function placeOrderOnce(intent: OrderIntent): Promise<PlaceOrderResult> {
@@ -326,17 +341,21 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         return order && { order, adopted: true };
       },
       async (hooks) => {
-        watchSent(intent);
-        const resp = await exchange.newOrder({
-          symbol: intent.symbol,
-          side: intent.side,
-          type: intent.type,
-          quantity: intent.quantity,
-          price: intent.price,
-          stopPrice: intent.stopPrice,
-          timeInForce: intent.timeInForce,
-          newClientOrderId: intent.clientOrderId,
-        }, hooks);
+        const resp = await watchingSend(
+          [intent],
+          () =>
+            exchange.newOrder({
+              symbol: intent.symbol,
+              side: intent.side,
+              type: intent.type,
+              quantity: intent.quantity,
+              price: intent.price,
+              stopPrice: intent.stopPrice,
+              timeInForce: intent.timeInForce,
+              newClientOrderId: intent.clientOrderId,
+            }, hooks),
+          (r) => ({ status: r.status, executedQty: r.executedQty }),
+        );
         const fills = responseFills(resp, intent.clientOrderId);
         const last = fills?.[fills.length - 1];
         // Our own fill is a trade on the venue just now: as good a mark as ticker/price's last price.
@@ -359,9 +378,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
       }
     };
     return submitOnce<PlaceOrderListResult>(oco.listClientOrderId, { listClientOrderId: oco.listClientOrderId }, findList, async (hooks) => {
-      watchSent(oco.above);
-      watchSent(oco.below);
-      const resp = await exchange.newOco({
+      const resp = await watchingSend([oco.above, oco.below], () => exchange.newOco({
         symbol: oco.symbol,
         side: oco.side,
         quantity: oco.quantity,
@@ -376,7 +393,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         belowPrice: oco.below.price,
         belowStopPrice: oco.below.stopPrice,
         belowTimeInForce: oco.below.type === 'LIMIT_MAKER' ? undefined : 'GTC',
-      }, hooks);
+      }, hooks));
       return { orderListId: resp.orderListId, ...legsOf(resp, oco), adopted: false };
     });
   }
@@ -402,9 +419,8 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
     if ((await sendLog.claimSend(r.clientOrderId, seen.version, acceptableUntil)) === undefined) {
       throw superseded(`${r.clientOrderId}: another sender logged this replacement; not sending`);
     }
-    watchSent(r);
     try {
-      const res = await exchange.cancelReplace({
+      const res = await watchingSend([r], () => exchange.cancelReplace({
         symbol: r.symbol,
         side: r.side,
         type: r.type,
@@ -420,7 +436,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         onSent: (sent) => {
           acceptableUntil = sent.acceptableUntilLocalMs + settleMargin;
         },
-      });
+      }));
       const old = await lookup(args.old);
       if (!old) throw ApplicationFailure.retryable(`order ${args.old.clientOrderId} vanished during amend`, 'OrderNotFound');
       const placed = res.newOrderResult === 'SUCCESS' ? ((await lookup(r)) ?? null) : null;

@@ -8,8 +8,13 @@ import type { CoverageAnswer, CoverageQuery } from '../src/worker/push-coverage'
 
 export interface PushCoverageSource {
   cover(query: CoverageQuery): Promise<CoverageAnswer>;
-  /** An order is about to be sent for this workflow: signal its events from the first one. */
+  /**
+   * An order is about to be sent for this workflow: its events are watched from the first one,
+   * and held until `sendFinished` (the workflow learns what the response says from the response).
+   */
   watchSent(order: { clientOrderId: string; symbol: string; workflowId: string }): void;
+  /** The send returned (`view`: what the response said) or failed: held events newer than it are signalled. */
+  sendFinished(order: { clientOrderId: string; view?: { status: string; executedQty: string } }): void;
 }
 
 export interface PushCoverageActivityDeps {

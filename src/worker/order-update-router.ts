@@ -170,6 +170,29 @@ export class OrderUpdateRouter {
   /** In-memory only: the workflow's coverage check claims the order in the database. */
   watchSent(order: { clientOrderId: string; symbol: string; workflowId: string }): void {
     this.coverage.watch(order.clientOrderId, { workflowId: order.workflowId, symbol: order.symbol, provisionalSince: Date.now() });
+    this.coverage.watched.get(order.clientOrderId)!.holding = true;
+  }
+
+  /**
+   * The send is back. What its response said reaches the workflow with the activity's result, so
+   * an event that says no more is dropped, and an order the response shows final is let go of
+   * (a MARKET order's FILLED event would only wake its workflow for nothing); a newer event is
+   * signalled. After a failed send (`view` absent) whatever was held is signalled.
+   */
+  sendFinished(order: { clientOrderId: string; view?: { status: string; executedQty: string } }): void {
+    const watched = this.coverage.watched.get(order.clientOrderId);
+    if (!watched?.holding) return;
+    const held = watched.held;
+    delete watched.holding;
+    delete watched.held;
+    const view = order.view;
+    if (view) {
+      watched.status = view.status;
+      watched.executedQty = view.executedQty;
+    }
+    const newer = held !== undefined && (!view || saysMore(held, view));
+    if (newer) void this.deliver(held, watched);
+    else if (view && isFinal(view.status)) this.forget(order.clientOrderId);
   }
 
   /** A cancel's report carries the cancel request's id in `c` and the order's own id in `C`. */
@@ -198,6 +221,10 @@ export class OrderUpdateRouter {
     if (!watched) {
       this.stats.unknown++;
       this.coverage.remember(snapshot);
+      return;
+    }
+    if (watched.holding) {
+      if (!watched.held || saysMore(snapshot, watched.held)) watched.held = snapshot;
       return;
     }
     if (watched.provisionalSince !== undefined && Date.now() - watched.provisionalSince > PROVISIONAL_TRUSTED_MS && (await this.claimedElsewhere(snapshot.clientOrderId))) {
@@ -422,6 +449,13 @@ export class OrderUpdateRouter {
     timer.unref();
     this.timers.push(timer);
   }
+}
+
+/** Whether `a` tells more than `b`: more executed, or final where `b` is not. */
+function saysMore(a: { status: string; executedQty: string }, b: { status: string; executedQty: string }): boolean {
+  const qa = dec(a.executedQty);
+  const qb = dec(b.executedQty);
+  return qa.gt(qb) || (qa.eq(qb) && isFinal(a.status) && !isFinal(b.status));
 }
 
 /** '0.001' and '0.00100000' are the same quantity (the books keep numerics, the exchange pads). */

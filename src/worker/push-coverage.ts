@@ -49,6 +49,9 @@ export interface Watched {
    * coverage check claimed it: the claim may go to another worker, and then that one signals.
    */
   provisionalSince?: number;
+  /** Its send is still out: events are held here, not signalled (the response will say as much). */
+  holding?: boolean;
+  held?: OrderSnapshot;
   /** Bumped whenever a check (re)claims it: a scan that read the database before must not let go of it. */
   generation: number;
 }

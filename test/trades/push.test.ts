@@ -78,3 +78,14 @@ test('with push working, a resting LIMIT order is never polled on its own', asyn
   expect(final.orders[0]!.transitions.at(-1)!.reason).toMatch(/^push: FILLED/);
   expect(queries() - before).toBe(0);
 }, 60_000);
+
+test('a MARKET order its response shows filled is not signalled: the FILLED event would only wake the workflow again', async () => {
+  const routedBefore = h.svc.orderUpdates!.stats.routed;
+  const handle = await h.start({ decision_id: h.id('market') });
+  expect((await h.result(handle)).status).toBe('filled');
+  await new Promise((r) => setTimeout(r, 1000)); // any event still on its way
+  const history = await handle.fetchHistory();
+  expect(history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes).length).toBe(0);
+  expect(h.svc.orderUpdates!.stats.routed).toBe(routedBefore);
+  expect(h.svc.orderUpdates!.coverage.watched.size).toBe(0);
+});
