@@ -234,6 +234,7 @@ async function main(): Promise<void> {
       // Passed through so one measure can be switched off for a comparison run.
       ...(process.env.TEMPORAL_EAGER_START ? { TEMPORAL_EAGER_START: process.env.TEMPORAL_EAGER_START } : {}),
       ...(process.env.TEMPORAL_ORDER_TASK_QUEUE ? { TEMPORAL_ORDER_TASK_QUEUE: process.env.TEMPORAL_ORDER_TASK_QUEUE } : {}),
+      TEMPORAL_MAX_CACHED_WORKFLOWS: String(MAX_CACHED_WORKFLOWS),
       DATABASE_URL: pg.url,
       REDIS_URL: redisServer.url,
       BINANCE_BASE_URL: paper.url,

@@ -253,23 +253,16 @@ export class OrderUpdateRouter {
   private async deliver(snapshot: OrderSnapshot, watched: Watched): Promise<void> {
     const id = snapshot.clientOrderId;
     for (let attempt = 1; ; attempt++) {
-      try {
-        await this.options.temporal.workflow.getHandle(watched.workflowId).signal(exchangeOrderUpdateSignal, snapshot);
-        this.stats.routed++;
-        this.coverage.delivered(snapshot);
-        if (isFinal(snapshot.status)) this.forget(id);
+      const failure = await this.signal(snapshot, watched);
+      if (failure === undefined) return;
+      if (attempt >= SIGNAL_TRIES || this.stopped) {
+        this.stats.undelivered++;
+        this.coverage.undeliverable(id);
+        this.options.logger.warn({ clientOrderId: id, err: errorText(failure) }, 'could not deliver order update; trying again in the background (its workflow polls at its next check)');
+        this.later(this.timing.retryFirstMs, (delayMs) => this.redeliver(snapshot, delayMs));
         return;
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return this.closedWorkflow(snapshot, watched.workflowId);
-        if (attempt >= SIGNAL_TRIES || this.stopped) {
-          this.stats.undelivered++;
-          this.coverage.undeliverable(id);
-          this.options.logger.warn({ clientOrderId: id, err: errorText(err) }, 'could not deliver order update; trying again in the background (its workflow polls at its next check)');
-          this.later(this.timing.retryFirstMs, (delayMs) => this.redeliver(snapshot, delayMs));
-          return;
-        }
-        await sleep(200 * 2 ** attempt);
       }
+      await sleep(200 * 2 ** attempt);
     }
   }
 
@@ -277,15 +270,22 @@ export class OrderUpdateRouter {
   private async redeliver(snapshot: OrderSnapshot, delayMs: number): Promise<void> {
     const watched = this.coverage.watched.get(snapshot.clientOrderId);
     if (!watched?.undelivered || this.stopped) return;
+    if ((await this.signal(snapshot, watched)) !== undefined) this.later(Math.min(delayMs * 2, 60_000), (next) => this.redeliver(snapshot, next));
+  }
+
+  /** One signal; undefined when it was delivered (or its workflow has closed), else the error. */
+  private async signal(snapshot: OrderSnapshot, watched: Watched): Promise<unknown> {
     try {
       await this.options.temporal.workflow.getHandle(watched.workflowId).signal(exchangeOrderUpdateSignal, snapshot);
-      this.stats.routed++;
-      this.coverage.delivered(snapshot);
-      if (isFinal(snapshot.status)) this.forget(snapshot.clientOrderId);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return this.closedWorkflow(snapshot, watched.workflowId);
-      this.later(Math.min(delayMs * 2, 60_000), (next) => this.redeliver(snapshot, next));
+      if (!(err instanceof WorkflowNotFoundError)) return err;
+      this.closedWorkflow(snapshot, watched.workflowId);
+      return undefined;
     }
+    this.stats.routed++;
+    this.coverage.delivered(snapshot);
+    if (isFinal(snapshot.status)) this.forget(snapshot.clientOrderId);
+    return undefined;
   }
 
   private later(delayMs: number, run: (delayMs: number) => Promise<void>): void {

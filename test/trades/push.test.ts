@@ -89,3 +89,24 @@ test('a MARKET order its response shows filled is not signalled: the FILLED even
   expect(h.svc.orderUpdates!.stats.routed).toBe(routedBefore);
   expect(h.svc.orderUpdates!.coverage.watched.size).toBe(0);
 });
+
+test('while the stream stays down, the watched orders are re-read with openOrders and a fill is signalled', async () => {
+  const handle = await h.start({ decision_id: h.id('down'), order_type: 'LIMIT', limit_price: '59000', timeout_ms: 300_000 });
+  await eventually('resting and watched', async () => (await h.state(handle)).status === 'working' && h.svc.orderUpdates!.coverage.watched.size > 0);
+  const openReadsBefore = openOrderReads();
+  try {
+    // Every connection, the new ones too, neither delivers nor answers: the stream cannot come back.
+    h.paper.ws.freeze(true);
+    h.paper.ws.dropConnections();
+    h.paper.setPrice('BTCUSDT', '58900');
+    // Covered before the drop, the workflow sleeps for minutes: only the router's re-read wakes it.
+    const final = await h.result(handle);
+    expect(final.status).toBe('filled');
+    expect(final.orders[0]!.transitions.at(-1)!.reason).toMatch(/^push: FILLED/);
+    expect(openOrderReads()).toBeGreaterThan(openReadsBefore);
+  } finally {
+    h.paper.ws.freeze(false);
+    h.paper.ws.dropConnections();
+    h.paper.setPrice('BTCUSDT', '60000');
+  }
+}, 120_000);
