@@ -189,6 +189,14 @@ export function createBookkeepingActivities(deps: BookkeepingDeps) {
       return streamId;
     },
 
+    /**
+     * Kept for trades started before recordOrder returned the stored transitions itself: their
+     * histories call it after adopting an order (workflows/trade.ts, patch 'stored-history-in-record').
+     */
+    async storedTransitions(args: { clientOrderId: string }): Promise<OrderTransition[]> {
+      return deps.store.storedTransitions(args.clientOrderId);
+    },
+
     async recordDecisionOutcome(args: { decisionId: string; status: 'completed' | 'failed'; error?: string }): Promise<void> {
       await deps.store.recordDecisionOutcome(args.decisionId, args.status, args.error);
     },

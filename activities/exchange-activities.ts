@@ -35,7 +35,7 @@ import type { Side } from '../src/shared/decision';
 import { dec, toWire } from '../src/shared/decimal';
 import { EXCHANGE_START_TO_CLOSE_MS } from '../src/shared/activity-timeouts';
 import { FailureType } from '../src/shared/failure-types';
-import { isTerminal, stateOfExchangeStatus } from '../src/shared/order-state';
+import { isFinalExchangeStatus } from '../src/shared/order-state';
 import type {
   ExchangeOrderType,
   FillRecord,
@@ -584,7 +584,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
       patiently('amendOrderQuantity', req, async (attempt) => {
         const current = await lookup(req);
         if (!current) throw ApplicationFailure.retryable(`order ${req.clientOrderId} to amend is not visible on the exchange`, FailureType.OrderNotFound);
-        if (current.origQty === req.newQty || dec(current.origQty).eq(req.newQty) || isFinal(current.status)) return current;
+        if (current.origQty === req.newQty || dec(current.origQty).eq(req.newQty) || isFinalExchangeStatus(current.status)) return current;
         let acceptableUntil = Date.now() + maxSendDelay + deps.recvWindowMs + settleMargin;
         try {
           const resp = await exchange.amendOrderKeepPriority(
@@ -611,7 +611,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
           if (!isBinanceError(err, 'unknown_outcome')) throw readFailure(err);
           await outwait(attempt, acceptableUntil, 'waiting out recvWindow before reading the amend back');
           const after = await lookup(req);
-          if (after && (dec(after.origQty).eq(req.newQty) || isFinal(after.status))) return after;
+          if (after && (dec(after.origQty).eq(req.newQty) || isFinalExchangeStatus(after.status))) return after;
           throw toFailure(err);
         }
       }),
@@ -671,12 +671,6 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
       }
     });
   }
-}
-
-/** Whether the exchange's status leaves the order final, by the one state machine. */
-function isFinal(status: string): boolean {
-  const state = stateOfExchangeStatus(status);
-  return state !== undefined && isTerminal(state);
 }
 
 function legsOf(resp: OrderListResponse, oco: OcoIntent): { above: OrderSnapshot; below: OrderSnapshot } {

@@ -56,6 +56,9 @@ const urlFromEnv = (protocols: string[]) =>
     { message: `must be a URL with scheme ${protocols.join(' or ')}` },
   );
 
+/** The worker's workflow cache when TEMPORAL_MAX_CACHED_WORKFLOWS is unset. */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 400;
+
 export const ConfigSchema = z
   .object({
     TEMPORAL_ADDRESS: optionalString.refine((v) => v === undefined || /^[^\s:]+:\d+$/.test(v), {
@@ -69,7 +72,7 @@ export const ConfigSchema = z
      * Workflows the worker keeps in memory (~0.4 MB each). A resting trade wakes rarely (its
      * stream vouches for it), so one evicted is replayed only when its order changes.
      */
-    TEMPORAL_MAX_CACHED_WORKFLOWS: intFromEnv(400, 10, 100_000),
+    TEMPORAL_MAX_CACHED_WORKFLOWS: intFromEnv(DEFAULT_MAX_CACHED_WORKFLOWS, 10, 100_000),
     /** Start workflows eagerly on this process's worker when it runs the bridge too (default on). */
     TEMPORAL_EAGER_START: z
       .enum(['true', 'false', '1', '0'])

@@ -15,9 +15,8 @@ import {
   type RefusedTransition,
   eventFromExchangeStatus,
   eventLeadingTo,
-  isTerminal,
+  isFinalExchangeStatus,
   nextState,
-  stateOfExchangeStatus,
 } from '../src/shared/order-state';
 import type { OrderIntent, OrderSnapshot, TrackedOrder } from '../src/shared/trade';
 
@@ -96,11 +95,6 @@ export function revertCancelRequest(order: TrackedOrder, reason: string, at: num
   return applyEvent(order, eventFromExchangeStatus(snap.status), reason, at, { exchangeStatus: snap.status, executedQty: snap.executedQty });
 }
 
-function isFinalStatus(status: string): boolean {
-  const state = stateOfExchangeStatus(status);
-  return state !== undefined && isTerminal(state);
-}
-
 /**
  * Applies the venue's view. Snapshots can arrive out of order (a poll answered before a push
  * was delivered), so an older view — less executed quantity, or an open status after a final
@@ -113,7 +107,7 @@ export function applySnapshot(order: TrackedOrder, snap: OrderSnapshot, source: 
     const prevQty = dec(prev.executedQty);
     const qty = dec(snap.executedQty);
     if (qty.lt(prevQty)) return false;
-    if (qty.eq(prevQty) && isFinalStatus(prev.status) && !isFinalStatus(snap.status)) return false;
+    if (qty.eq(prevQty) && isFinalExchangeStatus(prev.status) && !isFinalExchangeStatus(snap.status)) return false;
     if (qty.eq(prevQty) && prev.status === snap.status) return false;
   }
   const filledMore = prev !== undefined && dec(snap.executedQty).gt(prev.executedQty);

@@ -52,7 +52,7 @@ export interface TradeActivities {
   exchangeReads: Pick<Activities, 'queryOrder' | 'findOrder'>;
   planner: Pick<Activities, 'prepareOrder' | 'checkPreTradeRisk'>;
   /** Short, idempotent bookkeeping as local activities: one workflow task for a run of them. */
-  books: Pick<Activities, 'recordOrder' | 'publishReport' | 'recordDecisionOutcome' | 'raiseAlert'>;
+  books: Pick<Activities, 'recordOrder' | 'publishReport' | 'recordDecisionOutcome' | 'raiseAlert' | 'storedTransitions'>;
   /** Reads myTrades (costly in weight): an ordinary activity, so a refused task completion does not re-run it. */
   settlement: Pick<Activities, 'settleFills'>;
   coverage: Pick<Activities, 'coverOrders'>;

@@ -223,7 +223,7 @@ export class Trade {
       // go unbooked: wind down first, in a scope the cancellation cannot interrupt.
       await CancellationScope.nonCancellable(async () => {
         await this.windDown(why);
-        if (!cancelled && state.phase === 'bracket' && state.protection === undefined) {
+        if (!cancelled && state.phase === 'bracket' && state.protection === undefined && patched('unprotected-alerts')) {
           // The entry filled and the failure came while its protection was being planned or placed.
           await this.reportUnprotected('refused', describeFailure(err));
         }
@@ -263,10 +263,12 @@ export class Trade {
     try {
       if (plan.kind === 'single') {
         const placed = await this.acts.sender.placeOrder(plan.orders[0]);
+        if (placed.adopted) await this.continueStoredHistoryAsBefore(orders);
         if (placed.fills) this.placedFills.set(orders[0]!.intent.clientOrderId, placed.fills);
         applySnapshot(orders[0]!, placed.order, placed.adopted ? 'adopted existing order' : 'submitted', Date.now(), VENUE);
       } else {
         const placed = await this.acts.sender.placeOrderList(plan.list);
+        if (placed.adopted) await this.continueStoredHistoryAsBefore(orders);
         const note = placed.adopted ? 'adopted existing order list' : 'submitted order list';
         applySnapshot(orders[0]!, placed.above, note, Date.now(), VENUE);
         applySnapshot(orders[1]!, placed.below, note, Date.now(), VENUE);
@@ -283,6 +285,22 @@ export class Trade {
     }
     for (const o of orders) await this.record(o);
     if (orders.some((o) => !isTerminal(o.state))) this.setStatus('working');
+  }
+
+  /**
+   * How a run that began before patch 'stored-history-in-record' continued an adopted order's
+   * stored story: one storedTransitions read per order. Runs since get it from recordOrder
+   * (see record()), so this is for the replay of those histories only.
+   */
+  private async continueStoredHistoryAsBefore(orders: TrackedOrder[]): Promise<void> {
+    if (patched('stored-history-in-record')) return;
+    for (const o of orders) {
+      const stored = await this.acts.books.storedTransitions({ clientOrderId: o.intent.clientOrderId });
+      const last = stored.at(-1);
+      if (!last || stored.length <= o.transitions.length) continue;
+      o.transitions = stored;
+      o.state = last.to;
+    }
   }
 
   /** Asks the exchange about orders whose submission was never confirmed, until it answers. */
@@ -391,7 +409,7 @@ export class Trade {
       ...(o.exchange ? { status: o.exchange.status, executedQty: o.exchange.executedQty } : {}),
     }));
     const askedAt = Date.now();
-    let answer;
+    let answer: Awaited<ReturnType<TradeActivities['coverage']['coverOrders']>>;
     try {
       answer = await this.acts.coverage.coverOrders({ workflowId: this.state.workflowId, orders });
     } catch {
@@ -401,9 +419,9 @@ export class Trade {
       const order = this.orderById(snap.clientOrderId);
       if (order && applySnapshot(order, snap, 'push (held until watched)', Date.now(), VENUE)) await this.record(order);
     }
-    const uncovered = new Set(answer.uncovered);
-    for (const id of answer.covered) this.knownAt.set(id, askedAt);
-    return working.filter((o) => uncovered.has(o.intent.clientOrderId) || !answer.covered.includes(o.intent.clientOrderId));
+    const covered = new Set(answer.covered);
+    for (const id of covered) this.knownAt.set(id, askedAt);
+    return working.filter((o) => !covered.has(o.intent.clientOrderId));
   }
 
   /**
@@ -592,10 +610,8 @@ export class Trade {
     state.phase = 'bracket';
     const entryError = state.error;
     const plan = await this.plan(async () => bracketPlan(this.input, state, this.side, await this.heldAfterFees(), this.acts.planner.prepareOrder));
-    if (plan) {
-      throwIfCancelled();
-      await this.submit(plan);
-    }
+    // (Runs in act(): a cancellation cannot be observed here; the next wait sees it and winds down.)
+    if (plan) await this.submit(plan);
     const bracket = state.orders.filter((o) => o.intent.purpose === 'bracket');
     const placed = plan !== undefined && bracket.some((o) => o.exchange !== undefined && !NOT_PROTECTING.has(o.state));
     if (placed) {
@@ -655,14 +671,14 @@ export class Trade {
    * reduce risk and are never held back by it. Each intent is judged by its client order id, so
    * one that was already sent (a reset made the same plan again) is never refused afterwards.
    */
-  private async guard(plan: OrderPlan, o_: { checkAge: boolean }): Promise<OrderPlan> {
+  private async guard(plan: OrderPlan, options: { checkAge: boolean }): Promise<OrderPlan> {
     const d = this.input.decision;
     for (const o of plan.orders) {
       await this.acts.planner.checkPreTradeRisk({
         decisionId: this.state.decisionId,
         clientOrderId: o.clientOrderId,
         sendLogId: o.listClientOrderId ?? o.clientOrderId,
-        ...(o_.checkAge ? { decisionTimestamp: d.timestamp, decisionOrderType: d.order_type } : {}),
+        ...(options.checkAge ? { decisionTimestamp: d.timestamp, decisionOrderType: d.order_type } : {}),
         symbol: o.symbol,
         side: o.side,
         type: o.type,
@@ -707,7 +723,7 @@ export class Trade {
       if (override !== 'failed') throw err;
       state.error = `${state.error ?? 'trade failed'}; fills not booked: ${describeFailure(err)}`;
     }
-    await this.noteLostProtection();
+    if (patched('unprotected-alerts')) await this.noteLostProtection();
     state.finishedAt = Date.now();
     const status: TradeStatus = override === 'failed' && !dec(this.executedIn('entry')).gt(0) ? 'failed' : finalTradeStatus(state, override === 'cancelled' ? 'cancelled' : undefined);
     this.setStatus(status);

@@ -274,3 +274,9 @@ export function stateOfExchangeStatus(status: string): OrderState | undefined {
   const r = nextState('submitted', event);
   return r.ok ? r.to : undefined;
 }
+
+/** Whether a Binance status leaves the order final (an unknown status is not final). */
+export function isFinalExchangeStatus(status: string): boolean {
+  const state = stateOfExchangeStatus(status);
+  return state !== undefined && isTerminal(state);
+}

@@ -12,6 +12,7 @@ export {
   ORDER_STATES,
   TERMINAL_STATES,
   eventFromExchangeStatus,
+  isFinalExchangeStatus,
   isTerminal,
   nextState,
   stateOfExchangeStatus,

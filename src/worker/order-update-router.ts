@@ -22,7 +22,7 @@ import { isBinanceError } from '../exchange/errors';
 import type { ExecutionReport, UserDataStream } from '../exchange/user-data-stream';
 import type { Logger } from '../logging';
 import { dec } from '../shared/exact-decimal';
-import { isTerminal, stateOfExchangeStatus } from '../shared/order-state';
+import { isFinalExchangeStatus as isFinal } from '../shared/order-state';
 import type { OrderSnapshot } from '../shared/trade';
 import { createPgOrderWatcherStore, RESTING_STATUSES, type OrderWatcherStore } from '../persistence/order-watchers';
 import { exchangeOrderUpdateSignal } from '../../workflows/definitions';
@@ -83,11 +83,6 @@ const PROVISIONAL_TRUSTED_MS = 500;
 const SIGNAL_TRIES = 3;
 
 const RESTING: ReadonlySet<string> = new Set(RESTING_STATUSES);
-
-function isFinal(status: string): boolean {
-  const state = stateOfExchangeStatus(status);
-  return state !== undefined && isTerminal(state);
-}
 
 export class OrderUpdateRouter {
   readonly watcherId: string;
@@ -440,7 +435,7 @@ export class OrderUpdateRouter {
   }
 
   private async deliverIfChanged(snapshot: OrderSnapshot, watched: Watched): Promise<void> {
-    if (watched.status === snapshot.status && watched.executedQty !== undefined && sameQuantity(watched.executedQty, snapshot.executedQty)) return;
+    if (watched.status === snapshot.status && watched.executedQty !== undefined && dec(watched.executedQty).eq(snapshot.executedQty)) return;
     await this.deliver(snapshot, watched);
   }
 
@@ -456,11 +451,6 @@ function saysMore(a: { status: string; executedQty: string }, b: { status: strin
   const qa = dec(a.executedQty);
   const qb = dec(b.executedQty);
   return qa.gt(qb) || (qa.eq(qb) && isFinal(a.status) && !isFinal(b.status));
-}
-
-/** '0.001' and '0.00100000' are the same quantity (the books keep numerics, the exchange pads). */
-function sameQuantity(a: string, b: string): boolean {
-  return dec(a).eq(dec(b));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -164,7 +164,7 @@ export class PushCoverage {
       } else if (order.knownSince - this.options.marginMs >= Math.max(this.intactSince, recentFrom)) {
         const kept = this.recent.get(id);
         this.recent.delete(id);
-        this.watched.set(id, { workflowId: query.workflowId, symbol: order.symbol, generation: 1, ...(order.status !== undefined ? { status: order.status } : {}), ...(order.executedQty !== undefined ? { executedQty: order.executedQty } : {}) });
+        this.watch(id, { workflowId: query.workflowId, symbol: order.symbol, ...(order.status !== undefined ? { status: order.status } : {}), ...(order.executedQty !== undefined ? { executedQty: order.executedQty } : {}) });
         if (kept) {
           answer.snapshots.push(kept.snapshot);
           this.delivered(kept.snapshot);

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../config';
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../../workflows');
 
@@ -15,7 +16,7 @@ export interface TradeWorkerOptions {
   /** A pre-built bundle (tests build it once); otherwise the worker bundles `workflows/` itself. */
   workflowBundle?: WorkflowBundleWithSourceMap;
   identity?: string;
-  /** Default 400: enough for every trade of a burst or a 50/s stream; resting trades are evicted and replayed when they wake. */
+  /** Default DEFAULT_MAX_CACHED_WORKFLOWS (400): enough for every trade of a burst or a 50/s stream; resting trades are evicted and replayed when they wake. */
   maxCachedWorkflows?: number;
 }
 
@@ -29,7 +30,7 @@ export async function createTradeWorker(o: TradeWorkerOptions): Promise<Worker> 
     activities: createActivities(o.deps),
     // A resting trade wakes only when its order changes or every half hour (push-coverage.ts), so
     // a replay of it is rare; a cache the size of all of them would cost ~0.4 MB each (5,000: 2 GB).
-    maxCachedWorkflows: o.maxCachedWorkflows ?? 400,
+    maxCachedWorkflows: o.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
   });

@@ -2,6 +2,7 @@
  * Migrations against a real Postgres: idempotent, safe under concurrent workers, each one
  * atomic, and refusing an edited history.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -128,6 +129,26 @@ test('an applied migration that was edited afterwards stops start-up', async () 
   await migrate(pool, { dir });
   writeFileSync(path.join(dir, '001_a.sql'), 'CREATE TABLE a (id bigint);');
   await expect(migrate(pool, { dir })).rejects.toThrow(/migration 001_a\.sql was changed after it was applied/);
+});
+
+test('a database that ran 010 as it shipped with the backfill inside (9d78924) still starts, and gets 031', async () => {
+  const { pool } = await freshPool('shipped010');
+  const bundled = await loadMigrations();
+  const backfill = [
+    '',
+    '-- Orders recorded before this table existed may have been sent: a reset of such a workflow to',
+    '-- before its submission must settle them too, so each gets a row whose window has long passed.',
+    'INSERT INTO order_sends (intent_id, acceptable_until, first_sent_at, last_sent_at)',
+    "SELECT client_order_id, updated_at + interval '1 minute', created_at, updated_at FROM orders",
+    'ON CONFLICT (intent_id) DO NOTHING;',
+    '',
+  ].join('\n');
+  const files = Object.fromEntries(bundled.filter((m) => m.version <= 10).map((m) => [m.file, m.file === '010_order_sends.sql' ? m.sql + backfill : m.sql]));
+  const shipped = createHash('sha256').update(files['010_order_sends.sql']!).digest('hex');
+  expect(shipped).toBe('9f203a774e845c7ac6ce0022596e57b3a362c2c31536ebadc56d3abbc4bdfe08');
+  await migrate(pool, { dir: migrationDir(files) });
+  const later = await migrate(pool);
+  expect(later.applied).toEqual(bundled.filter((m) => m.version > 10).map((m) => m.file));
 });
 
 test('migrations unknown to this release are reported, not fatal', async () => {

@@ -10,9 +10,3 @@ CREATE TABLE order_sends (
   first_sent_at     timestamptz NOT NULL DEFAULT now(),
   last_sent_at      timestamptz NOT NULL DEFAULT now()
 );
-
--- Orders recorded before this table existed may have been sent: a reset of such a workflow to
--- before its submission must settle them too, so each gets a row whose window has long passed.
-INSERT INTO order_sends (intent_id, acceptable_until, first_sent_at, last_sent_at)
-SELECT client_order_id, updated_at + interval '1 minute', created_at, updated_at FROM orders
-ON CONFLICT (intent_id) DO NOTHING;
