@@ -46,6 +46,7 @@
  * BENCH_DRAIN_S (90), BENCH_BURST_N (100). BENCH_SERVICE_NODE_ARGS: node flags for the service
  * (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile of every thread).
  */
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/config';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -99,7 +100,7 @@ const EXCHANGE_LIMITS: 'binance' | 'raised' = (() => {
 /** Open-order limits for the bench's paper account: far above BENCH_RESTING. */
 const OPEN_ORDER_LIMIT = Math.max(100_000, CFG.resting * 2);
 /** The worker caches at most this many workflows (src/worker/worker.ts maxCachedWorkflows). */
-const MAX_CACHED_WORKFLOWS = Number(process.env.TEMPORAL_MAX_CACHED_WORKFLOWS ?? 400);
+const MAX_CACHED_WORKFLOWS = Number(process.env.TEMPORAL_MAX_CACHED_WORKFLOWS ?? DEFAULT_MAX_CACHED_WORKFLOWS);
 const RUN = randomBytes(3).toString('hex');
 const t0Bench = Date.now();
 const say = (line: string) => process.stdout.write(`[bench +${((Date.now() - t0Bench) / 1000).toFixed(0)}s] ${line}\n`);
