@@ -5,13 +5,18 @@
  */
 import { EventEmitter } from 'node:events';
 import { D, dec, floorToStep, ZERO, type Dec } from '../shared/decimal';
-import { depth, fmt8, PricePath, type SymbolDef } from './market';
+import type { BookSide, DepthLevel } from './book';
+import { fmt8, PricePath, type SymbolDef } from './market';
+import { levelsOf, mergeLevels, SymbolMarket } from './market-data';
+import { availableQty, defaultStpMode, resolveStpMode, type PreventedMatch, type PreventionDetail, type StpMode } from './self-trade-prevention';
+import { planWalk, type WalkPlan, type WalkRequest, type WalkStep } from './taker-walk';
 import { ApiError, badRequest, filterFailure, MSG, newOrderRejected } from './wire';
 
 export type Side = 'BUY' | 'SELL';
 export type OrderTypeName = 'MARKET' | 'LIMIT' | 'LIMIT_MAKER' | 'STOP_LOSS' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT' | 'TAKE_PROFIT_LIMIT';
 export type Tif = 'GTC' | 'IOC' | 'FOK';
-export type Status = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'EXPIRED' | 'REJECTED' | 'PENDING_NEW';
+/** EXPIRED_IN_MATCH: expired by self-trade prevention (enums.md). */
+export type Status = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'EXPIRED' | 'REJECTED' | 'PENDING_NEW' | 'EXPIRED_IN_MATCH';
 
 export interface AccountConfig {
   apiKey: string;
@@ -59,6 +64,12 @@ export interface InternalOrder {
   lockAsset: string | undefined;
   locked: Dec;
   expiryReason: string | undefined;
+  /** STP (self-trade-prevention.ts): the order's mode (unset: the default) and what STP took from it. */
+  selfTradePreventionMode?: StpMode | undefined;
+  preventedQuantity?: Dec | undefined;
+  preventedMatchId?: number | undefined;
+  /** As a taker: the matches STP prevented, for its FULL response's preventedMatches. */
+  takerPreventedMatches?: PreventedMatch[] | undefined;
 }
 
 export interface InternalTrade {
@@ -81,16 +92,21 @@ export interface OrderList {
   account: string;
   symbol: string;
   orderListId: number;
-  contingencyType: 'OCO';
+  /** Binance reports OTO, OTOCO, OPO and OPOCO lists all as contingencyType OTO. */
+  contingencyType: 'OCO' | 'OTO';
   listStatusType: 'EXEC_STARTED' | 'UPDATED' | 'ALL_DONE';
   listOrderStatus: 'EXECUTING' | 'ALL_DONE' | 'REJECT';
   listClientOrderId: string;
   transactionTime: number;
   orderIds: number[];
+  /** OTO lists: the working order; the other orders wait (PENDING_NEW) until it is fully filled. */
+  workingOrderId?: number;
+  /** OPO: the pending orders get what the working order received, net of commission (faqs/opo.md). */
+  pays?: boolean;
 }
 
 /** REPLACED: the order was amended in place (order amend keep priority), enums.md. */
-export type ExecType = 'NEW' | 'CANCELED' | 'REJECTED' | 'TRADE' | 'EXPIRED' | 'REPLACED';
+export type ExecType = 'NEW' | 'CANCELED' | 'REJECTED' | 'TRADE' | 'EXPIRED' | 'REPLACED' | 'TRADE_PREVENTION';
 
 export interface ExecutionEvent {
   account: string;
@@ -104,6 +120,8 @@ export interface ExecutionEvent {
   eventTime: number;
   /** Binance's execution id (`I`), unique per event; an amend's response carries its event's id. */
   executionId: number;
+  /** For TRADE_PREVENTION: the prevented match (self-trade-prevention.ts preventionReportFields). */
+  prevention?: PreventionDetail | undefined;
 }
 
 export interface AmendParams {
@@ -156,6 +174,8 @@ export interface NewOrderParams {
   price: Dec | undefined;
   stopPrice: Dec | undefined;
   newClientOrderId: string;
+  /** Unset: the symbol's defaultSelfTradePreventionMode. */
+  selfTradePreventionMode?: StpMode | undefined;
 }
 
 export interface OcoLeg {
@@ -173,6 +193,24 @@ export interface OcoParams {
   listClientOrderId: string;
   above: OcoLeg;
   below: OcoLeg;
+  /** Applies to both legs. */
+  selfTradePreventionMode?: StpMode | undefined;
+}
+
+/** POST /api/v3/orderList/oto, /otoco, /opo and /opoco. */
+export interface OtoParams {
+  symbol: string;
+  listClientOrderId: string;
+  /** OPO / OPOCO. */
+  pays: boolean;
+  working: { type: OrderTypeName; side: Side; price: Dec; quantity: Dec; timeInForce: Tif | undefined; newClientOrderId: string };
+  pendingSide: Side;
+  /** Undefined for OPO: the quantity is what the working order received. */
+  pendingQuantity: Dec | undefined;
+  /** One order (OTO, OPO) or the pending above and below orders (OTOCO, OPOCO), in that order. */
+  pending: OcoLeg[];
+  /** Applies to every order of the list. */
+  selfTradePreventionMode?: StpMode | undefined;
 }
 
 export interface PlaceResult {
@@ -228,6 +266,11 @@ const BNB_DISCOUNT = dec('0.25');
 
 export function isOpen(o: InternalOrder): boolean {
   return OPEN.has(o.status);
+}
+
+/** The trades of a planned walk as price levels (STP events left out). */
+function tradedLevels(plan: WalkPlan<InternalOrder>): { price: Dec; qty: Dec }[] {
+  return plan.steps.flatMap((st) => (st.kind === 'prevent' ? [] : [{ price: st.price, qty: st.qty }]));
 }
 
 export class Engine extends EventEmitter {
@@ -378,6 +421,7 @@ export class Engine extends EventEmitter {
     const last = this.lastPrice(p.symbol);
     const qty = this.resolveQuantity(def, p, last);
     this.checkFilters(acct, def, p, qty, last);
+    const stpMode = resolveStpMode(def, p.selfTradePreventionMode);
 
     if (this.openOrderWithClientId(apiKey, p.symbol, p.newClientOrderId)) throw newOrderRejected(MSG.duplicateOrder);
     if (p.stopPrice !== undefined && STOP_TYPES.has(p.type) && this.triggered(p.type, p.side, p.stopPrice, last)) {
@@ -391,6 +435,7 @@ export class Engine extends EventEmitter {
     if (test) return { order: this.newOrderObject(acct, def, p, qty, now, -1), fills: [] };
 
     const order = this.newOrderObject(acct, def, p, qty, now, -1);
+    order.selfTradePreventionMode = stpMode;
     this.insert(order, lock);
     const fills = this.activate(order, now);
     return { order, fills };
@@ -527,60 +572,61 @@ export class Engine extends EventEmitter {
 
   // ---- matching ----
 
-  /** Levels a quantity would take, best first, optionally bounded by a limit price. */
-  private planQty(def: SymbolDef, side: Side, qty: Dec, last: Dec, limit: Dec | undefined): { price: Dec; qty: Dec }[] {
-    const levels = depth(def, last, side === 'BUY' ? 'asks' : 'bids');
-    const step = dec(def.stepSize);
-    const out: { price: Dec; qty: Dec }[] = [];
-    let remaining = qty;
-    for (const l of levels) {
-      if (remaining.lte(0)) break;
-      if (limit !== undefined && (side === 'BUY' ? l.price.gt(limit) : l.price.lt(limit))) break;
-      const take = floorToStep(D.min(remaining, l.qty), step);
-      if (take.lte(0)) break;
-      out.push({ price: l.price, qty: take });
-      remaining = remaining.minus(take);
-    }
-    return out;
+  /**
+   * Levels a quantity would take, best first, optionally bounded by a limit price: an estimate
+   * (for locks and quoteOrderQty) that counts every resting order as liquidity, STP aside.
+   */
+  private planQty(def: SymbolDef, side: Side, qty: Dec, _last: Dec, limit: Dec | undefined): { price: Dec; qty: Dec }[] {
+    return tradedLevels(this.walkFor(def.symbol, { side, account: '', mode: 'NONE', remaining: qty, quote: undefined, limit, lotStep: dec(def.stepSize) }));
   }
 
   /** Levels a quote amount buys (or a SELL needs to raise), quantities floored to the lot step. */
-  private planQuote(def: SymbolDef, side: Side, quote: Dec, last: Dec): { price: Dec; qty: Dec }[] {
-    const levels = depth(def, last, side === 'BUY' ? 'asks' : 'bids');
-    const step = dec(def.stepSize);
-    const out: { price: Dec; qty: Dec }[] = [];
-    let remaining = quote;
-    for (const l of levels) {
-      const take = floorToStep(D.min(l.qty, remaining.div(l.price)), step);
-      if (take.lte(0)) break;
-      out.push({ price: l.price, qty: take });
-      remaining = remaining.minus(take.mul(l.price));
-    }
-    return out;
+  private planQuote(def: SymbolDef, side: Side, quote: Dec, _last: Dec): { price: Dec; qty: Dec }[] {
+    const all = dec(def.maxQty).plus(dec(def.marketMaxQty));
+    return tradedLevels(this.walkFor(def.symbol, { side, account: '', mode: 'NONE', remaining: all, quote, limit: undefined, lotStep: dec(def.stepSize) }));
   }
 
-  /** Matches a working order as taker against the depth model, then rests/expires the rest. */
+  /**
+   * Matches a working order as taker against the book (the synthetic levels and the users'
+   * resting orders, taker-walk.ts), then rests or expires the rest.
+   */
   private takeLiquidity(order: InternalOrder, now: number): InternalTrade[] {
     const def = this.symbolDef(order.symbol);
-    const last = this.lastPrice(order.symbol);
-    const remaining = order.origQty.minus(order.executedQty);
+    const remaining = availableQty(order);
     const isMarket = order.type === 'MARKET' || order.type === 'STOP_LOSS' || order.type === 'TAKE_PROFIT';
-    const plan = isMarket
-      ? order.origQuoteOrderQty.gt(0)
-        ? this.planQuote(def, order.side, order.origQuoteOrderQty, last)
-        : this.planQty(def, order.side, remaining, last, undefined)
-      : this.planQty(def, order.side, remaining, last, order.price);
-    const planned = plan.reduce((a, l) => a.plus(l.qty), ZERO);
+    const byQuote = isMarket && order.origQuoteOrderQty.gt(0);
+    const plan = this.walkFor(order.symbol, {
+      side: order.side,
+      account: order.account,
+      mode: order.selfTradePreventionMode ?? defaultStpMode(def),
+      remaining,
+      quote: byQuote ? order.origQuoteOrderQty.minus(order.cummulativeQuoteQty) : undefined,
+      limit: isMarket ? undefined : order.price,
+      lotStep: dec(def.stepSize),
+    });
 
-    if (!isMarket && order.timeInForce === 'FOK' && planned.lt(remaining)) {
+    if (!isMarket && order.timeInForce === 'FOK' && plan.filled.lt(remaining)) {
       this.finish(order, 'EXPIRED', now, 'UNFILLED_FOK_ORDER_EXPIRED');
       return [];
     }
+    const book = this.marketOf(order.symbol).book;
+    const bookSide: BookSide = order.side === 'BUY' ? 'asks' : 'bids';
     const fills: InternalTrade[] = [];
-    for (const l of plan) {
-      const t = this.fill(order, l.price, l.qty, false, now);
+    for (const step of plan.steps) {
+      if (!isOpen(order)) break;
+      if (step.kind === 'prevent') {
+        this.preventMatch(order, step, now);
+        continue;
+      }
+      // A resting order can close during the walk (its OCO sibling traded, say): skip it.
+      if (step.kind === 'order' && !isOpen(step.maker)) continue;
+      const tradeId = this.allocateTradeId(order.symbol);
+      const t = this.fill(order, step.price, step.qty, false, now, tradeId);
       if (!t) break;
       fills.push(t);
+      if (step.kind === 'book') book.take(bookSide, step.index, step.qty);
+      // The resting side of the same trade: same trade id, as maker, on the tape once.
+      else this.fill(step.maker, step.price, step.qty, true, now, tradeId, false);
     }
     if (isOpen(order)) {
       if (isMarket) this.finish(order, 'EXPIRED', now, 'INSUFFICIENT_LIQUIDITY');
@@ -615,7 +661,12 @@ export class Engine extends EventEmitter {
   }
 
   /** Applies one fill to the order and both balances. Returns undefined if funds ran out. */
-  private fill(order: InternalOrder, price: Dec, qty: Dec, isMaker: boolean, now: number): InternalTrade | undefined {
+  /**
+   * Applies one fill to the order and both balances. Returns undefined if funds ran out.
+   * `tradeId`: the id both sides of a match share (default: a new one); `onTape`: false for the
+   * second side of a match between two user orders, so the public tape has each trade once.
+   */
+  private fill(order: InternalOrder, price: Dec, qty: Dec, isMaker: boolean, now: number, tradeId?: number, onTape = true): InternalTrade | undefined {
     const def = this.symbolDef(order.symbol);
     const acct = this.account(order.account);
     const quote = price.mul(qty);
@@ -646,8 +697,7 @@ export class Engine extends EventEmitter {
     feeBal.free = feeBal.free.minus(fee.amount);
     acct.updateTime = now;
 
-    const id = this.nextTradeId.get(def.symbol) ?? 1;
-    this.nextTradeId.set(def.symbol, id + 1);
+    const id = tradeId ?? this.allocateTradeId(def.symbol);
     const trade: InternalTrade = {
       account: acct.apiKey,
       symbol: def.symbol,
@@ -664,10 +714,16 @@ export class Engine extends EventEmitter {
       isMaker,
     };
     this.tradesBySymbol.get(def.symbol)?.push(trade);
+    if (onTape) {
+      // The buyer made the market when a resting BUY filled, or when a taker SELL hit a bid.
+      const isBuyerMaker = isMaker === (order.side === 'BUY');
+      this.marketOf(def.symbol).tape.record({ id, price, qty, quoteQty: quote, time: now, isBuyerMaker }, isMaker ? undefined : `${order.orderId}`);
+    }
     order.executedQty = order.executedQty.plus(qty);
     order.cummulativeQuoteQty = order.cummulativeQuoteQty.plus(quote);
     order.updateTime = now;
-    const done = order.executedQty.gte(order.origQty) && order.origQty.gt(0);
+    // Done when nothing is left to execute; quantity STP took (DECREMENT) counts as gone.
+    const done = availableQty(order).lte(0) && order.origQty.gt(0);
     if (done) {
       order.status = 'FILLED';
       this.releaseLock(order);
@@ -696,6 +752,7 @@ export class Engine extends EventEmitter {
     this.releaseLock(order);
     this.trackOpen(order);
     this.emitExec(order, status, undefined, cancelClientOrderId);
+    this.onWorkingOrderClosed(order, now);
   }
 
   cancel(apiKey: string, symbol: string, orderId: number | undefined, clientOrderId: string | undefined, cancelClientOrderId: string): InternalOrder {
@@ -711,11 +768,15 @@ export class Engine extends EventEmitter {
     return o;
   }
 
-  /** A new price: triggers stops, then fills resting orders the price has crossed. */
+  /**
+   * A new price: the book is drawn afresh and the market trades once at the price (the tape),
+   * then stops trigger and resting orders the price has crossed fill.
+   */
   private onPrice(symbol: string): void {
     const last = this.lastPrice(symbol);
     const def = this.symbolDef(symbol);
     const now = this.now();
+    this.marketStep(symbol, now);
     const open: InternalOrder[] = [];
     for (const set of this.openByAccount.values()) for (const o of set) if (o.symbol === symbol) open.push(o);
     // Time priority: orderId order. An amend (keep priority) keeps the orderId, so it keeps its
@@ -725,7 +786,8 @@ export class Engine extends EventEmitter {
     // priority order, per side: the first in the queue fills first, later ones get what is left.
     const touchLeft = new Map<Side, Dec>();
     for (const o of open) {
-      if (!isOpen(o)) continue;
+      // A pending order of an OTO list is not on the book until its working order fills.
+      if (!isOpen(o) || o.status === 'PENDING_NEW') continue;
       if (!o.isWorking) {
         if (o.stopPrice !== undefined && this.triggered(o.type, o.side, o.stopPrice, last)) {
           o.isWorking = true;
@@ -737,7 +799,7 @@ export class Engine extends EventEmitter {
         continue;
       }
       if (!LIMIT_PRICED.has(o.type)) continue;
-      const remaining = o.origQty.minus(o.executedQty);
+      const remaining = availableQty(o);
       if (remaining.lte(0)) continue;
       const through = o.side === 'BUY' ? last.lt(o.price) : last.gt(o.price);
       const touch = last.eq(o.price);
@@ -749,6 +811,130 @@ export class Engine extends EventEmitter {
         if (qty.gt(0) && this.fill(o, o.price, qty, true, now)) touchLeft.set(o.side, left.minus(qty));
       }
     }
+  }
+
+  // ---- the book, the tape and self-trade prevention ----
+
+  /** Book, tape and prevented matches per symbol, created on first use. */
+  private readonly markets = new Map<string, SymbolMarket>();
+
+  marketOf(symbol: string): SymbolMarket {
+    let m = this.markets.get(symbol);
+    if (!m) {
+      const path = this.paths.get(symbol);
+      if (!path) throw badRequest(-1121, MSG.invalidSymbol);
+      m = new SymbolMarket(path.def, path.seed, () => path.price);
+      this.markets.set(symbol, m);
+    }
+    return m;
+  }
+
+  private allocateTradeId(symbol: string): number {
+    const id = this.nextTradeId.get(symbol) ?? 1;
+    this.nextTradeId.set(symbol, id + 1);
+    return id;
+  }
+
+  /** A price step: a fresh book, and the market's own trade at the new price on the tape. */
+  private marketStep(symbol: string, now: number): void {
+    const m = this.marketOf(symbol);
+    m.book.redraw();
+    const price = this.lastPrice(symbol);
+    const t = m.syntheticTrade(price);
+    m.tape.record({ id: this.allocateTradeId(symbol), price, qty: t.qty, quoteQty: price.mul(t.qty), time: now, isBuyerMaker: t.isBuyerMaker }, undefined);
+  }
+
+  /** The users' working orders resting on one side of the book: best price first, then time priority. */
+  restingOrders(symbol: string, side: BookSide): InternalOrder[] {
+    const want: Side = side === 'bids' ? 'BUY' : 'SELL';
+    const out: InternalOrder[] = [];
+    for (const set of this.openByAccount.values()) {
+      for (const o of set) {
+        // An OTO's pending order (PENDING_NEW) and an untriggered stop are not on the book.
+        if (o.symbol !== symbol || o.side !== want || !o.isWorking || o.status === 'PENDING_NEW' || !LIMIT_PRICED.has(o.type)) continue;
+        if (availableQty(o).gt(0)) out.push(o);
+      }
+    }
+    return out.sort((a, b) => (side === 'asks' ? a.price.cmp(b.price) : b.price.cmp(a.price)) || a.orderId - b.orderId);
+  }
+
+  /** The book as GET /api/v3/depth shows it: synthetic levels and resting orders, `limit` levels a side. */
+  depthOf(symbol: string, limit: number): { lastUpdateId: number; bids: DepthLevel[]; asks: DepthLevel[] } {
+    const m = this.marketOf(symbol);
+    const side = (s: BookSide): DepthLevel[] => {
+      const resting = levelsOf(this.restingOrders(symbol, s).map((o) => ({ price: o.price, qty: availableQty(o) })), s);
+      return mergeLevels(s, resting, m.book.top(s, limit), limit);
+    };
+    return { lastUpdateId: m.book.updateId, bids: side('bids'), asks: side('asks') };
+  }
+
+  private walkFor(symbol: string, req: WalkRequest): WalkPlan<InternalOrder> {
+    const m = this.marketOf(symbol);
+    const side: BookSide = req.side === 'BUY' ? 'asks' : 'bids';
+    const resting = this.restingOrders(symbol, side).map((o) => ({
+      order: o,
+      account: o.account,
+      price: o.price,
+      available: availableQty(o),
+      mode: o.selfTradePreventionMode ?? defaultStpMode(m.def),
+    }));
+    return planWalk(req, m.book.levels(side), resting);
+  }
+
+  /** One prevented match between a taker and a resting order of its account (self-trade-prevention.ts). */
+  private preventMatch(taker: InternalOrder, step: Extract<WalkStep<InternalOrder>, { kind: 'prevent' }>, now: number): void {
+    const m = this.marketOf(taker.symbol);
+    const maker = step.maker;
+    const match: PreventedMatch = {
+      symbol: taker.symbol,
+      preventedMatchId: m.nextPreventedMatchId++,
+      account: taker.account,
+      takerOrderId: taker.orderId,
+      makerOrderId: maker.orderId,
+      selfTradePreventionMode: step.mode,
+      price: step.price,
+      takerPreventedQuantity: step.takerQty,
+      makerPreventedQuantity: step.makerQty,
+      transactTime: now,
+    };
+    m.prevented.push(match);
+    taker.takerPreventedMatches = [...(taker.takerPreventedMatches ?? []), match];
+    const wouldHaveTraded = D.min(availableQty(taker), availableQty(maker));
+    if (step.makerQty.gt(0)) this.preventQuantity(maker, step.makerQty, match, taker, wouldHaveTraded, now);
+    if (step.takerQty.gt(0)) this.preventQuantity(taker, step.takerQty, match, maker, wouldHaveTraded, now);
+  }
+
+  /** STP takes `qty` from an order: its lock shrinks with it; with nothing left it is EXPIRED_IN_MATCH. */
+  private preventQuantity(o: InternalOrder, qty: Dec, match: PreventedMatch, counter: InternalOrder, wouldHaveTraded: Dec, now: number): void {
+    o.preventedQuantity = (o.preventedQuantity ?? ZERO).plus(qty);
+    o.preventedMatchId = match.preventedMatchId;
+    o.updateTime = now;
+    const closes = availableQty(o).lte(0);
+    if (closes) {
+      o.status = 'EXPIRED_IN_MATCH';
+      this.releaseLock(o);
+      this.trackOpen(o);
+    } else if (o.lockAsset !== undefined && o.locked.gt(0)) {
+      const lockPrice = o.price.gt(0) ? o.price : (o.stopPrice ?? match.price);
+      const release = D.min(o.locked, o.side === 'BUY' ? lockPrice.mul(qty) : qty);
+      const b = this.bal(this.account(o.account), o.lockAsset);
+      b.locked = b.locked.minus(release);
+      b.free = b.free.plus(release);
+      o.locked = o.locked.minus(release);
+    }
+    const prevention: PreventionDetail = { preventedMatchId: match.preventedMatchId, lastPreventedQuantity: qty, counterOrderId: counter.orderId, counterSymbol: counter.symbol, price: match.price, qty: wouldHaveTraded };
+    const ev: ExecutionEvent = { account: o.account, order: o, execType: 'TRADE_PREVENTION', trade: undefined, cancelClientOrderId: undefined, eventTime: now, executionId: this.nextExecutionId++, prevention };
+    this.emit('execution', ev);
+    if (closes) {
+      // An order list loses a leg as if it had expired: its siblings go (OCO), its pending orders too (OTO).
+      this.onListLegFilled(o, now);
+      this.onWorkingOrderClosed(o, now);
+    }
+  }
+
+  /** GET /api/v3/myPreventedMatches: the account's prevented matches on a symbol, oldest first. */
+  preventedMatchesOf(apiKey: string, symbol: string): PreventedMatch[] {
+    return this.marketOf(symbol).prevented.toArray().filter((m) => m.account === apiKey);
   }
 
   // ---- order lists (OCO) ----
@@ -813,6 +999,7 @@ export class Engine extends EventEmitter {
     if ([...this.lists.values()].some((l) => l.account === apiKey && l.listClientOrderId === p.listClientOrderId && l.listOrderStatus === 'EXECUTING')) {
       throw newOrderRejected(MSG.duplicateOrder);
     }
+    const stpMode = resolveStpMode(def, p.selfTradePreventionMode);
     const needPrice = D.max(...[p.above, p.below].map((l) => l.price ?? l.stopPrice ?? last));
     const lock = p.side === 'SELL' ? { asset: def.baseAsset, amount: p.quantity } : { asset: def.quoteAsset, amount: needPrice.mul(p.quantity) };
     if (this.bal(acct, lock.asset).free.lt(lock.amount)) throw newOrderRejected(MSG.insufficientBalance);
@@ -833,6 +1020,7 @@ export class Engine extends EventEmitter {
     const legParams = isStopLoss(p.below.type) ? [p.below, p.above] : [p.above, p.below];
     const legs = legParams.map((l, i) => {
       const o = this.newOrderObject(acct, def, { ...l, symbol: p.symbol, side: p.side, quantity: p.quantity, quoteOrderQty: undefined }, p.quantity, now, list.orderListId);
+      o.selfTradePreventionMode = stpMode;
       this.insert(o, i === 0 ? lock : undefined);
       list.orderIds.push(o.orderId);
       return o;
@@ -840,6 +1028,141 @@ export class Engine extends EventEmitter {
     this.lists.set(list.orderListId, list);
     this.emit('listStatus', list, legs);
     return { list, legs };
+  }
+
+  /**
+   * Places an OTO-family list (OTO, OTOCO, OPO, OPOCO; rest-api.md "New Order list - OTO"): only
+   * the working order (LIMIT or LIMIT_MAKER) goes on the book; the pending orders wait as
+   * PENDING_NEW and are placed, in the same matching step, the moment it is fully filled. A
+   * working order that ends otherwise (cancelled, expired, IOC rest) takes its pending orders
+   * with it.
+   *
+   * Assumptions where the docs are silent, stated here: the pending above/below pair must sit
+   * above and below the working price (where the market is when they are placed); funds for
+   * the pending orders are checked and locked when they are placed, not before (OPO's doc says
+   * only the working order's balance is required); pending orders that cannot be funded then
+   * expire.
+   */
+  placeOto(apiKey: string, p: OtoParams): { list: OrderList; orders: InternalOrder[]; fills: InternalTrade[] } {
+    const acct = this.account(apiKey);
+    const def = this.symbolDef(p.symbol);
+    if (!acct.canTrade) throw new ApiError(401, -2015, MSG.invalidApiKey);
+    if (def.status !== 'TRADING') throw newOrderRejected(MSG.marketClosed);
+    if (p.pays && (p.working.side !== 'BUY' || p.pendingSide !== 'SELL')) {
+      throw newOrderRejected('OPO order lists need a BUY working order and SELL pending orders.');
+    }
+    const last = this.lastPrice(p.symbol);
+    const working: NewOrderParams = { symbol: p.symbol, side: p.working.side, type: p.working.type, timeInForce: p.working.timeInForce, quantity: p.working.quantity, quoteOrderQty: undefined, price: p.working.price, stopPrice: undefined, newClientOrderId: p.working.newClientOrderId };
+    for (const type of [working.type, ...p.pending.map((l) => l.type)]) if (!def.orderTypes.includes(type)) throw newOrderRejected(TYPE_NOT_SUPPORTED[type]);
+    this.checkFilters(acct, def, working, working.quantity, last);
+    if (working.type === 'LIMIT_MAKER' && this.marketable(working.side, p.working.price, last)) throw newOrderRejected(MSG.wouldMatchAndTake);
+    // OPO: the received quantity is not known yet; the working quantity stands in for the filters.
+    const pendingQty = p.pendingQuantity ?? p.working.quantity;
+    const pendingParams = p.pending.map((l): NewOrderParams => ({ ...l, symbol: p.symbol, side: p.pendingSide, quantity: pendingQty, quoteOrderQty: undefined }));
+    for (const leg of pendingParams) this.checkFilters(acct, def, leg, pendingQty, p.working.price);
+    if (p.pending.length === 2) {
+      const [above, below] = p.pending as [OcoLeg, OcoLeg];
+      const ref = (l: OcoLeg): Dec => (l.type === 'LIMIT_MAKER' ? (l.price as Dec) : (l.stopPrice as Dec));
+      if (!(ref(above).gt(p.working.price) && ref(below).lt(p.working.price))) throw newOrderRejected(MSG.priceRelationship);
+    }
+    for (const cid of [working.newClientOrderId, ...p.pending.map((l) => l.newClientOrderId)]) {
+      if (this.openOrderWithClientId(apiKey, p.symbol, cid)) throw newOrderRejected(MSG.duplicateOrder);
+    }
+    if ([...this.lists.values()].some((l) => l.account === apiKey && l.listClientOrderId === p.listClientOrderId && l.listOrderStatus === 'EXECUTING')) {
+      throw newOrderRejected(MSG.duplicateOrder);
+    }
+    const stpMode = resolveStpMode(def, p.selfTradePreventionMode);
+    const lock = this.lockFor(def, working, working.quantity, last);
+    if (lock && this.bal(acct, lock.asset).free.lt(lock.amount)) throw newOrderRejected(MSG.insufficientBalance);
+
+    const now = this.now();
+    const list: OrderList = {
+      account: apiKey,
+      symbol: p.symbol,
+      orderListId: this.nextListId++,
+      contingencyType: 'OTO',
+      listStatusType: 'EXEC_STARTED',
+      listOrderStatus: 'EXECUTING',
+      listClientOrderId: p.listClientOrderId,
+      transactionTime: now,
+      orderIds: [],
+      pays: p.pays,
+    };
+    this.lists.set(list.orderListId, list);
+    const workingOrder = this.newOrderObject(acct, def, working, working.quantity, now, list.orderListId);
+    workingOrder.selfTradePreventionMode = stpMode;
+    this.insert(workingOrder, lock);
+    list.orderIds.push(workingOrder.orderId);
+    list.workingOrderId = workingOrder.orderId;
+    // As in an OCO, the stop-type pending order comes first.
+    const ordered = pendingParams.length === 2 && !STOP_TYPES.has(pendingParams[0]!.type) ? [pendingParams[1]!, pendingParams[0]!] : pendingParams;
+    const pendingOrders = ordered.map((leg) => {
+      const o = this.newOrderObject(acct, def, leg, p.pendingQuantity ?? ZERO, now, list.orderListId);
+      o.status = 'PENDING_NEW';
+      o.selfTradePreventionMode = stpMode;
+      o.isWorking = false;
+      o.workingTime = -1;
+      this.insert(o, undefined);
+      list.orderIds.push(o.orderId);
+      return o;
+    });
+    this.emit('listStatus', list, this.legs(list));
+    const fills = this.activate(workingOrder, now);
+    return { list, orders: [workingOrder, ...pendingOrders], fills };
+  }
+
+  /** The working order of an OTO list filled completely: its pending orders go on the book now. */
+  private placePending(list: OrderList, workingOrder: InternalOrder, now: number): void {
+    const def = this.symbolDef(list.symbol);
+    const acct = this.account(list.account);
+    const pending = this.legs(list).filter((o) => o.status === 'PENDING_NEW');
+    if (pending.length === 0) return;
+    let qty = pending[0]!.origQty;
+    if (list.pays === true) {
+      // What the working order received, less the commission taken from it (faqs/opo.md), to the lot step.
+      const trades = (this.tradesBySymbol.get(list.symbol) ?? []).filter((t) => t.orderId === workingOrder.orderId);
+      const commission = trades.filter((t) => t.commissionAsset === def.baseAsset).reduce((a, t) => a.plus(t.commission), ZERO);
+      qty = floorToStep(workingOrder.executedQty.minus(commission), dec(def.stepSize));
+    }
+    const side = pending[0]!.side;
+    const price = D.max(...pending.map((o) => (o.price.gt(0) ? o.price : (o.stopPrice ?? this.lastPrice(list.symbol)))));
+    const lock = side === 'SELL' ? { asset: def.baseAsset, amount: qty } : { asset: def.quoteAsset, amount: price.mul(qty) };
+    if (qty.lte(0) || this.bal(acct, lock.asset).free.lt(lock.amount)) {
+      for (const o of pending) {
+        o.origQty = qty;
+        this.finish(o, 'EXPIRED', now, 'INSUFFICIENT_BALANCE');
+      }
+      this.maybeCloseList(list, now);
+      return;
+    }
+    pending.forEach((o, i) => {
+      o.origQty = qty;
+      o.status = 'NEW';
+      o.updateTime = now;
+      const stop = STOP_TYPES.has(o.type);
+      o.isWorking = !stop;
+      o.workingTime = stop ? -1 : now;
+      if (i === 0) {
+        const b = this.bal(acct, lock.asset);
+        b.free = b.free.minus(lock.amount);
+        b.locked = b.locked.plus(lock.amount);
+        o.lockAsset = lock.asset;
+        o.locked = lock.amount;
+      }
+      this.trackOpen(o);
+      this.emitExec(o, 'NEW', undefined);
+    });
+    list.transactionTime = now;
+    this.emit('listStatus', list, this.legs(list));
+  }
+
+  /** A working order that ended without filling completely: its pending orders expire with it. */
+  private onWorkingOrderClosed(order: InternalOrder, now: number): void {
+    if (order.orderListId === -1 || order.status === 'FILLED') return;
+    const list = this.lists.get(order.orderListId);
+    if (!list || list.workingOrderId !== order.orderId || list.listOrderStatus !== 'EXECUTING') return;
+    for (const leg of this.legs(list)) if (leg.status === 'PENDING_NEW') this.finish(leg, 'EXPIRED', now);
+    this.maybeCloseList(list, now);
   }
 
   private legs(list: OrderList): InternalOrder[] {
@@ -851,6 +1174,11 @@ export class Engine extends EventEmitter {
     if (order.orderListId === -1) return;
     const list = this.lists.get(order.orderListId);
     if (!list || list.listOrderStatus !== 'EXECUTING') return;
+    if (list.workingOrderId === order.orderId) {
+      // An OTO's working order: its pending orders are placed once it is fully filled, not before.
+      if (order.status === 'FILLED') this.placePending(list, order, now);
+      return;
+    }
     for (const leg of this.legs(list)) if (leg !== order && isOpen(leg)) this.finish(leg, 'EXPIRED', now, 'OCO_TRIGGER');
     this.maybeCloseList(list, now);
   }
@@ -866,19 +1194,32 @@ export class Engine extends EventEmitter {
   }
 
   maybeCloseList(list: OrderList, now: number): void {
-    const legs = this.legs(list);
+    const all = this.legs(list);
+    const working = list.workingOrderId === undefined ? undefined : all.find((o) => o.orderId === list.workingOrderId);
+    if (working && isOpen(working)) return;
+    // An OTO is done when its working order ended unfilled, or as an OCO of its placed pending orders.
+    const legs = working ? all.filter((o) => o !== working) : all;
+    if (working && working.status !== 'FILLED' && legs.every((l) => !isOpen(l)) && list.listOrderStatus === 'EXECUTING') {
+      list.listStatusType = 'ALL_DONE';
+      list.listOrderStatus = 'ALL_DONE';
+      list.transactionTime = now;
+      this.emit('listStatus', list, all);
+      return;
+    }
     const anyDone = legs.some((l) => !isOpen(l) || l.executedQty.gt(0) || (l.stopPrice !== undefined && l.isWorking));
     if (!anyDone || list.listOrderStatus !== 'EXECUTING') return;
     list.listStatusType = 'ALL_DONE';
     list.listOrderStatus = 'ALL_DONE';
     list.transactionTime = now;
-    this.emit('listStatus', list, legs);
+    this.emit('listStatus', list, all);
   }
 
   cancelList(orderListId: number, now: number, cancelClientOrderId?: string): OrderList {
     const list = this.lists.get(orderListId);
     if (!list) throw badRequest(-2011, MSG.orderListDoesNotExist);
-    for (const leg of this.legs(list)) if (isOpen(leg)) this.finish(leg, 'CANCELED', now, undefined, cancelClientOrderId);
+    // An OTO's working order last: closing it first would expire its pending orders instead of cancelling them.
+    const legs = this.legs(list).sort((a, b) => Number(a.orderId === list.workingOrderId) - Number(b.orderId === list.workingOrderId));
+    for (const leg of legs) if (isOpen(leg)) this.finish(leg, 'CANCELED', now, undefined, cancelClientOrderId);
     list.listStatusType = 'ALL_DONE';
     list.listOrderStatus = 'ALL_DONE';
     list.transactionTime = now;

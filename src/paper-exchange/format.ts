@@ -2,6 +2,7 @@
 import type { Amendment, InternalOrder, InternalTrade, OrderList } from './engine';
 import { fmt8 } from './market';
 import { ZERO } from '../shared/decimal';
+import { stpOrderFields, takerPreventedMatchJson } from './self-trade-prevention';
 
 export function fillJson(t: InternalTrade): Record<string, unknown> {
   return { price: fmt8(t.price), qty: fmt8(t.qty), commission: fmt8(t.commission), commissionAsset: t.commissionAsset, tradeId: t.id };
@@ -27,13 +28,15 @@ export function orderResultJson(o: InternalOrder, transactTime: number): Record<
     side: o.side,
     ...(hasStop(o) ? { stopPrice: fmt8(o.stopPrice!) } : {}),
     workingTime: o.workingTime,
-    selfTradePreventionMode: 'NONE',
+    ...stpOrderFields(o),
     ...(o.expiryReason !== undefined ? { expiryReason: o.expiryReason } : {}),
   };
 }
 
+/** FULL: the result plus its fills, and the matches STP prevented when it was the taker (STP FAQ). */
 export function orderFullJson(o: InternalOrder, transactTime: number, fills: InternalTrade[]): Record<string, unknown> {
-  return { ...orderResultJson(o, transactTime), fills: fills.map(fillJson) };
+  const prevented = o.takerPreventedMatches ?? [];
+  return { ...orderResultJson(o, transactTime), fills: fills.map(fillJson), ...(prevented.length > 0 ? { preventedMatches: prevented.map(takerPreventedMatchJson) } : {}) };
 }
 
 export function orderQueryJson(o: InternalOrder): Record<string, unknown> {
@@ -57,7 +60,7 @@ export function orderQueryJson(o: InternalOrder): Record<string, unknown> {
     isWorking: o.isWorking,
     workingTime: o.workingTime,
     origQuoteOrderQty: fmt8(o.origQuoteOrderQty),
-    selfTradePreventionMode: 'NONE',
+    ...stpOrderFields(o),
     ...(o.expiryReason !== undefined ? { expiryReason: o.expiryReason } : {}),
   };
 }
@@ -80,7 +83,7 @@ export function cancelJson(o: InternalOrder, cancelClientOrderId: string, transa
     type: o.type,
     side: o.side,
     ...(hasStop(o) ? { stopPrice: fmt8(o.stopPrice!) } : {}),
-    selfTradePreventionMode: 'NONE',
+    ...stpOrderFields(o),
   };
 }
 
@@ -126,7 +129,7 @@ export function amendedOrderJson(o: InternalOrder, origClientOrderId: string): R
     price: fmt8(o.price),
     qty: fmt8(o.origQty),
     executedQty: fmt8(o.executedQty),
-    preventedQty: '0.00000000',
+    preventedQty: fmt8(o.preventedQuantity ?? ZERO),
     quoteOrderQty: fmt8(o.origQuoteOrderQty),
     cumulativeQuoteQty: fmt8(o.cummulativeQuoteQty),
     status: o.status,
@@ -135,7 +138,7 @@ export function amendedOrderJson(o: InternalOrder, origClientOrderId: string): R
     side: o.side,
     ...(hasStop(o) ? { stopPrice: fmt8(o.stopPrice!) } : {}),
     ...(o.isWorking ? { workingTime: o.workingTime } : {}),
-    selfTradePreventionMode: 'NONE',
+    ...stpOrderFields(o),
   };
 }
 

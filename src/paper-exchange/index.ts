@@ -111,6 +111,8 @@ export interface PaperOrder {
   stopPrice: string | undefined;
   status: string;
   isWorking: boolean;
+  /** When the order went on the book (-1: not yet, e.g. an OTO's pending order or an untriggered stop). */
+  workingTime: number;
   time: number;
   updateTime: number;
   expiryReason: string | undefined;
@@ -172,6 +174,7 @@ function orderView(o: InternalOrder): PaperOrder {
     stopPrice: o.stopPrice === undefined ? undefined : fmt8(o.stopPrice),
     status: o.status,
     isWorking: o.isWorking,
+    workingTime: o.workingTime,
     time: o.time,
     updateTime: o.updateTime,
     expiryReason: o.expiryReason,

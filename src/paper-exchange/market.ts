@@ -1,10 +1,10 @@
 /**
- * The paper market: symbol definitions with realistic Binance filters, a seeded random-walk
- * price per symbol (or a replayed kline path) and a simple static depth model around the last
- * price, so a large order walks several levels and gets several fills.
+ * The paper market: symbol definitions with realistic Binance filters and a seeded random-walk
+ * price per symbol (or a replayed kline path). The book around that price is in book.ts.
  */
 import { readFileSync } from 'node:fs';
 import { D, dec, floorToStep, toWire, type Dec } from '../shared/decimal';
+import { allowedStpModes, defaultStpMode, type StpMode } from './self-trade-prevention';
 
 export interface SymbolDef {
   symbol: string;
@@ -19,8 +19,17 @@ export interface SymbolDef {
   marketMaxQty: string;
   minNotional: string;
   maxNotional: string;
-  /** Quantity available at the best level; deeper levels hold more (see `depth`). */
+  /**
+   * Typical quantity of the book's best level; deeper levels hold more, each drawn around it
+   * (book.ts). A resting order at the touch fills this much per price step.
+   */
   levelQty: string;
+  /** Levels per side of the synthetic book; default 5000 (book.ts DEFAULT_BOOK_LEVELS). */
+  bookLevels?: number;
+  /** exchangeInfo's defaultSelfTradePreventionMode; default EXPIRE_MAKER, as on Binance. */
+  defaultSelfTradePreventionMode?: StpMode;
+  /** exchangeInfo's allowedSelfTradePreventionModes; default all six (TRANSFER since 2026-04-02). */
+  allowedSelfTradePreventionModes?: StpMode[];
   orderTypes: string[];
   maxNumOrders: number;
   maxNumAlgoOrders: number;
@@ -73,10 +82,11 @@ export function symbolInfoJson(s: SymbolDef): Record<string, unknown> {
     baseCommissionPrecision: 8,
     quoteCommissionPrecision: 8,
     orderTypes: s.orderTypes,
-    icebergAllowed: true,
+    // The order routes refuse icebergQty (-1020), so the symbol must not say it allows icebergs.
+    icebergAllowed: false,
     ocoAllowed: true,
     otoAllowed: true,
-    opoAllowed: false,
+    opoAllowed: true,
     quoteOrderQtyMarketAllowed: true,
     allowTrailingStop: false,
     cancelReplaceAllowed: true,
@@ -99,8 +109,8 @@ export function symbolInfoJson(s: SymbolDef): Record<string, unknown> {
     ],
     permissions: [],
     permissionSets: [['SPOT']],
-    defaultSelfTradePreventionMode: 'EXPIRE_MAKER',
-    allowedSelfTradePreventionModes: ['NONE', 'EXPIRE_TAKER', 'EXPIRE_MAKER', 'EXPIRE_BOTH', 'DECREMENT'],
+    defaultSelfTradePreventionMode: defaultStpMode(s),
+    allowedSelfTradePreventionModes: [...allowedStpModes(s)],
   };
 }
 
@@ -132,7 +142,8 @@ export class PricePath {
   private replayIndex = 0;
   price: Dec;
 
-  constructor(readonly def: SymbolDef, seed: number, private readonly volatility = 0.0005) {
+  /** `seed` also seeds the symbol's book (book.ts), so one seed reproduces price and book. */
+  constructor(readonly def: SymbolDef, readonly seed: number, private readonly volatility = 0.0005) {
     this.rand = prng(seed ^ hashString(def.symbol));
     this.price = dec(def.initialPrice);
   }
@@ -173,28 +184,4 @@ export function readKlineCloses(path: string): string[] {
   });
 }
 
-export interface DepthLevel {
-  price: Dec;
-  qty: Dec;
-}
-
-export const DEPTH_LEVELS = 20;
-
-/**
- * Static depth around the last price: level k is k "level steps" (about 1 bp, at least one tick)
- * away, and holds levelQty x (1 + k/2). Level 0 is at the last price itself, so a small order
- * fills exactly at the price a test set.
- */
-export function depth(def: SymbolDef, last: Dec, side: 'asks' | 'bids'): DepthLevel[] {
-  const tick = dec(def.tickSize);
-  const stepRaw = floorToStep(last.mul('0.0001'), tick);
-  const levelStep = stepRaw.lt(tick) ? tick : stepRaw;
-  const base = dec(def.levelQty);
-  const out: DepthLevel[] = [];
-  for (let k = 0; k < DEPTH_LEVELS; k++) {
-    const price = side === 'asks' ? last.plus(levelStep.mul(k)) : last.minus(levelStep.mul(k));
-    if (price.lte(0)) break;
-    out.push({ price, qty: base.mul(dec(1).plus(dec(k).div(2))) });
-  }
-  return out;
-}
+export type { DepthLevel } from './book';

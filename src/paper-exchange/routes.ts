@@ -6,10 +6,13 @@ import { dec } from '../shared/decimal';
 import { isOpen, type Account, type Engine, type InternalOrder, type NewOrderParams, type OcoLeg, type OcoParams, type OrderTypeName, type Side, type Tif } from './engine';
 import { amendedOrderJson, amendListStatusJson, amendmentJson, cancelJson, listStatusJson, orderAckJson, orderFullJson, orderQueryJson, orderResultJson, tradeJson } from './format';
 import type { Limiter } from './limits';
+import { addOtoRoutes } from './oto-routes';
 import { fmt8, symbolInfoJson } from './market';
+import { addMarketDataRoutes } from './market-data-routes';
+import { STP_MODES, type StpMode } from './self-trade-prevention';
 import type { Params } from './params';
 import type { RateLimit } from '../exchange/schemas';
-import { ApiError, badRequest, mandatory, MSG, notRequired } from './wire';
+import { ApiError, badRequest, clientOrderIdInvalid, mandatory, MSG, notRequired } from './wire';
 
 export type Security = 'NONE' | 'TRADE' | 'USER_DATA';
 
@@ -48,6 +51,11 @@ function acct(ctx: Ctx): Account {
   return ctx.account;
 }
 
+/** `selfTradePreventionMode`, on every order and order list; whether the symbol allows it is the engine's check. */
+export function stpModeParam(p: Params): StpMode | undefined {
+  return p.enumOf('selfTradePreventionMode', STP_MODES, -1100, `Illegal characters found in parameter 'selfTradePreventionMode'; legal range is '${STP_MODES.join(', ')}'.`);
+}
+
 /** Parses and checks POST /api/v3/order parameters in Binance's order of complaints. */
 export function parseNewOrder(p: Params, engine: Engine): NewOrderParams & { respType: 'ACK' | 'RESULT' | 'FULL' } {
   const symbol = p.required('symbol');
@@ -65,6 +73,7 @@ export function parseNewOrder(p: Params, engine: Engine): NewOrderParams & { res
   const newClientOrderId = p.clientId('newClientOrderId') ?? generatedClientId();
   const respRaw = p.enumOf('newOrderRespType', ['ACK', 'RESULT', 'FULL'] as const, -1100, "Illegal characters found in parameter 'newOrderRespType'; legal range is 'ACK, RESULT, FULL'.");
   if (p.has('icebergQty') || p.has('trailingDelta')) throw badRequest(-1020, 'This operation is not supported.');
+  const selfTradePreventionMode = stpModeParam(p);
 
   const needsTif = type === 'LIMIT' || type === 'STOP_LOSS_LIMIT' || type === 'TAKE_PROFIT_LIMIT';
   const needsPrice = needsTif || type === 'LIMIT_MAKER';
@@ -83,14 +92,15 @@ export function parseNewOrder(p: Params, engine: Engine): NewOrderParams & { res
   if (needsStop && !stopPrice) throw mandatory('stopPrice');
   if (!needsStop && stopPrice) throw notRequired('stopPrice');
   const respType = respRaw ?? (type === 'MARKET' || type === 'LIMIT' ? 'FULL' : 'ACK');
-  return { symbol, side, type, timeInForce, quantity, quoteOrderQty, price, stopPrice, newClientOrderId, respType };
+  return { symbol, side, type, timeInForce, quantity, quoteOrderQty, price, stopPrice, newClientOrderId, respType, selfTradePreventionMode };
 }
 
 const ABOVE_TYPES: readonly OrderTypeName[] = ['STOP_LOSS_LIMIT', 'STOP_LOSS', 'LIMIT_MAKER', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
 const BELOW_TYPES: readonly OrderTypeName[] = ['STOP_LOSS', 'STOP_LOSS_LIMIT', 'LIMIT_MAKER', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
 
-function ocoLeg(p: Params, prefix: 'above' | 'below'): OcoLeg {
-  const allowed = prefix === 'above' ? ABOVE_TYPES : BELOW_TYPES;
+/** One leg of an OCO pair; `prefix` is `above`/`below` for an OCO, `pendingAbove`/`pendingBelow` for an OTOCO. */
+export function ocoLeg(p: Params, position: 'above' | 'below', prefix: string = position): OcoLeg {
+  const allowed = position === 'above' ? ABOVE_TYPES : BELOW_TYPES;
   const type = p.enumOf(`${prefix}Type`, allowed, -1158, 'Order type not supported in OCO.');
   if (!type) throw mandatory(`${prefix}Type`);
   const price = p.decimal(`${prefix}Price`, 8);
@@ -118,7 +128,7 @@ export function parseOco(p: Params, engine: Engine): OcoParams & { respType: 'AC
   const above = ocoLeg(p, 'above');
   const below = ocoLeg(p, 'below');
   const respType = p.enumOf('newOrderRespType', ['ACK', 'RESULT', 'FULL'] as const, -1100, "Illegal characters found in parameter 'newOrderRespType'; legal range is 'ACK, RESULT, FULL'.") ?? 'ACK';
-  return { symbol, side, quantity, listClientOrderId: p.clientId('listClientOrderId') ?? generatedClientId(), above, below, respType };
+  return { symbol, side, quantity, listClientOrderId: p.clientId('listClientOrderId') ?? generatedClientId(), above, below, respType, selfTradePreventionMode: stpModeParam(p) };
 }
 
 function orderReport(o: InternalOrder, respType: 'ACK' | 'RESULT' | 'FULL', now: number): Record<string, unknown> {
@@ -227,7 +237,11 @@ export function buildRoutes(): Map<string, Route> {
     handler: (c) => {
       const ref = orderRef(c.params);
       const o = c.engine.findOrder(acct(c).apiKey, ref.symbol, ref.orderId, ref.origClientOrderId);
-      if (!o) throw badRequest(-2013, MSG.orderDoesNotExist);
+      if (!o) {
+        // Since 2025-04-08: an orderId whose order has another client id is -2039, not "does not exist".
+        if (ref.orderId !== undefined && ref.origClientOrderId !== undefined && c.engine.findOrder(acct(c).apiKey, ref.symbol, ref.orderId, undefined)) throw clientOrderIdInvalid();
+        throw badRequest(-2013, MSG.orderDoesNotExist);
+      }
       return orderQueryJson(o);
     },
   });
@@ -382,6 +396,8 @@ export function buildRoutes(): Map<string, Route> {
     },
   });
 
+  addOtoRoutes(add, acct);
+
   add('GET', '/api/v3/orderList', {
     security: 'USER_DATA',
     weight: () => 4,
@@ -515,6 +531,8 @@ export function buildRoutes(): Map<string, Route> {
         .map(amendmentJson);
     },
   });
+
+  addMarketDataRoutes(add, acct);
 
   return r;
 }

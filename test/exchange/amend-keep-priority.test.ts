@@ -50,7 +50,8 @@ describe('order amend keep priority', () => {
         type: 'LIMIT',
         side: 'BUY',
         workingTime: expect.any(Number),
-        selfTradePreventionMode: 'NONE',
+        // The symbol's defaultSelfTradePreventionMode (exchangeInfo), since the order named none.
+        selfTradePreventionMode: 'EXPIRE_MAKER',
       },
     });
     expect(await h.client.getOrder({ symbol: 'BTCUSDT', orderId: placed.orderId })).toMatchObject({ clientOrderId: id, origQty: '0.00600000', status: 'NEW' });

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { BinanceSpotClient } from '../../src/exchange';
 import { startPaperExchange } from '../../src/paper-exchange';
 import { dec } from '../../src/shared/decimal';
+import { bookTop } from './book-helpers';
 import { cid, expectBinanceError, harness, type Harness } from './helpers';
 
 describe('stop orders, OCO, cancel-replace, test order and account endpoints', () => {
@@ -21,11 +22,14 @@ describe('stop orders, OCO, cancel-replace, test order and account endpoints', (
     expect(h.ex.balances().BTC!.locked).toBe('0.10000000');
     h.ex.setPrice('BTCUSDT', '49500.00');
     expect((await h.client.getOrder({ symbol: 'BTCUSDT', origClientOrderId: id })).isWorking).toBe(false);
-    h.ex.setPrice('BTCUSDT', '49000.00'); // triggers; the 48900 limit is marketable against bids at 49000
+    h.ex.setPrice('BTCUSDT', '49000.00'); // triggers; the 48900 limit is marketable against the bids just below 49000
     const after = await h.client.getOrder({ symbol: 'BTCUSDT', origClientOrderId: id });
     expect(after).toMatchObject({ status: 'FILLED', isWorking: true, executedQty: '0.10000000' });
     const trades = await h.client.myTrades({ symbol: 'BTCUSDT', orderId: after.orderId });
-    expect(trades[0]).toMatchObject({ price: '49000.00000000', isMaker: false, isBuyer: false });
+    // It took the best bid (a few ticks below the price; that level held more than 0.1).
+    const { bidPrice } = await bookTop(h.ex.url, 'BTCUSDT');
+    expect(dec(bidPrice).lt('49000') && dec(bidPrice).gte('48999.97')).toBe(true);
+    expect(trades[0]).toMatchObject({ price: bidPrice, isMaker: false, isBuyer: false });
   });
 
   test('TAKE_PROFIT_LIMIT SELL triggers when the price rises to the stop and rests if not marketable', async () => {
@@ -148,11 +152,14 @@ describe('BNB commission and Ed25519 keys', () => {
     try {
       h.ex.setPrice('BTCUSDT', '50000.00');
       h.ex.setPrice('BNBUSDT', '500.00');
+      const { askPrice } = await bookTop(h.ex.url, 'BTCUSDT');
       const r = await h.client.newOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.01', newClientOrderId: cid() });
-      // 500 USDT x 0.1% x 0.75 = 0.375 USDT = 0.00075 BNB at 500
-      expect(r.fills).toEqual([expect.objectContaining({ commission: '0.00075000', commissionAsset: 'BNB' })]);
+      // 0.01 BTC at the best ask (about 500 USDT) x 0.1% x 0.75, in BNB at 500, rounded up to 8 places.
+      const fee = dec(askPrice).mul('0.01').mul('0.001').mul('0.75').div(500).toDecimalPlaces(8, 0);
+      expect(fee.toFixed(8)).toBe('0.00075001');
+      expect(r.fills).toEqual([expect.objectContaining({ price: askPrice, commission: fee.toFixed(8), commissionAsset: 'BNB' })]);
       expect(h.ex.balances('bnbKey').BTC!.free).toBe('1.01000000');
-      expect(dec(h.ex.balances('bnbKey').BNB!.free).toString()).toBe('99.99925');
+      expect(dec(h.ex.balances('bnbKey').BNB!.free).toString()).toBe(dec(100).minus(fee).toString());
     } finally {
       await h.close();
     }

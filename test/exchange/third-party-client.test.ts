@@ -82,6 +82,9 @@ describe('@binance/spot (official connector, unchanged) against the paper exchan
     expect(usdtBefore).toEqual({ asset: 'USDT', free: ex.balances()['USDT']!.free, locked: '0.00000000' });
     expect(btcBefore).toBeDefined();
 
+    // The BUY fills at the best ask, a few ticks above the 50000 set (the book has a spread).
+    const { askPrice } = await (await rest.tickerBookTicker({ symbol: 'BTCUSDT' })).data() as { askPrice: string };
+    const cost = Number(askPrice) * 0.01;
     const buyId = cid();
     const placed = await rest.newOrder({ symbol: 'BTCUSDT', side: BUY, type: MARKET, quantity: 0.01, newClientOrderId: buyId, newOrderRespType: SpotRestAPI.NewOrderNewOrderRespTypeEnum.FULL });
     // X-MBX-ORDER-COUNT-* headers as the library reads them.
@@ -101,17 +104,17 @@ describe('@binance/spot (official connector, unchanged) against the paper exchan
       side: 'BUY',
       origQty: '0.01000000',
       executedQty: '0.01000000',
-      cummulativeQuoteQty: '500.00000000',
+      cummulativeQuoteQty: cost.toFixed(8),
       transactTime: expect.any(Number),
     });
-    expect(buy.fills).toEqual([{ price: '50000.00000000', qty: '0.01000000', commission: '0.00001000', commissionAsset: 'BTC', tradeId: expect.any(Number) }]);
+    expect(buy.fills).toEqual([{ price: askPrice, qty: '0.01000000', commission: '0.00001000', commissionAsset: 'BTC', tradeId: expect.any(Number) }]);
     expect(ex.findOrder('BTCUSDT', buyId)).toMatchObject({ orderId: buy.orderId, status: 'FILLED' });
 
     const queried = await (await rest.getOrder({ symbol: 'BTCUSDT', origClientOrderId: buyId })).data();
     expect(queried).toMatchObject({ symbol: 'BTCUSDT', orderId: buy.orderId, clientOrderId: buyId, status: 'FILLED', executedQty: '0.01000000' });
 
     const after = (await (await rest.getAccount()).data()).balances!;
-    expect(after.find((b) => b.asset === 'USDT')!.free).toBe((Number(usdtBefore!.free) - 500).toFixed(8));
+    expect(after.find((b) => b.asset === 'USDT')!.free).toBe((Number(usdtBefore!.free) - cost).toFixed(8));
     expect(after.find((b) => b.asset === 'BTC')!.free).toBe((Number(btcBefore!.free) + 0.01 - 0.00001).toFixed(8));
 
     const limitId = cid();
@@ -144,9 +147,9 @@ describe('@binance/spot (official connector, unchanged) against the paper exchan
         symbol: 'BTCUSDT',
         id: buy.fills![0]!.tradeId,
         orderId: buy.orderId,
-        price: '50000.00000000',
+        price: askPrice,
         qty: '0.01000000',
-        quoteQty: '500.00000000',
+        quoteQty: cost.toFixed(8),
         commission: '0.00001000',
         commissionAsset: 'BTC',
         isBuyer: true,
@@ -257,6 +260,7 @@ describe('@binance/spot (official connector, unchanged) against the paper exchan
       });
 
       const id = cid();
+      const { askPrice } = await (await spot.restAPI!.tickerBookTicker({ symbol: 'BTCUSDT' })).data() as { askPrice: string };
       await spot.restAPI!.newOrder({ symbol: 'BTCUSDT', side: BUY, type: MARKET, quantity: 0.01, newClientOrderId: id });
       const reports = (): Array<Record<string, unknown>> => events.filter((e) => e['e'] === 'executionReport' && e['c'] === id);
       await until(() => reports().some((r) => r['X'] === 'FILLED'), 'the FILLED executionReport');
@@ -264,7 +268,7 @@ describe('@binance/spot (official connector, unchanged) against the paper exchan
         ['NEW', 'NEW'],
         ['TRADE', 'FILLED'],
       ]);
-      expect(reports()[1]).toMatchObject({ s: 'BTCUSDT', S: 'BUY', o: 'MARKET', l: '0.01000000', L: '50000.00000000', n: '0.00001000', N: 'BTC' });
+      expect(reports()[1]).toMatchObject({ s: 'BTCUSDT', S: 'BUY', o: 'MARKET', l: '0.01000000', L: askPrice, n: '0.00001000', N: 'BTC' });
       expect(events.some((e) => e['e'] === 'outboundAccountPosition')).toBe(true);
 
       await conn.userDataStreamUnsubscribe();
