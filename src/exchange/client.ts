@@ -6,7 +6,7 @@ import { Pool } from 'undici';
 import { z } from 'zod';
 import type { Logger } from '../logging';
 import { BinanceError, classifyHttpError, classifyTransportError, isBinanceError } from './errors';
-import { RateBudget, type RateLimitUsage } from './rate-limit';
+import { RateBudget, weightWhenSuccessful, type RateLimitUsage } from './rate-limit';
 import {
   AccountSchema,
   AmendOrderResponseSchema,
@@ -41,6 +41,7 @@ import {
   type Trade,
 } from './schemas';
 import { ed25519Signer, encodeParams, hmacSigner, signQuery, type Params, type Signer } from './signing';
+import { ExchangeSymbolSchema } from '../shared/symbol';
 
 export interface BinanceClientOptions {
   baseUrl: string;
@@ -61,8 +62,14 @@ export interface BinanceClientOptions {
 /** Binance's newClientOrderId rule. */
 const CLIENT_ORDER_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;
 const WIRE_DECIMAL = /^(\d+(\.\d+)?)$/;
-const Symbol_ = z.string().regex(/^[A-Z0-9\-_.]{1,20}$/, 'not a Binance symbol');
+// UTF-8 symbols since 2025-12 (src/shared/symbol.ts); signing percent-encodes them (signing.ts).
+const Symbol_ = ExchangeSymbolSchema;
 const WireDecimal = z.string().regex(WIRE_DECIMAL, 'must be a plain decimal string such as "0.001"');
+
+/** STP modes (enums.md); which a symbol accepts is its allowedSelfTradePreventionModes. */
+export const SELF_TRADE_PREVENTION_MODES = ['NONE', 'EXPIRE_TAKER', 'EXPIRE_MAKER', 'EXPIRE_BOTH', 'DECREMENT', 'TRANSFER'] as const;
+export type SelfTradePreventionMode = (typeof SELF_TRADE_PREVENTION_MODES)[number];
+const SelfTradePreventionModeSchema = z.enum(SELF_TRADE_PREVENTION_MODES);
 
 export const NewOrderRequestSchema = z
   .object({
@@ -75,6 +82,7 @@ export const NewOrderRequestSchema = z
     price: WireDecimal.optional(),
     stopPrice: WireDecimal.optional(),
     newClientOrderId: z.string().regex(CLIENT_ORDER_ID, 'newClientOrderId must match ^[.A-Z:/a-z0-9_-]{1,36}$'),
+    selfTradePreventionMode: SelfTradePreventionModeSchema.optional(),
   })
   .strict();
 export type NewOrderRequest = z.infer<typeof NewOrderRequestSchema>;
@@ -104,9 +112,60 @@ export const NewOcoRequestSchema = z
     belowPrice: WireDecimal.optional(),
     belowStopPrice: WireDecimal.optional(),
     belowTimeInForce: z.enum(['GTC', 'IOC', 'FOK']).optional(),
+    selfTradePreventionMode: SelfTradePreventionModeSchema.optional(),
   })
   .strict();
 export type NewOcoRequest = z.infer<typeof NewOcoRequestSchema>;
+
+const OtoWorkingType = z.enum(['LIMIT', 'LIMIT_MAKER']);
+const Tif = z.enum(['GTC', 'IOC', 'FOK']);
+/** The pending above/below pair of an OTOCO or OPOCO, in Binance's parameter names. */
+const PendingPair = {
+  pendingAboveType: OcoAboveType,
+  pendingAboveClientOrderId: ClientId,
+  pendingAbovePrice: WireDecimal.optional(),
+  pendingAboveStopPrice: WireDecimal.optional(),
+  pendingAboveTimeInForce: Tif.optional(),
+  pendingBelowType: OcoBelowType,
+  pendingBelowClientOrderId: ClientId,
+  pendingBelowPrice: WireDecimal.optional(),
+  pendingBelowStopPrice: WireDecimal.optional(),
+  pendingBelowTimeInForce: Tif.optional(),
+};
+const Working = {
+  symbol: Symbol_,
+  listClientOrderId: ClientId,
+  workingType: OtoWorkingType,
+  workingSide: z.enum(['BUY', 'SELL']),
+  workingClientOrderId: ClientId,
+  workingPrice: WireDecimal,
+  workingQuantity: WireDecimal,
+  workingTimeInForce: Tif.optional(),
+  pendingSide: z.enum(['BUY', 'SELL']),
+  selfTradePreventionMode: SelfTradePreventionModeSchema.optional(),
+};
+const SinglePending = {
+  pendingType: NewOrderRequestSchema.shape.type,
+  pendingClientOrderId: ClientId,
+  pendingPrice: WireDecimal.optional(),
+  pendingStopPrice: WireDecimal.optional(),
+  pendingTimeInForce: Tif.optional(),
+};
+
+/**
+ * The OTO family (rest-api.md "New Order list - OTO/OTOCO/OPO/OPOCO"): a working LIMIT or
+ * LIMIT_MAKER order whose pending order(s) the exchange places the moment it is fully filled.
+ * OPO and OPOCO leave out pendingQuantity: the pending orders get what the working order
+ * received, net of commission. Every client id is required, for the same reason as an OCO's.
+ */
+export const NewOtoRequestSchema = z.object({ ...Working, ...SinglePending, pendingQuantity: WireDecimal }).strict();
+export const NewOtocoRequestSchema = z.object({ ...Working, ...PendingPair, pendingQuantity: WireDecimal }).strict();
+export const NewOpoRequestSchema = z.object({ ...Working, ...SinglePending }).strict();
+export const NewOpocoRequestSchema = z.object({ ...Working, ...PendingPair }).strict();
+export type NewOtoRequest = z.infer<typeof NewOtoRequestSchema>;
+export type NewOtocoRequest = z.infer<typeof NewOtocoRequestSchema>;
+export type NewOpoRequest = z.infer<typeof NewOpoRequestSchema>;
+export type NewOpocoRequest = z.infer<typeof NewOpocoRequestSchema>;
 
 export const CancelReplaceRequestSchema = NewOrderRequestSchema.extend({
   cancelReplaceMode: z.enum(['STOP_ON_FAILURE', 'ALLOW_FAILURE']),
@@ -320,6 +379,7 @@ export class BinanceSpotClient {
         price: r.price,
         stopPrice: r.stopPrice,
         newClientOrderId: r.newClientOrderId,
+        selfTradePreventionMode: r.selfTradePreventionMode,
         newOrderRespType: 'FULL',
       },
       signed: true,
@@ -430,6 +490,39 @@ export class BinanceSpotClient {
     });
   }
 
+  /** POST /api/v3/orderList/oto with newOrderRespType FULL. Counts as 2 orders. */
+  async newOto(req: NewOtoRequest, hooks?: RequestHooks): Promise<OrderListResponse> {
+    return this.placeList('oto', this.parseRequest(NewOtoRequestSchema, req, 'POST /api/v3/orderList/oto'), 2, hooks);
+  }
+
+  /** POST /api/v3/orderList/otoco with newOrderRespType FULL. Counts as 3 orders. */
+  async newOtoco(req: NewOtocoRequest, hooks?: RequestHooks): Promise<OrderListResponse> {
+    return this.placeList('otoco', this.parseRequest(NewOtocoRequestSchema, req, 'POST /api/v3/orderList/otoco'), 3, hooks);
+  }
+
+  /** POST /api/v3/orderList/opo (BUY working, SELL pending) with newOrderRespType FULL. Counts as 2 orders. */
+  async newOpo(req: NewOpoRequest, hooks?: RequestHooks): Promise<OrderListResponse> {
+    return this.placeList('opo', this.parseRequest(NewOpoRequestSchema, req, 'POST /api/v3/orderList/opo'), 2, hooks);
+  }
+
+  /** POST /api/v3/orderList/opoco (BUY working, SELL pending pair) with newOrderRespType FULL. Counts as 3 orders. */
+  async newOpoco(req: NewOpocoRequest, hooks?: RequestHooks): Promise<OrderListResponse> {
+    return this.placeList('opoco', this.parseRequest(NewOpocoRequestSchema, req, 'POST /api/v3/orderList/opoco'), 3, hooks);
+  }
+
+  private placeList(kind: 'oto' | 'otoco' | 'opo' | 'opoco', params: Params, orders: number, hooks: RequestHooks | undefined): Promise<OrderListResponse> {
+    return this.call({
+      method: 'POST',
+      path: `/api/v3/orderList/${kind}`,
+      params: { ...params, newOrderRespType: 'FULL' },
+      signed: true,
+      weight: 1,
+      orders,
+      schema: OrderListResponseSchema,
+      hooks,
+    });
+  }
+
   /** GET /api/v3/orderList. An unknown list is -2013 "Order list does not exist." => 'not_found'. */
   async getOrderList(q: { orderListId?: number; origClientOrderId?: string }, hooks?: RequestHooks): Promise<OrderList> {
     if (q.orderListId === undefined && q.origClientOrderId === undefined) {
@@ -483,6 +576,7 @@ export class BinanceSpotClient {
         cancelOrigClientOrderId: r.cancelOrigClientOrderId,
         cancelOrderId: r.cancelOrderId,
         newClientOrderId: r.newClientOrderId,
+        selfTradePreventionMode: r.selfTradePreventionMode,
         newOrderRespType: 'FULL',
       },
       signed: true,
@@ -662,7 +756,11 @@ export class BinanceSpotClient {
         json = undefined;
       }
       const parsed = spec.schema.safeParse(json);
-      if (parsed.success) return parsed.data as z.infer<S>;
+      if (parsed.success) {
+        // A successful order request costs no weight since 2026-04-02 (rate-limit.ts).
+        this.budget.refundWeight(spec.weight - weightWhenSuccessful(endpoint, spec.weight, parsed.data), sentAt);
+        return parsed.data as z.infer<S>;
+      }
       // The request succeeded on the exchange but we cannot read what it did: for an order
       // that is exactly an unknown outcome.
       const msg = `unreadable ${status} response: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;

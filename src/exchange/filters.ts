@@ -16,6 +16,10 @@ export interface SymbolRules {
   quoteAssetPrecision: number;
   orderTypes: string[];
   ocoAllowed: boolean;
+  /** OTO and OTOCO order lists (absent from older exchangeInfo: false). */
+  otoAllowed: boolean;
+  /** OPO and OPOCO (since 2025-12; absent: false). */
+  opoAllowed: boolean;
   quoteOrderQtyMarketAllowed: boolean;
   filters: SymbolFilter[];
   /** Exchange-wide filters (EXCHANGE_MAX_NUM_ORDERS...), which apply to every symbol. */
@@ -41,6 +45,8 @@ export function symbolRules(info: ExchangeInfo, symbol: string): SymbolRules {
     quoteAssetPrecision: s.quoteAssetPrecision,
     orderTypes: [...s.orderTypes],
     ocoAllowed: s.ocoAllowed,
+    otoAllowed: s.otoAllowed ?? false,
+    opoAllowed: s.opoAllowed ?? false,
     quoteOrderQtyMarketAllowed: s.quoteOrderQtyMarketAllowed ?? false,
     filters: s.filters,
     exchangeFilters: info.exchangeFilters,

@@ -12,7 +12,16 @@
  * orders fill (faqs/order_count_decrement.md), so our own tally would hold back orders the venue
  * accepts. The count is the latest header plus our orders still in flight (reserved, not yet
  * answered), against the whole limit: a burst of 100 goes out at once (issue 12).
+ *
+ * Since 2026-04-02 a successful place, cancel, cancel-replace or order-list request costs no
+ * weight (CHANGELOG 2026-03-27; failed ones still cost the documented weight). We cannot know
+ * beforehand which it will be, so the documented weight is reserved and, when the answer is a
+ * success, given back (refundWeight): the budget then agrees with X-MBX-USED-WEIGHT-*.
+ *
+ * The limits themselves are exchangeInfo's `rateLimits` (setLimits); DEFAULT_RATE_LIMITS only
+ * stands in until the client has read them.
  */
+import { z } from 'zod';
 import type { RateLimit } from './schemas';
 
 const INTERVAL_MS: Record<RateLimit['interval'], number> = {
@@ -26,13 +35,48 @@ export type RequestKind = 'trade' | 'read';
 
 const INTERVAL_LETTER: Record<RateLimit['interval'], string> = { SECOND: 'S', MINUTE: 'M', HOUR: 'H', DAY: 'D' };
 
-/** Binance's published defaults, used until exchangeInfo tells us otherwise. */
+/** Binance's published values (RAW_REQUESTS raised to 300,000 on 2026-04-02), until exchangeInfo tells us. */
 export const DEFAULT_RATE_LIMITS: RateLimit[] = [
   { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 6000 },
   { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 100 },
   { rateLimitType: 'ORDERS', interval: 'DAY', intervalNum: 1, limit: 200000 },
-  { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 61000 },
+  { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 300000 },
 ];
+
+/**
+ * REST endpoints whose request weight is 0 when the request succeeds (CHANGELOG 2026-03-27,
+ * from 2026-04-02). "Failed requests are still charged the documented weight."
+ */
+export const WEIGHT_FREE_WHEN_SUCCESSFUL: ReadonlySet<string> = new Set([
+  'POST /api/v3/order',
+  'POST /api/v3/sor/order',
+  'DELETE /api/v3/order',
+  'DELETE /api/v3/openOrders',
+  'POST /api/v3/order/cancelReplace',
+  'POST /api/v3/order/oco',
+  'POST /api/v3/orderList/oco',
+  'POST /api/v3/orderList/oto',
+  'POST /api/v3/orderList/otoco',
+  'POST /api/v3/orderList/opo',
+  'POST /api/v3/orderList/opoco',
+  'DELETE /api/v3/orderList',
+]);
+export const AMEND_KEEP_PRIORITY = 'PUT /api/v3/order/amend/keepPriority';
+const AmendedStatus = z.object({ amendedOrder: z.object({ status: z.string() }) });
+
+/**
+ * The weight a successful request of `endpoint` really costs. An amend is free only "when the
+ * order expires because of the amendment" (CHANGELOG 2026-04-02); otherwise it costs its
+ * documented weight, as does every other endpoint.
+ */
+export function weightWhenSuccessful(endpoint: string, documented: number, result: unknown): number {
+  if (WEIGHT_FREE_WHEN_SUCCESSFUL.has(endpoint)) return 0;
+  if (endpoint === AMEND_KEEP_PRIORITY) {
+    const r = AmendedStatus.safeParse(result);
+    return r.success && r.data.amendedOrder.status === 'EXPIRED' ? 0 : documented;
+  }
+  return documented;
+}
 
 /** "1M", "10S", "1D": the suffix Binance uses in its usage headers. */
 export function headerSuffix(l: Pick<RateLimit, 'interval' | 'intervalNum'>): string {
@@ -247,6 +291,36 @@ export class RateBudget {
     this.delayedRequests++;
     this.waitedMs += delay;
     await this.sleep(delay);
+  }
+
+  /**
+   * Gives back `weight` reserved at `reservedAt` (exchange clock) for a request the exchange
+   * did not charge (a successful order request). The count never drops below what the latest
+   * X-MBX-USED-WEIGHT-* of the same window said: that figure is the exchange's own.
+   */
+  refundWeight(weight: number, reservedAt: number): void {
+    if (!(weight > 0)) return;
+    const now = this.now();
+    for (const c of this.counters) {
+      if (c.limit.rateLimitType !== 'REQUEST_WEIGHT') continue;
+      this.roll(c, now);
+      const len = intervalMs(c.limit);
+      const start = Math.floor(reservedAt / len) * len;
+      const edge = start + len - reservedAt <= Math.min(1000, len / 10);
+      if (c.windowStart === start) {
+        c.used = Math.max(0, c.used - weight);
+        if (edge) c.nextUsed = Math.max(0, c.nextUsed - weight);
+      } else if (c.windowStart === start + len && edge) {
+        // Reserved at the old window's end and pre-charged to this one (see inEdge).
+        c.used = Math.max(0, c.used - weight);
+      } else {
+        continue;
+      }
+      const name = `x-mbx-used-weight-${headerSuffix(c.limit).toLowerCase()}`;
+      const header = this.lastHeaders[name];
+      const sentAt = this.lastHeaderSentAt[name];
+      if (header !== undefined && sentAt !== undefined && Math.floor(sentAt / len) * len === c.windowStart) c.used = Math.max(c.used, header);
+    }
   }
 
   pauseUntil(t: number): void {

@@ -138,6 +138,7 @@ export const SymbolInfoSchema = z
     icebergAllowed: z.boolean().optional(),
     ocoAllowed: z.boolean(),
     otoAllowed: z.boolean().optional(),
+    opoAllowed: z.boolean().optional(),
     quoteOrderQtyMarketAllowed: z.boolean().optional(),
     allowTrailingStop: z.boolean().optional(),
     cancelReplaceAllowed: z.boolean().optional(),

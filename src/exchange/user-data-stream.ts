@@ -8,7 +8,14 @@
  *   - reconnecting with exponential backoff and jitter when the socket closes;
  *   - a heartbeat: a ping frame that must be answered, and a `session.subscriptions` request
  *     that must still list our subscription; a silent (expired) subscription is re-made and a
- *     dead (half-open) connection is torn down and reconnected.
+ *     dead (half-open) connection is torn down and reconnected;
+ *   - a handover on `serverShutdown` (WebSocket API, 2026-05; no fixed lead time since 2026-06):
+ *     a second connection is opened and subscribed while the old one still delivers, and only
+ *     then is the old one closed (gracefully, so frames it already sent still arrive). Every
+ *     event from the moment the new subscription is active reaches both connections, and events
+ *     from the old one keep being delivered until it closes, so nothing falls between them and
+ *     no 'gap' is emitted. The copies the overlap produces are dropped (same event, same text).
+ *     Only if the old connection dies before the new one is subscribed is that a 'gap'.
  */
 import { EventEmitter } from 'node:events';
 import { createHmac, createPrivateKey, sign as cryptoSign } from 'node:crypto';
@@ -87,6 +94,8 @@ const ResponseSchema = z.object({
   error: z.object({ code: z.number().int(), msg: z.string() }).optional(),
 });
 const EventFrameSchema = z.object({ subscriptionId: z.number().int().optional(), event: z.looseObject({ e: z.string() }) });
+/** web-socket-api.md "Connection events": the server is about to shut down this connection. */
+export const ServerShutdownEventSchema = z.object({ e: z.literal('serverShutdown'), E: z.number().int() });
 
 export interface GapInfo {
   /** Why events may have been missed. */
@@ -103,7 +112,13 @@ export interface UserDataStreamEvents {
   accountPosition: (e: AccountPosition) => void;
   /** Subscribed again after a loss: reconcile by REST now. */
   gap: (g: GapInfo) => void;
+  /**
+   * A subscription began without continuity with what came before (the first one, or one after
+   * a loss, which is followed by 'gap'). A seamless handover emits 'handover' instead.
+   */
   subscribed: (s: { subscriptionId: number; connection: number }) => void;
+  /** `serverShutdown` handled with no gap: the new connection is subscribed, the old one is being closed. */
+  handover: (h: { subscriptionId: number; connection: number; noticeAt: number; overlapStartedAt: number }) => void;
   /** Problems that the stream handles itself (reconnecting); for logs and metrics. */
   warning: (w: { msg: string; err?: unknown }) => void;
 }
@@ -124,6 +139,11 @@ export interface UserDataStreamOptions {
   /** Reconnect backoff: first delay, default 250 ms; cap, default 30000 ms. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /**
+   * After `serverShutdown`, how long the new connection's copies of events already delivered by
+   * the old one are still recognised once the old one has closed, default 5000 ms.
+   */
+  dedupeGraceMs?: number;
   logger?: Logger;
 }
 
@@ -131,7 +151,12 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  /** The connection the request went out on: only its loss fails the request. */
+  ws: WebSocket;
 }
+
+/** Most event texts kept for recognising the overlap's duplicates (a bound, not a window). */
+const DEDUPE_MAX_KEYS = 100_000;
 
 export class WsApiError extends Error {
   constructor(readonly status: number, readonly code: number | undefined, readonly msg: string) {
@@ -150,9 +175,20 @@ export function wsSignaturePayload(params: Record<string, string | number>): str
 
 export class UserDataStream {
   private readonly emitter = new EventEmitter();
-  private readonly opts: Required<Pick<UserDataStreamOptions, 'heartbeatMs' | 'responseTimeoutMs' | 'backoffInitialMs' | 'backoffMaxMs'>> & UserDataStreamOptions;
+  private readonly opts: Required<Pick<UserDataStreamOptions, 'heartbeatMs' | 'responseTimeoutMs' | 'backoffInitialMs' | 'backoffMaxMs' | 'dedupeGraceMs'>> & UserDataStreamOptions;
   private readonly signPayload: (payload: string) => string;
+  /** The connection whose subscription is ours (heartbeat, requests, 'subscribed'). */
   private ws: WebSocket | undefined;
+  /** After serverShutdown: the replacement being opened and subscribed. */
+  private successor: { ws: WebSocket; noticeAt: number; overlapStartedAt: number } | undefined;
+  /** After a handover: the old connection, still delivering until its close completes. */
+  private retiring: { ws: WebSocket; subscriptionId: number | undefined } | undefined;
+  /** Connections the server announced serverShutdown on. */
+  private readonly shuttingDown = new WeakSet<WebSocket>();
+  private successorRetry: NodeJS.Timeout | undefined;
+  private successorAttempt = 0;
+  /** Event texts seen since a handover began; undefined outside one (see onEvent). */
+  private dedupe: { seen: Set<string>; until: number | undefined } | undefined;
   private pending = new Map<string, Pending>();
   private nextId = 1;
   private subscriptionId: number | undefined;
@@ -165,10 +201,10 @@ export class UserDataStream {
   private everSubscribed = false;
   private pendingGap: GapInfo['reason'] | undefined;
   private firstSubscribed: { resolve: () => void; reject: (e: Error) => void } | undefined;
-  readonly stats = { reconnects: 0, gaps: 0, resubscribes: 0, events: 0 };
+  readonly stats = { reconnects: 0, gaps: 0, resubscribes: 0, events: 0, serverShutdowns: 0, handovers: 0, duplicates: 0 };
 
   constructor(opts: UserDataStreamOptions) {
-    this.opts = { heartbeatMs: 15_000, responseTimeoutMs: 10_000, backoffInitialMs: 250, backoffMaxMs: 30_000, ...opts };
+    this.opts = { heartbeatMs: 15_000, responseTimeoutMs: 10_000, backoffInitialMs: 250, backoffMaxMs: 30_000, dedupeGraceMs: 5_000, ...opts };
     if (opts.ed25519PrivateKeyPem !== undefined) {
       const key = createPrivateKey(opts.ed25519PrivateKeyPem);
       this.signPayload = (p) => cryptoSign(null, Buffer.from(p, 'utf8'), key).toString('base64');
@@ -208,51 +244,148 @@ export class UserDataStream {
   async close(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.successorRetry) clearTimeout(this.successorRetry);
     this.stopHeartbeat();
     this.failPending(new Error('stream closed'));
-    const ws = this.ws;
+    const sockets = [this.ws, this.successor?.ws, this.retiring?.ws];
     this.ws = undefined;
+    this.successor = undefined;
+    this.retiring = undefined;
+    this.dedupe = undefined;
     if (this.firstSubscribed) {
       this.firstSubscribed.reject(new Error('stream closed before subscribing'));
       this.firstSubscribed = undefined;
     }
-    if (ws && ws.readyState !== WebSocket.CLOSED) {
-      await new Promise<void>((resolve) => {
-        ws.once('close', () => resolve());
-        ws.terminate();
-      });
-    }
+    await Promise.all(
+      sockets.map(async (ws) => {
+        if (!ws || ws.readyState === WebSocket.CLOSED) return;
+        await new Promise<void>((resolve) => {
+          ws.once('close', () => resolve());
+          ws.terminate();
+        });
+      }),
+    );
   }
 
   // ---- connection lifecycle ----
 
   private connect(): void {
     if (this.stopped) return;
-    const ws = new WebSocket(this.opts.wsUrl, { handshakeTimeout: this.opts.responseTimeoutMs });
+    const ws = this.openSocket();
     this.ws = ws;
     ws.on('open', () => {
       this.connections++;
       this.lastAliveAt = Date.now();
-      this.subscribe(this.everSubscribed ? 'reconnected' : undefined).catch((err: unknown) => {
+      this.subscribe(ws, this.everSubscribed ? 'reconnected' : undefined).catch((err: unknown) => {
         this.warn('subscribe failed; reconnecting', err);
         ws.terminate();
       });
     });
+  }
+
+  /** A socket with the handlers every connection shares; what it is for is decided by the caller. */
+  private openSocket(): WebSocket {
+    const ws = new WebSocket(this.opts.wsUrl, { handshakeTimeout: this.opts.responseTimeoutMs });
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) this.onMessage(data.toString());
+      if (!isBinary) this.onMessage(ws, data.toString());
     });
     ws.on('pong', () => {
-      this.lastAliveAt = Date.now();
+      if (ws === this.ws) this.lastAliveAt = Date.now();
     });
     ws.on('error', (err) => this.warn('websocket error', err));
-    ws.on('close', () => {
-      if (this.ws !== ws) return;
-      this.ws = undefined;
-      this.subscriptionId = undefined;
-      this.stopHeartbeat();
-      this.failPending(new Error('connection closed'));
-      if (!this.stopped) this.scheduleReconnect();
+    ws.on('close', () => this.onClose(ws));
+    return ws;
+  }
+
+  private onClose(ws: WebSocket): void {
+    this.failPending(new Error('connection closed'), ws);
+    if (this.retiring?.ws === ws) {
+      // The handover is complete: the new connection's late copies are still recognised a while.
+      this.retiring = undefined;
+      if (this.dedupe) this.dedupe.until = Date.now() + this.opts.dedupeGraceMs;
+      return;
+    }
+    if (this.successor?.ws === ws) {
+      this.successor = undefined;
+      if (this.stopped) return;
+      if (this.ws) this.retrySuccessor();
+      else this.scheduleReconnect(); // both gone: an ordinary reconnect (pendingGap is set)
+      return;
+    }
+    if (this.ws !== ws) return;
+    this.ws = undefined;
+    this.subscriptionId = undefined;
+    this.stopHeartbeat();
+    if (this.stopped) return;
+    if (this.successor) {
+      // Closed before the replacement was subscribed: events in between may be lost. The
+      // replacement being set up takes over, and reports the gap once subscribed.
+      this.pendingGap = 'reconnected';
+      return;
+    }
+    this.scheduleReconnect();
+  }
+
+  // ---- serverShutdown: make a new connection before letting go of the old one ----
+
+  private beginHandover(from: WebSocket, noticeAt: number): void {
+    if (this.stopped || this.successor || this.ws !== from) return;
+    this.dedupe ??= { seen: new Set(), until: undefined };
+    this.dedupe.until = undefined;
+    const ws = this.openSocket();
+    this.successor = { ws, noticeAt, overlapStartedAt: Date.now() };
+    ws.on('open', () => {
+      this.connections++;
+      this.subscribeOn(ws).then(
+        (subscriptionId) => this.completeHandover(ws, subscriptionId),
+        (err: unknown) => {
+          this.warn('subscribing the replacement connection after serverShutdown failed; retrying', err);
+          ws.terminate();
+        },
+      );
     });
+  }
+
+  /** The replacement could not be made while the old connection still works: try again. */
+  private retrySuccessor(): void {
+    const from = this.ws;
+    if (!from || this.successorRetry) return;
+    const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffInitialMs * 2 ** this.successorAttempt++);
+    this.successorRetry = setTimeout(() => {
+      this.successorRetry = undefined;
+      if (this.ws === from && from.readyState === WebSocket.OPEN) this.beginHandover(from, Date.now());
+    }, delay);
+  }
+
+  private completeHandover(ws: WebSocket, subscriptionId: number): void {
+    const successor = this.successor;
+    if (this.stopped || successor?.ws !== ws) {
+      ws.terminate();
+      return;
+    }
+    this.successor = undefined;
+    this.successorAttempt = 0;
+    const old = this.ws;
+    if (old && old.readyState === WebSocket.OPEN) {
+      // Only now is the old connection let go. A graceful close: the frames it already sent are
+      // still read (and delivered) before its close frame; terminate only if that never comes.
+      this.retiring = { ws: old, subscriptionId: this.subscriptionId };
+      old.close(1000, 'handed over after serverShutdown');
+      setTimeout(() => old.terminate(), this.opts.responseTimeoutMs).unref();
+    } else if (this.dedupe) {
+      // The old connection is already gone: only copies already in flight can still repeat.
+      this.dedupe.until = Date.now() + this.opts.dedupeGraceMs;
+    }
+    const seamless = this.retiring?.ws === old && old !== undefined;
+    this.ws = ws;
+    // Not seamless: the old connection died first, and activate() reports the gap it left.
+    this.activate(subscriptionId, undefined, seamless);
+    if (seamless) {
+      this.stats.handovers++;
+      this.emitter.emit('handover', { subscriptionId, connection: this.connections, noticeAt: successor.noticeAt, overlapStartedAt: successor.overlapStartedAt });
+    }
+    // The replacement itself was announced for shutdown while being set up: hand over again.
+    if (this.shuttingDown.has(ws)) this.beginHandover(ws, Date.now());
   }
 
   private scheduleReconnect(): void {
@@ -263,16 +396,32 @@ export class UserDataStream {
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
-  private async subscribe(gapReason: GapInfo['reason'] | undefined): Promise<void> {
+  /** Subscribes on the primary connection `ws`. */
+  private async subscribe(ws: WebSocket, gapReason: GapInfo['reason'] | undefined): Promise<void> {
+    const subscriptionId = await this.subscribeOn(ws);
+    // Replaced meanwhile (a handover completed, or the connection was lost): not ours to activate.
+    if (this.ws !== ws) return;
+    this.activate(subscriptionId, gapReason);
+  }
+
+  private async subscribeOn(ws: WebSocket): Promise<number> {
     const params: Record<string, string | number> = { apiKey: this.opts.apiKey, timestamp: (this.opts.clock ?? Date.now)() };
     if (this.opts.recvWindow !== undefined) params.recvWindow = this.opts.recvWindow;
     const signature = this.signPayload(wsSignaturePayload(params));
-    const result = z.object({ subscriptionId: z.number().int() }).parse(await this.request('userDataStream.subscribe.signature', { ...params, signature }));
-    this.subscriptionId = result.subscriptionId;
+    const result = z.object({ subscriptionId: z.number().int() }).parse(await this.request('userDataStream.subscribe.signature', { ...params, signature }, ws));
+    return result.subscriptionId;
+  }
+
+  /**
+   * `subscriptionId` on the primary connection is active: heartbeat, and 'subscribed' and a gap
+   * if one is owed. `seamless`: a handover whose old connection still delivers, no 'subscribed'.
+   */
+  private activate(subscriptionId: number, gapReason: GapInfo['reason'] | undefined, seamless = false): void {
+    this.subscriptionId = subscriptionId;
     this.attempt = 0;
     const since = this.lastAliveAt;
     this.lastAliveAt = Date.now();
-    this.emitter.emit('subscribed', { subscriptionId: result.subscriptionId, connection: this.connections });
+    if (!seamless) this.emitter.emit('subscribed', { subscriptionId, connection: this.connections });
     this.startHeartbeat();
     const reason = gapReason ?? this.pendingGap;
     this.pendingGap = undefined;
@@ -287,8 +436,7 @@ export class UserDataStream {
     }
   }
 
-  private request(method: string, params?: Record<string, unknown>): Promise<unknown> {
-    const ws = this.ws;
+  private request(method: string, params?: Record<string, unknown>, ws: WebSocket | undefined = this.ws): Promise<unknown> {
     if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('not connected'));
     const id = `uds-${this.nextId++}`;
     return new Promise((resolve, reject) => {
@@ -296,17 +444,19 @@ export class UserDataStream {
         this.pending.delete(id);
         reject(new Error(`${method} timed out`));
       }, this.opts.responseTimeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve, reject, timer, ws });
       ws.send(JSON.stringify(params === undefined ? { id, method } : { id, method, params }));
     });
   }
 
-  private failPending(err: Error): void {
-    for (const p of this.pending.values()) {
+  /** Fails the requests sent on `ws` (all of them without it). */
+  private failPending(err: Error, ws?: WebSocket): void {
+    for (const [id, p] of this.pending) {
+      if (ws !== undefined && p.ws !== ws) continue;
       clearTimeout(p.timer);
+      this.pending.delete(id);
       p.reject(err);
     }
-    this.pending.clear();
   }
 
   // ---- heartbeat: dead connections and silent subscriptions ----
@@ -327,17 +477,26 @@ export class UserDataStream {
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
     const pingSentAt = Date.now();
     ws.ping();
+    let resubscribing = false;
     try {
-      const subs = z.array(z.object({ subscriptionId: z.number().int() })).parse(await this.request('session.subscriptions', {}));
+      const subs = z.array(z.object({ subscriptionId: z.number().int() })).parse(await this.request('session.subscriptions', {}, ws));
       if (this.ws !== ws) return;
       if (this.subscriptionId === undefined || !subs.some((s) => s.subscriptionId === this.subscriptionId)) {
         this.warn('subscription no longer active on a live connection; resubscribing');
         this.stats.resubscribes++;
         this.subscriptionId = undefined;
-        await this.subscribe('subscription_lost');
+        resubscribing = true;
+        await this.subscribe(ws, 'subscription_lost');
       }
     } catch (err) {
       if (this.ws !== ws) return;
+      if (resubscribing && err instanceof WsApiError) {
+        // The server answered and refused to subscribe again on this connection (e.g. -2042
+        // MAXIMUM_SUBSCRIPTION_IDS): a new connection can; waiting on this one never will.
+        this.warn(`resubscribe refused (${err.code ?? err.status} ${err.msg}); reconnecting`, err);
+        ws.terminate();
+        return;
+      }
       // No answer (or no pong) within the timeout: treat the connection as dead.
       if (this.lastAliveAt < pingSentAt) {
         this.warn('heartbeat unanswered; dropping the connection', err);
@@ -350,8 +509,8 @@ export class UserDataStream {
 
   // ---- frames ----
 
-  private onMessage(text: string): void {
-    this.lastAliveAt = Date.now();
+  private onMessage(ws: WebSocket, text: string): void {
+    if (ws === this.ws) this.lastAliveAt = Date.now();
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -361,7 +520,7 @@ export class UserDataStream {
     }
     const ev = EventFrameSchema.safeParse(json);
     if (ev.success) {
-      this.onEvent(ev.data.subscriptionId, ev.data.event);
+      this.onEvent(ws, ev.data.subscriptionId, ev.data.event);
       return;
     }
     const res = ResponseSchema.safeParse(json);
@@ -374,9 +533,29 @@ export class UserDataStream {
     else p.reject(new WsApiError(res.data.status, res.data.error?.code, res.data.error?.msg ?? 'unknown error'));
   }
 
-  private onEvent(subscriptionId: number | undefined, event: { e: string }): void {
-    if (subscriptionId !== undefined && this.subscriptionId !== undefined && subscriptionId !== this.subscriptionId) return;
+  private onEvent(ws: WebSocket, subscriptionId: number | undefined, event: { e: string }): void {
+    if (event.e === 'serverShutdown') {
+      // A connection event, not a subscription's: it carries no subscriptionId.
+      const notice = ServerShutdownEventSchema.safeParse(event);
+      this.shuttingDown.add(ws);
+      this.stats.serverShutdowns++;
+      this.warn(`serverShutdown received (E=${notice.success ? notice.data.E : '?'}); opening a replacement connection`);
+      this.beginHandover(ws, Date.now());
+      return;
+    }
+    // Which subscription this connection carries for us: the primary's, the retiring one's, or
+    // (a replacement whose subscribe answer is still being processed) not known yet.
+    let expected: number | undefined;
+    if (ws === this.ws) expected = this.subscriptionId;
+    else if (ws === this.retiring?.ws) expected = this.retiring.subscriptionId;
+    else if (ws !== this.successor?.ws) return; // a connection we have already let go of
+    if (subscriptionId !== undefined && expected !== undefined && subscriptionId !== expected) return;
+    if (this.isDuplicate(event)) {
+      this.stats.duplicates++;
+      return;
+    }
     this.stats.events++;
+    if (ws !== this.ws && event.e === 'eventStreamTerminated') return; // the old connection's end, expected
     switch (event.e) {
       case 'executionReport':
         return this.emitParsed('executionReport', ExecutionReportSchema, event);
@@ -388,14 +567,36 @@ export class UserDataStream {
         // The subscription ended; make a new one and tell the caller events may be missing.
         this.subscriptionId = undefined;
         this.pendingGap = 'stream_terminated';
-        this.subscribe('stream_terminated').catch((err: unknown) => {
+        this.subscribe(ws, 'stream_terminated').catch((err: unknown) => {
           this.warn('resubscribe after eventStreamTerminated failed; reconnecting', err);
-          this.ws?.terminate();
+          ws.terminate();
         });
         return;
       default:
         return;
     }
+  }
+
+  /**
+   * During and shortly after a handover the same event arrives on both connections. Binance
+   * fans one event out to every subscription, so the two frames carry the same event text;
+   * outside a handover nothing is kept or compared.
+   */
+  private isDuplicate(event: { e: string }): boolean {
+    const d = this.dedupe;
+    if (!d) return false;
+    if (d.until !== undefined && Date.now() > d.until) {
+      this.dedupe = undefined;
+      return false;
+    }
+    const key = JSON.stringify(event);
+    if (d.seen.has(key)) return true;
+    if (d.seen.size >= DEDUPE_MAX_KEYS) {
+      const oldest = d.seen.values().next();
+      if (!oldest.done) d.seen.delete(oldest.value);
+    }
+    d.seen.add(key);
+    return false;
   }
 
   private emitParsed<K extends 'executionReport' | 'listStatus' | 'accountPosition'>(name: K, schema: z.ZodType, event: unknown): void {

@@ -2,6 +2,12 @@
  * Request weight per IP and order counts per account, in fixed windows aligned to the interval
  * like Binance's. Exceeding a weight limit answers 429 with Retry-After; continuing to send
  * while limited earns a 418 ban.
+ *
+ * As on Binance since 2026-04-02 (CHANGELOG 2026-03-27 and 2026-04-02): a successful place,
+ * cancel, cancel-replace or order-list request costs weight 0; an amend (keep priority) only
+ * when the amendment made the order expire; failed requests cost the documented weight. The
+ * weight is charged at receipt, as before (an IP already over its limit still gets 429), and
+ * given back when the request succeeds (see freeWhenSuccessful).
  */
 import type { RateLimit } from '../exchange/schemas';
 import { ApiError } from './wire';
@@ -13,8 +19,33 @@ export const PAPER_RATE_LIMITS: RateLimit[] = [
   { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 6000 },
   { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 100 },
   { rateLimitType: 'ORDERS', interval: 'DAY', intervalNum: 1, limit: 200000 },
-  { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 61000 },
+  { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 300000 },
 ];
+
+/** `METHOD /path` of the routes a successful request of which costs no weight. */
+const FREE_WHEN_SUCCESSFUL = new Set([
+  'POST /api/v3/order',
+  'POST /api/v3/sor/order',
+  'DELETE /api/v3/order',
+  'DELETE /api/v3/openOrders',
+  'POST /api/v3/order/cancelReplace',
+  'POST /api/v3/order/oco',
+  'POST /api/v3/orderList/oco',
+  'POST /api/v3/orderList/oto',
+  'POST /api/v3/orderList/otoco',
+  'POST /api/v3/orderList/opo',
+  'POST /api/v3/orderList/opoco',
+  'DELETE /api/v3/orderList',
+]);
+
+/** Whether a successful request of `route` (`METHOD /path`) with response body `result` is free. */
+export function freeWhenSuccessful(route: string, result: unknown): boolean {
+  if (FREE_WHEN_SUCCESSFUL.has(route)) return true;
+  if (route !== 'PUT /api/v3/order/amend/keepPriority') return false;
+  // "the request weight only becomes 0 when the order expires because of the amendment"
+  const amended = typeof result === 'object' && result !== null ? (result as { amendedOrder?: { status?: unknown } }).amendedOrder : undefined;
+  return amended?.status === 'EXPIRED';
+}
 
 const lenOf = (l: RateLimit): number => INTERVAL_MS[l.interval] * l.intervalNum;
 const suffixOf = (l: RateLimit): string => `${l.intervalNum}${LETTER[l.interval]}`;
@@ -23,6 +54,12 @@ const intervalText = (l: RateLimit): string => `${l.intervalNum} ${l.interval}`;
 class Windowed {
   private readonly counts = new Map<string, { start: number; used: number }>();
   constructor(readonly limit: RateLimit) {}
+  /** Takes `amount` back from the window that `at` fell in, if that window is still the current one. */
+  refund(key: string, amount: number, at: number): void {
+    const len = lenOf(this.limit);
+    const c = this.counts.get(key);
+    if (c && c.start === Math.floor(at / len) * len) c.used = Math.max(0, c.used - amount);
+  }
   current(key: string, now: number): { start: number; used: number } {
     const len = lenOf(this.limit);
     const start = Math.floor(now / len) * len;
@@ -112,6 +149,11 @@ export class Limiter {
     for (const w of this.orders) w.current(account, now).used += n;
   }
 
+  /** A request charged `weight` at `chargedAt` turned out free (see freeWhenSuccessful). RAW_REQUESTS still counts it. */
+  refundWeight(ip: string, weight: number, chargedAt: number): void {
+    for (const w of this.weight) w.refund(ip, weight, chargedAt);
+  }
+
   weightHeaders(ip: string, now: number): Record<string, string> {
     const h: Record<string, string> = {};
     for (const w of this.weight) h[`X-MBX-USED-WEIGHT-${suffixOf(w.limit)}`] = String(w.current(ip, now).used);
@@ -122,6 +164,11 @@ export class Limiter {
     const h: Record<string, string> = {};
     for (const w of this.orders) h[`X-MBX-ORDER-COUNT-${suffixOf(w.limit)}`] = String(w.current(account, now).used);
     return h;
+  }
+
+  /** The IP's weight (and raw request) windows with their counts: the WebSocket API's `rateLimits`. */
+  weightCounts(ip: string, now: number): Array<RateLimit & { count: number }> {
+    return [...this.weight, ...this.raw].map((w) => ({ ...w.limit, count: w.current(ip, now).used }));
   }
 
   orderCounts(account: string, now: number): Array<RateLimit & { count: number }> {

@@ -12,10 +12,11 @@ import { dec } from '../shared/decimal';
 import { checkRecvWindowAtMatching, checkTimestamp, verifySignature } from './auth';
 import type { Engine } from './engine';
 import { FaultInputSchema, FillInputSchema, type Fault, type FaultInjector } from './faults';
-import type { Limiter } from './limits';
+import { freeWhenSuccessful, type Limiter } from './limits';
 import { Params } from './params';
 import { buildRoutes, type Ctx, type Route } from './routes';
 import { ApiError, MSG } from './wire';
+import { wsControlsOf } from './ws-api';
 
 const JSON_TYPE = 'application/json;charset=UTF-8';
 const MAX_BODY = 64 * 1024;
@@ -68,6 +69,8 @@ interface Ready {
   ctx: Ctx;
   headers: Record<string, string>;
   micros: boolean;
+  /** The weight charged at receipt, to whom and when: a successful order request gets it back. */
+  charged: { ip: string; weight: number; at: number };
 }
 
 /** The first fault of a kind, typed. */
@@ -93,6 +96,8 @@ function landingOutcome(o: Outcome): { executed: boolean; status: number; code?:
 export class PaperHttp {
   readonly server: Server;
   private readonly routes: Map<string, Route> = buildRoutes();
+  /** `METHOD /path` of each route, for the weight rules that name endpoints (limits.ts). */
+  private readonly routeKeys = new Map<Route, string>([...this.routes].map(([key, route]) => [route, key]));
   private readonly sockets = new Set<Socket>();
   /** Requests served per `METHOD /path`, for measuring what a workflow costs the exchange. */
   readonly requestCounts = new Map<string, number>();
@@ -203,7 +208,8 @@ export class PaperHttp {
       } catch (e) {
         parseError = e;
       }
-      this.d.limiter.chargeWeight(ip, params ? safeWeight(route, params) : 1, now);
+      const weight = params ? safeWeight(route, params) : 1;
+      this.d.limiter.chargeWeight(ip, weight, now);
       Object.assign(headers, this.d.limiter.weightHeaders(ip, now));
       const pre = faults.find((f) => (f.kind === 'http5xx' || f.kind === 'timeout1007' || f.kind === 'dropConnection') && !f.afterPlaced);
       if (pre) return this.faultReply(pre, headers);
@@ -227,7 +233,7 @@ export class PaperHttp {
         ctx.account = account;
         if (route.orders) this.d.limiter.chargeOrders(account.apiKey, route.orders, now);
       }
-      return { kind: 'ready', ctx, headers, micros };
+      return { kind: 'ready', ctx, headers, micros, charged: { ip, weight, at: now } };
     } catch (e) {
       return this.errorReply(e, headers, ip, now, faults);
     }
@@ -244,6 +250,10 @@ export class PaperHttp {
       }
       ctx.now = now;
       const result = route.handler(ctx);
+      if (freeWhenSuccessful(this.routeKeys.get(route) ?? '', result)) {
+        this.d.limiter.refundWeight(r.charged.ip, r.charged.weight, r.charged.at);
+        Object.assign(headers, this.d.limiter.weightHeaders(r.charged.ip, now));
+      }
       if (route.orders && ctx.account) Object.assign(headers, this.d.limiter.orderHeaders(ctx.account.apiKey, now));
       reply = { status: 200, body: JSON.stringify(r.micros ? inMicroseconds(result) : result), headers };
     } catch (e) {
@@ -299,6 +309,8 @@ export class PaperHttp {
    *   POST   /admin/price    {symbol, price}
    *   POST   /admin/fill     a FillInput (faults.ts) -> {symbol, orderId, clientOrderId, tradeId, price, qty, executedQty, status}
    *   GET    /admin/state    prices, open orders, counts, balances, faults, rate-limit stats
+   *   POST   /admin/ws/server-shutdown  {closeAfterMs?} -> {connections}   (serverShutdown on every
+   *          open WebSocket API connection, closed closeAfterMs later; see WsControls)
    */
   private admin(method: string, path: string, rawBody: string): Reply {
     const ok = (v: unknown): Reply => ({ status: 200, body: JSON.stringify(v), headers: {} });
@@ -343,6 +355,13 @@ export class PaperHttp {
       } catch (e) {
         return bad(e instanceof Error ? e.message : String(e));
       }
+    }
+    if (path === '/admin/ws/server-shutdown' && method === 'POST') {
+      const parsed = z.object({ closeAfterMs: z.number().int().min(0).max(600_000).optional() }).strict().safeParse(body ?? {});
+      if (!parsed.success) return bad(parsed.error.message);
+      const ws = wsControlsOf(this.server);
+      if (!ws) return bad('no WebSocket API on this server');
+      return ok(ws.serverShutdown(parsed.data.closeAfterMs === undefined ? {} : { closeAfterMs: parsed.data.closeAfterMs }));
     }
     if (path === '/admin/state' && method === 'GET') return ok(this.d.state());
     return { status: 404, body: JSON.stringify({ error: `no admin route ${method} ${path}` }), headers: {} };

@@ -3,7 +3,8 @@
  * `userDataStream.subscribe.signature`, `userDataStream.unsubscribe`, `session.subscriptions`,
  * `ping` and `time`. Events are sent as {subscriptionId, event} text frames in Binance's format.
  * Test controls can drop connections, expire subscriptions silently or freeze a connection
- * (no events, no pongs), which are the failures a stream client must detect.
+ * (no events, no pongs), which are the failures a stream client must detect, and announce a
+ * server shutdown (`serverShutdown`, then the connection closes after a while).
  */
 import { createHmac, createPublicKey, timingSafeEqual, verify } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
@@ -14,9 +15,10 @@ import type { Account, Engine, ExecutionEvent, InternalOrder, OrderList } from '
 import { isOpen } from './engine';
 import type { Limiter } from './limits';
 import { fmt8 } from './market';
+import { DEFAULT_STP_MODE, preventionReportFields } from './self-trade-prevention';
 import { ZERO } from '../shared/decimal';
 import { checkTimestamp } from './auth';
-import { ApiError, MSG } from './wire';
+import { ApiError, CODE, MSG } from './wire';
 import type { FaultInjector } from './faults';
 
 export const WS_API_PATH = '/ws-api/v3';
@@ -29,7 +31,12 @@ interface Session {
   nextSubId: number;
   frozen: boolean;
   alive: boolean;
+  /** serverShutdown was sent: the connection keeps serving until it is closed. */
+  shuttingDown: boolean;
 }
+
+/** How long a connection lives after its serverShutdown unless told otherwise. */
+export const DEFAULT_SHUTDOWN_CLOSE_MS = 3000;
 
 export interface WsControls {
   /** Terminates every WebSocket connection (clients see a close). */
@@ -38,8 +45,28 @@ export interface WsControls {
   expireSubscriptions(): void;
   /** Frozen connections neither deliver events nor answer requests or pings (a half-open socket). */
   freeze(frozen: boolean): void;
+  /**
+   * Sends the `serverShutdown` connection event on every open connection (not yet shutting
+   * down), keeps serving them (requests, events) and closes them `closeAfterMs` later (default
+   * DEFAULT_SHUTDOWN_CLOSE_MS). Binance gives no fixed lead time (CHANGELOG 2026-06-09). New
+   * connections are accepted meanwhile: the announcement is about these connections' server.
+   * Returns how many connections were told.
+   */
+  serverShutdown(opts?: { closeAfterMs?: number }): { connections: number };
+  /**
+   * Subscription ids a connection may hand out (undefined: no limit, the default); past it a
+   * subscribe answers -2042 "Maximum subscription ID reached for this connection." and only a
+   * new connection can subscribe. Binance does not publish its limit.
+   */
+  limitSubscriptionIds(max: number | undefined): void;
   /** Open connections and active subscriptions. */
   stats(): { connections: number; subscriptions: number };
+}
+
+/** attachWsApi is handed the bare http.Server; the admin route finds its controls through it. */
+const controlsByServer = new WeakMap<Server, WsControls>();
+export function wsControlsOf(server: Server): WsControls | undefined {
+  return controlsByServer.get(server);
 }
 
 function wsPayload(params: Record<string, unknown>): string {
@@ -114,8 +141,10 @@ export function executionReportJson(ev: ExecutionEvent, executionId: number = ev
     Y: t ? fmt8(t.quoteQty) : '0.00000000',
     Q: fmt8(o.origQuoteOrderQty),
     ...(o.isWorking ? { W: o.workingTime } : {}),
-    V: 'NONE',
+    V: o.selfTradePreventionMode ?? DEFAULT_STP_MODE,
     ...(o.status === 'EXPIRED' && o.expiryReason !== undefined ? { eR: o.expiryReason } : {}),
+    // Self-trade prevention: the prevented match (v, A, B, U, Cs, pl, pL, pY; user-data-stream.md).
+    ...preventionReportFields(o, ev.prevention),
   };
 }
 
@@ -147,6 +176,7 @@ export function attachWsApi(
   const wss = new WebSocketServer({ noServer: true, autoPong: false });
   const sessions = new Set<Session>();
   let frozen = false;
+  let maxSubscriptionIds: number | undefined;
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -162,7 +192,7 @@ export function attachWsApi(
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const s: Session = { ws, ip: req.socket.remoteAddress ?? 'unknown', subs: new Map(), nextSubId: 0, frozen, alive: true };
+      const s: Session = { ws, ip: req.socket.remoteAddress ?? 'unknown', subs: new Map(), nextSubId: 0, frozen, alive: true, shuttingDown: false };
       sessions.add(s);
       ws.on('ping', (data: Buffer) => {
         if (!s.frozen) ws.pong(data);
@@ -194,7 +224,8 @@ export function attachWsApi(
   pinger.unref();
 
   function reply(s: Session, id: unknown, status: number, body: { result: unknown } | { error: { code: number; msg: string } }): void {
-    const rateLimits = [{ rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 6000, count: 0 }];
+    // As on Binance: the connection's IP's current usage of each weight limit (web-socket-api.md).
+    const rateLimits = limiter.weightCounts(s.ip, now()).filter((l) => l.rateLimitType === 'REQUEST_WEIGHT');
     s.ws.send(JSON.stringify({ id, status, ...body, rateLimits }));
   }
 
@@ -231,6 +262,7 @@ export function attachWsApi(
           verifyWs(acct, params);
           checkTimestamp(params.timestamp === undefined ? undefined : String(params.timestamp), params.recvWindow === undefined ? undefined : String(params.recvWindow), now());
           if ([...s.subs.values()].includes(apiKey)) throw new ApiError(400, -2035, 'User Data Stream subscription already active.');
+          if (maxSubscriptionIds !== undefined && s.nextSubId >= maxSubscriptionIds) throw new ApiError(400, CODE.maximumSubscriptionIds, MSG.maximumSubscriptionIds);
           const subscriptionId = s.nextSubId++;
           s.subs.set(subscriptionId, apiKey);
           return reply(s, id, 200, { result: { subscriptionId } });
@@ -299,7 +331,34 @@ export function attachWsApi(
     }
   });
 
-  return {
+  const shutdownTimers = new Set<NodeJS.Timeout>();
+  function serverShutdown(opts: { closeAfterMs?: number } = {}): { connections: number } {
+    const closeAfterMs = opts.closeAfterMs ?? DEFAULT_SHUTDOWN_CLOSE_MS;
+    let told = 0;
+    for (const s of sessions) {
+      if (s.shuttingDown || s.frozen) continue;
+      s.shuttingDown = true;
+      told++;
+      // A connection event: no subscriptionId (web-socket-api.md "Connection events").
+      s.ws.send(JSON.stringify({ event: { e: 'serverShutdown', E: now() } }));
+      const timer = setTimeout(() => {
+        shutdownTimers.delete(timer);
+        // 1001 "going away"; frames already queued go out before the close frame.
+        s.ws.close(1001, 'server shutdown');
+        const hard = setTimeout(() => s.ws.terminate(), 1000);
+        hard.unref();
+      }, closeAfterMs);
+      timer.unref();
+      shutdownTimers.add(timer);
+    }
+    return { connections: told };
+  }
+
+  const controls: WsControls & { close(): void } = {
+    serverShutdown,
+    limitSubscriptionIds: (max) => {
+      maxSubscriptionIds = max;
+    },
     dropConnections: () => {
       for (const s of sessions) s.ws.terminate();
     },
@@ -313,8 +372,12 @@ export function attachWsApi(
     stats: () => ({ connections: sessions.size, subscriptions: [...sessions].reduce((a, s) => a + s.subs.size, 0) }),
     close: () => {
       clearInterval(pinger);
+      for (const t of shutdownTimers) clearTimeout(t);
+      shutdownTimers.clear();
       for (const s of sessions) s.ws.terminate();
       wss.close();
     },
   };
+  controlsByServer.set(server, controls);
+  return controls;
 }

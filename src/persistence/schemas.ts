@@ -8,6 +8,7 @@
  * was given, so "1.50" would otherwise not equal "1.5").
  */
 import { z } from 'zod';
+import { ExchangeSymbolSchema } from '../shared/symbol';
 import { DecimalInput, dec, toWire } from '../shared/decimal';
 import { DecisionId } from '../shared/decision';
 import {
@@ -50,7 +51,8 @@ export const OrderListId = z
   .union([z.literal(-1), z.literal('-1'), ExchangeId])
   .transform((v) => (v === -1 || v === '-1' ? null : v));
 
-export const SymbolCode = z.string().regex(/^[A-Z0-9-_.]{1,20}$/, 'must be an exchange symbol such as BTCUSDT');
+/** As exchangeInfo lists it; UTF-8 symbols since 2025-12 (src/shared/symbol.ts). */
+export const SymbolCode = ExchangeSymbolSchema;
 export const AssetCode = z.string().regex(/^[A-Za-z0-9]{1,20}$/, 'must be an asset code such as BTC');
 export const SideSchema = z.enum(['BUY', 'SELL']);
 

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { dec, DecimalInput, PositiveDecimalInput } from './decimal';
 import { ORDER_TYPES, Signal } from './decision-types';
+import { ExchangeSymbolSchema } from './symbol';
 
 // The pure part lives in decision-types.ts (workflow code imports that, never zod); re-exported
 // here so that every other importer keeps importing from decision.ts.
@@ -24,9 +25,8 @@ export const RiskDecisionSchema = z
   .object({
     decision_id: DecisionId,
     timestamp: z.number().int().nonnegative().max(8.64e15),
-    symbol: z
-      .string()
-      .regex(/^[A-Z0-9-_.]{1,20}$/, 'must be an exchange symbol such as BTCUSDT (upper case, at most 20 characters)'),
+    // As exchangeInfo lists it; UTF-8 symbols since 2025-12 (src/shared/symbol.ts).
+    symbol: ExchangeSymbolSchema,
     decision: z.enum(['approve', 'modify', 'reject']),
     original_signal: z.union([z.literal(0), z.literal(1), z.literal(2)]),
     approved_size: DecimalInput,

@@ -1,4 +1,5 @@
-import { dec } from '../../src/shared/decimal';
+import { dec, floorToStep } from '../../src/shared/decimal';
+import { bookTop, depth, qtyWithin } from './book-helpers';
 import { cid, expectBinanceError, harness, type Harness } from './helpers';
 
 describe('BinanceSpotClient against the paper exchange (core)', () => {
@@ -54,12 +55,15 @@ describe('BinanceSpotClient against the paper exchange (core)', () => {
 
   test('MARKET buy fills immediately with fills[], moves balances, charges 0.1% in the received asset', async () => {
     const before = h.ex.balances();
+    // A small BUY fills at the best ask, a few ticks above the price set (the book has a spread).
+    const { askPrice } = await bookTop(h.ex.url, 'BTCUSDT');
+    expect(dec(askPrice).gt('50000') && dec(askPrice).lte('50000.03')).toBe(true);
     const id = cid();
     const r = await h.client.newOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.01', newClientOrderId: id });
     expect(r).toMatchObject({ symbol: 'BTCUSDT', clientOrderId: id, status: 'FILLED', type: 'MARKET', side: 'BUY', executedQty: '0.01000000' });
-    expect(r.fills).toEqual([{ price: '50000.00000000', qty: '0.01000000', commission: '0.00001000', commissionAsset: 'BTC', tradeId: expect.any(Number) }]);
+    expect(r.fills).toEqual([{ price: askPrice, qty: '0.01000000', commission: '0.00001000', commissionAsset: 'BTC', tradeId: expect.any(Number) }]);
     const after = h.ex.balances();
-    expect(dec(after.USDT!.free).minus(before.USDT!.free).toString()).toBe('-500');
+    expect(dec(after.USDT!.free).minus(before.USDT!.free).toString()).toBe(dec(askPrice).mul('0.01').neg().toString());
     expect(dec(after.BTC!.free).minus(before.BTC!.free).toString()).toBe('0.00999');
   });
 
@@ -75,10 +79,12 @@ describe('BinanceSpotClient against the paper exchange (core)', () => {
   });
 
   test('MARKET buy by quoteOrderQty spends at most that much quote', async () => {
+    const { askPrice } = await bookTop(h.ex.url, 'BTCUSDT');
     const r = await h.client.newOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quoteOrderQty: '100', newClientOrderId: cid() });
     expect(r.status).toBe('FILLED');
     expect(dec(r.cummulativeQuoteQty).lte(100)).toBe(true);
-    expect(r.executedQty).toBe('0.00200000');
+    // 100 USDT at the best ask, floored to the lot step.
+    expect(r.executedQty).toBe(floorToStep(dec(100).div(askPrice), '0.00001').toFixed(8));
   });
 
   test('LIMIT GTC rests, partially fills at the touch, fills when the price crosses; getOrder by id and clientOrderId', async () => {
@@ -107,12 +113,17 @@ describe('BinanceSpotClient against the paper exchange (core)', () => {
   });
 
   test('LIMIT IOC fills what it can and expires the rest; FOK that cannot fill fully expires with no fills', async () => {
+    // IOC takes exactly what the book offers up to its price.
+    const offered = qtyWithin((await depth(h.ex.url, 'BTCUSDT')).asks, 'asks', '50005.00');
+    expect(offered.gt(0) && offered.lt('1.5')).toBe(true);
     const ioc = await h.client.newOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', timeInForce: 'IOC', quantity: '1.5', price: '50005.00', newClientOrderId: cid() });
     expect(ioc.status).toBe('EXPIRED');
     expect(dec(ioc.executedQty).gt(0)).toBe(true);
-    expect(ioc.executedQty).toBe('1.25000000');
+    expect(ioc.executedQty).toBe(offered.toFixed(8));
     const fok = await h.client.newOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', timeInForce: 'FOK', quantity: '0.6', price: '50000.00', newClientOrderId: cid() });
     expect(fok).toMatchObject({ status: 'EXPIRED', executedQty: '0.00000000', fills: [] });
+    // What the IOC took stays taken until the next price step draws the book afresh.
+    h.ex.setPrice('BTCUSDT', '50000.00');
     const fokOk = await h.client.newOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', timeInForce: 'FOK', quantity: '0.1', price: '50005.00', newClientOrderId: cid() });
     expect(fokOk.status).toBe('FILLED');
   });
@@ -164,7 +175,8 @@ describe('BinanceSpotClient against the paper exchange (core)', () => {
     expect(a.commissionRates.taker).toBe('0.00100000');
     await h.client.newOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.001', newClientOrderId: cid() });
     const u = h.client.usage();
-    expect(u.usedWeight1m).toBeGreaterThanOrEqual(22);
+    // time 1 + account 20; the successful order costs no weight since 2026-04-02.
+    expect(u.usedWeight1m).toBeGreaterThanOrEqual(21);
     expect(u.orderCount10s).toBe(1);
     expect(u.orderCount1d).toBe(1);
   });

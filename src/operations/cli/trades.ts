@@ -1,4 +1,5 @@
 /** Trade commands against Temporal: list, show, cancel, amend, close, set-timeout. */
+import { isExchangeSymbol } from '../../shared/symbol';
 import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError, type TypedSearchAttributes } from '@temporalio/common';
 import {
@@ -18,7 +19,6 @@ import { CliError, describeError, EXIT, usageError } from './errors';
 import { renderTradeList, renderTradeState, type WorkflowSummary } from './format';
 
 
-const SYMBOL = /^[A-Z0-9._-]{1,20}$/;
 /** How long a query or an update may wait for a worker before we say none answers. */
 const WORKER_WAIT_MS = 30_000;
 
@@ -57,7 +57,7 @@ export function visibilityQuery(f: ListFilters): string {
   if (!f.all) parts.push(`ExecutionStatus = 'Running'`);
   if (f.symbol !== undefined) {
     const s = f.symbol.toUpperCase();
-    if (!SYMBOL.test(s)) throw usageError(`--symbol must be an exchange symbol such as BTCUSDT, got ${JSON.stringify(f.symbol)}`);
+    if (!isExchangeSymbol(s)) throw usageError(`--symbol must be an exchange symbol such as BTCUSDT, got ${JSON.stringify(f.symbol)}`);
     parts.push(`${SA.symbol.name} = '${s}'`);
   }
   if (f.side !== undefined) {
