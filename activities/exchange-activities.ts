@@ -25,6 +25,7 @@ import type { Pool } from 'pg';
 import type { BinanceSpotClient, Order, OrderResponse, RequestHooks } from '../src/exchange';
 import { amendedOrderAsOrder, type OrderListResponse } from '../src/exchange/schemas';
 import { BinanceError, isBinanceError } from '../src/exchange/errors';
+import type { SelfTradePreventionMode } from '../src/exchange/client';
 import { prepareOrder as applyFilters, symbolRules } from '../src/exchange/filters';
 import type { AlertSink } from '../src/alerts/alerts';
 import type { Logger } from '../src/logging';
@@ -43,6 +44,8 @@ import type {
   OrderIntent,
   OrderSnapshot,
   PlaceOrderListResult,
+  PlaceProtectedEntryResult,
+  ProtectedEntryIntent,
   PlaceOrderResult,
   ReplaceOrderResult,
 } from '../src/shared/trade';
@@ -68,6 +71,11 @@ export interface ExchangeActivityDeps {
   alerts?: AlertSink;
   /** The worker's order update router: told of each order before it is sent, so its first events are pushed. */
   orderUpdates?: Pick<PushCoverageSource, 'watchSent' | 'sendFinished'>;
+  /**
+   * selfTradePreventionMode sent with every new order and order list (EXCHANGE_STP_MODE);
+   * undefined leaves it to the symbol's defaultSelfTradePreventionMode.
+   */
+  selfTradePreventionMode?: SelfTradePreventionMode;
 }
 
 export interface PrepareOrderRequest {
@@ -86,6 +94,11 @@ export interface PreparedOrder {
   notional: string;
   baseAsset: string;
   quoteAsset: string;
+  /**
+   * Which order lists the symbol takes, from exchangeInfo (ocoAllowed, otoAllowed, opoAllowed).
+   * Absent in histories recorded before they were reported: read as none allowed.
+   */
+  lists?: { oco: boolean; oto: boolean; opo: boolean };
 }
 
 export interface OrderRef {
@@ -211,6 +224,8 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
   const maxSendDelay = deps.maxSendDelayMs ?? 15_000;
   checkActivityTimeouts({ recvWindowMs: deps.recvWindowMs, settleMarginMs: settleMargin, maxSendDelayMs: maxSendDelay, requestTimeoutMs: deps.requestTimeoutMs ?? 10_000 });
   const sendLog = deps.sendLog ?? (deps.pool ? createPgSendLog(deps.pool) : createMemorySendLog());
+  const stpMode = (): { selfTradePreventionMode?: SelfTradePreventionMode } =>
+    deps.selfTradePreventionMode ? { selfTradePreventionMode: deps.selfTradePreventionMode } : {};
 
   /** Looks an order up by client order id; `undefined` only on Binance's -2013. */
   async function lookup(ref: OrderRef): Promise<OrderSnapshot | undefined> {
@@ -353,6 +368,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
               stopPrice: intent.stopPrice,
               timeInForce: intent.timeInForce,
               newClientOrderId: intent.clientOrderId,
+              ...stpMode(),
             }, hooks),
           (r) => ({ status: r.status, executedQty: r.executedQty }),
         );
@@ -393,8 +409,71 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         belowPrice: oco.below.price,
         belowStopPrice: oco.below.stopPrice,
         belowTimeInForce: oco.below.type === 'LIMIT_MAKER' ? undefined : 'GTC',
+        ...stpMode(),
       }, hooks));
       return { orderListId: resp.orderListId, ...legsOf(resp, oco), adopted: false };
+    });
+  }
+
+  /**
+   * Places an entry and its protective OCO as one OTOCO/OPOCO list, exactly once: the same
+   * settle-before-resend rule as an OCO, keyed by the list's client id.
+   */
+  function placeProtectedEntryOnce(entry: ProtectedEntryIntent): Promise<PlaceProtectedEntryResult> {
+    const legs = [entry.working, entry.above, entry.below];
+    const findList = async (): Promise<PlaceProtectedEntryResult | undefined> => {
+      try {
+        const list = await exchange.getOrderList({ origClientOrderId: entry.listClientOrderId });
+        const [working, above, below] = await Promise.all(legs.map((l) => lookup(l)));
+        if (!working || !above || !below) throw ApplicationFailure.retryable(`order list ${entry.listClientOrderId} exists but an order is not visible yet`, 'OrderNotFound');
+        return { orderListId: list.orderListId, working, above, below, adopted: true };
+      } catch (err) {
+        if (isBinanceError(err, 'not_found')) return undefined;
+        throw readFailure(err);
+      }
+    };
+    const pendingTif = (o: OrderIntent): 'GTC' | undefined => (o.type === 'LIMIT_MAKER' ? undefined : 'GTC');
+    return submitOnce<PlaceProtectedEntryResult>(entry.listClientOrderId, { listClientOrderId: entry.listClientOrderId }, findList, async (hooks) => {
+      const common = {
+        symbol: entry.symbol,
+        listClientOrderId: entry.listClientOrderId,
+        workingType: entry.working.type as 'LIMIT' | 'LIMIT_MAKER',
+        workingSide: entry.working.side,
+        workingClientOrderId: entry.working.clientOrderId,
+        workingPrice: entry.working.price ?? '',
+        workingQuantity: entry.working.quantity,
+        workingTimeInForce: entry.working.type === 'LIMIT' ? (entry.working.timeInForce ?? 'GTC') : undefined,
+        pendingSide: entry.above.side,
+        pendingAboveType: entry.above.type as 'LIMIT_MAKER' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT_LIMIT',
+        pendingAboveClientOrderId: entry.above.clientOrderId,
+        pendingAbovePrice: entry.above.price,
+        pendingAboveStopPrice: entry.above.stopPrice,
+        pendingAboveTimeInForce: pendingTif(entry.above),
+        pendingBelowType: entry.below.type as 'LIMIT_MAKER' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT_LIMIT',
+        pendingBelowClientOrderId: entry.below.clientOrderId,
+        pendingBelowPrice: entry.below.price,
+        pendingBelowStopPrice: entry.below.stopPrice,
+        pendingBelowTimeInForce: pendingTif(entry.below),
+        ...stpMode(),
+      };
+      const resp = await watchingSend(legs, () =>
+        entry.pays ? exchange.newOpoco(common, hooks) : exchange.newOtoco({ ...common, pendingQuantity: entry.pendingQuantity ?? entry.working.quantity }, hooks),
+      );
+      const report = (o: OrderIntent) => {
+        const r = resp.orderReports.find((x) => x.clientOrderId === o.clientOrderId);
+        if (!r) throw ApplicationFailure.retryable(`order list response has no report for ${o.clientOrderId}`, 'ExchangeUnknownOutcome');
+        return { ...r, fills: r.fills ?? [] };
+      };
+      const workingReport = report(entry.working);
+      const fills = responseFills(workingReport, entry.working.clientOrderId);
+      return {
+        orderListId: resp.orderListId,
+        working: fromResponse(workingReport),
+        above: fromResponse(report(entry.above)),
+        below: fromResponse(report(entry.below)),
+        adopted: false,
+        ...(fills ? { fills } : {}),
+      };
     });
   }
 
@@ -431,6 +510,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         newClientOrderId: r.clientOrderId,
         cancelOrigClientOrderId: args.old.clientOrderId,
         cancelReplaceMode: 'STOP_ON_FAILURE',
+        ...stpMode(),
       }, {
         beforeSend: () => attempt.assertCurrent(r.clientOrderId),
         onSent: (sent) => {
@@ -500,6 +580,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         notional: result.notional,
         baseAsset: rules.baseAsset,
         quoteAsset: rules.quoteAsset,
+        lists: { oco: rules.ocoAllowed, oto: rules.otoAllowed, opo: rules.opoAllowed },
       };
     },
 
@@ -549,6 +630,9 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
      * keyed by the list's client id.
      */
     placeOrderList: (oco: OcoIntent): Promise<PlaceOrderListResult> => placeOrderListOnce(oco),
+
+    /** Places an entry with its protective OCO as one OTOCO/OPOCO list (see placeProtectedEntryOnce). */
+    placeProtectedEntry: (entry: ProtectedEntryIntent): Promise<PlaceProtectedEntryResult> => placeProtectedEntryOnce(entry),
 
     /** Cancels an order list (both legs); a list that is already done is read back instead. */
     cancelOrderList: (args: { symbol: string; listClientOrderId: string; legs: OrderRef[] }): Promise<OrderSnapshot[]> =>

@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
+import { EXCHANGE_SYMBOL } from './shared/symbol';
 
 const optionalString = z
   .string()
@@ -87,6 +88,12 @@ export const ConfigSchema = z
     BINANCE_API_SECRET: optionalString,
     BINANCE_PRIVATE_KEY_PATH: optionalString,
     BINANCE_RECV_WINDOW: intFromEnv(5000, 1, 60000),
+    /**
+     * selfTradePreventionMode sent with every order (enums.md). EXPIRE_TAKER by default: when two
+     * of our own trades would match each other, the order arriving expires (its response says
+     * EXPIRED_IN_MATCH at once) and the one already resting keeps its place in the queue.
+     */
+    BINANCE_STP_MODE: z.enum(['NONE', 'EXPIRE_TAKER', 'EXPIRE_MAKER', 'EXPIRE_BOTH', 'DECREMENT', 'TRANSFER']).default('EXPIRE_TAKER'),
     PAPER_EXCHANGE_PORT: intFromEnv(0, 0, 65535),
     ORDER_TIMEOUT_MS: intFromEnv(60_000, 1000, 30 * 24 * 3600 * 1000),
     BRIDGE_CONSUMER: optionalString.transform((v) => v ?? `${os.hostname()}-${process.pid}`),
@@ -113,7 +120,7 @@ export const ConfigSchema = z
     /** Symbols the service trades (first symbol of a base asset books that asset's inventory). */
     RECONCILE_SYMBOLS: optionalString
       .transform((v) => (v ?? 'BTCUSDT,ETHUSDT,BNBUSDT').split(',').map((x) => x.trim()).filter(Boolean))
-      .pipe(z.array(z.string().regex(/^[A-Z0-9]{2,20}$/, 'must be exchange symbols such as BTCUSDT, comma-separated'))),
+      .pipe(z.array(z.string().regex(EXCHANGE_SYMBOL, 'must be exchange symbols as exchangeInfo lists them, such as BTCUSDT, comma-separated'))),
     /** Which parts this process runs; docker-compose scales workers and bridges separately. */
     /**
      * Pre-trade risk guard (src/risk/pre-trade-guard.ts, where the defaults are justified); limits

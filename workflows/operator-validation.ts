@@ -23,7 +23,7 @@ export function validateAmend(state: TradeState, req: AmendRequest | undefined):
   if (state.phase !== 'entry') throw new Error('amend: only the entry order can be amended (the trade is in its bracket phase)');
   const open = state.orders.filter((o) => state.working.includes(o.intent.clientOrderId) && !isTerminal(o.state));
   const order = open[0]!;
-  if (open.length !== 1 || order.intent.listClientOrderId !== undefined) throw new Error('amend: an OCO order list cannot be amended; cancel it instead');
+  if (open.length !== 1 || order.intent.listClientOrderId !== undefined) throw new Error('amend: an order list (an OCO, or an entry sent with its protection as one OTOCO) cannot be amended; cancel it instead');
   if (order.intent.type === 'MARKET') throw new Error('amend: a MARKET order cannot be amended');
   if (req.price !== undefined && (typeof req.price !== 'string' || !DECIMAL.test(req.price) || dec(req.price).lte(0))) {
     throw new Error(`price: must be a positive decimal string such as "64000.5", got ${JSON.stringify(req.price)}`);

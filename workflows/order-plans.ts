@@ -8,17 +8,28 @@ import { clientOrderIdFor } from '../src/shared/client-order-id';
 import type { Side } from '../src/shared/decision-types';
 import { dec } from '../src/shared/exact-decimal';
 import type { AmendRequest } from './definitions';
-import type { ExchangeOrderType, OcoIntent, OrderIntent, OrderPurpose, TrackedOrder, TradeInput, TradeState } from '../src/shared/trade';
+import type { ExchangeOrderType, OcoIntent, OrderIntent, OrderPurpose, ProtectedEntryIntent, TrackedOrder, TradeInput, TradeState } from '../src/shared/trade';
 
 export type OrderPlan =
   | { kind: 'single'; orders: [OrderIntent] }
-  | { kind: 'list'; orders: [OrderIntent, OrderIntent]; list: OcoIntent };
+  | { kind: 'list'; orders: [OrderIntent, OrderIntent]; list: OcoIntent }
+  /** The entry with its protective OCO as one OTOCO/OPOCO list: [entry, above, below]. */
+  | { kind: 'protected'; orders: [OrderIntent, OrderIntent, OrderIntent]; list: ProtectedEntryIntent };
 
 type Prepare = (req: PrepareOrderRequest) => Promise<PreparedOrder>;
 
 const opposite = (side: Side): Side => (side === 'BUY' ? 'SELL' : 'BUY');
 
-export async function entryPlan(input: TradeInput, state: TradeState, side: Side, prepare: Prepare): Promise<OrderPlan> {
+/**
+ * `protectedEntry` (patch 'protected-entry'): a GTC LIMIT entry with both a take-profit and a
+ * stop-loss goes out with its protection as one order list when the symbol allows it, so the
+ * exchange places the OCO in the same matching step that fills the entry:
+ *  - a BUY as an OPOCO (otoAllowed, opoAllowed, ocoAllowed): the OCO gets what the entry received
+ *    net of commission, which the workflow could only guess when sending;
+ *  - a SELL as an OTOCO (otoAllowed, ocoAllowed): it buys back the quantity sold.
+ * Anything else, and a symbol without them, keeps the bracket placed after the fill.
+ */
+export async function entryPlan(input: TradeInput, state: TradeState, side: Side, prepare: Prepare, options: { protectedEntry?: boolean } = {}): Promise<OrderPlan> {
   const d = input.decision;
   if (d.order_type === 'OCO') {
     return ocoPlan(state, side, { kind: 'entry' }, d.approved_size, d.take_profit_price!, d.stop_price!, d.stop_limit_price!, prepare);
@@ -33,6 +44,12 @@ export async function entryPlan(input: TradeInput, state: TradeState, side: Side
   });
   state.targetQty = p.quantity;
   state.assets = { base: p.baseAsset, quote: p.quoteAsset };
+  const tif = d.time_in_force ?? 'GTC';
+  const lists = p.lists;
+  const listable = lists !== undefined && lists.oto && lists.oco && (side === 'SELL' || lists.opo);
+  if (options.protectedEntry && listable && d.order_type === 'LIMIT' && tif === 'GTC' && d.take_profit !== undefined && d.stop_loss !== undefined) {
+    return protectedPlan(state, side, intent(state, { kind: 'entry' }, side, 'LIMIT', p, 'GTC'), d.take_profit, d.stop_loss, d.stop_limit_price ?? d.stop_loss, prepare);
+  }
   return {
     kind: 'single',
     orders: [
@@ -142,6 +159,36 @@ async function ocoPlan(
   const above = { ...intent(state, leg('a'), side, aboveType, aboveP, aboveType === 'LIMIT_MAKER' ? undefined : 'GTC'), listClientOrderId };
   const below = { ...intent(state, leg('b'), side, belowType, belowP, belowType === 'LIMIT_MAKER' ? undefined : 'GTC'), listClientOrderId };
   return { kind: 'list', orders: [above, below], list: { listClientOrderId, symbol, side, quantity: qty, above, below } };
+}
+
+async function protectedPlan(
+  state: TradeState,
+  side: Side,
+  entry: OrderIntent,
+  takeProfit: string,
+  stop: string,
+  stopLimit: string,
+  prepare: Prepare,
+): Promise<OrderPlan> {
+  const pays = side === 'BUY';
+  // The pair as a bracket of the whole entry; for an OPOCO the exchange sets its quantity at the fill.
+  const pair = await ocoPlan(state, opposite(side), { kind: 'bracket', n: 1 }, entry.quantity, takeProfit, stop, stopLimit, prepare);
+  if (pair.kind !== 'list') throw new Error('protectedPlan: the protective pair must be an OCO');
+  state.counters.bracket = 1;
+  const [above, below] = pair.orders;
+  const listClientOrderId = pair.list.listClientOrderId;
+  const working = { ...entry, listClientOrderId };
+  const list: ProtectedEntryIntent = {
+    listClientOrderId,
+    symbol: state.symbol,
+    pays,
+    working,
+    ...(pays ? {} : { pendingQuantity: pair.list.quantity }),
+    above,
+    below,
+  };
+  if (!pays) state.bracketQty = pair.list.quantity;
+  return { kind: 'protected', orders: [working, above, below], list };
 }
 
 function intent(

@@ -47,7 +47,7 @@ const PLANNING = {
 } satisfies ActivityOptions & { localRetryThreshold: '10s' };
 
 export interface TradeActivities {
-  sender: Pick<Activities, 'placeOrder' | 'placeOrderList'>;
+  sender: Pick<Activities, 'placeOrder' | 'placeOrderList' | 'placeProtectedEntry'>;
   canceller: Pick<Activities, 'cancelOrder' | 'cancelOrderList' | 'amendOrderQuantity'>;
   exchangeReads: Pick<Activities, 'queryOrder' | 'findOrder'>;
   planner: Pick<Activities, 'prepareOrder' | 'checkPreTradeRisk'>;

@@ -199,7 +199,10 @@ export class Trade {
     const state = this.state;
     try {
       if (state.phase === 'entry' && state.orders.length === 0) {
-        const plan = await act(() => this.plan(async () => this.guard(await entryPlan(this.input, state, this.side, this.acts.planner.prepareOrder), { checkAge: true })));
+        const protectedEntry = patched('protected-entry');
+        const plan = await act(() =>
+          this.plan(async () => this.guard(await entryPlan(this.input, state, this.side, this.acts.planner.prepareOrder, { protectedEntry }), { checkAge: true })),
+        );
         if (!plan) return await act(() => this.finish());
         // A cancellation that arrived while the plan was made: nothing has been sent yet, so
         // nothing is (acting steps cannot observe it; this is the last moment it costs nothing).
@@ -256,7 +259,8 @@ export class Trade {
     const state = this.state;
     const orders = plan.orders.map(trackOrder);
     state.orders.push(...orders);
-    state.working = orders.map((o) => o.intent.clientOrderId);
+    // A protected entry's pair waits on the exchange (PENDING_NEW) until the entry fills: only the entry is worked.
+    state.working = (plan.kind === 'protected' ? orders.slice(0, 1) : orders).map((o) => o.intent.clientOrderId);
     upsertSearchAttributes([{ key: SA.clientOrderId, value: state.orders.map((o) => o.intent.clientOrderId) }]);
     this.setStatus('submitting');
     for (const o of orders) await this.record(o);
@@ -266,12 +270,19 @@ export class Trade {
         if (placed.adopted) await this.continueStoredHistoryAsBefore(orders);
         if (placed.fills) this.placedFills.set(orders[0]!.intent.clientOrderId, placed.fills);
         applySnapshot(orders[0]!, placed.order, placed.adopted ? 'adopted existing order' : 'submitted', Date.now(), VENUE);
-      } else {
+      } else if (plan.kind === 'list') {
         const placed = await this.acts.sender.placeOrderList(plan.list);
         if (placed.adopted) await this.continueStoredHistoryAsBefore(orders);
         const note = placed.adopted ? 'adopted existing order list' : 'submitted order list';
         applySnapshot(orders[0]!, placed.above, note, Date.now(), VENUE);
         applySnapshot(orders[1]!, placed.below, note, Date.now(), VENUE);
+      } else {
+        const placed = await this.acts.sender.placeProtectedEntry(plan.list);
+        if (placed.fills) this.placedFills.set(orders[0]!.intent.clientOrderId, placed.fills);
+        const note = placed.adopted ? 'adopted existing protected entry' : 'submitted with its protection (one order list)';
+        applySnapshot(orders[0]!, placed.working, note, Date.now(), VENUE);
+        applySnapshot(orders[1]!, placed.above, note, Date.now(), VENUE);
+        applySnapshot(orders[2]!, placed.below, note, Date.now(), VENUE);
       }
     } catch (err) {
       const why = describeFailure(err);
@@ -609,6 +620,11 @@ export class Trade {
     }
     state.phase = 'bracket';
     const entryError = state.error;
+    if (await this.protectedByList()) {
+      state.protection = { status: 'placed' };
+      state.error = entryError;
+      return;
+    }
     const plan = await this.plan(async () => bracketPlan(this.input, state, this.side, await this.heldAfterFees(), this.acts.planner.prepareOrder));
     // (Runs in act(): a cancellation cannot be observed here; the next wait sees it and winds down.)
     if (plan) await this.submit(plan);
@@ -621,6 +637,35 @@ export class Trade {
     }
     state.phase = 'done';
     await this.reportUnprotected('refused', state.error ?? 'the bracket was not placed');
+  }
+
+  /**
+   * A protected entry (order-plans.ts protectedPlan): when the entry filled completely, the
+   * exchange placed the pair in that same matching step, and the pair is now what the trade
+   * follows. An entry that ended otherwise took its pending pair with it (the exchange cancels
+   * or expires them together); then, as after an unprotected entry, the bracket is placed for
+   * what did fill. Returns whether the pair is live.
+   */
+  private async protectedByList(): Promise<boolean> {
+    const state = this.state;
+    const entry = state.orders.find((o) => o.intent.purpose === 'entry' && o.intent.listClientOrderId !== undefined && o.intent.type === 'LIMIT');
+    if (!entry) return false;
+    const pair = state.orders.filter((o) => o.intent.purpose === 'bracket' && o.intent.listClientOrderId === entry.intent.listClientOrderId);
+    // The placement response showed the pair PENDING_NEW; read it again unless a push already said more.
+    for (const leg of pair.filter((o) => !isTerminal(o.state) && o.exchange?.status === 'PENDING_NEW')) {
+      const snap = await this.acts.exchangeReads.queryOrder({ symbol: leg.intent.symbol, clientOrderId: leg.intent.clientOrderId });
+      this.knownAt.set(leg.intent.clientOrderId, Date.now());
+      if (applySnapshot(leg, snap, 'protection placed by the exchange at the entry fill', Date.now(), VENUE)) await this.record(leg);
+    }
+    const live = pair.filter((o) => !isTerminal(o.state) && o.exchange?.status !== 'PENDING_NEW');
+    if (entry.state === 'filled' && live.length === pair.length) {
+      state.working = pair.map((o) => o.intent.clientOrderId);
+      state.bracketQty = pair[0]!.exchange?.origQty ?? state.bracketQty;
+      return true;
+    }
+    // Not live (the entry did not fill completely, or the pair could not be placed): nothing of it may stay.
+    if (pair.some((o) => !isTerminal(o.state))) await this.cancelOrders(pair, 'protected entry ended without its pair');
+    return false;
   }
 
   /** The position the entry bought is not protected: the report says why, and a person is alerted. */
@@ -673,7 +718,8 @@ export class Trade {
    */
   private async guard(plan: OrderPlan, options: { checkAge: boolean }): Promise<OrderPlan> {
     const d = this.input.decision;
-    for (const o of plan.orders) {
+    // A protected entry's pair reduces risk like any bracket: only what opens is judged.
+    for (const o of plan.orders.filter((x) => x.purpose !== 'bracket')) {
       await this.acts.planner.checkPreTradeRisk({
         decisionId: this.state.decisionId,
         clientOrderId: o.clientOrderId,
@@ -726,6 +772,7 @@ export class Trade {
     if (patched('unprotected-alerts')) await this.noteLostProtection();
     state.finishedAt = Date.now();
     const status: TradeStatus = override === 'failed' && !dec(this.executedIn('entry')).gt(0) ? 'failed' : finalTradeStatus(state, override === 'cancelled' ? 'cancelled' : undefined);
+    if (status === 'expired' || status === 'partially_filled') state.error ??= expiryReason(state);
     this.setStatus(status);
     const report = buildReport(this.input, state, 1);
     await this.acts.books.publishReport(report);
@@ -838,4 +885,15 @@ function summaryLine(state: TradeState): string {
   return `${state.side} ${filled.toFixed()}/${state.targetQty} ${state.symbol} ${entry?.intent.type ?? ''} — ${state.status}${note}`
     .replace(/\s+/g, ' ')
     .trim();
+}
+
+/** Why the exchange expired an entry order, when nothing else gave the trade a reason. */
+function expiryReason(state: TradeState): string | undefined {
+  const expired = state.orders.filter((o) => o.intent.purpose !== 'bracket' && (o.exchange?.status === 'EXPIRED' || o.exchange?.status === 'EXPIRED_IN_MATCH'));
+  const inMatch = expired.find((o) => o.exchange?.status === 'EXPIRED_IN_MATCH');
+  if (inMatch) {
+    return `${inMatch.intent.clientOrderId} expired in match: self-trade prevention (selfTradePreventionMode, BINANCE_STP_MODE) stopped it trading against another order of this account; executed ${inMatch.exchange!.executedQty}`;
+  }
+  const first = expired[0];
+  return first && `${first.intent.clientOrderId} expired on the exchange (${first.intent.type}${first.intent.timeInForce ? ` ${first.intent.timeInForce}` : ''}: not fillable in full); executed ${first.exchange!.executedQty}`;
 }

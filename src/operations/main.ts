@@ -100,6 +100,7 @@ async function main(): Promise<void> {
           privateKeyPath: config.BINANCE_PRIVATE_KEY_PATH,
           recvWindowMs: config.BINANCE_RECV_WINDOW,
           wsApiUrl: config.BINANCE_WS_API_URL,
+          selfTradePreventionMode: config.BINANCE_STP_MODE,
         };
       }
       const paper = await startPaperExchange({ port: config.PAPER_EXCHANGE_PORT, logger: createLogger('paper-exchange', config.LOG_LEVEL) });
@@ -111,6 +112,7 @@ async function main(): Promise<void> {
         apiSecret: PAPER_DEFAULT_API_SECRET,
         recvWindowMs: config.BINANCE_RECV_WINDOW,
         wsApiUrl: paper.wsUrl,
+        selfTradePreventionMode: config.BINANCE_STP_MODE,
       };
     })(),
   ]);

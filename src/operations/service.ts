@@ -30,6 +30,7 @@ import { Reconciler } from '../reconciliation/reconciler';
 import { ensureReconciliationSchedule } from '../reconciliation/schedule';
 import type { ReconciliationInput } from '../reconciliation/types';
 import type { RiskLimits } from '../risk/pre-trade-guard';
+import type { SelfTradePreventionMode } from '../exchange/client';
 import { isFatalPostgresError, isFatalRedisError, pingRedis, postgresAddress, redisAddress, waitFor } from './wait-for';
 
 export interface ExchangeEndpoint {
@@ -40,6 +41,8 @@ export interface ExchangeEndpoint {
   recvWindowMs: number;
   /** WebSocket API (ws[s]://…/ws-api/v3) for the user data stream; without it fills are polled only. */
   wsApiUrl?: string;
+  /** Sent with every order (BINANCE_STP_MODE); absent: the symbol's default. */
+  selfTradePreventionMode?: SelfTradePreventionMode;
 }
 
 export interface ServiceOptions {
@@ -220,6 +223,7 @@ async function startParts(
       redis,
       logger: logger.child({ component: 'activities' }),
       recvWindowMs: o.exchange.recvWindowMs,
+      ...(o.exchange.selfTradePreventionMode ? { selfTradePreventionMode: o.exchange.selfTradePreventionMode } : {}),
       pool,
       hooks: observer.hooks(),
       reconciler,

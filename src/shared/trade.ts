@@ -93,6 +93,33 @@ export interface PlaceOrderListResult {
   adopted: boolean;
 }
 
+/**
+ * An entry placed with its protection as one OTOCO (or OPOCO) order list: the working order is
+ * the entry; the exchange places the pending OCO pair in the same matching step that fills the
+ * entry completely, so the position is never unprotected while the workflow reacts.
+ */
+export interface ProtectedEntryIntent {
+  listClientOrderId: string;
+  symbol: string;
+  /** OPOCO: the pair gets what the entry received, net of commission (no pendingQuantity). */
+  pays: boolean;
+  working: OrderIntent;
+  /** OTOCO only: the pair's quantity. */
+  pendingQuantity?: string;
+  above: OrderIntent;
+  below: OrderIntent;
+}
+
+export interface PlaceProtectedEntryResult {
+  orderListId: number;
+  working: OrderSnapshot;
+  above: OrderSnapshot;
+  below: OrderSnapshot;
+  adopted: boolean;
+  /** The working order's fills from the FULL response, as PlaceOrderResult's. */
+  fills?: FillRecord[];
+}
+
 export interface ReplaceOrderResult {
   /** The old order's final view (cancelled, or filled if the cancel lost the race). */
   old: OrderSnapshot;

@@ -40,7 +40,7 @@ export async function createTradeWorker(o: TradeWorkerOptions): Promise<Worker> 
  * The activities that send orders to the exchange: what the order task queue serves (the
  * workflow's `sender` and `canceller` proxies, workflows/trade-activities.ts, use that queue).
  */
-export const ORDER_SENDING_ACTIVITIES = ['placeOrder', 'placeOrderList', 'replaceOrder', 'cancelOrder', 'cancelOrderList', 'amendOrderQuantity'] as const;
+export const ORDER_SENDING_ACTIVITIES = ['placeOrder', 'placeOrderList', 'placeProtectedEntry', 'replaceOrder', 'cancelOrder', 'cancelOrderList', 'amendOrderQuantity'] as const;
 
 /**
  * An activity-only worker on the order task queue. Its slots are its own, so a submission

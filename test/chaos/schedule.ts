@@ -39,6 +39,7 @@ export const DECISION_KINDS = [
   'cancel_resting',
   'cancel_amending',
   'cancel_bracketing',
+  'protected',
 ] as const;
 export type DecisionKind = (typeof DECISION_KINDS)[number];
 
@@ -125,6 +126,7 @@ const KIND_WEIGHTS: Record<DecisionKind, number> = {
   cancel_resting: 1,
   cancel_amending: 2,
   cancel_bracketing: 2,
+  protected: 2,
 };
 
 const ORDER = '/api/v3/order';
@@ -215,6 +217,9 @@ function decisionFor(r: Prng, kind: DecisionKind): Pick<PlannedDecision, 'fields
         fields: resting('0.002'),
         action: { kind: 'amend', when: 'resting', delayMs: r.int(0, 1_500), request: { price: '59800.00' }, fault: slowly(REPLACE), thenCancelAfterMs: r.int(30, 400) },
       };
+    case 'protected':
+      // A LIMIT entry with both levels goes out as one OPOCO: the pair is placed by the exchange at the fill.
+      return { fields: { ...resting(size(1, 2)), take_profit: PRICES.TP, stop_loss: PRICES.SL } };
     case 'cancel_bracketing':
       // Cancelled while the protective OCO is on the wire: neither leg may be left open.
       return {

@@ -117,6 +117,17 @@ record('record histories', () => {
     await save('limit-amend-quantity', handle.workflowId);
   });
 
+  since('v5')('a LIMIT entry sent with its protection as one OPOCO; take-profit fills', async () => {
+    const handle = await h.start({ decision_id: h.id('protected'), order_type: 'LIMIT', limit_price: '59000', approved_size: '0.002', stop_loss: '57000', take_profit: '61000' });
+    await eventually('resting', async () => (await h.state(handle)).status === 'working');
+    h.paper.setPrice('BTCUSDT', '58999');
+    await eventually('protected', async () => (await h.state(handle)).phase === 'bracket');
+    h.paper.setPrice('BTCUSDT', '61001');
+    await h.result(handle);
+    h.paper.setPrice('BTCUSDT', '60000');
+    await save('protected-entry', handle.workflowId);
+  });
+
   // Last: it stops the worker's user data stream for good.
   since('v4')('a resting limit the stream cannot vouch for is polled, then times out', async () => {
     await h.svc.orderUpdates!.stop();

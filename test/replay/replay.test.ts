@@ -22,6 +22,8 @@ test('there are saved histories of every trade shape to replay', () => {
         ...['continue-as-new', 'failed', 'oco-entry', 'limit-amend-quantity'].map((shape) => `v3-${shape}.json`),
         // Push coverage (v4, patch 'push-coverage'): every shape again, and a rest through a stream gap.
         ...['market', 'limit-timeout', 'limit-amend', 'bracket', 'ui-cancel', 'continue-as-new', 'failed', 'oco-entry', 'limit-amend-quantity', 'stream-gap'].map((shape) => `v4-${shape}.json`),
+        // A LIMIT entry sent with its protection as one OPOCO (v5, patch 'protected-entry').
+        'v5-protected-entry.json',
       ],
     ),
   );

@@ -8,7 +8,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import Redis from 'ioredis';
 import { Client as PgClient } from 'pg';
 import { createLogger } from '../../src/logging';
-import { startService, type RunningService } from '../../src/operations/service';
+import { startService, type ExchangeEndpoint, type RunningService } from '../../src/operations/service';
 import {
   PAPER_DEFAULT_API_KEY,
   PAPER_DEFAULT_API_SECRET,
@@ -54,6 +54,8 @@ export interface HarnessOptions {
   bridge?: boolean;
   /** Pre-trade risk limits (default: the service's defaults). */
   risk?: RiskLimits;
+  /** selfTradePreventionMode sent with every order (BINANCE_STP_MODE); default: none sent, the symbol's default. */
+  stpMode?: ExchangeEndpoint['selfTradePreventionMode'];
 }
 
 let bundle: ReturnType<typeof bundleWorkflows> | undefined;
@@ -82,6 +84,7 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
       apiSecret: account?.apiSecret ?? PAPER_DEFAULT_API_SECRET,
       recvWindowMs: o.recvWindowMs ?? 2000,
       wsApiUrl: o.push === false ? undefined : paper.wsUrl,
+      ...(o.stpMode ? { selfTradePreventionMode: o.stpMode } : {}),
     },
     defaultOrderTimeoutMs: 30_000,
     worker: o.worker ?? true,

@@ -263,11 +263,13 @@ export async function tradeExecutionV2(input: TradeInput): Promise<TradeState> {
       if (plan.kind === 'single') {
         const placed = await send.placeOrder(plan.orders[0]!);
         applySnapshot(orders[0]!, placed.order, placed.adopted ? 'adopted existing order' : 'submitted', Date.now());
-      } else {
+      } else if (plan.kind === 'list') {
         const placed = await send.placeOrderList(plan.list);
         const note = placed.adopted ? 'adopted existing order list' : 'submitted order list';
         applySnapshot(orders[0]!, placed.above, note, Date.now());
         applySnapshot(orders[1]!, placed.below, note, Date.now());
+      } else {
+        throw new Error('v2 trades never plan a protected entry');
       }
     } catch (err) {
       if (isCancellation(err)) throw err;
