@@ -24,7 +24,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { BinanceSpotClient, Order, OrderResponse, RequestHooks } from '../src/exchange';
 import { amendedOrderAsOrder, type OrderListResponse } from '../src/exchange/schemas';
-import { BinanceError, isBinanceError } from '../src/exchange/errors';
+import { BinanceError, isBinanceError, isUnlistedCodeAnswer } from '../src/exchange/errors';
 import type { SelfTradePreventionMode } from '../src/exchange/client';
 import { prepareOrder as applyFilters, symbolRules } from '../src/exchange/filters';
 import type { AlertSink } from '../src/alerts/alerts';
@@ -224,8 +224,19 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
   const maxSendDelay = deps.maxSendDelayMs ?? 15_000;
   checkActivityTimeouts({ recvWindowMs: deps.recvWindowMs, settleMarginMs: settleMargin, maxSendDelayMs: maxSendDelay, requestTimeoutMs: deps.requestTimeoutMs ?? 10_000 });
   const sendLog = deps.sendLog ?? (deps.pool ? createPgSendLog(deps.pool) : createMemorySendLog());
-  const stpMode = (): { selfTradePreventionMode?: SelfTradePreventionMode } =>
-    deps.selfTradePreventionMode ? { selfTradePreventionMode: deps.selfTradePreventionMode } : {};
+  /**
+   * The configured mode is for what opens a position. A protective or closing order (a bracket,
+   * a close-now, a protected entry's list) must trade when it is the taker: under EXPIRE_TAKER a
+   * triggered stop reaching one of our own resting orders would expire and leave the position
+   * without its exit. Those go as EXPIRE_MAKER (our other order expires, and its trade says
+   * why), unless self-trades are allowed outright (NONE).
+   */
+  const stpMode = (purpose?: OrderIntent['purpose']): { selfTradePreventionMode?: SelfTradePreventionMode } => {
+    const configured = deps.selfTradePreventionMode;
+    if (!configured) return {};
+    const exits = purpose === 'bracket' || purpose === 'close';
+    return { selfTradePreventionMode: exits && configured !== 'NONE' ? 'EXPIRE_MAKER' : configured };
+  };
 
   /** Looks an order up by client order id; `undefined` only on Binance's -2013. */
   async function lookup(ref: OrderRef): Promise<OrderSnapshot | undefined> {
@@ -321,6 +332,16 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
           await outwait(attempt, acceptableUntil, 'waiting out recvWindow before settling');
           const existing = await find();
           if (existing) return existing;
+          // A code Binance added after our table: it answered, and nothing landed. Resending the
+          // same request would get the same answer; it is a refusal, with Binance's words kept.
+          if (isUnlistedCodeAnswer(err)) {
+            throw ApplicationFailure.create({
+              message: `${err.message} (a code this service does not know; the order is absent after its recvWindow, so it was refused)`,
+              type: 'ExchangeRejected',
+              nonRetryable: true,
+              details: [{ httpStatus: err.httpStatus ?? null, code: err.code ?? null, msg: err.msg, endpoint: err.endpoint }],
+            });
+          }
           if (sends >= 3) throw toFailure(err);
         }
       }
@@ -368,7 +389,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
               stopPrice: intent.stopPrice,
               timeInForce: intent.timeInForce,
               newClientOrderId: intent.clientOrderId,
-              ...stpMode(),
+              ...stpMode(intent.purpose),
             }, hooks),
           (r) => ({ status: r.status, executedQty: r.executedQty }),
         );
@@ -409,7 +430,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         belowPrice: oco.below.price,
         belowStopPrice: oco.below.stopPrice,
         belowTimeInForce: oco.below.type === 'LIMIT_MAKER' ? undefined : 'GTC',
-        ...stpMode(),
+        ...stpMode(oco.above.purpose),
       }, hooks));
       return { orderListId: resp.orderListId, ...legsOf(resp, oco), adopted: false };
     });
@@ -454,7 +475,8 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         pendingBelowPrice: entry.below.price,
         pendingBelowStopPrice: entry.below.stopPrice,
         pendingBelowTimeInForce: pendingTif(entry.below),
-        ...stpMode(),
+        // One mode for the whole list, and the list holds the exits: as for every exit.
+        ...stpMode('bracket'),
       };
       const resp = await watchingSend(legs, () =>
         entry.pays ? exchange.newOpoco(common, hooks) : exchange.newOtoco({ ...common, pendingQuantity: entry.pendingQuantity ?? entry.working.quantity }, hooks),
@@ -510,7 +532,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         newClientOrderId: r.clientOrderId,
         cancelOrigClientOrderId: args.old.clientOrderId,
         cancelReplaceMode: 'STOP_ON_FAILURE',
-        ...stpMode(),
+        ...stpMode(r.purpose),
       }, {
         beforeSend: () => attempt.assertCurrent(r.clientOrderId),
         onSent: (sent) => {
@@ -685,9 +707,10 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
           // Binance spells the amended order's fields `qty` and `cumulativeQuoteQty`; ours is the id.
           return { ...toSnapshot(amendedOrderAsOrder(resp)), clientOrderId: req.clientOrderId };
         } catch (err) {
-          if (isBinanceError(err, 'rejected')) {
+          if (isBinanceError(err, 'rejected') || isUnlistedCodeAnswer(err)) {
             // Refused (e.g. the new quantity is not above what has filled, -2038 too many
-            // amends): the order is as the exchange has it; the workflow decides what follows.
+            // amends; or a code we do not know, which is still an answer): the order is as the
+            // exchange has it, read back; the workflow decides what follows.
             const after = await lookup(req);
             if (after) return after;
             throw toFailure(err);

@@ -5,9 +5,11 @@
  */
 import type { PrepareOrderRequest, PreparedOrder } from '../activities/exchange-activities';
 import { clientOrderIdFor } from '../src/shared/client-order-id';
+import { FailureType } from '../src/shared/failure-types';
 import type { Side } from '../src/shared/decision-types';
 import { dec } from '../src/shared/exact-decimal';
 import type { AmendRequest } from './definitions';
+import { failureType } from './failures';
 import type { ExchangeOrderType, OcoIntent, OrderIntent, OrderPurpose, ProtectedEntryIntent, TrackedOrder, TradeInput, TradeState } from '../src/shared/trade';
 
 export type OrderPlan =
@@ -48,7 +50,16 @@ export async function entryPlan(input: TradeInput, state: TradeState, side: Side
   const lists = p.lists;
   const listable = lists !== undefined && lists.oto && lists.oco && (side === 'SELL' || lists.opo);
   if (options.protectedEntry && listable && d.order_type === 'LIMIT' && tif === 'GTC' && d.take_profit !== undefined && d.stop_loss !== undefined) {
-    return protectedPlan(state, side, intent(state, { kind: 'entry' }, side, 'LIMIT', p, 'GTC'), d.take_profit, d.stop_loss, d.stop_limit_price ?? d.stop_loss, prepare);
+    try {
+      return await protectedPlan(state, side, intent(state, { kind: 'entry' }, side, 'LIMIT', p, 'GTC'), d.take_profit, d.stop_loss, d.stop_limit_price ?? d.stop_loss, prepare);
+    } catch (err) {
+      // The exchange's rules refuse the pair (e.g. a stop outside PERCENT_PRICE_BY_SIDE): the
+      // entry goes alone, as it did before lists, and the bracket after its fill meets the same
+      // refusal and says so (protection_status refused, an unprotected_position alert).
+      if (failureType(err) !== FailureType.OrderRejected) throw err;
+      state.counters.bracket = 0;
+      delete state.bracketQty;
+    }
   }
   return {
     kind: 'single',

@@ -60,6 +60,7 @@ import {
 } from './definitions';
 import { validateAmend, validateSetTimeout, validateWorking } from './operator-validation';
 import { bracketPlan, closePlan, entryPlan, replacementAfterCancel, restAfter, type OrderPlan } from './order-plans';
+import { describeFailure, failureType } from './failures';
 import { buildReport, finalTradeStatus } from './report';
 import { applyEvent, applySnapshot, trackOrder, transition, type MoveOptions } from './tracked-order';
 import type { TradeActivities } from './trade-activities';
@@ -657,19 +658,26 @@ export class Trade {
       this.knownAt.set(leg.intent.clientOrderId, Date.now());
       if (applySnapshot(leg, snap, 'protection placed by the exchange at the entry fill', Date.now(), VENUE)) await this.record(leg);
     }
-    const live = pair.filter((o) => !isTerminal(o.state) && o.exchange?.status !== 'PENDING_NEW');
-    if (entry.state === 'filled' && live.length === pair.length) {
+    if (entry.state === 'filled') {
+      // The pair went on the book with the fill. It is the protection whatever it has done since
+      // (triggered, part-filled, one leg filled and the other expired): it is followed, never
+      // cancelled or bracketed again. Only a pair the exchange ended without executing anything
+      // (it could not place it: funds) leaves the position to a bracket placed after.
+      const acted = pair.some((o) => !isTerminal(o.state) || dec(o.exchange?.executedQty ?? '0').gt(0));
+      if (!acted) return false;
       state.working = pair.map((o) => o.intent.clientOrderId);
-      state.bracketQty = pair[0]!.exchange?.origQty ?? state.bracketQty;
+      const qty = pair.find((o) => o.exchange && dec(o.exchange.origQty).gt(0))?.exchange?.origQty;
+      if (qty !== undefined) state.bracketQty = qty;
       return true;
     }
-    // Not live (the entry did not fill completely, or the pair could not be placed): nothing of it may stay.
-    if (pair.some((o) => !isTerminal(o.state))) await this.cancelOrders(pair, 'protected entry ended without its pair');
+    // The entry did not fill completely: the exchange took the pair with it. Nothing of it may
+    // stay live; wind it down (cancel, read back, for as long as it takes) before a new bracket.
+    if (pair.some((o) => !isTerminal(o.state))) await this.windDown('protected entry ended without its pair');
     return false;
   }
 
   /** The position the entry bought is not protected: the report says why, and a person is alerted. */
-  private async reportUnprotected(status: 'refused' | 'cancelled', reason: string): Promise<void> {
+  private async reportUnprotected(status: 'refused' | 'cancelled' | 'expired', reason: string): Promise<void> {
     const state = this.state;
     state.protection = { status, reason };
     state.error = `unprotected: the protective bracket was ${status} (${reason})`;
@@ -789,7 +797,14 @@ export class Trade {
     if (state.protection?.status !== 'placed') return;
     const bracket = state.orders.filter((o) => o.intent.purpose === 'bracket' && o.exchange);
     const filledAny = bracket.some((o) => dec(o.exchange!.executedQty).gt(0));
-    if (filledAny || !bracket.every((o) => isTerminal(o.state)) || !bracket.some((o) => o.state === 'cancelled')) return;
+    if (filledAny || !bracket.every((o) => isTerminal(o.state))) return;
+    const inMatch = bracket.find((o) => o.exchange?.status === 'EXPIRED_IN_MATCH');
+    if (inMatch) {
+      // A stop that expired in match closed nothing: the position is still there, unprotected.
+      await this.reportUnprotected('expired', `${inMatch.intent.clientOrderId} expired in match (self-trade prevention) before it closed the position`);
+      return;
+    }
+    if (!bracket.some((o) => o.state === 'cancelled')) return;
     await this.reportUnprotected('cancelled', state.error ?? 'the protective bracket was cancelled before it filled');
   }
 
@@ -856,26 +871,6 @@ function throwIfCancelled(): void {
 /** Runs a step that acts on the exchange or the books: a workflow cancellation waits for it. */
 function act<T>(fn: () => Promise<T>): Promise<T> {
   return CancellationScope.nonCancellable(fn);
-}
-
-export function failureType(err: unknown): string | undefined {
-  let e: unknown = err;
-  while (e && typeof e === 'object') {
-    if (e instanceof ApplicationFailure) return e.type ?? undefined;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-export function describeFailure(err: unknown): string {
-  let e: unknown = err;
-  let message = err instanceof Error ? err.message : String(err);
-  while (e && typeof e === 'object') {
-    if (e instanceof ApplicationFailure) return e.message;
-    e = (e as { cause?: unknown }).cause;
-    if (e instanceof Error) message = e.message;
-  }
-  return message;
 }
 
 function summaryLine(state: TradeState): string {

@@ -198,6 +198,22 @@ export const BINANCE_ERROR_CODES: ReadonlyMap<number, { name: string; kind: Erro
 ]);
 
 /** Binance's name for a code ("BAD_SYMBOL"), or undefined for a code errors.md does not list. */
+/**
+ * An answer from Binance (4xx, with a code) whose code errors.md does not list: classified
+ * `unknown_outcome`, but it is an answer, not silence. Once the request's recvWindow has passed
+ * and the order is absent, the caller may conclude it was refused instead of sending again.
+ */
+export function isUnlistedCodeAnswer(e: unknown): e is BinanceError {
+  return (
+    isBinanceError(e, 'unknown_outcome') &&
+    e.code !== undefined &&
+    !BINANCE_ERROR_CODES.has(e.code) &&
+    e.httpStatus !== undefined &&
+    e.httpStatus >= 400 &&
+    e.httpStatus < 500
+  );
+}
+
 export function binanceErrorName(code: number | undefined): string | undefined {
   return code === undefined ? undefined : BINANCE_ERROR_CODES.get(code)?.name;
 }

@@ -204,7 +204,8 @@ export const OrderSchema = z.object({
   clientOrderId: z.string(),
   origClientOrderId: z.string().optional(),
   price: DecStr,
-  origQty: DecStr,
+  // An OPO's pending order has no quantity until its working order fills: Binance leaves it out.
+  origQty: DecStr.default('0'),
   executedQty: DecStr,
   cummulativeQuoteQty: DecStr,
   origQuoteOrderQty: DecStr.optional(),
@@ -231,7 +232,8 @@ export const OrderResponseSchema = z.object({
   clientOrderId: z.string(),
   transactTime: z.number().int(),
   price: DecStr,
-  origQty: DecStr,
+  // An OPO's pending order has no quantity until its working order fills: Binance leaves it out.
+  origQty: DecStr.default('0'),
   executedQty: DecStr,
   origQuoteOrderQty: DecStr.optional(),
   cummulativeQuoteQty: DecStr,

@@ -1161,7 +1161,10 @@ export class Engine extends EventEmitter {
     if (order.orderListId === -1 || order.status === 'FILLED') return;
     const list = this.lists.get(order.orderListId);
     if (!list || list.workingOrderId !== order.orderId || list.listOrderStatus !== 'EXECUTING') return;
-    for (const leg of this.legs(list)) if (leg.status === 'PENDING_NEW') this.finish(leg, 'EXPIRED', now);
+    const pending = this.legs(list).filter((leg) => leg.status === 'PENDING_NEW');
+    // None left when the list as a whole is being cancelled (cancelList closes them first and reports the list itself).
+    if (pending.length === 0) return;
+    for (const leg of pending) this.finish(leg, 'EXPIRED', now);
     this.maybeCloseList(list, now);
   }
 

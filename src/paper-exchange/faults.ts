@@ -24,6 +24,11 @@ export const FaultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('timeout1007'), afterPlaced: z.boolean().default(true) }),
   /** The TCP connection is destroyed without a response, after executing by default. */
   z.object({ kind: z.literal('dropConnection'), afterPlaced: z.boolean().default(true) }),
+  /**
+   * A refusal with the code and message given, without executing: for codes Binance adds after
+   * a client was written (the client must not resend one blindly, nor wait on it for ever).
+   */
+  z.object({ kind: z.literal('errorCode'), status: z.number().int().min(400).max(499).default(400), code: z.number().int(), msg: z.string().min(1).max(200) }),
   /** HTTP 429 -1003 with Retry-After, without executing. Use `times` for a burst. */
   z.object({ kind: z.literal('rateLimit429'), retryAfterSec: z.number().int().nonnegative().default(1) }),
   /** Shifts the exchange clock by `ms` (positive = exchange ahead). Persistent until cleared. */

@@ -18,7 +18,8 @@ export function orderResultJson(o: InternalOrder, transactTime: number): Record<
   return {
     ...orderAckJson(o, transactTime),
     price: fmt8(o.price),
-    origQty: fmt8(o.origQty),
+    // An OPO's pending order has no quantity yet; Binance's response leaves the field out.
+    ...(o.status === 'PENDING_NEW' && o.origQty.isZero() ? {} : { origQty: fmt8(o.origQty) }),
     executedQty: fmt8(o.executedQty),
     origQuoteOrderQty: fmt8(o.origQuoteOrderQty),
     cummulativeQuoteQty: fmt8(o.cummulativeQuoteQty),

@@ -211,7 +211,7 @@ export class PaperHttp {
       const weight = params ? safeWeight(route, params) : 1;
       this.d.limiter.chargeWeight(ip, weight, now);
       Object.assign(headers, this.d.limiter.weightHeaders(ip, now));
-      const pre = faults.find((f) => (f.kind === 'http5xx' || f.kind === 'timeout1007' || f.kind === 'dropConnection') && !f.afterPlaced);
+      const pre = faults.find((f) => f.kind === 'errorCode' || ((f.kind === 'http5xx' || f.kind === 'timeout1007' || f.kind === 'dropConnection') && !f.afterPlaced));
       if (pre) return this.faultReply(pre, headers);
       if (!params) throw parseError;
 
@@ -286,6 +286,8 @@ export class PaperHttp {
         return { kind: 'reply', reply: { status: 503, body: JSON.stringify({ code: -1007, msg: MSG.timeout1007 }), headers }, executed: false };
       case 'http5xx':
         return { kind: 'reply', reply: { status: f.status, body: JSON.stringify({ code: -1001, msg: MSG.internal1001 }), headers }, executed: false };
+      case 'errorCode':
+        return { kind: 'reply', reply: { status: f.status, body: JSON.stringify({ code: f.code, msg: f.msg }), headers }, executed: false };
       default:
         throw new Error(`not a response fault: ${f.kind}`);
     }

@@ -221,7 +221,8 @@ export interface TradeState {
    * What became of the protective bracket a decision asked for: placed, or refused (the filters
    * after fees or the exchange said no; the position is then unprotected and an alert is raised).
    */
-  protection?: { status: 'placed' | 'refused' | 'cancelled'; reason?: string };
+  /** `expired`: the exchange expired the bracket before it closed the position (e.g. self-trade prevention). */
+  protection?: { status: 'placed' | 'refused' | 'cancelled' | 'expired'; reason?: string };
   /** Set while the service cannot know something it needs (an order's fate during an outage). */
   attention?: string;
   startedAt: number;
@@ -264,7 +265,7 @@ export interface ExecutionReport {
   execution_time: number | null;
   error: string | null;
   /** For decisions with stop_loss/take_profit: whether the protective order(s) were placed. */
-  protection_status?: 'placed' | 'refused' | 'cancelled' | 'not_requested';
+  protection_status?: 'placed' | 'refused' | 'cancelled' | 'expired' | 'not_requested';
   timestamp: number;
 }
 

@@ -4,6 +4,7 @@
  * trade ends `rejected`, and nothing reaches the exchange. Small limits, so that ordinary sizes
  * on the paper account cross them.
  */
+import { dec } from '../../src/shared/decimal';
 import { startTradeHarness, type TradeHarness } from '../support/trade-harness';
 
 let h: TradeHarness;
@@ -45,8 +46,13 @@ test('max_position_notional: the second 0.015 BTC buy would make the position 1,
   expect(first.final.status).toBe('filled');
   const second = await run('pos2', { approved_size: '0.015' });
   expect(second.final.status).toBe('rejected');
-  // The first buy's fee was paid in BTC: 0.015 less 0.1 %.
-  expect(second.final.error).toMatch(/max_position_notional: BTCUSDT position would go from 0\.014985 to 0\.029985, worth 1799\.1 at the mark 60000, above the limit of 1500/);
+  // The first buy's fee was paid in BTC: 0.015 less 0.1 %. The mark is that buy's own fill: the
+  // best ask, a few ticks above 60000 (the book has a spread), so the worth is 0.029985 x ask.
+  const ask = dec(first.final.orders[0]!.fills.avgPrice);
+  expect(ask.gt(60000) && ask.lt('60000.10')).toBe(true);
+  expect(second.final.error).toContain(
+    `max_position_notional: BTCUSDT position would go from 0.014985 to 0.029985, worth ${dec('0.029985').mul(ask).toFixed()} at the mark ${ask.toFixed()}, above the limit of 1500`,
+  );
   expect(second.sent).toEqual([]);
   // Selling reduces the position: never refused.
   const sell = await run('pos3', { original_signal: 0, approved_size: '0.01' });

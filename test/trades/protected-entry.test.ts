@@ -94,6 +94,41 @@ test('a BUY LIMIT with stop-loss and take-profit is one OPOCO: the fill places t
   expect(h.paper.orders(BTC).filter((o) => [ids.entry, ...ids.pair].includes(o.clientOrderId)).every((o) => !['NEW', 'PENDING_NEW', 'PARTIALLY_FILLED'].includes(o.status))).toBe(true);
 });
 
+test('the price falls through entry and stop in one step: the triggered stop is followed, never cancelled or bracketed again', async () => {
+  const oco = count('POST /api/v3/orderList/oco');
+  const handle = await h.start({
+    decision_id: h.id('gap'),
+    order_type: 'LIMIT',
+    limit_price: '59000',
+    approved_size: '0.002',
+    stop_loss: '57000',
+    stop_limit_price: '56900',
+    take_profit: '61000',
+  });
+  const { ids } = await restingWithPendingPair(handle);
+  // One step from 60000 to 56800: the entry fills, the pair is placed, the stop triggers at
+  // once and rests as a SELL LIMIT at 56900 (above the market); the take-profit expires.
+  h.paper.setPrice(BTC, '56800.00');
+  const stop = () => h.paper.findOrder(BTC, ids.pair.find((id) => h.paper.findOrder(BTC, id)!.type === 'STOP_LOSS_LIMIT')!)!;
+  expect([h.paper.findOrder(BTC, ids.entry)!.status, stop().status, stop().isWorking]).toEqual(['FILLED', 'NEW', true]);
+  await eventually('the workflow following the triggered stop', async () => {
+    const s = await h.state(handle);
+    return s.phase === 'bracket' && s.working.every((id) => ids.pair.includes(id)) ? s : undefined;
+  }, 30_000);
+  // The stop keeps resting: nothing cancelled it, and no second bracket was sent.
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(stop().status).toBe('NEW');
+  expect(count('POST /api/v3/orderList/oco') - oco).toBe(0);
+  h.paper.setPrice(BTC, '56950.00');
+  const final = await h.result(handle);
+  expect(final.protection).toEqual({ status: 'placed' });
+  expect(final.orders.filter((o) => o.intent.purpose === 'bracket').map((o) => [o.intent.type, o.state]).sort()).toEqual([
+    ['LIMIT_MAKER', 'expired'],
+    ['STOP_LOSS_LIMIT', 'filled'],
+  ]);
+  expect(final.orders).toHaveLength(3);
+});
+
 test('a SELL LIMIT with stop-loss and take-profit is one OTOCO buying back what it sold; the stop side fills', async () => {
   const before = count('POST /api/v3/orderList/otoco');
   const handle = await h.start({

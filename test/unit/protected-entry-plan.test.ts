@@ -4,6 +4,7 @@
  * Pure: `prepare` is a stand-in that returns the request as the exchange's rules would leave it.
  */
 import type { PrepareOrderRequest, PreparedOrder } from '../../activities/exchange-activities';
+import { ApplicationFailure } from '@temporalio/common';
 import { entryPlan } from '../../workflows/order-plans';
 import type { TradeInput, TradeState } from '../../src/shared/trade';
 import type { RiskDecision } from '../../src/shared/decision';
@@ -91,4 +92,22 @@ test.each([
   const [tp, sl] = side === 'BUY' ? [above, below] : [below, above];
   expect([tp.type, tp.price]).toEqual(['LIMIT_MAKER', side === 'BUY' ? '61000' : '59000']);
   expect([sl.type, sl.stopPrice]).toEqual(['STOP_LOSS_LIMIT', side === 'BUY' ? '57000' : '63000']);
+});
+
+test('a pair the exchange rules refuse leaves the entry to go alone (its bracket after the fill meets the same refusal and says so)', async () => {
+  const { input, state, side } = setup({ stop_loss: '10000' });
+  const strict = async (req: PrepareOrderRequest): Promise<PreparedOrder> => {
+    if (req.stopPrice === '10000') throw ApplicationFailure.nonRetryable('PERCENT_PRICE_BY_SIDE: price below 0.2 x the average', 'OrderRejected');
+    return prepareWith(ALL)(req);
+  };
+  const plan = await entryPlan(input, state, side, strict, { protectedEntry: true });
+  expect(plan.kind).toBe('single');
+  expect(plan.orders.map((o) => [o.clientOrderId, o.listClientOrderId])).toEqual([['te-d-1-e', undefined]]);
+  expect(state.counters.bracket).toBe(0);
+  // Anything else (a read that failed) is not a refusal: it propagates.
+  const broken = async (req: PrepareOrderRequest): Promise<PreparedOrder> => {
+    if (req.stopPrice !== undefined) throw ApplicationFailure.retryable('exchange unreachable', 'ExchangeError');
+    return prepareWith(ALL)(req);
+  };
+  await expect(entryPlan(setup({}).input, setup({}).state, side, broken, { protectedEntry: true })).rejects.toThrow('exchange unreachable');
 });
