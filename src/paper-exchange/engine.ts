@@ -442,7 +442,8 @@ export class Engine extends EventEmitter {
   }
 
   /** Binance checks these before the matching engine sees the order. */
-  checkFilters(acct: Account, def: SymbolDef, p: NewOrderParams, qty: Dec | undefined, last: Dec): void {
+  /** `adding`: the orders the request adds (an OCO 2, an OTOCO 3), as the order-count filters count them. */
+  checkFilters(acct: Account, def: SymbolDef, p: NewOrderParams, qty: Dec | undefined, last: Dec, adding = 1): void {
     const tick = dec(def.tickSize);
     for (const v of [p.price, p.stopPrice]) {
       if (v === undefined) continue;
@@ -463,11 +464,11 @@ export class Engine extends EventEmitter {
     if (p.type !== 'MARKET' && notional.gt(dec(def.maxNotional))) throw filterFailure('NOTIONAL');
     const openAll = [...(this.openByAccount.get(acct.apiKey) ?? [])];
     const open = openAll.filter((o) => o.symbol === p.symbol);
-    if (open.length + 1 > def.maxNumOrders) throw filterFailure('MAX_NUM_ORDERS');
+    if (open.length + adding > def.maxNumOrders) throw filterFailure('MAX_NUM_ORDERS');
     if (STOP_TYPES.has(p.type) && open.filter((o) => STOP_TYPES.has(o.type)).length + 1 > def.maxNumAlgoOrders) {
       throw filterFailure('MAX_NUM_ALGO_ORDERS');
     }
-    if (openAll.length + 1 > this.maxOpenOrdersPerAccount) {
+    if (openAll.length + adding > this.maxOpenOrdersPerAccount) {
       throw filterFailure('EXCHANGE_MAX_NUM_ORDERS');
     }
   }
@@ -988,7 +989,7 @@ export class Engine extends EventEmitter {
     }
     for (const leg of [p.above, p.below]) {
       if (!def.orderTypes.includes(leg.type)) throw newOrderRejected(TYPE_NOT_SUPPORTED[leg.type]);
-      this.checkFilters(acct, def, { ...leg, symbol: p.symbol, side: p.side, quantity: p.quantity, quoteOrderQty: undefined }, p.quantity, last);
+      this.checkFilters(acct, def, { ...leg, symbol: p.symbol, side: p.side, quantity: p.quantity, quoteOrderQty: undefined }, p.quantity, last, 2);
     }
     // The above leg's reference price must be above the last price, the below leg's below it.
     const ref = (l: OcoLeg): Dec => (l.type === 'LIMIT_MAKER' ? (l.price as Dec) : (l.stopPrice as Dec));
@@ -1054,12 +1055,12 @@ export class Engine extends EventEmitter {
     const last = this.lastPrice(p.symbol);
     const working: NewOrderParams = { symbol: p.symbol, side: p.working.side, type: p.working.type, timeInForce: p.working.timeInForce, quantity: p.working.quantity, quoteOrderQty: undefined, price: p.working.price, stopPrice: undefined, newClientOrderId: p.working.newClientOrderId };
     for (const type of [working.type, ...p.pending.map((l) => l.type)]) if (!def.orderTypes.includes(type)) throw newOrderRejected(TYPE_NOT_SUPPORTED[type]);
-    this.checkFilters(acct, def, working, working.quantity, last);
+    this.checkFilters(acct, def, working, working.quantity, last, 1 + p.pending.length);
     if (working.type === 'LIMIT_MAKER' && this.marketable(working.side, p.working.price, last)) throw newOrderRejected(MSG.wouldMatchAndTake);
     // OPO: the received quantity is not known yet; the working quantity stands in for the filters.
     const pendingQty = p.pendingQuantity ?? p.working.quantity;
     const pendingParams = p.pending.map((l): NewOrderParams => ({ ...l, symbol: p.symbol, side: p.pendingSide, quantity: pendingQty, quoteOrderQty: undefined }));
-    for (const leg of pendingParams) this.checkFilters(acct, def, leg, pendingQty, p.working.price);
+    for (const leg of pendingParams) this.checkFilters(acct, def, leg, pendingQty, p.working.price, 1 + p.pending.length);
     if (p.pending.length === 2) {
       const [above, below] = p.pending as [OcoLeg, OcoLeg];
       const ref = (l: OcoLeg): Dec => (l.type === 'LIMIT_MAKER' ? (l.price as Dec) : (l.stopPrice as Dec));
@@ -1107,8 +1108,11 @@ export class Engine extends EventEmitter {
       return o;
     });
     this.emit('listStatus', list, this.legs(list));
+    // Binance's placement response shows the pending orders as placed (PENDING_NEW), even when
+    // the working order filled at once and they are on the book already: report them as such.
+    const asPlaced = pendingOrders.map((o) => ({ ...o }));
     const fills = this.activate(workingOrder, now);
-    return { list, orders: [workingOrder, ...pendingOrders], fills };
+    return { list, orders: [workingOrder, ...asPlaced], fills };
   }
 
   /** The working order of an OTO list filled completely: its pending orders go on the book now. */

@@ -212,3 +212,27 @@ test('@binance/spot unchanged: orderListOtoco and orderListOpoco place the lists
   expect([h.ex.findOrder(BTC, ids.working), h.ex.findOrder(BTC, opIds.working)].map((o) => [o?.status, o?.executedQty])).toEqual([['FILLED', '0.01000000'], ['FILLED', '0.00200000']]);
   expect([status(ids.above), status(ids.below), status(opIds.above), status(opIds.below)]).toEqual(['NEW', 'NEW', 'NEW', 'NEW']);
 });
+
+test('a working order that fills at once: the response shows its pending pair PENDING_NEW, as Binance does; the exchange has them live', async () => {
+  // A BUY LIMIT well above the best ask takes liquidity at once.
+  const { ids, req } = otoco({ workingPrice: '60100', pendingAbovePrice: '61000', pendingBelowPrice: '59000', pendingBelowStopPrice: '59100', workingQuantity: '0.001', pendingQuantity: '0.0009' });
+  const placed = await h.client.newOtoco(req);
+  expect(placed.orderReports.map((r) => [r.clientOrderId, r.status])).toEqual([
+    [ids.working, 'FILLED'],
+    [ids.below, 'PENDING_NEW'],
+    [ids.above, 'PENDING_NEW'],
+  ]);
+  expect([status(ids.below), status(ids.above)]).toEqual(['NEW', 'NEW']);
+});
+
+test('an OTOCO counts 3 orders against MAX_NUM_ORDERS', async () => {
+  await h.close();
+  h = await harness({ limits: { maxNumOrdersPerSymbol: 4 } });
+  h.ex.setPrice(BTC, '60000.00');
+  await h.client.newOrder({ symbol: BTC, side: 'BUY', type: 'LIMIT', timeInForce: 'GTC', quantity: '0.001', price: '50000', newClientOrderId: cid('r') });
+  await h.client.newOtoco(otoco().req);
+  const refused = otoco();
+  const err = await expectBinanceError(h.client.newOtoco(refused.req));
+  expect([err.code, err.msg]).toEqual([-1013, 'Filter failure: MAX_NUM_ORDERS']);
+  expect(status(refused.ids.working)).toBeUndefined();
+});
