@@ -1,271 +1,33 @@
 /**
- * The paper matching engine: accounts and balances, orders, fills against the depth model,
- * resting orders that fill when the price crosses, stop/take-profit triggers and OCO lists.
- * It knows nothing about HTTP; it throws ApiError with Binance's codes and messages.
+ * The paper matching engine: accounts and balances, placing orders against the filters, fills
+ * against the book (book.ts, walked by taker-walk.ts), resting orders that fill when the price
+ * crosses, stop/take-profit triggers and self-trade prevention. Beside it, each in its own
+ * module and told of the fills and closes that concern it: order lists (order-lists.ts),
+ * amend keep-priority (amend.ts), commissions (fees.ts, the FeeModel seam); the objects
+ * themselves are in model.ts. It knows nothing about HTTP; it throws ApiError with Binance's
+ * codes and messages.
  */
 import { EventEmitter } from 'node:events';
 import { D, dec, floorToStep, ZERO, type Dec } from '../shared/decimal';
 import type { BookSide, DepthLevel } from './book';
+import { BinanceFeeModel, type FeeModel } from './fees';
 import { fmt8, PricePath, type SymbolDef } from './market';
+import { Amendments } from './amend';
+import { OrderLists } from './order-lists';
 import { levelsOf, mergeLevels, SymbolMarket } from './market-data';
-import { availableQty, defaultStpMode, resolveStpMode, type PreventedMatch, type PreventionDetail, type StpMode } from './self-trade-prevention';
+import { availableQty, defaultStpMode, resolveStpMode, type PreventedMatch, type PreventionDetail } from './self-trade-prevention';
 import { planWalk, type WalkPlan, type WalkRequest, type WalkStep } from './taker-walk';
 import { ApiError, badRequest, filterFailure, MSG, newOrderRejected } from './wire';
+import { DEFAULT_BALANCES, EXCHANGE_MAX_NUM_ORDERS, LIMIT_PRICED, STOP_TYPES, TYPE_NOT_SUPPORTED, isOpen, type Account, type AccountConfig, type AmendParams, type AmendResult, type Amendment, type EngineLimits, type ExecType, type ExecutionEvent, type InjectedFill, type InternalOrder, type InternalTrade, type NewOrderParams, type OcoParams, type OrderList, type OrderTypeName, type OtoParams, type PlaceResult, type Side } from './model';
 
-export type Side = 'BUY' | 'SELL';
-export type OrderTypeName = 'MARKET' | 'LIMIT' | 'LIMIT_MAKER' | 'STOP_LOSS' | 'STOP_LOSS_LIMIT' | 'TAKE_PROFIT' | 'TAKE_PROFIT_LIMIT';
-export type Tif = 'GTC' | 'IOC' | 'FOK';
-/** EXPIRED_IN_MATCH: expired by self-trade prevention (enums.md). */
-export type Status = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'EXPIRED' | 'REJECTED' | 'PENDING_NEW' | 'EXPIRED_IN_MATCH';
+// Everything the engine's callers name comes from here, as before the split.
+export * from './model';
 
-export interface AccountConfig {
-  apiKey: string;
-  apiSecret?: string;
-  ed25519PublicKeyPem?: string;
-  permissions?: ('SPOT' | 'TRADE')[];
-  balances?: Record<string, string>;
-  /** Commission rate for maker and taker fills, default "0.001" (0.1 %). */
-  commissionRate?: string;
-  /** Pay commissions in BNB at a 25 % discount when the account holds enough BNB. */
-  payFeesInBnb?: boolean;
-}
-
-export interface Account {
-  apiKey: string;
-  uid: number;
-  config: AccountConfig;
-  canTrade: boolean;
-  balances: Map<string, { free: Dec; locked: Dec }>;
-  commission: Dec;
-  updateTime: number;
-}
-
-export interface InternalOrder {
-  account: string;
-  symbol: string;
-  orderId: number;
-  orderListId: number;
-  clientOrderId: string;
-  side: Side;
-  type: OrderTypeName;
-  timeInForce: Tif;
-  price: Dec;
-  origQty: Dec;
-  executedQty: Dec;
-  cummulativeQuoteQty: Dec;
-  origQuoteOrderQty: Dec;
-  stopPrice: Dec | undefined;
-  status: Status;
-  time: number;
-  updateTime: number;
-  isWorking: boolean;
-  workingTime: number;
-  /** Asset and amount still locked for this order. */
-  lockAsset: string | undefined;
-  locked: Dec;
-  expiryReason: string | undefined;
-  /** STP (self-trade-prevention.ts): the order's mode (unset: the default) and what STP took from it. */
-  selfTradePreventionMode?: StpMode | undefined;
-  preventedQuantity?: Dec | undefined;
-  preventedMatchId?: number | undefined;
-  /** As a taker: the matches STP prevented, for its FULL response's preventedMatches. */
-  takerPreventedMatches?: PreventedMatch[] | undefined;
-}
-
-export interface InternalTrade {
-  account: string;
-  symbol: string;
-  id: number;
-  orderId: number;
-  orderListId: number;
-  price: Dec;
-  qty: Dec;
-  quoteQty: Dec;
-  commission: Dec;
-  commissionAsset: string;
-  time: number;
-  isBuyer: boolean;
-  isMaker: boolean;
-}
-
-export interface OrderList {
-  account: string;
-  symbol: string;
-  orderListId: number;
-  /** Binance reports OTO, OTOCO, OPO and OPOCO lists all as contingencyType OTO. */
-  contingencyType: 'OCO' | 'OTO';
-  listStatusType: 'EXEC_STARTED' | 'UPDATED' | 'ALL_DONE';
-  listOrderStatus: 'EXECUTING' | 'ALL_DONE' | 'REJECT';
-  listClientOrderId: string;
-  transactionTime: number;
-  orderIds: number[];
-  /** OTO lists: the working order; the other orders wait (PENDING_NEW) until it is fully filled. */
-  workingOrderId?: number;
-  /** OPO: the pending orders get what the working order received, net of commission (faqs/opo.md). */
-  pays?: boolean;
-}
-
-/** REPLACED: the order was amended in place (order amend keep priority), enums.md. */
-export type ExecType = 'NEW' | 'CANCELED' | 'REJECTED' | 'TRADE' | 'EXPIRED' | 'REPLACED' | 'TRADE_PREVENTION';
-
-export interface ExecutionEvent {
-  account: string;
-  order: InternalOrder;
-  execType: ExecType;
-  trade: InternalTrade | undefined;
-  /** For CANCELED: the cancel request's client id (Binance reports it in `c`, the original in `C`). */
-  cancelClientOrderId: string | undefined;
-  /** For REPLACED: the client id the order had before the amend (reported in `C`). */
-  origClientOrderId?: string | undefined;
-  eventTime: number;
-  /** Binance's execution id (`I`), unique per event; an amend's response carries its event's id. */
-  executionId: number;
-  /** For TRADE_PREVENTION: the prevented match (self-trade-prevention.ts preventionReportFields). */
-  prevention?: PreventionDetail | undefined;
-}
-
-export interface AmendParams {
-  symbol: string;
-  orderId: number | undefined;
-  origClientOrderId: string | undefined;
-  newClientOrderId: string;
-  newQty: Dec;
-}
-
-/** One amendment, as GET /api/v3/order/amendments lists it. */
-export interface Amendment {
-  symbol: string;
-  orderId: number;
-  executionId: number;
-  origClientOrderId: string;
-  newClientOrderId: string;
-  origQty: Dec;
-  newQty: Dec;
-  time: number;
-}
-
-export interface AmendResult {
-  order: InternalOrder;
-  origClientOrderId: string;
-  executionId: number;
-  transactTime: number;
-  list: OrderList | undefined;
-  legs: InternalOrder[];
-}
-
-export interface InjectedFill {
-  symbol: string;
-  orderId: number;
-  clientOrderId: string;
-  tradeId: number;
-  price: string;
-  qty: string;
-  executedQty: string;
-  status: Status;
-}
-
-export interface NewOrderParams {
-  symbol: string;
-  side: Side;
-  type: OrderTypeName;
-  timeInForce: Tif | undefined;
-  quantity: Dec | undefined;
-  quoteOrderQty: Dec | undefined;
-  price: Dec | undefined;
-  stopPrice: Dec | undefined;
-  newClientOrderId: string;
-  /** Unset: the symbol's defaultSelfTradePreventionMode. */
-  selfTradePreventionMode?: StpMode | undefined;
-}
-
-export interface OcoLeg {
-  type: OrderTypeName;
-  price: Dec | undefined;
-  stopPrice: Dec | undefined;
-  timeInForce: Tif | undefined;
-  newClientOrderId: string;
-}
-
-export interface OcoParams {
-  symbol: string;
-  side: Side;
-  quantity: Dec;
-  listClientOrderId: string;
-  above: OcoLeg;
-  below: OcoLeg;
-  /** Applies to both legs. */
-  selfTradePreventionMode?: StpMode | undefined;
-}
-
-/** POST /api/v3/orderList/oto, /otoco, /opo and /opoco. */
-export interface OtoParams {
-  symbol: string;
-  listClientOrderId: string;
-  /** OPO / OPOCO. */
-  pays: boolean;
-  working: { type: OrderTypeName; side: Side; price: Dec; quantity: Dec; timeInForce: Tif | undefined; newClientOrderId: string };
-  pendingSide: Side;
-  /** Undefined for OPO: the quantity is what the working order received. */
-  pendingQuantity: Dec | undefined;
-  /** One order (OTO, OPO) or the pending above and below orders (OTOCO, OPOCO), in that order. */
-  pending: OcoLeg[];
-  /** Applies to every order of the list. */
-  selfTradePreventionMode?: StpMode | undefined;
-}
-
-export interface PlaceResult {
-  order: InternalOrder;
-  fills: InternalTrade[];
-}
-
-const STOP_TYPES = new Set<OrderTypeName>(['STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT']);
-const LIMIT_PRICED = new Set<OrderTypeName>(['LIMIT', 'LIMIT_MAKER', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT_LIMIT']);
-const OPEN = new Set<Status>(['NEW', 'PARTIALLY_FILLED', 'PENDING_NEW']);
-
-const TYPE_NOT_SUPPORTED: Record<OrderTypeName, string> = {
-  MARKET: 'Market orders are not supported for this symbol.',
-  LIMIT: 'Unsupported order combination',
-  LIMIT_MAKER: 'Unsupported order combination',
-  STOP_LOSS: 'Stop loss orders are not supported for this symbol.',
-  STOP_LOSS_LIMIT: 'Stop loss limit orders are not supported for this symbol.',
-  TAKE_PROFIT: 'Take profit orders are not supported for this symbol.',
-  TAKE_PROFIT_LIMIT: 'Take profit limit orders are not supported for this symbol.',
-};
-
-/**
- * Binance's default for EXCHANGE_MAX_NUM_ORDERS: open orders an account may hold across all
- * symbols. Published in exchangeInfo.exchangeFilters and enforced; see EngineLimits to change it.
- */
-export const EXCHANGE_MAX_NUM_ORDERS = 1000;
-
-/** Binance's MAX_NUM_ORDER_AMENDS (CHANGELOG: "limiting each order to a maximum of 10 amendments"). */
-export const DEFAULT_MAX_NUM_ORDER_AMENDS = 10;
-
-const amendRejected = (msg: string): ApiError => badRequest(-2038, msg);
-
-/**
- * Open-order limits that differ from Binance's. Leave them out to behave like Binance: 1000 open
- * orders per account (EXCHANGE_MAX_NUM_ORDERS) and each symbol's own MAX_NUM_ORDERS filter
- * (SymbolDef.maxNumOrders). Raise them only to load-test a service beyond one Binance account.
- */
-export interface EngineLimits {
-  /** EXCHANGE_MAX_NUM_ORDERS: open orders per account across all symbols. Default 1000. */
-  maxOpenOrdersPerAccount?: number;
-  /** MAX_NUM_ORDERS for every symbol, replacing each symbol's own value. Default: the symbol's. */
-  maxNumOrdersPerSymbol?: number;
-}
 
 function positiveInt(name: string, v: number | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (!Number.isInteger(v) || v < 1) throw new Error(`limits.${name} must be a positive integer, got ${String(v)}`);
   return v;
-}
-
-export const DEFAULT_BALANCES: Record<string, string> = { USDT: '100000', BTC: '1', ETH: '10', BNB: '100' };
-const BNB_DISCOUNT = dec('0.25');
-
-export function isOpen(o: InternalOrder): boolean {
-  return OPEN.has(o.status);
 }
 
 /** The trades of a planned walk as price levels (STP events left out). */
@@ -280,18 +42,16 @@ export class Engine extends EventEmitter {
   private readonly orders = new Map<string, InternalOrder[]>(); // by symbol, in orderId order
   private readonly byId = new Map<string, InternalOrder>(); // `${symbol}:${orderId}`
   private readonly tradesBySymbol = new Map<string, InternalTrade[]>();
-  readonly lists = new Map<number, OrderList>();
   /** Open orders per account, so limit checks do not scan the whole order history. */
   private readonly openByAccount = new Map<string, Set<InternalOrder>>();
   private nextOrderId = new Map<string, number>();
   private nextTradeId = new Map<string, number>();
-  private nextListId = 1;
   private nextUid = 1000;
   private nextExecutionId = 1;
-  /** Amendments per `${symbol}:${orderId}`, in execution order. */
-  private readonly amendments = new Map<string, Amendment[]>();
   /** EXCHANGE_MAX_NUM_ORDERS as enforced and published in exchangeInfo. */
   readonly maxOpenOrdersPerAccount: number;
+  /** What fills cost (fees.ts); Binance's rule unless a test or another venue says otherwise. */
+  fees: FeeModel = new BinanceFeeModel({ lastPrice: (symbol) => this.paths.get(symbol)?.price, free: (acct, asset) => this.bal(acct, asset).free });
 
   constructor(
     symbols: SymbolDef[],
@@ -361,7 +121,8 @@ export class Engine extends EventEmitter {
 
   // ---- balances ----
 
-  private bal(acct: Account, asset: string): { free: Dec; locked: Dec } {
+  /** Engine-internal: also used by the order lists (order-lists.ts) and amend.ts. */
+  bal(acct: Account, asset: string): { free: Dec; locked: Dec } {
     let b = acct.balances.get(asset);
     if (!b) {
       b = { free: ZERO, locked: ZERO };
@@ -370,7 +131,8 @@ export class Engine extends EventEmitter {
     return b;
   }
 
-  private account(apiKey: string): Account {
+  /** Engine-internal: also used by the order lists (order-lists.ts) and amend.ts. */
+  account(apiKey: string): Account {
     const a = this.accounts.get(apiKey);
     if (!a) throw new Error(`no account ${apiKey}`);
     return a;
@@ -481,7 +243,8 @@ export class Engine extends EventEmitter {
     return plan.reduce((a, l) => a.plus(l.qty), ZERO);
   }
 
-  private lockFor(def: SymbolDef, p: NewOrderParams, qty: Dec | undefined, last: Dec): { asset: string; amount: Dec } | undefined {
+  /** Engine-internal: also used by the order lists (order-lists.ts) and amend.ts. */
+  lockFor(def: SymbolDef, p: NewOrderParams, qty: Dec | undefined, last: Dec): { asset: string; amount: Dec } | undefined {
     if (p.type === 'MARKET') {
       // Not locked, but funds must be there: estimate by walking the book.
       if (p.side === 'SELL') return { asset: def.baseAsset, amount: qty ?? ZERO };
@@ -494,12 +257,14 @@ export class Engine extends EventEmitter {
     return { asset: def.quoteAsset, amount: px.mul(qty ?? ZERO) };
   }
 
-  private openOrderWithClientId(apiKey: string, symbol: string, clientOrderId: string): boolean {
+  /** Engine-internal: also used by the order lists (order-lists.ts) and amend.ts. */
+  openOrderWithClientId(apiKey: string, symbol: string, clientOrderId: string): boolean {
     for (const o of this.openByAccount.get(apiKey) ?? []) if (o.symbol === symbol && o.clientOrderId === clientOrderId && isOpen(o)) return true;
     return false;
   }
 
-  private trackOpen(order: InternalOrder): void {
+  /** Engine-internal: also used by the order lists (order-lists.ts) and amend.ts. */
+  trackOpen(order: InternalOrder): void {
     let set = this.openByAccount.get(order.account);
     if (!set) {
       set = new Set();
@@ -509,7 +274,8 @@ export class Engine extends EventEmitter {
     else set.delete(order);
   }
 
-  private newOrderObject(acct: Account, def: SymbolDef, p: NewOrderParams, qty: Dec | undefined, now: number, orderListId: number): InternalOrder {
+  /** Engine-internal: also used by the order lists (order-lists.ts) and amend.ts. */
+  newOrderObject(acct: Account, def: SymbolDef, p: NewOrderParams, qty: Dec | undefined, now: number, orderListId: number): InternalOrder {
     const stop = STOP_TYPES.has(p.type);
     return {
       account: acct.apiKey,
@@ -560,7 +326,8 @@ export class Engine extends EventEmitter {
     return this.takeLiquidity(order, now);
   }
 
-  private marketable(side: Side, price: Dec, last: Dec): boolean {
+  /** Engine-internal: also used by the order lists (order-lists.ts) and amend.ts. */
+  marketable(side: Side, price: Dec, last: Dec): boolean {
     return side === 'BUY' ? price.gte(last) : price.lte(last);
   }
 
@@ -637,30 +404,6 @@ export class Engine extends EventEmitter {
     return fills;
   }
 
-  private commissionFor(acct: Account, def: SymbolDef, side: Side, qty: Dec, quote: Dec): { amount: Dec; asset: string } {
-    const rate = acct.commission;
-    if (acct.config.payFeesInBnb === true) {
-      const bnbPerQuote = this.bnbPer(def.quoteAsset);
-      if (bnbPerQuote) {
-        const amount = quote.mul(rate).mul(dec(1).minus(BNB_DISCOUNT)).mul(bnbPerQuote).toDecimalPlaces(8, D.ROUND_UP);
-        if (this.bal(acct, 'BNB').free.gte(amount)) return { amount, asset: 'BNB' };
-      }
-    }
-    return side === 'BUY'
-      ? { amount: qty.mul(rate).toDecimalPlaces(8, D.ROUND_UP), asset: def.baseAsset }
-      : { amount: quote.mul(rate).toDecimalPlaces(8, D.ROUND_UP), asset: def.quoteAsset };
-  }
-
-  /** How many BNB one unit of `asset` is worth, if a market says so. */
-  private bnbPer(asset: string): Dec | undefined {
-    if (asset === 'BNB') return dec(1);
-    const direct = this.paths.get(`BNB${asset}`);
-    if (direct) return dec(1).div(direct.price);
-    const inverse = this.paths.get(`${asset}BNB`);
-    if (inverse) return inverse.price;
-    return undefined;
-  }
-
   /** Applies one fill to the order and both balances. Returns undefined if funds ran out. */
   /**
    * Applies one fill to the order and both balances. Returns undefined if funds ran out.
@@ -673,7 +416,7 @@ export class Engine extends EventEmitter {
     const quote = price.mul(qty);
     const base = this.bal(acct, def.baseAsset);
     const quoteBal = this.bal(acct, def.quoteAsset);
-    this.adoptListLock(order);
+    this.orderLists.adoptListLock(order);
 
     // Release the share of the lock this fill consumes; the debit below then comes from free.
     if (order.lockAsset !== undefined && order.locked.gt(0)) {
@@ -686,7 +429,7 @@ export class Engine extends EventEmitter {
     }
     if (order.side === 'BUY' ? quoteBal.free.lt(quote) : base.free.lt(qty)) return undefined;
 
-    const fee = this.commissionFor(acct, def, order.side, qty, quote);
+    const fee = this.fees.commission({ account: acct, symbol: def, side: order.side, qty, quote });
     if (order.side === 'BUY') {
       quoteBal.free = quoteBal.free.minus(quote);
       base.free = base.free.plus(qty);
@@ -733,11 +476,12 @@ export class Engine extends EventEmitter {
       order.status = 'PARTIALLY_FILLED';
     }
     this.emitExec(order, 'TRADE', trade);
-    this.onListLegFilled(order, now);
+    this.orderLists.onListLegFilled(order, now);
     return trade;
   }
 
-  private releaseLock(order: InternalOrder): void {
+  /** Engine-internal: also used by amend.ts. */
+  releaseLock(order: InternalOrder): void {
     if (order.lockAsset === undefined || order.locked.lte(0)) return;
     const b = this.bal(this.account(order.account), order.lockAsset);
     b.locked = b.locked.minus(order.locked);
@@ -753,7 +497,7 @@ export class Engine extends EventEmitter {
     this.releaseLock(order);
     this.trackOpen(order);
     this.emitExec(order, status, undefined, cancelClientOrderId);
-    this.onWorkingOrderClosed(order, now);
+    this.orderLists.onWorkingOrderClosed(order, now);
   }
 
   cancel(apiKey: string, symbol: string, orderId: number | undefined, clientOrderId: string | undefined, cancelClientOrderId: string): InternalOrder {
@@ -794,7 +538,7 @@ export class Engine extends EventEmitter {
           o.isWorking = true;
           o.workingTime = now;
           o.updateTime = now;
-          this.onListLegTriggered(o, now);
+          this.orderLists.onListLegTriggered(o, now);
           if (isOpen(o)) this.takeLiquidity(o, now);
         }
         continue;
@@ -928,8 +672,8 @@ export class Engine extends EventEmitter {
     this.emit('execution', ev);
     if (closes) {
       // An order list loses a leg as if it had expired: its siblings go (OCO), its pending orders too (OTO).
-      this.onListLegFilled(o, now);
-      this.onWorkingOrderClosed(o, now);
+      this.orderLists.onListLegFilled(o, now);
+      this.orderLists.onWorkingOrderClosed(o, now);
     }
   }
 
@@ -938,409 +682,58 @@ export class Engine extends EventEmitter {
     return this.marketOf(symbol).prevented.toArray().filter((m) => m.account === apiKey);
   }
 
-  // ---- order lists (OCO) ----
+  // ---- order lists (order-lists.ts) ----
 
-  /**
-   * An OCO locks its funds once, on one leg. Whichever leg becomes active takes the lock over,
-   * so the expiring sibling does not hand the funds back to `free` mid-trade.
-   */
-  private adoptListLock(order: InternalOrder): void {
-    if (order.orderListId === -1) return;
-    const list = this.lists.get(order.orderListId);
-    if (!list) return;
-    for (const leg of this.legs(list)) {
-      if (leg === order || leg.locked.lte(0)) continue;
-      order.lockAsset = leg.lockAsset;
-      order.locked = order.locked.plus(leg.locked);
-      leg.locked = ZERO;
-    }
+  readonly orderLists = new OrderLists(this);
+
+  get lists(): Map<number, OrderList> {
+    return this.orderLists.lists;
+  }
+
+  placeOco(apiKey: string, p: OcoParams): { list: OrderList; legs: InternalOrder[] } {
+    return this.orderLists.placeOco(apiKey, p);
+  }
+
+  placeOto(apiKey: string, p: OtoParams): { list: OrderList; orders: InternalOrder[]; fills: InternalTrade[] } {
+    return this.orderLists.placeOto(apiKey, p);
   }
 
   findList(account: string, orderListId: number | undefined, listClientOrderId: string | undefined): OrderList | undefined {
-    let list: OrderList | undefined;
-    if (orderListId !== undefined) {
-      list = this.lists.get(orderListId);
-      if (list && listClientOrderId !== undefined && list.listClientOrderId !== listClientOrderId) return undefined;
-    } else if (listClientOrderId !== undefined) {
-      for (const l of this.lists.values()) if (l.account === account && l.listClientOrderId === listClientOrderId) list = l;
-    }
-    return list && list.account === account ? list : undefined;
-  }
-
-  /**
-   * Places an OCO: validates both legs and the price relationship against the last price,
-   * locks the funds once (the larger of the two legs' needs) and starts both legs.
-   */
-  placeOco(apiKey: string, p: OcoParams): { list: OrderList; legs: InternalOrder[] } {
-    const acct = this.account(apiKey);
-    const def = this.symbolDef(p.symbol);
-    if (!acct.canTrade) throw new ApiError(401, -2015, MSG.invalidApiKey);
-    if (def.status !== 'TRADING') throw newOrderRejected(MSG.marketClosed);
-    const last = this.lastPrice(p.symbol);
-    const isStopLoss = (t: OrderTypeName): boolean => t === 'STOP_LOSS' || t === 'STOP_LOSS_LIMIT';
-    const isTakeProfit = (t: OrderTypeName): boolean => t === 'TAKE_PROFIT' || t === 'TAKE_PROFIT_LIMIT';
-    if (p.side === 'SELL') {
-      if (isStopLoss(p.above.type)) throw badRequest(-1197, 'A stop loss order in a sell OCO must be below.');
-      if (isTakeProfit(p.below.type)) throw badRequest(-1199, 'A take profit order in a sell OCO must be above.');
-    } else {
-      if (p.above.type === 'LIMIT_MAKER') throw badRequest(-1165, 'A limit order in a buy OCO must be below.');
-      if (isTakeProfit(p.above.type)) throw badRequest(-1198, 'A take profit order in a buy OCO must be below.');
-      if (isStopLoss(p.below.type)) throw badRequest(-1196, 'A stop loss order in a buy OCO must be above.');
-    }
-    for (const leg of [p.above, p.below]) {
-      if (!def.orderTypes.includes(leg.type)) throw newOrderRejected(TYPE_NOT_SUPPORTED[leg.type]);
-      this.checkFilters(acct, def, { ...leg, symbol: p.symbol, side: p.side, quantity: p.quantity, quoteOrderQty: undefined }, p.quantity, last, 2);
-    }
-    // The above leg's reference price must be above the last price, the below leg's below it.
-    const ref = (l: OcoLeg): Dec => (l.type === 'LIMIT_MAKER' ? (l.price as Dec) : (l.stopPrice as Dec));
-    if (!(ref(p.above).gt(last) && ref(p.below).lt(last))) throw newOrderRejected(MSG.priceRelationship);
-    for (const leg of [p.above, p.below]) {
-      if (this.openOrderWithClientId(apiKey, p.symbol, leg.newClientOrderId)) throw newOrderRejected(MSG.duplicateOrder);
-    }
-    if ([...this.lists.values()].some((l) => l.account === apiKey && l.listClientOrderId === p.listClientOrderId && l.listOrderStatus === 'EXECUTING')) {
-      throw newOrderRejected(MSG.duplicateOrder);
-    }
-    const stpMode = resolveStpMode(def, p.selfTradePreventionMode);
-    const needPrice = D.max(...[p.above, p.below].map((l) => l.price ?? l.stopPrice ?? last));
-    const lock = p.side === 'SELL' ? { asset: def.baseAsset, amount: p.quantity } : { asset: def.quoteAsset, amount: needPrice.mul(p.quantity) };
-    if (this.bal(acct, lock.asset).free.lt(lock.amount)) throw newOrderRejected(MSG.insufficientBalance);
-
-    const now = this.now();
-    const list: OrderList = {
-      account: apiKey,
-      symbol: p.symbol,
-      orderListId: this.nextListId++,
-      contingencyType: 'OCO',
-      listStatusType: 'EXEC_STARTED',
-      listOrderStatus: 'EXECUTING',
-      listClientOrderId: p.listClientOrderId,
-      transactionTime: now,
-      orderIds: [],
-    };
-    // Binance lists the stop-type leg first in the response; keep the legs in that order.
-    const legParams = isStopLoss(p.below.type) ? [p.below, p.above] : [p.above, p.below];
-    const legs = legParams.map((l, i) => {
-      const o = this.newOrderObject(acct, def, { ...l, symbol: p.symbol, side: p.side, quantity: p.quantity, quoteOrderQty: undefined }, p.quantity, now, list.orderListId);
-      o.selfTradePreventionMode = stpMode;
-      this.insert(o, i === 0 ? lock : undefined);
-      list.orderIds.push(o.orderId);
-      return o;
-    });
-    this.lists.set(list.orderListId, list);
-    this.emit('listStatus', list, legs);
-    return { list, legs };
-  }
-
-  /**
-   * Places an OTO-family list (OTO, OTOCO, OPO, OPOCO; rest-api.md "New Order list - OTO"): only
-   * the working order (LIMIT or LIMIT_MAKER) goes on the book; the pending orders wait as
-   * PENDING_NEW and are placed, in the same matching step, the moment it is fully filled. A
-   * working order that ends otherwise (cancelled, expired, IOC rest) takes its pending orders
-   * with it.
-   *
-   * Assumptions where the docs are silent, stated here: the pending above/below pair must sit
-   * above and below the working price (where the market is when they are placed); funds for
-   * the pending orders are checked and locked when they are placed, not before (OPO's doc says
-   * only the working order's balance is required); pending orders that cannot be funded then
-   * expire.
-   */
-  placeOto(apiKey: string, p: OtoParams): { list: OrderList; orders: InternalOrder[]; fills: InternalTrade[] } {
-    const acct = this.account(apiKey);
-    const def = this.symbolDef(p.symbol);
-    if (!acct.canTrade) throw new ApiError(401, -2015, MSG.invalidApiKey);
-    if (def.status !== 'TRADING') throw newOrderRejected(MSG.marketClosed);
-    if (p.pays && (p.working.side !== 'BUY' || p.pendingSide !== 'SELL')) {
-      throw newOrderRejected('OPO order lists need a BUY working order and SELL pending orders.');
-    }
-    const last = this.lastPrice(p.symbol);
-    const working: NewOrderParams = { symbol: p.symbol, side: p.working.side, type: p.working.type, timeInForce: p.working.timeInForce, quantity: p.working.quantity, quoteOrderQty: undefined, price: p.working.price, stopPrice: undefined, newClientOrderId: p.working.newClientOrderId };
-    for (const type of [working.type, ...p.pending.map((l) => l.type)]) if (!def.orderTypes.includes(type)) throw newOrderRejected(TYPE_NOT_SUPPORTED[type]);
-    this.checkFilters(acct, def, working, working.quantity, last, 1 + p.pending.length);
-    if (working.type === 'LIMIT_MAKER' && this.marketable(working.side, p.working.price, last)) throw newOrderRejected(MSG.wouldMatchAndTake);
-    // OPO: the received quantity is not known yet; the working quantity stands in for the filters.
-    const pendingQty = p.pendingQuantity ?? p.working.quantity;
-    const pendingParams = p.pending.map((l): NewOrderParams => ({ ...l, symbol: p.symbol, side: p.pendingSide, quantity: pendingQty, quoteOrderQty: undefined }));
-    for (const leg of pendingParams) this.checkFilters(acct, def, leg, pendingQty, p.working.price, 1 + p.pending.length);
-    if (p.pending.length === 2) {
-      const [above, below] = p.pending as [OcoLeg, OcoLeg];
-      const ref = (l: OcoLeg): Dec => (l.type === 'LIMIT_MAKER' ? (l.price as Dec) : (l.stopPrice as Dec));
-      if (!(ref(above).gt(p.working.price) && ref(below).lt(p.working.price))) throw newOrderRejected(MSG.priceRelationship);
-    }
-    for (const cid of [working.newClientOrderId, ...p.pending.map((l) => l.newClientOrderId)]) {
-      if (this.openOrderWithClientId(apiKey, p.symbol, cid)) throw newOrderRejected(MSG.duplicateOrder);
-    }
-    if ([...this.lists.values()].some((l) => l.account === apiKey && l.listClientOrderId === p.listClientOrderId && l.listOrderStatus === 'EXECUTING')) {
-      throw newOrderRejected(MSG.duplicateOrder);
-    }
-    const stpMode = resolveStpMode(def, p.selfTradePreventionMode);
-    const lock = this.lockFor(def, working, working.quantity, last);
-    if (lock && this.bal(acct, lock.asset).free.lt(lock.amount)) throw newOrderRejected(MSG.insufficientBalance);
-
-    const now = this.now();
-    const list: OrderList = {
-      account: apiKey,
-      symbol: p.symbol,
-      orderListId: this.nextListId++,
-      contingencyType: 'OTO',
-      listStatusType: 'EXEC_STARTED',
-      listOrderStatus: 'EXECUTING',
-      listClientOrderId: p.listClientOrderId,
-      transactionTime: now,
-      orderIds: [],
-      pays: p.pays,
-    };
-    this.lists.set(list.orderListId, list);
-    const workingOrder = this.newOrderObject(acct, def, working, working.quantity, now, list.orderListId);
-    workingOrder.selfTradePreventionMode = stpMode;
-    this.insert(workingOrder, lock);
-    list.orderIds.push(workingOrder.orderId);
-    list.workingOrderId = workingOrder.orderId;
-    // As in an OCO, the stop-type pending order comes first.
-    const ordered = pendingParams.length === 2 && !STOP_TYPES.has(pendingParams[0]!.type) ? [pendingParams[1]!, pendingParams[0]!] : pendingParams;
-    const pendingOrders = ordered.map((leg) => {
-      const o = this.newOrderObject(acct, def, leg, p.pendingQuantity ?? ZERO, now, list.orderListId);
-      o.status = 'PENDING_NEW';
-      o.selfTradePreventionMode = stpMode;
-      o.isWorking = false;
-      o.workingTime = -1;
-      this.insert(o, undefined);
-      list.orderIds.push(o.orderId);
-      return o;
-    });
-    this.emit('listStatus', list, this.legs(list));
-    // Binance's placement response shows the pending orders as placed (PENDING_NEW), even when
-    // the working order filled at once and they are on the book already: report them as such.
-    const asPlaced = pendingOrders.map((o) => ({ ...o }));
-    const fills = this.activate(workingOrder, now);
-    return { list, orders: [workingOrder, ...asPlaced], fills };
-  }
-
-  /** The working order of an OTO list filled completely: its pending orders go on the book now. */
-  private placePending(list: OrderList, workingOrder: InternalOrder, now: number): void {
-    const def = this.symbolDef(list.symbol);
-    const acct = this.account(list.account);
-    const pending = this.legs(list).filter((o) => o.status === 'PENDING_NEW');
-    if (pending.length === 0) return;
-    let qty = pending[0]!.origQty;
-    if (list.pays === true) {
-      // What the working order received, less the commission taken from it (faqs/opo.md), to the lot step.
-      const trades = (this.tradesBySymbol.get(list.symbol) ?? []).filter((t) => t.orderId === workingOrder.orderId);
-      const commission = trades.filter((t) => t.commissionAsset === def.baseAsset).reduce((a, t) => a.plus(t.commission), ZERO);
-      qty = floorToStep(workingOrder.executedQty.minus(commission), dec(def.stepSize));
-    }
-    const side = pending[0]!.side;
-    const price = D.max(...pending.map((o) => (o.price.gt(0) ? o.price : (o.stopPrice ?? this.lastPrice(list.symbol)))));
-    const lock = side === 'SELL' ? { asset: def.baseAsset, amount: qty } : { asset: def.quoteAsset, amount: price.mul(qty) };
-    if (qty.lte(0) || this.bal(acct, lock.asset).free.lt(lock.amount)) {
-      for (const o of pending) {
-        o.origQty = qty;
-        this.finish(o, 'EXPIRED', now, 'INSUFFICIENT_BALANCE');
-      }
-      this.maybeCloseList(list, now);
-      return;
-    }
-    pending.forEach((o, i) => {
-      o.origQty = qty;
-      o.status = 'NEW';
-      o.updateTime = now;
-      const stop = STOP_TYPES.has(o.type);
-      o.isWorking = !stop;
-      o.workingTime = stop ? -1 : now;
-      if (i === 0) {
-        const b = this.bal(acct, lock.asset);
-        b.free = b.free.minus(lock.amount);
-        b.locked = b.locked.plus(lock.amount);
-        o.lockAsset = lock.asset;
-        o.locked = lock.amount;
-      }
-      this.trackOpen(o);
-      this.emitExec(o, 'NEW', undefined);
-    });
-    list.transactionTime = now;
-    this.emit('listStatus', list, this.legs(list));
-  }
-
-  /** A working order that ended without filling completely: its pending orders expire with it. */
-  private onWorkingOrderClosed(order: InternalOrder, now: number): void {
-    if (order.orderListId === -1 || order.status === 'FILLED') return;
-    const list = this.lists.get(order.orderListId);
-    if (!list || list.workingOrderId !== order.orderId || list.listOrderStatus !== 'EXECUTING') return;
-    const pending = this.legs(list).filter((leg) => leg.status === 'PENDING_NEW');
-    // None left when the list as a whole is being cancelled (cancelList closes them first and reports the list itself).
-    if (pending.length === 0) return;
-    for (const leg of pending) this.finish(leg, 'EXPIRED', now);
-    this.maybeCloseList(list, now);
-  }
-
-  private legs(list: OrderList): InternalOrder[] {
-    return list.orderIds.map((id) => this.byId.get(`${list.symbol}:${id}`)).filter((o): o is InternalOrder => o !== undefined);
-  }
-
-  /** One leg traded (even partially): the other legs expire and the list is done. */
-  private onListLegFilled(order: InternalOrder, now: number): void {
-    if (order.orderListId === -1) return;
-    const list = this.lists.get(order.orderListId);
-    if (!list || list.listOrderStatus !== 'EXECUTING') return;
-    if (list.workingOrderId === order.orderId) {
-      // An OTO's working order: its pending orders are placed once it is fully filled, not before.
-      if (order.status === 'FILLED') this.placePending(list, order, now);
-      return;
-    }
-    for (const leg of this.legs(list)) if (leg !== order && isOpen(leg)) this.finish(leg, 'EXPIRED', now, 'OCO_TRIGGER');
-    this.maybeCloseList(list, now);
-  }
-
-  /** A stop leg triggered: the other legs expire (Binance's OCO semantics). */
-  private onListLegTriggered(order: InternalOrder, now: number): void {
-    if (order.orderListId === -1) return;
-    const list = this.lists.get(order.orderListId);
-    if (!list || list.listOrderStatus !== 'EXECUTING') return;
-    this.adoptListLock(order);
-    for (const leg of this.legs(list)) if (leg !== order && isOpen(leg)) this.finish(leg, 'EXPIRED', now, 'OCO_TRIGGER');
-    this.maybeCloseList(list, now);
-  }
-
-  maybeCloseList(list: OrderList, now: number): void {
-    const all = this.legs(list);
-    const working = list.workingOrderId === undefined ? undefined : all.find((o) => o.orderId === list.workingOrderId);
-    if (working && isOpen(working)) return;
-    // An OTO is done when its working order ended unfilled, or as an OCO of its placed pending orders.
-    const legs = working ? all.filter((o) => o !== working) : all;
-    if (working && working.status !== 'FILLED' && legs.every((l) => !isOpen(l)) && list.listOrderStatus === 'EXECUTING') {
-      list.listStatusType = 'ALL_DONE';
-      list.listOrderStatus = 'ALL_DONE';
-      list.transactionTime = now;
-      this.emit('listStatus', list, all);
-      return;
-    }
-    const anyDone = legs.some((l) => !isOpen(l) || l.executedQty.gt(0) || (l.stopPrice !== undefined && l.isWorking));
-    if (!anyDone || list.listOrderStatus !== 'EXECUTING') return;
-    list.listStatusType = 'ALL_DONE';
-    list.listOrderStatus = 'ALL_DONE';
-    list.transactionTime = now;
-    this.emit('listStatus', list, all);
+    return this.orderLists.findList(account, orderListId, listClientOrderId);
   }
 
   cancelList(orderListId: number, now: number, cancelClientOrderId?: string): OrderList {
-    const list = this.lists.get(orderListId);
-    if (!list) throw badRequest(-2011, MSG.orderListDoesNotExist);
-    // An OTO's working order last: closing it first would expire its pending orders instead of cancelling them.
-    const legs = this.legs(list).sort((a, b) => Number(a.orderId === list.workingOrderId) - Number(b.orderId === list.workingOrderId));
-    for (const leg of legs) if (isOpen(leg)) this.finish(leg, 'CANCELED', now, undefined, cancelClientOrderId);
-    list.listStatusType = 'ALL_DONE';
-    list.listOrderStatus = 'ALL_DONE';
-    list.transactionTime = now;
-    this.emit('listStatus', list, this.legs(list));
-    return list;
+    return this.orderLists.cancelList(orderListId, now, cancelClientOrderId);
   }
 
   listLegs(list: OrderList): InternalOrder[] {
-    return this.legs(list);
+    return this.orderLists.listLegs(list);
+  }
+
+  orderById(symbol: string, orderId: number): InternalOrder | undefined {
+    return this.byId.get(`${symbol}:${orderId}`);
   }
 
   // ---- events ----
 
-  private emitExec(order: InternalOrder, execType: ExecType, trade: InternalTrade | undefined, cancelClientOrderId?: string, origClientOrderId?: string): number {
+  /** Engine-internal: also used by the order lists (order-lists.ts) and amend.ts. */
+  emitExec(order: InternalOrder, execType: ExecType, trade: InternalTrade | undefined, cancelClientOrderId?: string, origClientOrderId?: string): number {
     const executionId = this.nextExecutionId++;
     const ev: ExecutionEvent = { account: order.account, order, execType, trade, cancelClientOrderId, origClientOrderId, eventTime: this.now(), executionId };
     this.emit('execution', ev);
     return executionId;
   }
 
-  // ---- amend keep priority ----
+  // ---- amend keep priority (amend.ts) ----
 
-  /**
-   * PUT /api/v3/order/amend/keepPriority: reduces an open order's quantity in place. The order
-   * keeps its orderId and so its queue priority (see onPrice); its client id becomes
-   * `newClientOrderId` (which may be the current one). Amending an OCO leg amends both legs
-   * (they must have the same quantity). A failure leaves the order unchanged.
-   *
-   * newQty at or below the executed quantity: Binance's docs only say newQty must be above 0 and
-   * below the order's quantity; its CHANGELOG (2026-04-02) speaks of "orders that expire because
-   * of the amendment". The paper exchange therefore lets such an amend succeed and the order end
-   * EXPIRED with what it executed (nothing more can fill); an assumption, stated here.
-   */
+  private readonly amendments = new Amendments(this);
+
   amend(apiKey: string, p: AmendParams): AmendResult {
-    const acct = this.account(apiKey);
-    const def = this.symbolDef(p.symbol);
-    if (!acct.canTrade) throw new ApiError(401, -2015, MSG.invalidApiKey);
-    if (def.amendAllowed === false) throw amendRejected('Order amend is not supported for this symbol.');
-    const step = dec(def.stepSize);
-    if (p.newQty.lt(dec(def.minQty)) || p.newQty.gt(dec(def.maxQty)) || !p.newQty.mod(step).isZero()) throw filterFailure('LOT_SIZE');
-    const o = this.findOrder(apiKey, p.symbol, p.orderId, p.origClientOrderId);
-    if (!o || !isOpen(o)) throw amendRejected(MSG.unknownOrderSent);
-    if (p.newQty.gt(o.origQty)) throw amendRejected('Order amend (quantity increase) is not supported.');
-    if (p.newQty.eq(o.origQty)) throw amendRejected('The requested action would change no state; rejecting');
-    if (LIMIT_PRICED.has(o.type) && o.price.mul(p.newQty).lt(dec(def.minNotional))) throw filterFailure('NOTIONAL');
-    const key = `${o.symbol}:${o.orderId}`;
-    if ((this.amendments.get(key)?.length ?? 0) >= (def.maxNumOrderAmends ?? DEFAULT_MAX_NUM_ORDER_AMENDS)) {
-      throw amendRejected('Filter failure: MAX_NUM_ORDER_AMENDS');
-    }
-    if (p.newClientOrderId !== o.clientOrderId && this.openOrderWithClientId(apiKey, p.symbol, p.newClientOrderId)) throw amendRejected(MSG.duplicateOrder);
-
-    const now = this.now();
-    const list = o.orderListId === -1 ? undefined : this.lists.get(o.orderListId);
-    const legs = list ? this.legs(list).filter(isOpen) : [o];
-    const origClientOrderId = o.clientOrderId;
-    // An OCO locks once, on one leg, for the list's quantity: shrink that lock once.
-    this.shrinkLock(list ? legs.find((l) => l.locked.gt(0)) : o, o, p.newQty);
-    let executionId = 0;
-    for (const leg of legs) {
-      const before = { clientOrderId: leg.clientOrderId, qty: leg.origQty };
-      leg.origQty = p.newQty;
-      if (leg === o) leg.clientOrderId = p.newClientOrderId;
-      leg.updateTime = now;
-      if (leg.executedQty.gte(p.newQty)) {
-        leg.status = 'EXPIRED';
-        this.releaseLock(leg);
-        this.trackOpen(leg);
-      }
-      const id = this.emitExec(leg, 'REPLACED', undefined, undefined, before.clientOrderId);
-      if (leg === o) executionId = id;
-      const k = `${leg.symbol}:${leg.orderId}`;
-      const record: Amendment = {
-        symbol: leg.symbol,
-        orderId: leg.orderId,
-        executionId: id,
-        origClientOrderId: before.clientOrderId,
-        newClientOrderId: leg.clientOrderId,
-        origQty: before.qty,
-        newQty: p.newQty,
-        time: now,
-      };
-      this.amendments.set(k, [...(this.amendments.get(k) ?? []), record]);
-    }
-    if (list) {
-      if (origClientOrderId !== o.clientOrderId) {
-        // Binance: a listStatus with listStatusType UPDATED when an amended leg's client id changed.
-        list.listStatusType = 'UPDATED';
-        list.transactionTime = now;
-        this.emit('listStatus', list, this.legs(list));
-      }
-      this.maybeCloseList(list, now);
-    }
-    return { order: o, origClientOrderId, executionId, transactTime: now, list, legs: list ? this.legs(list) : [o] };
+    return this.amendments.amend(apiKey, p);
   }
 
-  /** Keeps locked only what the remaining quantity after the amend still needs (pro rata, rounded up). */
-  private shrinkLock(holder: InternalOrder | undefined, order: InternalOrder, newQty: Dec): void {
-    if (!holder || holder.lockAsset === undefined || holder.locked.lte(0)) return;
-    const before = order.origQty.minus(order.executedQty);
-    const after = D.max(newQty.minus(order.executedQty), ZERO);
-    if (before.lte(0)) return;
-    const keep = D.min(holder.locked, holder.locked.mul(after).div(before).toDecimalPlaces(8, D.ROUND_UP));
-    const release = holder.locked.minus(keep);
-    const b = this.bal(this.account(holder.account), holder.lockAsset);
-    b.locked = b.locked.minus(release);
-    b.free = b.free.plus(release);
-    holder.locked = keep;
-  }
-
-  /** GET /api/v3/order/amendments for one order; undefined when the order does not exist. */
   amendmentsOf(apiKey: string, symbol: string, orderId: number): Amendment[] | undefined {
-    const o = this.findOrder(apiKey, symbol, orderId, undefined);
-    if (!o) return undefined;
-    return [...(this.amendments.get(`${symbol}:${orderId}`) ?? [])];
+    return this.amendments.amendmentsOf(apiKey, symbol, orderId);
   }
 
   // ---- admin: a counterparty fill ----
