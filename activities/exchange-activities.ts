@@ -804,6 +804,7 @@ export function toSnapshot(o: Order): OrderSnapshot {
     executedQty: o.executedQty,
     cummulativeQuoteQty: o.cummulativeQuoteQty,
     updateTime: o.updateTime ?? o.transactTime ?? o.time,
+    ...(o.expiryReason !== undefined ? { expiryReason: o.expiryReason } : {}),
   };
 }
 
@@ -852,6 +853,7 @@ function fromResponse(r: OrderResponse): OrderSnapshot {
     executedQty: r.executedQty,
     cummulativeQuoteQty: r.cummulativeQuoteQty,
     updateTime: r.transactTime,
+    ...(r.expiryReason !== undefined ? { expiryReason: r.expiryReason } : {}),
   };
 }
 

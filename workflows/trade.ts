@@ -890,5 +890,8 @@ function expiryReason(state: TradeState): string | undefined {
     return `${inMatch.intent.clientOrderId} expired in match: self-trade prevention (selfTradePreventionMode, BINANCE_STP_MODE) stopped it trading against another order of this account; executed ${inMatch.exchange!.executedQty}`;
   }
   const first = expired[0];
-  return first && `${first.intent.clientOrderId} expired on the exchange (${first.intent.type}${first.intent.timeInForce ? ` ${first.intent.timeInForce}` : ''}: not fillable in full); executed ${first.exchange!.executedQty}`;
+  if (!first) return undefined;
+  // The exchange's own reason when it gave one (expiryReason); else only what is known.
+  const why = first.exchange!.expiryReason ?? 'no reason given by the exchange';
+  return `${first.intent.clientOrderId} (${first.intent.type}${first.intent.timeInForce ? ` ${first.intent.timeInForce}` : ''}) expired on the exchange: ${why}; executed ${first.exchange!.executedQty}`;
 }

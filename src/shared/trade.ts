@@ -74,6 +74,8 @@ export interface OrderSnapshot {
   executedQty: string;
   cummulativeQuoteQty: string;
   updateTime?: number;
+  /** Why the exchange expired the order (Binance's expiryReason, e.g. INSUFFICIENT_LIQUIDITY), when it says. */
+  expiryReason?: string;
 }
 
 /** An OCO order list as we ask for it: two legs sharing one list client id. */

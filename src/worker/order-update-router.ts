@@ -207,6 +207,7 @@ export class OrderUpdateRouter {
       executedQty: e.z,
       cummulativeQuoteQty: e.Z,
       updateTime: e.E,
+      ...(e.eR !== undefined ? { expiryReason: e.eR } : {}),
     };
   }
 

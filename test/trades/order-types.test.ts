@@ -3,6 +3,7 @@
  * exchange over HTTP. Prices move only when a test moves them (price walk off).
  */
 import { DEFAULT_RISK_LIMITS } from '../../src/risk/pre-trade-guard';
+import { dec } from '../../src/shared/decimal';
 import { startTradeHarness, eventually, type TradeHarness } from '../support/trade-harness';
 import { readReports } from '../support/streams';
 
@@ -145,4 +146,15 @@ test('a SELL pays its commission in the quote asset', async () => {
   const final = await h.result(await h.start({ decision_id: h.id('sell'), original_signal: 0, approved_size: '0.001' }));
   expect(final.status).toBe('filled');
   expect(Object.keys(final.orders[0]!.fills.commissions)).toEqual(['USDT']);
+});
+
+test('an IOC LIMIT takes what the book has at its price; the trade is partly filled and says why the rest expired, in the exchange\'s words', async () => {
+  const book = (await (await fetch(`${h.paper.url}/api/v3/depth?symbol=${BTC}&limit=5`)).json()) as { asks: [string, string][] };
+  const [bestAsk, bestAskQty] = book.asks[0]!;
+  const size = dec(bestAskQty).plus('0.1').toFixed();
+  const handle = await h.start({ decision_id: h.id('ioc'), order_type: 'LIMIT', limit_price: bestAsk, time_in_force: 'IOC', approved_size: size });
+  const final = await h.result(handle);
+  expect(final.status).toBe('partially_filled');
+  expect(dec(final.orders[0]!.fills.filledQty).toFixed()).toBe(dec(bestAskQty).toFixed());
+  expect(final.error).toMatch(/\(LIMIT IOC\) expired on the exchange: UNFILLED_IOC_QUANTITY_EXPIRED/);
 });
