@@ -22,7 +22,7 @@ import {
   type TickerType,
   type Touch,
 } from './market-data';
-import type { Params } from './params';
+import { symbolsParam, type Params } from './params';
 import type { Ctx, Route } from './routes';
 import { preventedMatchJson } from './self-trade-prevention';
 import { ZERO } from '../shared/decimal';
@@ -50,28 +50,11 @@ function limitParam(p: Params, def: number, max: number): number {
   return Math.min(v, max);
 }
 
-/** `symbol` or the JSON `symbols` array (the same rules as exchangeInfo and ticker/price). */
-function symbolList(p: Params): string[] | undefined {
-  const one = p.str('symbol');
-  const many = p.str('symbols');
-  if (one !== undefined && many !== undefined) throw badRequest(-1128, 'Combination of optional parameters invalid.');
-  if (one !== undefined) return [one];
-  if (many === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(many);
-  } catch {
-    throw badRequest(-1100, "Illegal characters found in parameter 'symbols'; legal range is '^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\"){0,}){0,1}\\]$'.");
-  }
-  if (!Array.isArray(parsed) || !parsed.every((s): s is string => typeof s === 'string')) throw badRequest(-1100, "Illegal characters found in parameter 'symbols'.");
-  if (new Set(parsed).size !== parsed.length) throw badRequest(-1151, 'Symbol is present multiple times in the list.');
-  return parsed;
-}
 
 /** How many symbols a request names; undefined: all. Never throws (weights must not). */
 function symbolCount(p: Params): number | undefined {
   try {
-    const l = symbolList(p);
+    const l = symbolsParam(p);
     return l?.length;
   } catch {
     return 1;
@@ -85,7 +68,7 @@ const STATUSES = ['TRADING', 'HALT', 'BREAK'] as const;
  * match is an error (-1220), several or all that do not match are left out.
  */
 function tickerSymbols(c: Ctx): { symbols: string[]; single: boolean } {
-  const wanted = symbolList(c.params);
+  const wanted = symbolsParam(c.params);
   const status = c.params.enumOf('symbolStatus', STATUSES, -1122, 'Invalid symbolStatus.');
   const single = c.params.has('symbol');
   const names = wanted ?? [...c.engine.symbols.keys()];

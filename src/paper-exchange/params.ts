@@ -86,3 +86,21 @@ export class Params {
     return v === 'true';
   }
 }
+
+/** `symbol`, or the JSON array `symbols` (exchangeInfo, ticker/price, the market data tickers): Binance's rules and errors. */
+export function symbolsParam(p: Params): string[] | undefined {
+  const one = p.str('symbol');
+  const many = p.str('symbols');
+  if (one !== undefined && many !== undefined) throw badRequest(-1128, 'Combination of optional parameters invalid.');
+  if (one !== undefined) return [one];
+  if (many === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(many);
+  } catch {
+    throw badRequest(-1100, "Illegal characters found in parameter 'symbols'; legal range is '^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\"){0,}){0,1}\\]$'.");
+  }
+  if (!Array.isArray(parsed) || !parsed.every((s): s is string => typeof s === 'string')) throw badRequest(-1100, "Illegal characters found in parameter 'symbols'.");
+  if (new Set(parsed).size !== parsed.length) throw badRequest(-1151, 'Symbol is present multiple times in the list.');
+  return parsed;
+}

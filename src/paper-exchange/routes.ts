@@ -10,7 +10,7 @@ import { addOtoRoutes } from './oto-routes';
 import { fmt8, symbolInfoJson } from './market';
 import { addMarketDataRoutes } from './market-data-routes';
 import { STP_MODES, type StpMode } from './self-trade-prevention';
-import type { Params } from './params';
+import { symbolsParam, type Params } from './params';
 import type { RateLimit } from '../exchange/schemas';
 import { ApiError, badRequest, clientOrderIdInvalid, mandatory, MSG, notRequired } from './wire';
 
@@ -147,22 +147,6 @@ function orderRef(p: Params): { symbol: string; orderId: number | undefined; ori
   return { symbol, orderId, origClientOrderId };
 }
 
-function symbolsParam(p: Params): string[] | undefined {
-  const one = p.str('symbol');
-  const many = p.str('symbols');
-  if (one !== undefined && many !== undefined) throw badRequest(-1128, 'Combination of optional parameters invalid.');
-  if (one !== undefined) return [one];
-  if (many === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(many);
-  } catch {
-    throw badRequest(-1100, "Illegal characters found in parameter 'symbols'; legal range is '^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\"){0,}){0,1}\\]$'.");
-  }
-  if (!Array.isArray(parsed) || !parsed.every((s): s is string => typeof s === 'string')) throw badRequest(-1100, "Illegal characters found in parameter 'symbols'.");
-  if (new Set(parsed).size !== parsed.length) throw badRequest(-1151, 'Symbol is present multiple times in the list.');
-  return parsed;
-}
 
 export function buildRoutes(): Map<string, Route> {
   const r = new Map<string, Route>();
