@@ -61,7 +61,7 @@ import { ensureTemporalCli } from '../src/operations/temporal-cli';
 import { startTemporalDevServer } from '../src/operations/temporal-dev-server';
 import { DEFAULT_SYMBOLS, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../src/paper-exchange';
 import { Params } from '../src/paper-exchange/params';
-import { PAPER_RATE_LIMITS } from '../src/paper-exchange/limits';
+import { freeWhenSuccessful, PAPER_RATE_LIMITS } from '../src/paper-exchange/limits';
 import { buildRoutes } from '../src/paper-exchange/routes';
 import type { ExecutionReport } from '../src/shared/trade';
 
@@ -124,7 +124,11 @@ function stats(xs: number[]): Stats {
   return { n: s.length, p50: pct(50), p90: pct(90), p99: pct(99), max: s[s.length - 1] ?? NaN, mean: Math.round((s.reduce((a, b) => a + b, 0) / (s.length || 1)) * 10) / 10 };
 }
 
-/** Weight of the requests the paper exchange counted, by its own route table. */
+/**
+ * Weight of the requests the paper exchange counted, by its own route table and Binance's rule
+ * since 2026-04-02 that a successful order request (place, cancel, cancel-replace, order list)
+ * costs 0: the service's order requests here succeed, so they are counted at 0.
+ */
 const ROUTES = buildRoutes();
 function requestCost(before: Record<string, number>, after: Record<string, number>) {
   const byEndpoint: Record<string, number> = {};
@@ -136,6 +140,7 @@ function requestCost(before: Record<string, number>, after: Record<string, numbe
     byEndpoint[k] = n;
     requests += n;
     // Representative parameters: per-symbol queries (the service always names the symbol).
+    if (freeWhenSuccessful(k, undefined)) continue;
     weight += n * (ROUTES.get(k)?.weight(new Params('symbol=BTCUSDT&orderId=1&origClientOrderId=x', '')) ?? 1);
   }
   return { requests, weight, byEndpoint };
@@ -717,8 +722,8 @@ async function main(): Promise<void> {
       paperExchange: {
         rateLimits:
           EXCHANGE_LIMITS === 'binance'
-            ? "Binance's own: 6000 weight/min, 100 orders/10 s, 200000 orders/day, 61000 raw requests/5 min"
-            : `raised to ${high} per interval (Binance: 6000 weight/min, 100 orders/10 s, 200000 orders/day, 61000 raw requests/5 min)`,
+            ? "Binance's own: 6000 weight/min, 100 orders/10 s, 200000 orders/day, 300000 raw requests/5 min"
+            : `raised to ${high} per interval (Binance: 6000 weight/min, 100 orders/10 s, 200000 orders/day, 300000 raw requests/5 min)`,
         openOrderLimits: `raised to ${OPEN_ORDER_LIMIT} per account and per symbol (Binance: 1000 per account, EXCHANGE_MAX_NUM_ORDERS; 200 per symbol, MAX_NUM_ORDERS)`,
       },
       ...out,
@@ -825,7 +830,7 @@ function renderMarkdown(r: Record<string, any>): string {
     if (C) md.push(`| LIMIT resting ${C.restS} s | ${C.orders} | ${C.perOrder.requests} | ${C.perOrder.weight} |`);
     md.push(
       '',
-      `By endpoint: ${L?.cost ? `MARKET \`${JSON.stringify(L.cost.byEndpoint)}\`` : ''}${L?.cost && C ? '; ' : ''}${C ? `LIMIT \`${JSON.stringify(C.byEndpoint)}\`` : ''}. REST requests counted by the paper exchange (WebSocket API user-data-stream traffic not included); weight from its route table with per-symbol parameters.`,
+      `By endpoint: ${L?.cost ? `MARKET \`${JSON.stringify(L.cost.byEndpoint)}\`` : ''}${L?.cost && C ? '; ' : ''}${C ? `LIMIT \`${JSON.stringify(C.byEndpoint)}\`` : ''}. REST requests counted by the paper exchange (WebSocket API user-data-stream traffic not included); weight from its route table with per-symbol parameters, successful order requests at 0 (Binance since 2026-04-02).`,
     );
     if (L?.cost) md.push(`MARKET: ${from(L, 'latency')}`);
     if (C) md.push(`LIMIT: ${from(C, 'limit')}`);
