@@ -189,24 +189,34 @@ async function createServer(cliPath: string, opts: TemporalDevServerOptions): Pr
 
   const doStart = async (): Promise<void> => {
     if (proc && !proc.exitInfo()) return;
-    // After a restart the old listener must be gone, or the new server fails to bind.
-    for (const p of [ports.grpc, ports.http]) {
-      const deadline = Date.now() + 10_000;
-      while (!(await isPortFree(p, ip)) && Date.now() < deadline) await sleep(100);
-    }
-    const started = await spawnManaged(cliPath, args, {
-      name: `temporal dev server ${address}`,
-      env: cliEnv(process.env),
-      logFile: opts.logFile,
-      stopSignal: 'SIGTERM',
-      stopTimeoutMs: 20_000,
-    });
-    proc = started;
-    try {
-      await waitUntilReady(started, address, namespace, searchAttributes.map((s) => s.name), timeoutMs);
-    } catch (e) {
-      await started.stop();
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      // After a restart the old listener must be gone, or the new server fails to bind.
+      for (const p of [ports.grpc, ports.http]) {
+        const deadline = Date.now() + 10_000;
+        while (!(await isPortFree(p, ip)) && Date.now() < deadline) await sleep(100);
+      }
+      const started = await spawnManaged(cliPath, args, {
+        name: `temporal dev server ${address}`,
+        env: cliEnv(process.env),
+        logFile: opts.logFile,
+        stopSignal: 'SIGTERM',
+        stopTimeoutMs: 20_000,
+      });
+      proc = started;
+      try {
+        await waitUntilReady(started, address, namespace, searchAttributes.map((s) => s.name), timeoutMs);
+        return;
+      } catch (e) {
+        await started.stop();
+        // The CLI picks its internal services' ports (matching, history, worker) afresh at each
+        // start by binding and releasing them: another process can take one in between. Our own
+        // ports stay fixed, so a new attempt (new internal ports) is all it takes.
+        if (attempt < 4 && ADDRESS_IN_USE.test(String((e as Error).message))) {
+          (opts.progress ?? opts.log ?? defaultProgress)(`temporal dev server ${address}: an internal port was taken meanwhile (attempt ${attempt}); starting again`);
+          continue;
+        }
+        throw e;
+      }
     }
   };
   const doStop = async (): Promise<void> => {
