@@ -441,6 +441,11 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
    * settle-before-resend rule as an OCO, keyed by the list's client id.
    */
   function placeProtectedEntryOnce(entry: ProtectedEntryIntent): Promise<PlaceProtectedEntryResult> {
+    // The working order of an OTO is a LIMIT or LIMIT_MAKER: it always has a price (order-plans.ts).
+    const priceOf = (o: OrderIntent): string => {
+      if (o.price === undefined) throw ApplicationFailure.nonRetryable(`workingPrice: ${o.clientOrderId} has no price; an OTO's working order must be LIMIT or LIMIT_MAKER`, 'OrderRejected');
+      return o.price;
+    };
     const legs = [entry.working, entry.above, entry.below];
     const findList = async (): Promise<PlaceProtectedEntryResult | undefined> => {
       try {
@@ -461,7 +466,7 @@ export function createExchangeActivities(deps: ExchangeActivityDeps) {
         workingType: entry.working.type as 'LIMIT' | 'LIMIT_MAKER',
         workingSide: entry.working.side,
         workingClientOrderId: entry.working.clientOrderId,
-        workingPrice: entry.working.price ?? '',
+        workingPrice: priceOf(entry.working),
         workingQuantity: entry.working.quantity,
         workingTimeInForce: entry.working.type === 'LIMIT' ? (entry.working.timeInForce ?? 'GTC') : undefined,
         pendingSide: entry.above.side,

@@ -199,26 +199,11 @@ function miniJson(symbol: string, s: WindowStats, openTime: number, closeTime: n
   };
 }
 
-/** GET /api/v3/ticker (rolling window), FULL or MINI. */
+/** GET /api/v3/ticker (rolling window), FULL or MINI: FULL is MINI with the change and the average first. */
 export function rollingTickerJson(symbol: string, s: WindowStats, type: TickerType, openTime: number, closeTime: number): Record<string, unknown> {
-  if (type === 'MINI') return miniJson(symbol, s, openTime, closeTime);
-  return {
-    symbol,
-    priceChange: fmt8(s.last.minus(s.open)),
-    priceChangePercent: changePercent(s),
-    weightedAvgPrice: fmt8(weightedAvg(s)),
-    openPrice: fmt8(s.open),
-    highPrice: fmt8(s.high),
-    lowPrice: fmt8(s.low),
-    lastPrice: fmt8(s.last),
-    volume: fmt8(s.volume),
-    quoteVolume: fmt8(s.quoteVolume),
-    openTime,
-    closeTime,
-    firstId: s.firstId,
-    lastId: s.lastId,
-    count: s.count,
-  };
+  const mini = miniJson(symbol, s, openTime, closeTime);
+  if (type === 'MINI') return mini;
+  return { symbol, priceChange: fmt8(s.last.minus(s.open)), priceChangePercent: changePercent(s), weightedAvgPrice: fmt8(weightedAvg(s)), ...mini };
 }
 
 /** rolling windowSize: 1m..59m, 1h..23h, 1d..7d; undefined when not one of those. */
