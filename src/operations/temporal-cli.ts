@@ -12,14 +12,23 @@
  *     default `cached-download` executable, into a temp dir; the file is then moved to the
  *     SDK-download cache). It needs internet access to temporal.download.
  *
- * Every candidate is checked with `temporal --version`.
+ * Every candidate is checked with `temporal --version`. Steps 1-4 (and their lock) are the generic
+ * go-binary.ts; only the SDK download is specific to the CLI.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { findOnPath, sleep } from './child-process';
+import {
+  type GoBinarySpec,
+  type Progress,
+  goBinaryCachePath,
+  goBinaryCacheRoot,
+  findGoBinary,
+  isExecutableFile,
+  locateGoBinary,
+} from './go-binary';
+
+export type { Progress } from './go-binary';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
@@ -46,18 +55,15 @@ export interface EnsureTemporalCliOptions {
   lockTimeoutMs?: number;
 }
 
-export type Progress = (line: string) => void;
-
 export const defaultProgress: Progress = (line) => process.stderr.write(`[temporal-cli] ${line}\n`);
 
 export function temporalCliCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
-  return path.join(base, 'trade-exec');
+  return goBinaryCacheRoot(env);
 }
 
 /** Where the Go build puts the binary. */
 export function temporalCliCachePath(env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(temporalCliCacheRoot(env), `temporal-cli-${TEMPORAL_CLI_VERSION}`, 'temporal');
+  return goBinaryCachePath(TEMPORAL_CLI_SPEC, env);
 }
 
 /** Where the SDK-download fallback puts the binary. */
@@ -84,43 +90,34 @@ export function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return out;
 }
 
-function isExecutableFile(p: string): boolean {
-  try {
-    if (!fs.statSync(p).isFile()) return false;
-    fs.accessSync(p, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/**
+ * The CLI as go-binary.ts builds it. verifyTemporalCli accepts any `temporal version ...`, not only
+ * v1.5.1, as this file always has (a `temporal` on PATH of another release keeps working).
+ */
+const TEMPORAL_CLI_SPEC: GoBinarySpec = {
+  title: 'Temporal CLI',
+  command: 'temporal',
+  envVar: 'TEMPORAL_CLI_PATH',
+  module: TEMPORAL_CLI_MODULE,
+  version: TEMPORAL_CLI_VERSION,
+  installedName: 'temporal',
+  cacheDir: `temporal-cli-${TEMPORAL_CLI_VERSION}`,
+  cacheFile: 'temporal',
+  // `go install` leaves the version string at 0.0.0-DEV; the release builds set it like this.
+  ldflags: `-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION.replace(/^v/, '')}`,
+  verify: (bin) => verifyTemporalCli(bin),
+  extraCachePaths: (env) => [temporalCliDownloadCachePath(env)],
+  // `.download-`: the SDK download's temp dirs (made only under the CLI's lock, below); `.build-`:
+  // the temp dirs of this file's own Go builds before go-binary.ts existed (CLI only, same lock).
+  extraTempPrefixes: ['.build-', '.download-'],
+};
 
 /** Steps 1-3 only: never builds or downloads. */
 export async function findTemporalCli(
   progress: Progress = defaultProgress,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<TemporalCliLocation | undefined> {
-  const explicit = env.TEMPORAL_CLI_PATH;
-  if (explicit) {
-    if (!isExecutableFile(explicit)) throw new Error(`TEMPORAL_CLI_PATH=${explicit} is not an executable file`);
-    return { path: explicit, source: 'env', version: await verifyTemporalCli(explicit) };
-  }
-  const onPath = findOnPath('temporal', env.PATH);
-  if (onPath) {
-    try {
-      return { path: onPath, source: 'path', version: await verifyTemporalCli(onPath) };
-    } catch (e) {
-      progress(`ignoring ${onPath} on PATH: ${(e as Error).message}`);
-    }
-  }
-  for (const cached of [temporalCliCachePath(env), temporalCliDownloadCachePath(env)]) {
-    if (!isExecutableFile(cached)) continue;
-    try {
-      return { path: cached, source: 'cache', version: await verifyTemporalCli(cached) };
-    } catch (e) {
-      progress(`ignoring cached ${cached}: ${(e as Error).message}`);
-    }
-  }
-  return undefined;
+  return findGoBinary(TEMPORAL_CLI_SPEC, progress, env);
 }
 
 /** Find a working `temporal` binary, building (or downloading) it if needed. Returns its path. */
@@ -134,97 +131,41 @@ export async function locateTemporalCli(
   opts: EnsureTemporalCliOptions = {},
 ): Promise<TemporalCliLocation> {
   const env = opts.env ?? process.env;
-  const found = await findTemporalCli(progress, env);
-  if (found) return found;
-
-  const target = temporalCliCachePath(env);
-  const allowBuild = opts.allowBuild ?? true;
   const allowDownload = opts.allowDownload ?? env.TEMPORAL_CLI_NO_DOWNLOAD !== '1';
-  const go = allowBuild ? findOnPath('go', env.PATH) : undefined;
-  const root = temporalCliCacheRoot(env);
-  fs.mkdirSync(root, { recursive: true });
-
-  const release = await acquireLock(path.join(root, `temporal-cli-${TEMPORAL_CLI_VERSION}.lock`), progress, opts);
-  try {
-    // Someone else may have finished while we waited for the lock.
-    const again = await findTemporalCli(progress, env);
-    if (again) return again;
-    removeStaleTemps(root);
-    if (go) {
-      await goBuild(go, target, env, progress, opts.heartbeatMs ?? 15_000);
-      return { path: target, source: 'built', version: await verifyTemporalCli(target) };
-    }
-    const reasons = [allowBuild ? 'Go is not on PATH' : 'building is disabled'];
-    if (allowDownload) {
-      try {
-        const dest = temporalCliDownloadCachePath(env);
-        await sdkDownload(dest, progress);
-        return { path: dest, source: 'downloaded', version: await verifyTemporalCli(dest) };
-      } catch (e) {
-        reasons.push(`the Temporal SDK download failed: ${(e as Error).message}`);
-      }
-    } else {
-      reasons.push('the SDK download is disabled');
-    }
-    throw new Error(
-      `No temporal CLI found (TEMPORAL_CLI_PATH unset, no "temporal" on PATH, nothing in ${path.dirname(target)}); ` +
-        `${reasons.join('; ')}. Fix: install Go (https://go.dev/dl or "apt-get install golang") so it can be built with ` +
-        `"go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}", or point TEMPORAL_CLI_PATH at a temporal binary.`,
-    );
-  } finally {
-    release();
-  }
+  return locateGoBinary(TEMPORAL_CLI_SPEC, progress, {
+    env,
+    heartbeatMs: opts.heartbeatMs,
+    allowBuild: opts.allowBuild,
+    lockTimeoutMs: opts.lockTimeoutMs,
+    // Runs under the CLI's lock, so the download never races a build or another download.
+    withoutGo: (reasons) => downloadWithoutGo(reasons, env, progress, allowDownload),
+  });
 }
 
-function removeStaleTemps(root: string): void {
-  // We hold the lock, so any temp dir left here belongs to a build that was killed.
-  for (const name of fs.readdirSync(root)) {
-    if (name.startsWith('.build-') || name.startsWith('.download-')) {
-      fs.rmSync(path.join(root, name), { recursive: true, force: true });
+/** Step 5: the SDK download, or the error that says what to install. */
+async function downloadWithoutGo(
+  reasons: string[],
+  env: NodeJS.ProcessEnv,
+  progress: Progress,
+  allowDownload: boolean,
+): Promise<TemporalCliLocation> {
+  const all = [...reasons];
+  if (allowDownload) {
+    try {
+      const dest = temporalCliDownloadCachePath(env);
+      await sdkDownload(dest, progress);
+      return { path: dest, source: 'downloaded', version: await verifyTemporalCli(dest) };
+    } catch (e) {
+      all.push(`the Temporal SDK download failed: ${(e as Error).message}`);
     }
+  } else {
+    all.push('the SDK download is disabled');
   }
-}
-
-async function goBuild(go: string, target: string, env: NodeJS.ProcessEnv, progress: Progress, heartbeatMs: number): Promise<void> {
-  const root = path.dirname(path.dirname(target));
-  const tmp = fs.mkdtempSync(path.join(root, '.build-'));
-  const started = Date.now();
-  const args = [
-    'install',
-    // `go install` leaves the version string at 0.0.0-DEV; the release builds set it like this.
-    `-ldflags=-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION.replace(/^v/, '')}`,
-    `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`,
-  ];
-  progress(`building the Temporal CLI: GOBIN=${tmp} ${go} ${args.join(' ')} (the first build takes several minutes)`);
-  const heartbeat = setInterval(
-    () => progress(`still building the Temporal CLI ${TEMPORAL_CLI_VERSION}... ${Math.round((Date.now() - started) / 1000)} s elapsed`),
-    heartbeatMs,
+  throw new Error(
+    `No temporal CLI found (TEMPORAL_CLI_PATH unset, no "temporal" on PATH, nothing in ${path.dirname(temporalCliCachePath(env))}); ` +
+      `${all.join('; ')}. Fix: install Go (https://go.dev/dl or "apt-get install golang") so it can be built with ` +
+      `"go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}", or point TEMPORAL_CLI_PATH at a temporal binary.`,
   );
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(go, args, { env: { ...env, GOBIN: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
-      const tail: string[] = [];
-      const onLine = (line: string): void => {
-        tail.push(line);
-        if (tail.length > 30) tail.shift();
-        progress(`go: ${line.replace(/^go: /, '')}`);
-      };
-      if (child.stdout) readline.createInterface({ input: child.stdout }).on('line', onLine);
-      if (child.stderr) readline.createInterface({ input: child.stderr }).on('line', onLine);
-      child.once('error', reject);
-      child.once('close', (code, signal) =>
-        code === 0 ? resolve() : reject(new Error(`go install failed (code ${code}, signal ${signal}):\n${tail.join('\n')}`)),
-      );
-    });
-    const built = path.join(tmp, 'temporal');
-    const version = await verifyTemporalCli(built);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.renameSync(built, target);
-    progress(`built ${target} (${version}) in ${Math.round((Date.now() - started) / 1000)} s`);
-  } finally {
-    clearInterval(heartbeat);
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
 }
 
 /**
@@ -256,65 +197,5 @@ async function sdkDownload(dest: string, progress: Progress): Promise<void> {
     progress(`downloaded ${dest}`);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * An exclusive lock file (O_EXCL create) holding {pid, host, since}. A lock whose pid is dead
- * (same host) or that is older than 2 h is stale and taken over.
- */
-async function acquireLock(lockPath: string, progress: Progress, opts: EnsureTemporalCliOptions): Promise<() => void> {
-  const started = Date.now();
-  const heartbeatMs = opts.heartbeatMs ?? 15_000;
-  const timeoutMs = opts.lockTimeoutMs ?? 30 * 60_000;
-  let lastNote = 0;
-  for (;;) {
-    try {
-      const fd = fs.openSync(lockPath, 'wx');
-      fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() }));
-      fs.closeSync(fd);
-      return () => fs.rmSync(lockPath, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    let holder: { pid?: number; host?: string; since?: string } = {};
-    try {
-      holder = JSON.parse(fs.readFileSync(lockPath, 'utf8')) as typeof holder;
-    } catch {
-      // being written right now, or garbage
-    }
-    const age = (() => {
-      try {
-        return Date.now() - fs.statSync(lockPath).mtimeMs;
-      } catch {
-        return 0;
-      }
-    })();
-    const sameHost = holder.host === os.hostname();
-    const stale =
-      (sameHost && typeof holder.pid === 'number' && !pidAlive(holder.pid)) ||
-      (holder.pid === undefined && age > 60_000) ||
-      age > 2 * 3600_000;
-    if (stale) {
-      progress(`removing stale lock ${lockPath} (${JSON.stringify(holder)})`);
-      fs.rmSync(lockPath, { force: true });
-      continue;
-    }
-    const waited = Date.now() - started;
-    if (waited > timeoutMs) throw new Error(`timed out after ${Math.round(waited / 1000)} s waiting for ${lockPath} (${JSON.stringify(holder)})`);
-    if (lastNote === 0 || Date.now() - lastNote >= heartbeatMs) {
-      lastNote = Date.now();
-      progress(`another process (pid ${holder.pid ?? '?'}) is building the Temporal CLI; waiting (${Math.round(waited / 1000)} s so far)`);
-    }
-    await sleep(250);
   }
 }
