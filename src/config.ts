@@ -57,6 +57,12 @@ const urlFromEnv = (protocols: string[]) =>
     { message: `must be a URL with scheme ${protocols.join(' or ')}` },
   );
 
+/** Versioning behaviours a versioned worker can default its workflows to (the SDK's VersioningBehavior). */
+export const VERSIONING_BEHAVIORS = ['PINNED', 'AUTO_UPGRADE'] as const;
+export type VersioningBehaviorName = (typeof VERSIONING_BEHAVIORS)[number];
+const DEPLOYMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$/;
+const BUILD_ID = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
+
 /** The worker's workflow cache when TEMPORAL_MAX_CACHED_WORKFLOWS is unset. */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 400;
 
@@ -80,6 +86,34 @@ export const ConfigSchema = z
       .optional()
       .transform((v) => v === undefined || v === 'true' || v === '1'),
     TEMPORAL_UI_PORT: intFromEnv(0, 0, 65535),
+    /**
+     * Worker Versioning (docs/deploys.md): the Worker Deployment this process's workers belong to.
+     * Unset: unversioned workers, deployed by rolling restart under the patched() + replay rules.
+     * No '.' or ':' (the server writes a version as `<deployment>.<build id>` or with ':').
+     */
+    TEMPORAL_WORKER_DEPLOYMENT: optionalString.refine((v) => v === undefined || DEPLOYMENT_NAME.test(v), {
+      message: 'must be a deployment name of letters, digits, "-" and "_" (at most 200), e.g. trade-exec',
+    }),
+    /**
+     * The version's build id. Unset (with a deployment): buildIdOf(workflow bundle code), so the
+     * same workflow code is always the same version and any change to it is a new one.
+     */
+    TEMPORAL_WORKER_BUILD_ID: optionalString.refine((v) => v === undefined || (BUILD_ID.test(v) && v !== '__unversioned__'), {
+      message: 'must be a build id of letters, digits, ".", "-", "_" and "+" (at most 200), e.g. 3f2a9c0d1e4b5a67 or v1.4.2',
+    }),
+    /**
+     * How workflows on a versioned worker move between versions: PINNED (default) finishes each
+     * trade on the version it started on; AUTO_UPGRADE moves it at its next workflow task, so the
+     * new code must replay the old histories (patched() rules).
+     */
+    TEMPORAL_VERSIONING_BEHAVIOR: optionalString.pipe(
+      z.enum(VERSIONING_BEHAVIORS, { error: (iss) => `must be ${VERSIONING_BEHAVIORS.join(' or ')}, got ${JSON.stringify(iss.input)}` }).optional(),
+    ),
+    /**
+     * A workflow bundle written by `npm run build:workflows` (bundleWorkflowCode). Unset: the
+     * worker bundles workflows/ itself at start. Either way the build id hashes the code that runs.
+     */
+    TEMPORAL_WORKFLOW_BUNDLE: optionalString,
     DATABASE_URL: urlFromEnv(['postgres:', 'postgresql:']),
     REDIS_URL: urlFromEnv(['redis:', 'rediss:']),
     BINANCE_BASE_URL: urlFromEnv(['http:', 'https:']),
@@ -138,6 +172,12 @@ export const ConfigSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).optional().default('info'),
   })
   .superRefine((c, ctx) => {
+    // Without a deployment these would be silently ignored: an operator who sets them expects versioning.
+    for (const k of ['TEMPORAL_WORKER_BUILD_ID', 'TEMPORAL_VERSIONING_BEHAVIOR'] as const) {
+      if (c[k] !== undefined && c.TEMPORAL_WORKER_DEPLOYMENT === undefined) {
+        ctx.addIssue({ code: 'custom', path: [k], message: 'takes effect only with TEMPORAL_WORKER_DEPLOYMENT: set the deployment name too, or unset this' });
+      }
+    }
     if (c.BINANCE_BASE_URL && !c.BINANCE_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['BINANCE_API_KEY'], message: 'is required when BINANCE_BASE_URL is set' });
     }
@@ -166,6 +206,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`));
   }
   return parsed.data;
+}
+
+/** What a versioned worker declares (src/worker/worker.ts WorkerVersioning), before the build id is known. */
+export interface VersioningConfig {
+  deploymentName: string;
+  /** Absent: derived from the workflow bundle's code (buildIdOf). */
+  buildId?: string;
+  defaultBehavior: VersioningBehaviorName;
+}
+
+/** Worker Versioning as configured, or undefined when TEMPORAL_WORKER_DEPLOYMENT is unset (unversioned). */
+export function versioningOf(
+  c: Pick<Config, 'TEMPORAL_WORKER_DEPLOYMENT' | 'TEMPORAL_WORKER_BUILD_ID' | 'TEMPORAL_VERSIONING_BEHAVIOR'>,
+): VersioningConfig | undefined {
+  if (c.TEMPORAL_WORKER_DEPLOYMENT === undefined) return undefined;
+  return {
+    deploymentName: c.TEMPORAL_WORKER_DEPLOYMENT,
+    ...(c.TEMPORAL_WORKER_BUILD_ID !== undefined ? { buildId: c.TEMPORAL_WORKER_BUILD_ID } : {}),
+    defaultBehavior: c.TEMPORAL_VERSIONING_BEHAVIOR ?? 'PINNED',
+  };
 }
 
 /**

@@ -4,7 +4,7 @@
  * the worker and the bridge. Ctrl-C stops everything in reverse order.
  */
 import path from 'node:path';
-import { ConfigError, loadConfig, orderTaskQueueOf, type Config } from '../config';
+import { ConfigError, loadConfig, orderTaskQueueOf, versioningOf, type Config } from '../config';
 import { createLogger, installTemporalLogging, redactUrl } from '../logging';
 import { riskLimitsFromConfig } from '../risk/pre-trade-guard';
 import { startPaperExchange, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../paper-exchange';
@@ -14,6 +14,7 @@ import { intakeSafetyFromConfig } from '../bridge/intake-safety';
 import { startService, type ExchangeEndpoint } from './service';
 import { ensureTemporalCli } from './temporal-cli';
 import { npmStartTemporalOptions, startTemporalDevServer } from './temporal-dev-server';
+import { readWorkflowBundle, type WorkflowCode } from '../worker/worker';
 
 type Stopper = { name: string; stop: () => Promise<void> };
 
@@ -28,6 +29,17 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // A bad bundle path is a configuration error: refuse it before starting anything.
+  let workflowBundle: WorkflowCode | undefined;
+  if (config.TEMPORAL_WORKFLOW_BUNDLE && config.TRADE_EXEC_ROLES.includes('worker')) {
+    try {
+      workflowBundle = await readWorkflowBundle(config.TEMPORAL_WORKFLOW_BUNDLE);
+    } catch (err) {
+      process.stderr.write(`trade-exec: ${new ConfigError([`TEMPORAL_WORKFLOW_BUNDLE: ${err instanceof Error ? err.message : String(err)}`]).message}\n`);
+      process.exit(2);
+    }
+  }
+  const versioning = versioningOf(config);
   // Before anything creates a Worker or a connection: the SDK's and Core's logs go through pino.
   installTemporalLogging(createLogger('temporal', config.LOG_LEVEL));
   const log = createLogger('main', config.LOG_LEVEL);
@@ -129,6 +141,8 @@ async function main(): Promise<void> {
     exchange,
     defaultOrderTimeoutMs: config.ORDER_TIMEOUT_MS,
     worker: config.TRADE_EXEC_ROLES.includes('worker'),
+    ...(workflowBundle ? { workflowBundle } : {}),
+    ...(versioning ? { versioning } : {}),
     bridge: config.TRADE_EXEC_ROLES.includes('bridge') && {
       consumer: config.BRIDGE_CONSUMER,
       batchSize: config.BRIDGE_BATCH_SIZE,
@@ -157,6 +171,10 @@ async function main(): Promise<void> {
     `  Redis:           ${redactUrl(redisUrl)}  (decisions in: risk_decisions, reports out: trade_executions)`,
     `  Exchange:        ${exchange.baseUrl}${exchange.paper ? '  (paper exchange)' : ''}`,
     `  Metrics:         ${service.metricsServer ? `${service.metricsServer.url}` : '(off)'}`,
+    // Versioned workers run nothing until their version is current (docs/deploys.md).
+    ...(service.workerVersion
+      ? [`  Worker version:  ${service.workerVersion.deploymentName}:${service.workerVersion.buildId} (${service.workerVersion.defaultBehavior})`]
+      : []),
     'Point the operator CLI (npx trade-exec) at it with:',
     // Only addresses of what this process started: a DATABASE_URL the user gave may hold a
     // password that must not reach a terminal log (the embedded one is local and throwaway).

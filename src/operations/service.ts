@@ -4,8 +4,9 @@
  * so the tests exercise the same wiring users run.
  */
 import { readFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
+import type { VersioningBehavior } from '@temporalio/common';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { DecisionBridge } from '../bridge/decision-bridge';
@@ -17,7 +18,7 @@ import { createPool } from '../persistence/db';
 import { migrate } from '../persistence/migrate';
 import { createPgTradeStore } from '../persistence/pg-ports';
 import type { ActivityDeps } from '../../activities';
-import { createOrderWorker, createTradeWorker } from '../worker/worker';
+import { buildIdOf, bundleWorkflows, createOrderWorker, createTradeWorker, type WorkerVersioning, type WorkflowCode } from '../worker/worker';
 import { OrderUpdateRouter } from '../worker/order-update-router';
 import { UserDataStream } from '../exchange/user-data-stream';
 import { AlertSink } from '../alerts/alerts';
@@ -62,7 +63,13 @@ export interface ServiceOptions {
   /** `safety`: decision age limits, clock skew and signing key (src/bridge/intake-safety.ts). */
   bridge?: { consumer: string; batchSize?: number; concurrency?: number; claimIdleMs?: number; safety?: IntakeSafetyOptions } | false;
   worker?: boolean;
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** Pre-built workflow code (tests; TEMPORAL_WORKFLOW_BUNDLE via readWorkflowBundle); absent: `workflows/`. */
+  workflowBundle?: WorkflowCode;
+  /**
+   * Worker Versioning (TEMPORAL_WORKER_DEPLOYMENT, docs/deploys.md): both workers of this process
+   * declare this version. `buildId` absent: buildIdOf(the workflow bundle's code). Absent: unversioned.
+   */
+  versioning?: { deploymentName: string; buildId?: string; defaultBehavior: VersioningBehavior };
   logger?: Logger;
   /** The worker's Prometheus endpoint (METRICS_PORT; 0 = a free port). Absent or false: none. */
   metrics?: { port: number; host?: string } | false;
@@ -89,6 +96,8 @@ export interface RunningService {
   exchange: BinanceSpotClient;
   temporal: Client;
   worker?: Worker;
+  /** The version both workers declare, when versioning is on (the build id as resolved). */
+  workerVersion?: WorkerVersioning;
   bridge?: DecisionBridge;
   metrics: ServiceMetrics;
   metricsServer?: MetricsServer;
@@ -167,6 +176,7 @@ async function startParts(
     driftAlertQuoteValue: observer.thresholds.driftQuoteValue,
   });
   let worker: Worker | undefined;
+  let workerVersion: WorkerVersioning | undefined;
   let orderWorker: Worker | undefined;
   let workerRun: Promise<unknown> | undefined;
   let nativeConnection: NativeConnection | undefined;
@@ -185,7 +195,13 @@ async function startParts(
   }
   // Eager start needs the client on the worker's own connection: the server then returns the
   // first workflow task in the start response, to this process's worker, skipping a poll.
-  const eager = (o.eagerStart ?? true) && nativeConnection !== undefined && Boolean(o.bridge);
+  // Not with Worker Versioning: the server (1.29.1 and 1.32.1 alike) hands that task to the
+  // starting process whatever its version, so a process of an old or not-yet-current version
+  // would pin new trades to itself. Without eager start every trade goes to the current version.
+  const eager = (o.eagerStart ?? true) && nativeConnection !== undefined && Boolean(o.bridge) && !o.versioning;
+  if ((o.eagerStart ?? true) && nativeConnection && o.bridge && o.versioning) {
+    logger.info('eager workflow start off: with TEMPORAL_WORKER_DEPLOYMENT new trades must reach the current version');
+  }
   let clientConnection: Connection | undefined;
   if (!eager) {
     const cc = await waitFor(waitTemporal, () => Connection.connect({ address: o.temporalAddress }));
@@ -234,11 +250,24 @@ async function startParts(
       ...(ageLimits ? { intake: ageLimits } : {}),
       ...(router ? { orderUpdates: router } : {}),
     };
-    worker = await createTradeWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.taskQueue, workflowBundle: o.workflowBundle, deps, maxCachedWorkflows: o.maxCachedWorkflows });
+    const code = await workerCode(o);
+    workerVersion = code.versioning;
+    logWorkerCode(logger, code);
+    worker = await createTradeWorker({
+      connection: nativeConnection,
+      namespace: o.namespace,
+      taskQueue: o.taskQueue,
+      workflowBundle: code.bundle,
+      versioning: code.versioning,
+      deps,
+      maxCachedWorkflows: o.maxCachedWorkflows,
+    });
     if (o.orderTaskQueue) {
-      orderWorker = await createOrderWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.orderTaskQueue, deps });
+      orderWorker = await createOrderWorker({ connection: nativeConnection, namespace: o.namespace, taskQueue: o.orderTaskQueue, versioning: code.versioning, deps });
     }
     workerRun = Promise.all([worker.run(), orderWorker?.run()]);
+    // Not awaited: a start-up hint only, never a reason to fail or delay start-up.
+    if (workerVersion) void warnUnlessCurrent(temporal, o.namespace, workerVersion, logger);
     if (router) {
       const r = router;
       cleanups.push(() => r.stop());
@@ -287,6 +316,7 @@ async function startParts(
     exchange,
     temporal,
     worker,
+    ...(workerVersion ? { workerVersion } : {}),
     bridge,
     metrics,
     metricsServer,
@@ -309,4 +339,56 @@ async function startParts(
       return stopped;
     },
   };
+}
+
+/**
+ * The workflow code and version the workers run. Versioned, the code is bundled here rather than
+ * by the SDK, so the build id hashes exactly the code the worker runs; unversioned without a
+ * bundle, the SDK bundles `workflows/` as it always did.
+ */
+async function workerCode(o: Pick<ServiceOptions, 'workflowBundle' | 'versioning'>): Promise<{ bundle?: WorkflowCode; versioning?: WorkerVersioning }> {
+  if (!o.versioning) return o.workflowBundle ? { bundle: o.workflowBundle } : {};
+  const bundle = o.workflowBundle ?? (await bundleWorkflows());
+  return { bundle, versioning: { ...o.versioning, buildId: o.versioning.buildId ?? buildIdOf(bundle.code) } };
+}
+
+function logWorkerCode(logger: Logger, c: { bundle?: WorkflowCode; versioning?: WorkerVersioning }): void {
+  const source = c.bundle?.codePath ?? (c.bundle ? 'pre-built in memory' : 'workflows/ (bundled by the worker)');
+  if (!c.versioning) {
+    logger.info({ workflowBundle: source }, 'worker unversioned (no TEMPORAL_WORKER_DEPLOYMENT)');
+    return;
+  }
+  const v = c.versioning;
+  logger.info(
+    { deployment: v.deploymentName, buildId: v.buildId, behavior: v.defaultBehavior, workflowBundle: source, bundleBuildId: c.bundle && buildIdOf(c.bundle.code) },
+    `worker version ${v.deploymentName}:${v.buildId} (${v.defaultBehavior})`,
+  );
+}
+
+/**
+ * A versioned worker is handed nothing until its version is current (or ramping), and nothing
+ * says so: the first deploy of a deployment would look like a hang. Say it once at start.
+ */
+async function warnUnlessCurrent(temporal: Client, namespace: string, v: WorkerVersioning, logger: Logger): Promise<void> {
+  const makeCurrent = `temporal worker deployment set-current-version --deployment-name ${v.deploymentName} --build-id ${v.buildId}`;
+  let current: string | undefined;
+  let ramping: string | undefined;
+  try {
+    const routing = (await temporal.workflowService.describeWorkerDeployment({ namespace, deploymentName: v.deploymentName })).workerDeploymentInfo?.routingConfig;
+    current = routing?.currentDeploymentVersion?.buildId || undefined;
+    ramping = routing?.rampingDeploymentVersion?.buildId || undefined;
+  } catch (err) {
+    // NOT_FOUND: the deployment does not exist yet (this worker's first poll creates it), so no version is current.
+    if (!(isGrpcServiceError(err) && err.code === 5)) {
+      logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'could not describe the worker deployment');
+      return;
+    }
+  }
+  if (current === v.buildId || ramping === v.buildId) return;
+  const fields = { deployment: v.deploymentName, buildId: v.buildId, currentBuildId: current ?? null };
+  if (current === undefined) {
+    logger.warn(fields, `no version of deployment ${v.deploymentName} is current yet: versioned workers get no new trades (unversioned ones, if any, still do) until \`${makeCurrent}\``);
+  } else {
+    logger.warn(fields, `worker version ${v.buildId} is not current: it serves only trades pinned to it; new trades go to ${current} until \`${makeCurrent}\``);
+  }
 }
