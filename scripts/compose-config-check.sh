@@ -2,7 +2,11 @@
 # `docker compose config` on docker-compose.yml, with the example .env, for both profile settings:
 #   1. no profile   (COMPOSE_PROFILES empty: real keys, no paper exchange)
 #   2. --profile paper (the bundled paper exchange)
-# and checks that without POSTGRES_PASSWORD compose stops with the file's message.
+# checks that each resolves to the services of the production topology (src/operations/stack/
+# topology.ts: postgres, temporal-schema, temporal, temporal-setup, temporal-ui, redis, worker,
+# bridge, and paper-exchange with its profile), that STACK_WORKERS / STACK_BRIDGES set the worker
+# and bridge counts (default 2 and 2), and that without POSTGRES_PASSWORD compose stops with the
+# file's message.
 # Exits non-zero, printing compose's own error, when compose refuses the file.
 #
 # Usage: scripts/compose-config-check.sh [--install] [--which] [--file PATH] [--env-file PATH]
@@ -34,7 +38,7 @@ while [ $# -gt 0 ]; do
     --which) which=1 ;;
     --file|-f) file="$2"; shift ;;
     --env-file) env_file="$2"; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -136,7 +140,32 @@ check() { # check LABEL EXPECT_PAPER ENV... -- COMPOSE ARGS...
   if [ "$expect_paper" = no ] && grep -qw paper-exchange <<<"$services"; then
     echo "FAIL ($label): paper-exchange started without its profile: $services" >&2; fail=1; return
   fi
+  local want="$TOPOLOGY_SERVICES"
+  [ "$expect_paper" = yes ] && want="$(printf '%s\n' $TOPOLOGY_SERVICES paper-exchange | sort | tr '\n' ' ')"
+  if [ "$services" != "$want" ]; then
+    echo "FAIL ($label): the services are: $services; the topology's are: $want" >&2; fail=1; return
+  fi
   echo "ok   ($label): $services"
+}
+# The production topology's services, sorted as `sort` sorts them, with a trailing space.
+TOPOLOGY_SERVICES="$(printf '%s\n' bridge postgres redis temporal temporal-schema temporal-setup temporal-ui worker | sort | tr '\n' ' ')"
+# "service=replicas " for each service with deploy.replicas in `compose config`'s YAML.
+replicas_of() {
+  awk '/^services:/ { s = 1; next } /^[^ ]/ { s = 0 }
+       s && /^  [A-Za-z0-9_.-]+:$/ { svc = $1; sub(/:$/, "", svc) }
+       s && /^      replicas: / { print svc "=" $2 }' | sort | tr '\n' ' '
+}
+check_replicas() { # check_replicas LABEL EXPECTED ENV...
+  local label="$1" expected="$2" out got
+  shift 2
+  if ! out="$(run "$pw" "$rpw" COMPOSE_PROFILES= "$@" "${COMPOSE[@]}" -f "$file" --env-file "$env_file" config 2>"$errf")"; then
+    echo "FAIL ($label): compose refused $file:" >&2; cat "$errf" >&2; fail=1; return
+  fi
+  got="$(printf '%s\n' "$out" | replicas_of)"
+  if [ "$got" != "$expected" ]; then
+    echo "FAIL ($label): replicas are \"$got\", want \"$expected\"" >&2; fail=1; return
+  fi
+  echo "ok   ($label): $got"
 }
 pw=POSTGRES_PASSWORD=compose-config-check
 rpw=REDIS_PASSWORD=composeconfigcheck
@@ -144,6 +173,9 @@ check "no profile" no "$pw" "$rpw" COMPOSE_PROFILES= \
   "${COMPOSE[@]}" -f "$file" --env-file "$env_file" config --services
 check "--profile paper" yes "$pw" "$rpw" COMPOSE_PROFILES= \
   "${COMPOSE[@]}" -f "$file" --env-file "$env_file" --profile paper config --services
+# Worker and bridge counts: 2 and 2 with the example .env (topology.ts SERVICE_ROLES), or as set.
+check_replicas "default counts" "bridge=2 worker=2 "
+check_replicas "STACK_WORKERS=3 STACK_BRIDGES=1" "bridge=1 worker=3 " STACK_WORKERS=3 STACK_BRIDGES=1
 # The full resolved model too (config --services skips part of the validation in some versions).
 for args in "" "--profile paper"; do
   # shellcheck disable=SC2086

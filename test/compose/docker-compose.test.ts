@@ -28,9 +28,12 @@ const compose = parse(composeText, { merge: true }) as {
 interface Service {
   image?: string;
   build?: unknown;
+  entrypoint?: string[] | string;
   command?: string[] | string;
   profiles?: string[];
   ports?: string[];
+  deploy?: { replicas?: number | string };
+  restart?: string;
   environment?: Record<string, string>;
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string; required?: boolean }>;
@@ -124,7 +127,10 @@ function composeEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 interface ResolvedService {
   environment?: Record<string, string | null>;
+  entrypoint?: string[];
   command?: string[];
+  deploy?: { replicas?: number };
+  volumes?: { type: string; source: string; target: string; read_only?: boolean }[];
   profiles?: string[];
   ports?: { host_ip?: string; target: number; published?: string }[];
   depends_on?: Record<string, { condition: string; required?: boolean }>;
@@ -179,12 +185,27 @@ withCompose(`\`docker compose config\` accepts it and resolves the services and 
       expect(ex.environment!.PAPER_API_KEY).toBe(resolved.services.worker!.environment!.BINANCE_API_KEY);
       expect(ex.environment!.PAPER_API_SECRET).toBe(resolved.services.worker!.environment!.BINANCE_API_SECRET);
     }
-    // The setup script's "$$" (compose's escape for the shell's "$") is not interpolated: compose
-    // keeps the script as written (its output stays escaped) and sh gets single dollars at run time.
+    // The scripts' "$$" (compose's escape for the shell's "$") is not interpolated: compose keeps
+    // them as written (its output stays escaped) and sh gets single dollars at run time.
     const setup = resolved.services['temporal-setup']!.command!;
     expect(setup).toEqual(services['temporal-setup']!.command);
     for (const sa of SEARCH_ATTRIBUTE_REGISTRATIONS) expect(setup.join(' ')).toContain(`${sa.name}=${sa.type}`);
+    expect(resolved.services['temporal-schema']!.command).toEqual(services['temporal-schema']!.command);
+    expect(resolved.services.temporal!.entrypoint).toEqual(services.temporal!.entrypoint);
+    expect(resolved.services.temporal!.command).toEqual(services.temporal!.command);
+    // The server's files, mounted read-only from the repository (the ones `npm run stack` reads).
+    const mounts = (resolved.services.temporal!.volumes ?? []).map((v) => [v.type, path.relative(root, v.source), v.target, v.read_only ?? false]);
+    expect(mounts).toEqual([
+      ['bind', 'deploy/temporal/server.yaml', '/etc/temporal/server.yaml', true],
+      ['bind', 'deploy/temporal/dynamicconfig.yaml', '/etc/temporal/dynamicconfig.yaml', true],
+    ]);
+    // Two workers and two bridges with .env.example.
+    expect([resolved.services.worker!.deploy?.replicas, resolved.services.bridge!.deploy?.replicas]).toEqual([2, 2]);
   }
+
+  // STACK_WORKERS / STACK_BRIDGES set the counts.
+  const scaled = resolvedConfig([], { ...vars, STACK_WORKERS: '3', STACK_BRIDGES: '1' });
+  expect([scaled.services.worker!.deploy?.replicas, scaled.services.bridge!.deploy?.replicas]).toEqual([3, 1]);
 
   // Without POSTGRES_PASSWORD (empty in .env.example) compose stops with the file's message.
   const { cmd } = composeCli!;
@@ -199,12 +220,36 @@ withCompose(`\`docker compose config\` accepts it and resolves the services and 
 }, 20_000);
 
 test('the services: data stores, Temporal on PostgreSQL, UI, search attributes, scalable worker, bridge, paper exchange under a profile', () => {
-  expect(Object.keys(services).sort()).toEqual(['bridge', 'paper-exchange', 'postgres', 'redis', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
+  expect(Object.keys(services).sort()).toEqual([
+    'bridge', 'paper-exchange', 'postgres', 'redis', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker',
+  ]);
 
-  // Temporal persists to the same PostgreSQL.
+  // Temporal persists to the same PostgreSQL: its schemas are set up first, by a one-shot that
+  // must succeed, with the same host, port and user; the password only from .env.
   const temporal = services.temporal!;
-  expect(temporal.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres', DB_PORT: 5432 });
+  expect(temporal.environment).toMatchObject({ POSTGRES_SEEDS: 'postgres', DB_PORT: '5432', POSTGRES_USER: services.postgres!.environment!.POSTGRES_USER });
   expect(temporal.depends_on?.postgres?.condition).toBe('service_healthy');
+  expect(temporal.depends_on?.['temporal-schema']?.condition).toBe('service_completed_successfully');
+  const schema = services['temporal-schema']!;
+  expect(schema.restart).toBe('no');
+  expect(schema.depends_on?.postgres?.condition).toBe('service_healthy');
+  expect(schema.environment).toMatchObject({ SQL_HOST: 'postgres', SQL_PORT: '5432', SQL_USER: services.postgres!.environment!.POSTGRES_USER });
+  expect(String(schema.environment!.SQL_PASSWORD)).toMatch(/^\$\{POSTGRES_PASSWORD:\?[^}]+\}$/);
+  expect(String(schema.command)).not.toMatch(/--password|\s-pw\b|--pw\b/);
+  // The three Temporal services run the image of deploy/temporal/Dockerfile; nothing is pulled.
+  for (const name of ['temporal-schema', 'temporal', 'temporal-setup']) {
+    expect([name, services[name]!.build]).toEqual([name, { context: './deploy/temporal', args: { TEMPORAL_SERVER_VERSION: expect.stringMatching(/^v\d+\.\d+\.\d+$/) } }]);
+    expect([name, services[name]!.image]).toEqual([name, services.temporal!.image]);
+  }
+  expect(fs.existsSync(path.join(root, 'deploy/temporal/Dockerfile'))).toBe(true);
+  // The server's own address, from the container at start: 0.0.0.0 is where it listens, not an address.
+  expect(String(temporal.entrypoint)).toMatch(/\$\$\(hostname -i\)[^]*export BROADCAST_ADDRESS;/);
+  expect(temporal.environment!.BIND_ON_IP).toBe('0.0.0.0');
+  expect(temporal.environment!.BROADCAST_ADDRESS).toBeUndefined();
+  for (const v of temporal.volumes ?? []) {
+    const [source, , mode] = v.split(':');
+    expect([v, fs.existsSync(path.join(root, source!)), mode]).toEqual([v, true, 'ro']);
+  }
 
   // Every search attribute the code registers, with its type, is created by temporal-setup, and the apps wait for it.
   const setup = String(services['temporal-setup']!.command);
@@ -221,6 +266,7 @@ test('the services: data stores, Temporal on PostgreSQL, UI, search attributes, 
     });
     expect(s.container_name).toBeUndefined(); // scalable
     expect(s.ports ?? []).toEqual([]); // no fixed host port: --scale worker=3 works
+    expect(String(s.deploy?.replicas)).toMatch(/^\$\{STACK_(WORKERS|BRIDGES):-\d+\}$/);
   }
   expect(services.worker!.environment!.TRADE_EXEC_ROLES).toBe('worker');
   expect(services.bridge!.environment!.TRADE_EXEC_ROLES).toBe('bridge');
@@ -231,6 +277,7 @@ test('the services: data stores, Temporal on PostgreSQL, UI, search attributes, 
   }
 
   // Health checks on everything long-running; the worker's needs a poller on the task queue.
+  for (const name of ['temporal-schema', 'temporal-setup']) expect([name, services[name]!.restart]).toEqual([name, 'no']);
   for (const name of ['postgres', 'redis', 'temporal', 'worker', 'bridge', 'paper-exchange']) {
     expect([name, Array.isArray(services[name]!.healthcheck?.test)]).toEqual([name, true]);
   }
