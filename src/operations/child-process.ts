@@ -32,6 +32,8 @@ interface SharedState {
   hooksInstalled: boolean;
   /** Ports handed out by ports.ts and not yet old enough to be handed out again. */
   recentPorts: Map<number, number>;
+  /** Set by stopsChildrenOnSignals(): SIGINT/SIGTERM/SIGHUP no longer SIGTERM every child at once. */
+  ownerStopsOnSignals?: boolean;
 }
 
 const STATE_KEY = Symbol.for('trade-exec.operations.child-process');
@@ -45,6 +47,16 @@ export function hostProcess(): NodeJS.Process {
     // not available: fall back to our own
   }
   return process;
+}
+
+/**
+ * Says that this process's own SIGINT/SIGTERM handler stops its children, in an order that
+ * matters (the stack: bridges, then workers, then the Temporal server, then the databases), so
+ * the guard must not SIGTERM them all at once on those signals. They are still killed when this
+ * process exits, and by their watchdogs if it dies.
+ */
+export function stopsChildrenOnSignals(): void {
+  sharedState().ownerStopsOnSignals = true;
 }
 
 /** Process-wide state shared by every module registry in this OS process. */
@@ -74,6 +86,8 @@ function installHooks(state: SharedState): void {
   host.on('exit', () => killAll('SIGTERM'));
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const handler = (): void => {
+      // An owner that stops its processes in order on this signal (stopsChildrenOnSignals) does it.
+      if (state.ownerStopsOnSignals) return;
       killAll('SIGTERM');
       // Keep the default behaviour (die by this signal) unless someone else handles it.
       if (host.listenerCount(sig) <= 1) {

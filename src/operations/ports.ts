@@ -46,6 +46,30 @@ export async function getFreePorts(count: number, host = '127.0.0.1'): Promise<n
   return ports;
 }
 
+/**
+ * `count` distinct free ports in [min, max] (random tries), for a program that cannot take a
+ * port from the OS's ephemeral range: the Temporal server stores its membership ports in a
+ * SQL smallint, so they must be below 32768.
+ */
+export async function getFreePortsInRange(count: number, min: number, max: number, host = '127.0.0.1'): Promise<number[]> {
+  const recent = sharedState().recentPorts;
+  const now = Date.now();
+  const ports: number[] = [];
+  for (let attempts = 0; ports.length < count; attempts++) {
+    if (attempts > count * 200) throw new Error(`could not find ${count} free ports in ${min}-${max} on ${host}`);
+    const port = min + Math.floor(Math.random() * (max - min + 1));
+    if (recent.has(port) || ports.includes(port)) continue;
+    try {
+      await close(await listenOnce(port, host));
+    } catch {
+      continue;
+    }
+    ports.push(port);
+  }
+  for (const p of ports) recent.set(p, now);
+  return ports;
+}
+
 export async function getFreePort(host = '127.0.0.1'): Promise<number> {
   const [port] = await getFreePorts(1, host);
   return port!;

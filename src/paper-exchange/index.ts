@@ -231,6 +231,13 @@ export async function startPaperExchange(opts: PaperExchangeOptions = {}): Promi
       accounts: [...engine.accounts.keys()].map((k) => ({ apiKey: k, balances: engine.balancesView(k) })),
       faults: faults.list(),
       rateLimitStats: limiter.stats,
+      // Read at request time (the WebSocket API is attached once the server listens).
+      userDataStream: ws.stats(),
+    }),
+    // Every order and trade: what an out-of-process test checks "one order per intent" against.
+    ledger: () => ({
+      orders: engine.ordersOf().map(orderView),
+      trades: engine.tradesOf().map(tradeView),
     }),
   });
 

@@ -10,6 +10,8 @@
  *   PAPER_API_KEY / PAPER_API_SECRET   account credentials (default: the documented test pair)
  *   PAPER_MAX_OPEN_ORDERS   open orders per account, EXCHANGE_MAX_NUM_ORDERS (default 1000, Binance's)
  *   PAPER_MAX_NUM_ORDERS    MAX_NUM_ORDERS for every symbol (default: each symbol's, 200)
+ *   PAPER_RATE_LIMITS     "binance" (default: Binance's own, 100 orders/10 s, 6000 weight/min, ...) or
+ *                         "raised" (every limit 100,000,000: a benchmark of the service, not of them)
  *   PAPER_ADMIN_TOKEN     token /admin/* requires (Authorization: Bearer <token>), at least 16
  *                         characters; required when PAPER_EXCHANGE_HOST is not loopback (the
  *                         exchange refuses to start without it), always enforced when set
@@ -18,6 +20,15 @@
  */
 import { createLogger } from '../logging';
 import { checkAdminBinding, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange } from './index';
+import { PAPER_RATE_LIMITS } from './limits';
+
+/** PAPER_RATE_LIMITS: Binance's limits, or each raised so high that only the client's own pace counts. */
+function rateLimitsEnv(): typeof PAPER_RATE_LIMITS {
+  const raw = process.env.PAPER_RATE_LIMITS || 'binance';
+  if (raw === 'binance') return PAPER_RATE_LIMITS;
+  if (raw === 'raised') return PAPER_RATE_LIMITS.map((l) => ({ ...l, limit: 100_000_000 }));
+  throw new Error(`PAPER_RATE_LIMITS must be binance or raised, got ${JSON.stringify(raw)}`);
+}
 
 function intEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -60,6 +71,7 @@ async function main(): Promise<void> {
     host,
     ...(adminToken !== undefined ? { adminToken } : {}),
     seed: intEnv('PAPER_SEED', 1),
+    rateLimits: rateLimitsEnv(),
     priceStepMs: intEnv('PAPER_PRICE_STEP_MS', 1000),
     accounts: [{ apiKey, apiSecret }],
     logger,

@@ -36,6 +36,7 @@ export interface ServerDeps {
   logger: Logger | undefined;
   /** Admin hook for extra state in GET /admin/state. */
   state: () => unknown;
+  ledger: () => unknown;
   /** When set, every /admin/* request must carry `Authorization: Bearer <adminToken>`. */
   adminToken?: string | undefined;
 }
@@ -366,6 +367,7 @@ export class PaperHttp {
       return ok(ws.serverShutdown(parsed.data.closeAfterMs === undefined ? {} : { closeAfterMs: parsed.data.closeAfterMs }));
     }
     if (path === '/admin/state' && method === 'GET') return ok(this.d.state());
+    if (path === '/admin/ledger' && method === 'GET') return ok(this.d.ledger());
     return { status: 404, body: JSON.stringify({ error: `no admin route ${method} ${path}` }), headers: {} };
   }
 }

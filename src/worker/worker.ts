@@ -16,6 +16,15 @@ import {
 import { createActivities, type ActivityDeps } from '../../activities';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../config';
 
+/**
+ * On shutdown (SIGTERM, a rolling restart) running activity attempts get this long to finish
+ * before they are cancelled. The SDK's default is 0: every attempt in flight would be cancelled
+ * at once and retried on another worker after a back-off (an order send settled by query
+ * instead of by its own answer), which is what made a rolling restart slow. Below the 60 s a
+ * supervisor waits before SIGKILL (compose's stop_grace_period, the stack's stop timeout).
+ */
+export const SHUTDOWN_GRACE_TIME = '20s';
+
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../../workflows');
 
 /**
@@ -110,6 +119,7 @@ export async function createTradeWorker(o: TradeWorkerOptions): Promise<Worker> 
     // a replay of it is rare; a cache the size of all of them would cost ~0.4 MB each (5,000: 2 GB).
     maxCachedWorkflows: o.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: 200,
+    shutdownGraceTime: SHUTDOWN_GRACE_TIME,
     maxConcurrentWorkflowTaskExecutions: 100,
   });
 }
@@ -138,6 +148,7 @@ export async function createOrderWorker(o: Omit<TradeWorkerOptions, 'workflowBun
     // to whatever (unversioned or current) pollers serve it, not to its own version's code.
     ...versioningOptions(o.versioning),
     maxConcurrentActivityTaskExecutions: 50,
+    shutdownGraceTime: SHUTDOWN_GRACE_TIME,
   });
 }
 

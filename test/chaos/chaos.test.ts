@@ -43,7 +43,7 @@ import { testServices } from '../support/services';
 import { checkInvariants, countByInvariant, formatViolations, workflowIdOf, type SentDecision, type Violation } from './invariants';
 import { RoleProcess, ROOT } from './processes';
 import { describePlan, planChaos, PRICES, type ChaosPlan, type OperatorAction, type PlannedDecision, type PlannedFault } from './schedule';
-import { gatherSnapshot, withTimeout, workflowRuns } from './snapshot';
+import { exchangeView, gatherSnapshot, withTimeout, workflowRuns } from './snapshot';
 
 function intEnv(name: string, def: number, min: number): number {
   const raw = process.env[name];
@@ -507,7 +507,7 @@ test(`chaos: ${DECISIONS} decisions under SIGKILLs, exchange faults and a Tempor
   const drained = await drain();
   say(`drain ${drained.closed ? 'complete' : 'gave up'} after ${(drained.ms / 1000).toFixed(1)} s; gathering the snapshot`);
 
-  const snapshot = await gatherSnapshot({ decisions: sent, temporal, paper: paper!, pg: pg!, redis: redis! });
+  const snapshot = await gatherSnapshot({ decisions: sent, temporal, exchange: exchangeView(paper!), pg: pg!, redis: redis! });
   const violations: Violation[] = checkInvariants(snapshot);
   const counts = countByInvariant(violations);
   const unanswered = actionNotes.filter((a) => a.outcome.includes('no answer within'));

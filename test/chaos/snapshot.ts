@@ -151,7 +151,8 @@ export async function streamTradeReports(redis: Redis): Promise<StreamTradeRepor
 export async function gatherSnapshot(o: {
   decisions: SentDecision[];
   temporal: Client;
-  paper: PaperExchange;
+  /** The exchange's orders and trades: exchangeView(paper) in process, or the paper exchange's GET /admin/ledger. */
+  exchange: { orders: ExchangeOrder[]; trades: ExchangeTrade[] };
   pg: PgClient;
   redis: Redis;
 }): Promise<ChaosSnapshot> {
@@ -162,7 +163,7 @@ export async function gatherSnapshot(o: {
   for (let i = 0; i < ids.length; i += 8) {
     outcomes.push(...(await Promise.all(ids.slice(i, i + 8).map((id) => workflowOutcome(o.temporal, id)))));
   }
-  const ex = exchangeView(o.paper);
+  const ex = o.exchange;
   return {
     decisions: o.decisions,
     runs,

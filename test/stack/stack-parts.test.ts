@@ -1,0 +1,101 @@
+/**
+ * The stack's parts on their own: the supervisor that keeps each process running, and the
+ * Temporal schema set-up, run twice against the test PostgreSQL (the second run must change
+ * nothing, as every `npm run stack` start runs it).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { SupervisedProcess } from '../../src/operations/stack/supervised-process';
+import { ensureTemporalServerBinaries } from '../../src/operations/stack/temporal-binaries';
+import { recordedVersion, setUpTemporalSchemas } from '../../src/operations/stack/temporal-schema';
+import { sqlEndpointOf } from '../../src/operations/stack/stack';
+import { testServicesEnabled } from '../support/services';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'supervised-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function shProcess(name: string, script: string, extra: Partial<ConstructorParameters<typeof SupervisedProcess>[0]> = {}): SupervisedProcess {
+  return new SupervisedProcess({ name, command: 'sh', args: ['-c', script], env: { PATH: process.env.PATH }, logFile: path.join(dir, `${name}.log`), readyLine: 'up', ...extra });
+}
+
+describe('SupervisedProcess', () => {
+  test('a life that dies on its own is started again; kill with restart: false keeps it down until start()', async () => {
+    const p = shProcess('crashy', 'echo up; sleep 0.3; exit 3');
+    await p.start();
+    const first = p.pid;
+    const deadline = Date.now() + 10_000;
+    while (p.lives < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(p.lives).toBeGreaterThanOrEqual(2);
+    expect(p.events.some((e) => e.what === 'exited' && e.pid === first && e.exit?.code === 3)).toBe(true);
+    await p.stop();
+    const lives = p.lives;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(p.lives).toBe(lives); // stop() means no new life
+  });
+
+  test('kill(SIGKILL, { restart: false }) leaves it down; start() brings a new life', async () => {
+    const p = shProcess('steady', 'echo up; exec sleep 60');
+    await p.start();
+    const first = p.pid!;
+    const exit = await p.kill('SIGKILL', { restart: false });
+    expect(exit?.signal).toBe('SIGKILL');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(p.pid).toBeUndefined();
+    expect(p.lives).toBe(1);
+    await p.start();
+    expect(p.pid).not.toBe(first);
+    expect(p.ready).toBe(true);
+    await p.stop();
+  });
+
+  test('a life counts as up only once its ready line is printed', async () => {
+    const p = shProcess('slow', 'sleep 0.8; echo up; exec sleep 60');
+    const t0 = Date.now();
+    await p.start();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+    expect(p.events.map((e) => e.what)).toEqual(['spawned', 'ready']);
+    await p.stop();
+  });
+
+  test('holdRestarts(): a life that then dies is not started again', async () => {
+    const p = shProcess('held', 'echo up; sleep 0.3; exit 0');
+    await p.start();
+    p.holdRestarts();
+    await new Promise((r) => setTimeout(r, 1_800));
+    expect(p.lives).toBe(1);
+    await p.stop();
+  });
+});
+
+const withServices = testServicesEnabled() ? describe : describe.skip;
+withServices('Temporal schemas (temporal-sql-tool v1.32.1)', () => {
+  test('a new database is set up to the tool latest version; a second run changes nothing', async () => {
+    const binaries = await ensureTemporalServerBinaries((l) => process.stderr.write(`[binaries] ${l}\n`), { ui: false });
+    const postgres = sqlEndpointOf(process.env.DATABASE_URL!);
+    const admin = new Client({ ...postgres, database: 'postgres' });
+    await admin.connect();
+    try {
+      for (const db of ['temporal', 'temporal_visibility']) await admin.query(`DROP DATABASE IF EXISTS ${db}`);
+      const first = await setUpTemporalSchemas({ sqlTool: binaries.sqlTool, postgres });
+      expect(first.map((r) => [r.database, r.before])).toEqual([
+        ['temporal', undefined],
+        ['temporal_visibility', undefined],
+      ]);
+      for (const r of first) expect(r.after).toMatch(/^1\.\d+$/);
+      const second = await setUpTemporalSchemas({ sqlTool: binaries.sqlTool, postgres });
+      expect(second.map((r) => [r.database, r.before, r.after])).toEqual(first.map((r) => [r.database, r.after, r.after]));
+      // Tables exist (a version row alone would prove nothing).
+      const temporalDb = new Client({ ...postgres, database: 'temporal' });
+      await temporalDb.connect();
+      const tables = await temporalDb.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name IN ('executions', 'history_node', 'namespaces')`);
+      await temporalDb.end();
+      expect(tables.rows[0].n).toBe(3);
+      expect(await recordedVersion(postgres, 'temporal')).toBe(first[0]!.after);
+    } finally {
+      for (const db of ['temporal', 'temporal_visibility']) await admin.query(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
+      await admin.end();
+    }
+  }, 300_000);
+});
