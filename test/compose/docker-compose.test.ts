@@ -16,6 +16,7 @@ import { parse, parseDocument } from 'yaml';
 import { ConfigSchema } from '../../src/config';
 import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../../src/paper-exchange';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../src/shared/search-attributes';
+import { interpolate, parseEnvFile } from './compose-file';
 
 const root = path.resolve(__dirname, '../..');
 const composeText = fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
@@ -44,27 +45,7 @@ const services = compose.services;
 const configKeys = Object.keys(ConfigSchema.shape);
 const envExample = parseEnvFile(fs.readFileSync(path.join(root, '.env.example'), 'utf8'));
 
-function parseEnvFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return out;
-}
 
-/** Compose interpolation of "${VAR}", "${VAR:-default}", "${VAR:?message}" against `vars`. */
-function interpolate(value: string, vars: Record<string, string>): string {
-  return value.replace(/\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}/g, (_m, name: string, op: string | undefined, arg: string | undefined) => {
-    const v = vars[name];
-    if (op === ':-' || op === '-') return v ? v : (arg ?? '');
-    if (op === ':?' || op === '?') {
-      if (!v) throw new Error(`${name}: ${arg}`);
-      return v;
-    }
-    return v ?? '';
-  });
-}
 
 /** Container port of a "127.0.0.1:HOST:CONTAINER" / "HOST:CONTAINER" mapping. */
 const containerPorts = (s: Service) => (s.ports ?? []).map((p) => Number(p.split(':').pop()));

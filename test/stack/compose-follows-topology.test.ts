@@ -26,6 +26,7 @@ import {
 } from '../../src/operations/stack/topology';
 import { TEMPORAL_CLI_VERSION } from '../../src/operations/temporal-cli';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../src/shared/search-attributes';
+import { interpolate, parseEnvFile } from '../compose/compose-file';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -63,27 +64,7 @@ function readInputs(): Inputs {
   };
 }
 
-function parseEnvFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return out;
-}
 
-/** Compose interpolation of "${VAR}", "${VAR:-default}", "${VAR:?message}" (message: throws). */
-function interpolate(value: string, vars: Record<string, string>): string {
-  return value.replace(/\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}/g, (_m, name: string, op: string | undefined, arg: string | undefined) => {
-    const v = vars[name];
-    if (op === ':-' || op === '-') return v ? v : (arg ?? '');
-    if (op === ':?' || op === '?') {
-      if (!v) throw new Error(`${name}: ${arg}`);
-      return v;
-    }
-    return v ?? '';
-  });
-}
 
 const words = (v: string[] | string | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 /** A service's command (or entrypoint) as one text: the shell scripts are one folded string. */

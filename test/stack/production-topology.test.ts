@@ -66,6 +66,16 @@ async function watcherPids(ids: readonly string[]): Promise<Map<string, number>>
   return new Map(rows.rows.filter((r) => r.watcher_id).map((r) => [r.decision_id, pidOfWatcher(r.watcher_id!)]));
 }
 
+/** Waits until every order of `ids` is claimed by a watcher; its owners' pids by decision id. */
+async function untilClaimed(ids: readonly string[], timeoutMs = 90_000): Promise<Map<string, number>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const owners = await watcherPids(ids);
+    if (owners.size === ids.length || Date.now() > deadline) return owners;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 async function untilResting(ids: readonly string[], timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -89,12 +99,7 @@ test('trades run through 2 workers and 2 bridges; each worker keeps one user dat
   await untilReported(h, market, 120_000);
   await untilResting(resting);
   // Every resting order is claimed by one worker's router: the pid of a running worker.
-  let owners = new Map<string, number>();
-  const claimDeadline = Date.now() + 90_000;
-  while (owners.size < resting.length && Date.now() < claimDeadline) {
-    owners = await watcherPids(resting);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const owners = await untilClaimed(resting);
   const workerPids = h.stack.workers.map((w) => w.pid);
   expect(owners.size).toBe(resting.length);
   for (const pid of owners.values()) expect(workerPids).toContain(pid);
@@ -122,12 +127,7 @@ test('trades run through 2 workers and 2 bridges; each worker keeps one user dat
 test('SIGKILL one worker while LIMIT orders rest: the other worker adopts them and finishes every trade', async () => {
   const resting = await Promise.all(Array.from({ length: 6 }, () => sendDecision(h, 'resting', 'kill')));
   await untilResting(resting);
-  let owners = new Map<string, number>();
-  const claimDeadline = Date.now() + 90_000;
-  while (owners.size < resting.length && Date.now() < claimDeadline) {
-    owners = await watcherPids(resting);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const owners = await untilClaimed(resting);
   // The worker owning the most of them is the one killed (and kept down: the survivor must do it all).
   const [victim, survivor] = [...h.stack.workers].sort(
     (a, b) => [...owners.values()].filter((p) => p === b.pid).length - [...owners.values()].filter((p) => p === a.pid).length,

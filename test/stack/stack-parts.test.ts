@@ -3,6 +3,7 @@
  * Temporal schema set-up, run twice against the test PostgreSQL (the second run must change
  * nothing, as every `npm run stack` start runs it).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { SupervisedProcess } from '../../src/operations/stack/supervised-process
 import { ensureTemporalServerBinaries } from '../../src/operations/stack/temporal-binaries';
 import { recordedVersion, setUpTemporalSchemas } from '../../src/operations/stack/temporal-schema';
 import { sqlEndpointOf } from '../../src/operations/stack/stack';
+import { ROOT, TEMPORAL_DYNAMIC_CONFIG } from '../../src/operations/stack/topology';
 import { testServicesEnabled } from '../support/services';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'supervised-'));
@@ -68,6 +70,20 @@ describe('SupervisedProcess', () => {
     await p.stop();
   });
 });
+
+test('the dynamic configuration is valid for the server it is for (temporal-server validate-dynamic-config)', async () => {
+  const { server } = await ensureTemporalServerBinaries((l) => process.stderr.write(`[binaries] ${l}\n`), { ui: false });
+  const file = path.join(ROOT, TEMPORAL_DYNAMIC_CONFIG);
+  // It exits 0 either way and prints a warning naming the key for an unknown key or a bad value.
+  const check = (f: string) => {
+    const r = spawnSync(server, ['validate-dynamic-config', f], { encoding: 'utf8' });
+    return `${r.stdout}${r.stderr}`;
+  };
+  expect(check(file)).not.toMatch(/warning|error|unknown/i);
+  const bad = path.join(dir, 'bad-dynamicconfig.yaml');
+  fs.writeFileSync(bad, 'limit.maxIDLength:\n  - value: "not a number"\n');
+  expect(check(bad)).toMatch(/validation failed: key "limit.maxidlength"/);
+}, 900_000);
 
 const withServices = testServicesEnabled() ? describe : describe.skip;
 withServices('Temporal schemas (temporal-sql-tool v1.32.1)', () => {

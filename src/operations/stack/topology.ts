@@ -47,8 +47,10 @@ export const STACK_READY_LINE = 'stack is ready';
 export const SERVICE_READY_LINE = 'trade-exec is ready';
 
 /**
- * The Temporal server's listening ports (deploy/temporal/server.yaml's variables). The stack
- * uses these when free; tests give free ones.
+ * The Temporal server's listening ports (deploy/temporal/server.yaml's variables). `npm run
+ * stack` uses the defaults below (a port already taken stops it with the server's own error);
+ * tests ask for free ones. Membership ports must stay below 32768: the server stores them in a
+ * SQL smallint (cluster_membership.rpc_port).
  */
 export interface TemporalServerPorts {
   frontendGrpc: number;
