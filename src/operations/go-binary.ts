@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { findOnPath, sleep } from './child-process';
+import { findOnPath, guardProcess, sleep } from './child-process';
 
 export type Progress = (line: string) => void;
 
@@ -281,7 +281,11 @@ function goInstallArgs(spec: GoBinarySpec): string[] {
 /** Runs go, streaming its output as progress lines; a failure carries the tail of that output (the reason is usually at the end). */
 function runGoInstall(go: string, args: string[], env: NodeJS.ProcessEnv, progress: Progress): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const child = spawn(go, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // In a process group of its own and guarded: a build must not outlive us (a stopped start,
+    // a killed test run) and keep running while the next start builds again.
+    const child = spawn(go, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const unguard = child.pid !== undefined ? guardProcess({ name: 'go install', pid: child.pid, group: true }) : () => undefined;
+    child.once('exit', () => unguard());
     const tail: string[] = [];
     const onLine = (line: string): void => {
       tail.push(line);

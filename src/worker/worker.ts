@@ -40,9 +40,10 @@ export interface WorkerVersioning {
 }
 
 /**
- * Workflow code for a worker. `code` is always the text that runs; with `codePath` the SDK loads
- * the file itself (its path then names the script in stack traces) and `code` is its content,
- * read once so that the build id hashes exactly what was deployed.
+ * Workflow code for a worker. `code` is the text that runs and the text the build id hashes,
+ * read once; `codePath` only says where it came from (logs). The SDK is given the code, never
+ * the path: it would read the file again later, at Worker.create (after migrations and the wait
+ * for Temporal), and a file replaced meanwhile would run as a version whose id names other code.
  */
 export interface WorkflowCode {
   code: string;
@@ -154,7 +155,7 @@ export async function createOrderWorker(o: Omit<TradeWorkerOptions, 'workflowBun
 
 function workflowCodeOptions(b: WorkflowCode | undefined): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   if (!b) return { workflowsPath: WORKFLOWS_PATH };
-  return { workflowBundle: b.codePath !== undefined ? { codePath: b.codePath } : { code: b.code } };
+  return { workflowBundle: { code: b.code } };
 }
 
 /** The repository root: webpack's context for bundling (see bundleWorkflows). */

@@ -107,7 +107,7 @@ describe('a deploy from version A to version B on the dev server', () => {
   const describeDeployment = async (): Promise<DeploymentJson> =>
     JSON.parse(await temporal(['worker', 'deployment', 'describe', '--name', deployment, '--output', 'json'])) as DeploymentJson;
 
-  /** Until the version's workers poll both queues: set-current-version refuses a version missing a queue. */
+  /** Until the version's workers poll both queues: the server does not refuse a version that misses one (docs/deploys.md), so we check. */
   async function waitForPollers(buildId: string): Promise<VersionJson> {
     return eventually(
       `version ${buildId} polling both task queues`,

@@ -10,9 +10,12 @@
  * fresh machine the first test waits for that build, printing progress.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { Worker } from '@temporalio/worker';
 import { writeWorkflowBundle } from '../../src/operations/build-workflow-bundle';
 import { ensureTemporalCli } from '../../src/operations/temporal-cli';
 import { injectFault } from '../exchange/admin-http';
@@ -128,6 +131,7 @@ test('SIGKILL one worker while LIMIT orders rest: the other worker adopts them a
   const resting = await Promise.all(Array.from({ length: 6 }, () => sendDecision(h, 'resting', 'kill')));
   await untilResting(resting);
   const owners = await untilClaimed(resting);
+  expect(owners.size).toBe(resting.length);
   // The worker owning the most of them is the one killed (and kept down: the survivor must do it all).
   const [victim, survivor] = [...h.stack.workers].sort(
     (a, b) => [...owners.values()].filter((p) => p === b.pid).length - [...owners.values()].filter((p) => p === a.pid).length,
@@ -320,6 +324,11 @@ test('a deploy with Worker Versioning: trades resting on version A finish on A, 
   await setPrice(h, BASE_PRICE);
   for (const id of [...onA, ...onB]) expect(reports.get(id)?.status).toBe('filled');
 
+  // B could not have run A's trades: replaying an A history with B's code is a determinism violation.
+  const historyA = await h.temporal.workflow.getHandle(workflowIdOf(onA[0]!)).fetchHistory();
+  await expect(Worker.runReplayHistory({ workflowBundle: { code: fs.readFileSync(bundleB.outFile, 'utf8') } }, historyA)).rejects.toThrow(
+    DeterminismViolationError,
+  );
   for (const id of onA) {
     const v = await versionOf(workflowIdOf(id));
     expect(v).toMatchObject({ buildId: versionA, behavior: 'PINNED', failedTasks: 0 });

@@ -23,7 +23,7 @@ function shProcess(name: string, script: string, extra: Partial<ConstructorParam
 }
 
 describe('SupervisedProcess', () => {
-  test('a life that dies on its own is started again; kill with restart: false keeps it down until start()', async () => {
+  test('a life that dies on its own is started again; after stop() no new life comes', async () => {
     const p = shProcess('crashy', 'echo up; sleep 0.3; exit 3');
     await p.start();
     const first = p.pid;
@@ -50,6 +50,42 @@ describe('SupervisedProcess', () => {
     expect(p.pid).not.toBe(first);
     expect(p.ready).toBe(true);
     await p.stop();
+  });
+
+  test('kill(restart: false) while it waits to start again, then start(): one life runs, not two', async () => {
+    const marker = path.join(dir, 'lives.txt');
+    // The first life is up, then dead after 0.3 s: the supervisor is in its 1 s back-off when
+    // kill() comes. Every later life stays up, so two loops would leave two lives running.
+    const p = shProcess('backoff', `if [ -s ${marker} ]; then echo $$ >> ${marker}; echo up; exec sleep 60; fi; echo $$ >> ${marker}; echo up; sleep 0.3; exit 1`);
+    await p.start();
+    await new Promise((r) => setTimeout(r, 600));
+    await p.kill('SIGKILL', { restart: false });
+    await p.start();
+    await new Promise((r) => setTimeout(r, 2_500)); // past the old loop's back-off
+    const alive = fs
+      .readFileSync(marker, 'utf8')
+      .trim()
+      .split('\n')
+      .map(Number)
+      .filter((pid) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    expect(alive).toHaveLength(1);
+    await p.stop();
+  });
+
+  test('a process that never comes up: start() rejects with its output after maxFailedStarts tries, and no life is left', async () => {
+    const p = shProcess('broken', 'echo "port 7233 is taken" >&2; exit 2', { maxFailedStarts: 2 });
+    await expect(p.start()).rejects.toThrow(/did not come up in 2 tries[\s\S]*port 7233 is taken/);
+    expect(p.pid).toBeUndefined();
+    const lives = p.lives;
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(p.lives).toBe(lives);
   });
 
   test('a life counts as up only once its ready line is printed', async () => {
@@ -83,7 +119,7 @@ test('the dynamic configuration is valid for the server it is for (temporal-serv
   const bad = path.join(dir, 'bad-dynamicconfig.yaml');
   fs.writeFileSync(bad, 'limit.maxIDLength:\n  - value: "not a number"\n');
   expect(check(bad)).toMatch(/validation failed: key "limit.maxidlength"/);
-}, 900_000);
+}, 45 * 60_000); // on a fresh machine: the one-time server build (globalSetup starts it)
 
 const withServices = testServicesEnabled() ? describe : describe.skip;
 withServices('Temporal schemas (temporal-sql-tool v1.32.1)', () => {
@@ -113,5 +149,5 @@ withServices('Temporal schemas (temporal-sql-tool v1.32.1)', () => {
       for (const db of ['temporal', 'temporal_visibility']) await admin.query(`DROP DATABASE IF EXISTS ${db}`).catch(() => undefined);
       await admin.end();
     }
-  }, 300_000);
+  }, 45 * 60_000); // on a fresh machine: the one-time builds (globalSetup starts them)
 });

@@ -29,6 +29,7 @@ import { startEmbeddedPostgres, type PostgresServer } from '../../src/operations
 import { redactUrl } from '../../src/logging';
 import { startRedisServer, type RedisServer } from '../../src/operations/redis-server';
 import { ensureTemporalCli } from '../../src/operations/temporal-cli';
+import { ensureTemporalServerBinaries } from '../../src/operations/stack/temporal-binaries';
 import { startTemporalDevServer, type TemporalDevServer } from '../../src/operations/temporal-dev-server';
 
 export const TEST_SERVICES_KEY = Symbol.for('trade-exec.test-services');
@@ -43,7 +44,7 @@ export interface TestServiceHandles {
 
 const say = (line: string): void => void process.stderr.write(`[test-services] ${line}\n`);
 
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup(globalConfig?: { testPathPatterns?: { patterns?: readonly string[] } }): Promise<void> {
   if (process.env.TEST_SERVICES === 'none') {
     say('TEST_SERVICES=none: not starting Temporal, Postgres or Redis');
     return;
@@ -106,6 +107,7 @@ export default async function globalSetup(): Promise<void> {
     TEST_SERVICES_FILE: path.join(root, 'services.json'),
     TEST_SERVICES_CONTROL: path.join(root, 'control.sock'),
   };
+  prebuildTemporalServer(globalConfig?.testPathPatterns?.patterns ?? []);
   handles.control = await startControlServer(values.TEST_SERVICES_CONTROL, handles);
   fs.writeFileSync(values.TEST_SERVICES_FILE, JSON.stringify(values, null, 2) + '\n');
   Object.assign(process.env, values);
@@ -117,6 +119,22 @@ export default async function globalSetup(): Promise<void> {
 }
 
 const ROOT_PREFIX = 'trade-exec-test-';
+
+/**
+ * On a fresh machine the real Temporal server takes ~10 minutes to build (test/stack needs it).
+ * For a run that includes test/stack, the build starts here, in the background, so that it
+ * overlaps the other test files instead of adding to the suite's time; the stack tests then
+ * find it built, or wait on its lock (go-binary.ts). Cached: this returns at once.
+ */
+function prebuildTemporalServer(patterns: readonly string[]): void {
+  if (patterns.length > 0 && !patterns.some((p) => /stack/.test(p))) return;
+  const quiet = (line: string) => {
+    if (!line.startsWith('go: ')) say(`temporal server binaries: ${line}`);
+  };
+  void ensureTemporalServerBinaries(quiet).catch((err: unknown) =>
+    say(`temporal server binaries: the background build failed (test/stack will say why): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`),
+  );
+}
 
 /** Temp dirs of earlier runs that were killed before their teardown (their owner pid is dead). */
 function removeAbandonedDirs(): void {

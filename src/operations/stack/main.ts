@@ -11,6 +11,7 @@
  * Configuration table reaches the workers and bridges unchanged.
  */
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { stopsChildrenOnSignals } from '../child-process';
 import { SERVICE_ROLES } from './topology';
@@ -59,6 +60,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // A closed terminal: the relay passes SIGHUP on, and it must stop the stack like Ctrl-C.
+  process.on('SIGHUP', () => shutdown('SIGHUP'));
   stopsChildrenOnSignals();
 
   stack = await startStack({
@@ -95,7 +98,7 @@ function runInOwnProcessGroup(): void {
       }
     });
   }
-  child.once('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 2 : 1)));
+  child.once('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)));
 }
 
 if (process.env.TRADE_EXEC_STACK_GROUP !== '1') runInOwnProcessGroup();

@@ -126,15 +126,17 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
     const ports = await choosePorts(o.ports ?? 'defaults', (o.workers ?? SERVICE_ROLES.worker.defaultCount) + (o.bridges ?? SERVICE_ROLES.bridge.defaultCount));
     const binaries = await ensureTemporalServerBinaries(say, { ui: o.ui !== false });
 
-    const [database, redisUrl, exchange, bundle] = await Promise.all([
+    // allSettled: when one part fails, the others must have finished starting (and registered
+    // their stoppers) before stopAll runs, or a PostgreSQL still starting would be left behind.
+    const settled = await Promise.allSettled([
       (async () => {
         if (o.databaseUrl) return { url: o.databaseUrl, sql: sqlEndpointOf(o.databaseUrl) };
         const pg = await startEmbeddedPostgres({
           dataDir: path.join(dataDir, 'postgres'),
           database: 'trade',
           fast: o.fastPostgres,
-          // The Temporal server's pools (24) and each service process's (about 10) share it.
-          postgresFlags: ['-c', 'max_connections=300'],
+          // The Temporal server's pools (24) and each service process's (up to 10) share it.
+          postgresFlags: ['-c', `max_connections=${100 + 12 * ((o.workers ?? SERVICE_ROLES.worker.defaultCount) + (o.bridges ?? SERVICE_ROLES.bridge.defaultCount))}`],
           progress: say,
         });
         stoppers.push({ name: 'postgres', stop: () => pg.stop() });
@@ -156,7 +158,15 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
       // Bundled once here rather than by every worker at its start (a CPU-bound webpack run
       // each): the workers load the file, and their build id is this code's hash.
       writeWorkflowBundle({ outFile: path.join(dataDir, 'workflow-bundle.js') }),
-    ]);
+    ] as const);
+    const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) throw failed[0]!.reason;
+    const [database, redisUrl, exchange, bundle] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+      { url: string; sql: SqlEndpoint },
+      string,
+      { baseUrl: string; wsApiUrl?: string; paper: boolean; process?: SupervisedProcess },
+      { outFile: string; buildId: string },
+    ];
     say(`workflow bundle ${bundle.outFile} (build id ${bundle.buildId})`);
 
     await setUpTemporalSchemas({ sqlTool: binaries.sqlTool, postgres: database.sql, progress: say });
@@ -253,7 +263,7 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
       workflowBundle: { file: bundle.outFile, buildId: bundle.buildId },
       temporal,
       ui,
-      paper: 'process' in exchange ? exchange.process : undefined,
+      paper: exchange.process,
       workers,
       bridges,
       logDir,

@@ -23,6 +23,8 @@ export interface SupervisedProcessOptions {
   readyCheck?: () => Promise<boolean>;
   /** A life not up after this long is killed and counted as a failed start (default 120 s). */
   readyTimeoutMs?: number;
+  /** After this many lives in a row that ended before they were up, start() gives up (default 5). */
+  maxFailedStarts?: number;
   /** stop(): SIGTERM, then SIGKILL after this long (default 30 s: activities finish first). */
   stopTimeoutMs?: number;
   progress?: (line: string) => void;
@@ -42,7 +44,8 @@ export class SupervisedProcess {
   private wanted = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
-  private readyWaiters: Array<() => void> = [];
+  private readyWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  private failure: Error | undefined;
 
   constructor(readonly options: SupervisedProcessOptions) {}
 
@@ -64,19 +67,28 @@ export class SupervisedProcess {
     return this.events.filter((e) => e.what === 'spawned').length;
   }
 
-  /** Starts (and keeps starting) it; resolves once a life is up. */
+  /**
+   * Starts (and keeps starting) it; resolves once a life is up. Rejects, and supervises no
+   * more, when `maxFailedStarts` lives in a row ended before they were up (a port taken, a bad
+   * configuration): starting it again would not help, and the caller must hear why.
+   */
   async start(): Promise<void> {
     if (!this.wanted) {
+      // A previous loop (after kill/stop/holdRestarts) must be over before a new one begins,
+      // or two lives would run at once.
+      await this.loop;
       this.wanted = true;
+      this.failure = undefined;
       this.loop = this.supervise();
     }
     await this.waitReady();
   }
 
-  /** Resolves once a life is up (now or later). */
+  /** Resolves once a life is up (now or later); rejects if supervision gave up first. */
   waitReady(): Promise<void> {
     if (this.ready) return Promise.resolve();
-    return new Promise((resolve) => this.readyWaiters.push(resolve));
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
   /**
@@ -85,15 +97,17 @@ export class SupervisedProcess {
    */
   async kill(signal: NodeJS.Signals = 'SIGKILL', o: { restart?: boolean } = {}): Promise<ExitInfo | undefined> {
     const life = this.current;
-    if (o.restart === false) this.wanted = false;
-    if (!life || life.exitInfo()) return life?.exitInfo();
-    this.events.push({ at: Date.now(), what: 'killed', pid: life.pid });
-    try {
-      process.kill(-life.pid, signal);
-    } catch {
-      // already gone
+    if (o.restart === false) this.holdRestarts();
+    let exit = life?.exitInfo();
+    if (life && !exit) {
+      this.events.push({ at: Date.now(), what: 'killed', pid: life.pid });
+      try {
+        process.kill(-life.pid, signal);
+      } catch {
+        // already gone
+      }
+      exit = await life.exited;
     }
-    const exit = await life.exited;
     if (o.restart === false) await this.loop;
     return exit;
   }
@@ -106,8 +120,7 @@ export class SupervisedProcess {
 
   /** SIGTERM (then SIGKILL after stopTimeoutMs) and no new life. */
   async stop(): Promise<void> {
-    this.wanted = false;
-    this.wake?.();
+    this.holdRestarts();
     await this.current?.stop();
     await this.loop;
   }
@@ -116,22 +129,52 @@ export class SupervisedProcess {
     return this.current?.recentOutput(lines) ?? '';
   }
 
+  private settleWaiters(outcome: { ok: true } | { ok: false; error: Error }): void {
+    for (const w of this.readyWaiters.splice(0)) (outcome.ok ? w.resolve() : w.reject(outcome.error));
+  }
+
   private async supervise(): Promise<void> {
     const say = this.options.progress ?? (() => undefined);
+    const maxFailedStarts = this.options.maxFailedStarts ?? 5;
     let backoffMs = 1000;
+    let failedStarts = 0;
     while (this.wanted) {
-      const { life, sawReadyLine } = await this.spawnLife();
-      const up = await this.untilReady(life, sawReadyLine);
-      if (up) {
-        backoffMs = 1000;
-        this.readyPid = life.pid;
-        this.events.push({ at: Date.now(), what: 'ready', pid: life.pid });
-        for (const w of this.readyWaiters.splice(0)) w();
+      let spawned: { life: ManagedProcess; sawReadyLine: () => boolean } | undefined;
+      try {
+        spawned = await this.spawnLife();
+      } catch (err) {
+        say(`${this.name}: cannot start ${this.options.command}: ${err instanceof Error ? err.message : String(err)}`);
       }
-      const exit = await life.exited;
-      this.events.push({ at: Date.now(), what: 'exited', pid: life.pid, exit });
+      if (spawned && !this.wanted) {
+        // stop() or holdRestarts() came while it was being spawned: this life must not outlive them.
+        await spawned.life.stop();
+      }
+      if (spawned && this.wanted) {
+        const { life, sawReadyLine } = spawned;
+        const up = await this.untilReady(life, sawReadyLine);
+        if (up) {
+          backoffMs = 1000;
+          failedStarts = 0;
+          this.readyPid = life.pid;
+          this.events.push({ at: Date.now(), what: 'ready', pid: life.pid });
+          this.settleWaiters({ ok: true });
+        }
+        const exit = await life.exited;
+        this.events.push({ at: Date.now(), what: 'exited', pid: life.pid, exit });
+        if (!this.wanted) break;
+        if (!up) failedStarts += 1;
+        say(`${this.name} (pid ${life.pid}) exited (${exit.signal ?? `code ${exit.code}`})${up ? '' : ' before it was up'}`);
+      } else if (this.wanted) {
+        failedStarts += 1;
+      }
       if (!this.wanted) break;
-      say(`${this.name} (pid ${life.pid}) exited (${exit.signal ?? `code ${exit.code}`}); starting it again in ${backoffMs / 1000} s`);
+      if (failedStarts >= maxFailedStarts) {
+        this.wanted = false;
+        this.failure = new Error(`${this.name} did not come up in ${failedStarts} tries; its last output:\n${this.recentOutput(25)}`);
+        this.settleWaiters({ ok: false, error: this.failure });
+        break;
+      }
+      say(`${this.name}: starting it again in ${backoffMs / 1000} s`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoffMs);
         this.wake = () => {

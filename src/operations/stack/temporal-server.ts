@@ -63,7 +63,10 @@ export async function frontendServing(address: string): Promise<boolean> {
   let connection: Connection | undefined;
   try {
     connection = await Connection.connect({ address, connectTimeout: 2_000 });
-    const health = await connection.healthService.check({ service: 'temporal.api.workflowservice.v1.WorkflowService' });
+    // With a deadline: a frontend that accepts the connection but never answers is not up.
+    const health = await connection.withDeadline(Date.now() + 2_000, () =>
+      connection!.healthService.check({ service: 'temporal.api.workflowservice.v1.WorkflowService' }),
+    );
     return health.status === 1; // SERVING
   } catch {
     return false;
