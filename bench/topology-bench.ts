@@ -4,11 +4,12 @@
  * stack (startStack: the real Temporal server on PostgreSQL, TOPOLOGY_BRIDGES bridges, default 2,
  * the paper exchange, each its own process), then:
  *
- *  1. burst: TOPOLOGY_BURST (default 300) MARKET decisions XADDed at once; trades/s = decisions /
+ *  1. burst: TOPOLOGY_BURST (default 100) MARKET decisions XADDed at once; trades/s = decisions /
  *     (last trade report - first XADD), and the report latency p50/p99;
- *  2. steady: TOPOLOGY_RATE decisions/s (default 10) for TOPOLOGY_STEADY_S (default 30 s);
+ *  2. steady: TOPOLOGY_RATE decisions/s (default 3: below what one worker sustains here) for
+ *     TOPOLOGY_STEADY_S (default 30 s);
  *     achieved trades/s and latency p50/p99 (decision XADD to trade report, both Redis stream ids);
- *  3. rolling (only with 2+ workers): the same steady load for TOPOLOGY_ROLL_S (default 90 s),
+ *  3. rolling (only with 2+ workers): the same steady load for TOPOLOGY_ROLL_S (default 60 s),
  *     every worker restarted in turn (SIGTERM, wait for it to exit, start it) from its 20th
  *     second; p99 of the trades sent during the restart against the steady p99. Exits 1 when
  *     any trade is lost or that p99 is above 3x the steady one (issue 14's bound).
@@ -28,10 +29,11 @@ import { quantile, sendDecision, startStackHarness, untilReported, type StackHar
 const intEnv = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const WORKER_COUNTS = (process.env.TOPOLOGY_WORKERS ?? '1,2').split(',').map(Number);
 const BRIDGES = intEnv('TOPOLOGY_BRIDGES', 2);
-const BURST = intEnv('TOPOLOGY_BURST', 300);
-const RATE = intEnv('TOPOLOGY_RATE', 10);
+const BURST = intEnv('TOPOLOGY_BURST', 100);
+const RATE = intEnv('TOPOLOGY_RATE', 3);
 const STEADY_S = intEnv('TOPOLOGY_STEADY_S', 30);
-const ROLL_S = intEnv('TOPOLOGY_ROLL_S', 90);
+const ROLL_S = intEnv('TOPOLOGY_ROLL_S', 60);
+const ROLL_WARM_MS = intEnv('TOPOLOGY_ROLL_WARM_MS', 5_000);
 const say = (line: string) => process.stderr.write(`[topology-bench] ${line}\n`);
 
 interface Latencies {
@@ -121,14 +123,22 @@ async function runWith(workers: number): Promise<RunResult> {
     say(`steady ${RATE}/s: p50 ${steady.latency.p50Ms} ms p99 ${steady.latency.p99Ms} ms`);
 
     let rolling: RunResult['rolling'];
+    const phases: Array<{ what: string; at: number }> = [];
     if (workers >= 2) {
       const r = await steadyLoad(h, RATE, ROLL_S, async (startedAt) => {
         await new Promise((res) => setTimeout(res, Math.max(0, startedAt + 20_000 - Date.now())));
         const from = Date.now();
-        for (const w of h.stack.workers) {
-          say(`rolling restart of ${w.name}`);
-          await w.stop();
-          await w.start();
+        // As a deployment rolls (Kubernetes' default maxSurge): the replacement first, warm for
+        // ROLL_WARM_MS, then the old one stops; never fewer workers serving than before.
+        for (const old of [...h.stack.workers]) {
+          phases.push({ what: `replacement of ${old.name} starting`, at: Date.now() });
+          const replacement = await h.stack.addService('worker');
+          phases.push({ what: `${replacement.name} up`, at: Date.now() });
+          await new Promise((res) => setTimeout(res, ROLL_WARM_MS));
+          say(`rolling restart: ${replacement.name} replaces ${old.name}`);
+          phases.push({ what: `${old.name} stopping`, at: Date.now() });
+          await old.stop();
+          phases.push({ what: `${old.name} stopped`, at: Date.now() });
         }
         return { from, to: Date.now() };
       });
@@ -137,6 +147,13 @@ async function runWith(workers: number): Promise<RunResult> {
       const done = r.ids.filter((id) => r.reports?.has(id));
       const before = done.filter((id) => h.sentAt.get(id)! < r.window!.from).map(lat);
       const during = done.filter((id) => h.sentAt.get(id)! >= r.window!.from && h.sentAt.get(id)! <= r.window!.to).map(lat);
+      // Where the slow ones fall: sent during a worker's stop, or while the new one starts.
+      const slowest = [...done].sort((a, b) => lat(b) - lat(a)).slice(0, 5);
+      for (const id of slowest) {
+        const sent = h.sentAt.get(id)!;
+        const phase = [...phases].reverse().find((p) => p.at <= sent);
+        say(`slow: ${lat(id)} ms, sent ${phase ? `${sent - phase.at} ms after "${phase.what}"` : 'before the restart'}`);
+      }
       const steadyL = latencies(before);
       const duringL = latencies(during);
       rolling = {

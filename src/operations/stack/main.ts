@@ -4,7 +4,8 @@
  * given, STACK_WORKERS workers and STACK_BRIDGES bridges. Prints "stack is ready" and every
  * address; Ctrl-C stops everything, bridges first.
  *
- * Environment: STACK_WORKERS (default 2), STACK_BRIDGES (default 2), DATA_DIR (default .data;
+ * Environment: STACK_WORKERS (default 2), STACK_BRIDGES (default 2), STACK_PORTS (defaults, or
+ * free: any free ports, all printed), DATA_DIR (default .data;
  * the stack keeps its state in DATA_DIR/stack), DATABASE_URL (external PostgreSQL), TEMPORAL_NAMESPACE,
  * and for real trading BINANCE_BASE_URL, BINANCE_WS_API_URL, BINANCE_API_KEY with
  * BINANCE_API_SECRET or BINANCE_PRIVATE_KEY_PATH. Every other variable of README's
@@ -26,6 +27,14 @@ function countFromEnv(name: string, fallback: number): number {
     process.exit(2);
   }
   return n;
+}
+
+/** STACK_PORTS: `defaults` (topology.ts: 7233, UI 8080, ...) or `free` (any free ones, printed). */
+function portsFromEnv(): 'defaults' | 'free' {
+  const raw = process.env.STACK_PORTS || 'defaults';
+  if (raw === 'defaults' || raw === 'free') return raw;
+  process.stderr.write(`trade-exec stack: STACK_PORTS must be defaults or free, got ${JSON.stringify(raw)}\n`);
+  process.exit(2);
 }
 
 function realExchangeFromEnv(): RealExchange | undefined {
@@ -71,6 +80,7 @@ async function main(): Promise<void> {
     databaseUrl: process.env.DATABASE_URL || undefined,
     exchange,
     namespace: process.env.TEMPORAL_NAMESPACE || undefined,
+    ports: portsFromEnv(),
     progress: say,
   });
   if (stopping) return;
