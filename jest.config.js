@@ -6,6 +6,7 @@ module.exports = {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  testSequencer: '<rootDir>/test/support/sequencer.js',
   testTimeout: 120000,
   verbose: true,
   // Integration tests hold sockets to Temporal, Postgres, Redis and the paper exchange; one that
