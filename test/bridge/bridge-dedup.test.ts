@@ -250,7 +250,16 @@ test('housekeeping: consumers long idle with nothing pending are deleted; one wi
   await bridge.start();
   try {
     const names = async () => ((await redis.xinfo('CONSUMERS', 'risk_decisions', 'trading-execution')) as string[][]).map((c) => c[1]).sort();
-    await until('the empty dead consumer is pruned', async () => !(await names()).includes(`${prefix}dead-empty`), 10_000);
+    // The bridge's own consumer exists once its first XREADGROUP ran, which on a loaded machine
+    // can come after the first prune: wait for both, then the dead one with an entry must remain.
+    await until(
+      'the empty dead consumer is pruned and the bridge has read',
+      async () => {
+        const now = await names();
+        return !now.includes(`${prefix}dead-empty`) && now.includes(`${prefix}live`);
+      },
+      10_000,
+    );
     expect(await names()).toEqual([`${prefix}dead-holding`, `${prefix}live`]);
     expect((await pending(redis)).byConsumer).toEqual({ [`${prefix}dead-holding`]: 1 });
   } finally {
