@@ -24,6 +24,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execSync } from 'node:child_process';
+import { approvedDecision } from '../test/support/decisions';
 import { quantile, sendDecision, startStackHarness, untilReported, type StackHarness } from '../test/stack/support';
 
 const intEnv = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -94,7 +95,7 @@ async function runWith(workers: number): Promise<RunResult> {
     for (let i = 0; i < BURST; i++) {
       const id = `topo-burst-${workers}-${t0.toString(36)}-${i}`;
       burstIds.push(id);
-      const fields = { decision_id: id, timestamp: Date.now(), symbol: 'BTCUSDT', decision: 'approve', original_signal: i % 2 === 0 ? 2 : 0, approved_size: '0.001', reasons: [], order_type: 'MARKET' };
+      const fields = approvedDecision(id, { original_signal: i % 2 === 0 ? 2 : 0, order_type: 'MARKET' });
       pipeline.xadd('risk_decisions', '*', 'data', JSON.stringify(fields));
     }
     const added = await pipeline.exec();

@@ -11,6 +11,7 @@ import { startPaperExchange, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } f
 import { startEmbeddedPostgres } from './postgres-server';
 import { npmStartRedisOptions, startRedisServer } from './redis-server';
 import { intakeSafetyFromConfig } from '../bridge/intake-safety';
+import { operatorCliHint } from './operator-hint';
 import { startService, type ExchangeEndpoint } from './service';
 import { ensureTemporalCli } from './temporal-cli';
 import { npmStartTemporalOptions, startTemporalDevServer } from './temporal-dev-server';
@@ -175,15 +176,12 @@ async function main(): Promise<void> {
     ...(service.workerVersion
       ? [`  Worker version:  ${service.workerVersion.deploymentName}:${service.workerVersion.buildId} (${service.workerVersion.defaultBehavior})`]
       : []),
-    'Point the operator CLI (npx trade-exec) at it with:',
-    // Only addresses of what this process started: a DATABASE_URL the user gave may hold a
-    // password that must not reach a terminal log (the embedded one is local and throwaway).
-    `  export TEMPORAL_ADDRESS=${temporal.address}${config.REDIS_URL ? '' : ` REDIS_URL=${redisUrl}`}${config.DATABASE_URL ? '' : ` DATABASE_URL=${databaseUrl}`}${
-      // The paper exchange's built-in test pair is public (it is in the source); the CLI's
-      // configuration requires a key with BINANCE_BASE_URL, so the line must carry it.
-      exchange.paper ? ` BINANCE_BASE_URL=${exchange.baseUrl} BINANCE_API_KEY=${exchange.apiKey} BINANCE_API_SECRET=${exchange.apiSecret}` : ''
-    }`,
-    'Press Ctrl-C to stop.',
+    ...operatorCliHint({
+      temporalAddress: temporal.address,
+      ...(config.REDIS_URL ? {} : { redisUrl }),
+      ...(config.DATABASE_URL ? {} : { databaseUrl }),
+      ...(exchange.paper && exchange.apiSecret ? { paper: { baseUrl: exchange.baseUrl, apiKey: exchange.apiKey, apiSecret: exchange.apiSecret } } : {}),
+    }),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

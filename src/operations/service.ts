@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
-import type { VersioningBehavior } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { VersioningConfig } from '../config';
 import Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { DecisionBridge } from '../bridge/decision-bridge';
@@ -69,7 +69,7 @@ export interface ServiceOptions {
    * Worker Versioning (TEMPORAL_WORKER_DEPLOYMENT, docs/deploys.md): both workers of this process
    * declare this version. `buildId` absent: buildIdOf(the workflow bundle's code). Absent: unversioned.
    */
-  versioning?: { deploymentName: string; buildId?: string; defaultBehavior: VersioningBehavior };
+  versioning?: VersioningConfig;
   logger?: Logger;
   /** The worker's Prometheus endpoint (METRICS_PORT; 0 = a free port). Absent or false: none. */
   metrics?: { port: number; host?: string } | false;

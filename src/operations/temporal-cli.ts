@@ -15,7 +15,6 @@
  * Every candidate is checked with `temporal --version`. Steps 1-4 (and their lock) are the generic
  * go-binary.ts; only the SDK download is specific to the CLI.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -26,6 +25,7 @@ import {
   findGoBinary,
   isExecutableFile,
   locateGoBinary,
+  readVersionLine,
 } from './go-binary';
 
 export type { Progress } from './go-binary';
@@ -72,15 +72,10 @@ export function temporalCliDownloadCachePath(env: NodeJS.ProcessEnv = process.en
 }
 
 /** Run `<bin> --version`; resolves to its first line or rejects with a readable error. */
-export function verifyTemporalCli(bin: string, timeoutMs = 30_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(bin, ['--version'], { timeout: timeoutMs, env: cliEnv(process.env) }, (err, stdout, stderr) => {
-      const first = String(stdout).split('\n')[0]?.trim() ?? '';
-      if (err) return reject(new Error(`${bin} --version failed: ${err.message.trim()} ${String(stderr).trim()}`.trim()));
-      if (!/^temporal version /.test(first)) return reject(new Error(`${bin} --version printed ${JSON.stringify(first)}, not "temporal version ..."`));
-      resolve(first);
-    });
-  });
+export async function verifyTemporalCli(bin: string, timeoutMs = 30_000): Promise<string> {
+  const first = await readVersionLine(bin, cliEnv(process.env), timeoutMs);
+  if (!/^temporal version /.test(first)) throw new Error(`${bin} --version printed ${JSON.stringify(first)}, not "temporal version ..."`);
+  return first;
 }
 
 /** The environment for running the CLI: client settings (TEMPORAL_ADDRESS, ...) removed. */

@@ -5,6 +5,7 @@
  */
 import { readReports, pushDecision, streamIdMs, until, waitForReport } from '../support/streams';
 import { startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { approvedDecision } from '../support/decisions';
 
 let h: TradeHarness;
 const id = (name: string) => h.id(name);
@@ -14,16 +15,7 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(() => h?.stop());
 
-const approve = (decisionId: string, extra: Record<string, unknown> = {}) => ({
-  decision_id: decisionId,
-  timestamp: Date.now(),
-  symbol: 'BTCUSDT',
-  decision: 'approve',
-  original_signal: 2,
-  approved_size: '0.001',
-  reasons: [],
-  ...extra,
-});
+const approve = approvedDecision;
 
 test('an approved BUY becomes one MARKET order, a report, and a position', async () => {
   const decisionId = id('buy');

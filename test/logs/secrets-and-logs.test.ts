@@ -27,6 +27,7 @@ import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
 import { testServices } from '../support/services';
 import { pushDecision, until, waitForReport } from '../support/streams';
 import { redisDbUrl, runCliProcess } from '../ui/helpers';
+import { approvedDecision } from '../support/decisions';
 
 const hex = randomBytes(12).toString('hex');
 const API_KEY = `LeakCanaryKey${hex}`;
@@ -107,16 +108,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const decision = (decisionId: string, extra: Record<string, unknown> = {}) => ({
-  decision_id: decisionId,
-  timestamp: Date.now(),
-  symbol: 'BTCUSDT',
-  decision: 'approve',
-  original_signal: 2,
-  approved_size: '0.001',
-  reasons: ['log test'],
-  ...extra,
-});
+const decision = (decisionId: string, extra: Record<string, unknown> = {}) => approvedDecision(decisionId, { reasons: ['log test'], ...extra });
 
 /** Every string reachable in `v`; byte arrays (payloads) decoded as UTF-8. */
 function strings(v: unknown, out: string[] = []): string[] {

@@ -22,6 +22,7 @@ import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, ty
 import { bundleWorkflows } from '../../src/worker/worker';
 import { testServices } from '../support/services';
 import { pushDecision, until, waitForReport } from '../support/streams';
+import { approvedDecision } from '../support/decisions';
 
 let tmp: string;
 let temporal: TemporalDevServer | undefined;
@@ -105,15 +106,7 @@ test('a service started before Temporal, PostgreSQL and Redis waits for them, sa
 
   // Ready for real: a decision in, a report out.
   redis = new Redis(redisServer.url);
-  await pushDecision(redis, {
-    decision_id: `startup-${Date.now()}`,
-    timestamp: Date.now(),
-    symbol: 'BTCUSDT',
-    decision: 'approve',
-    original_signal: 2,
-    approved_size: '0.001',
-    reasons: [],
-  });
+  await pushDecision(redis, approvedDecision(`startup-${Date.now()}`));
   const report = await waitForReport(redis, (r) => r.decision_id.startsWith('startup-'), 60_000);
   expect(report.report.status).toBe('filled');
 }, 300_000);

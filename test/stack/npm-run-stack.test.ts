@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { ROOT } from '../../src/operations/stack/topology';
+import { approvedDecision } from '../support/decisions';
 import { say, untilReported, type StackHarness } from './support';
 
 jest.setTimeout(45 * 60_000); // on a fresh machine the first start builds the server (globalSetup starts that)
@@ -90,7 +91,7 @@ test('npm run stack: "stack is ready" with every address; a decision becomes a t
       'risk_decisions',
       '*',
       'data',
-      JSON.stringify({ decision_id: decisionId, timestamp: Date.now(), symbol: 'BTCUSDT', decision: 'approve', original_signal: 2, approved_size: '0.001', reasons: [] }),
+      JSON.stringify(approvedDecision(decisionId)),
     );
     const reports = await untilReported({ redis } as unknown as StackHarness, [decisionId], 120_000);
     expect(reports.get(decisionId)?.status).toBe('filled');

@@ -13,6 +13,7 @@ import { startStack, type RunningStack, type StackOptions } from '../../src/oper
 import { admin } from '../exchange/admin-http';
 import { checkInvariants, formatViolations, workflowIdOf, type ExchangeOrder, type ExchangeTrade, type SentDecision } from '../chaos/invariants';
 import { gatherSnapshot } from '../chaos/snapshot';
+import { approvedDecision } from '../support/decisions';
 import { streamIdMs } from '../support/streams';
 
 export const say = (line: string): void => void process.stderr.write(`[stack-test] ${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -85,17 +86,10 @@ export async function sendDecision(
   extra: Record<string, unknown> = {},
 ): Promise<string> {
   const id = decisionId(tag);
-  const fields: Record<string, unknown> = {
-    decision_id: id,
-    timestamp: Date.now(),
-    symbol: 'BTCUSDT',
-    decision: 'approve',
-    original_signal: 2,
-    approved_size: '0.001',
-    reasons: [],
+  const fields = approvedDecision(id, {
     ...(kind === 'resting' ? { order_type: 'LIMIT', limit_price: REST_PRICE, timeout_ms: 900_000 } : { order_type: 'MARKET' }),
     ...extra,
-  };
+  });
   const streamId = await h.redis.xadd('risk_decisions', '*', 'data', JSON.stringify(fields));
   h.sentAt.set(id, streamIdMs(streamId!));
   h.sent.push({ decisionId: id, kind, side: 'BUY', symbol: 'BTCUSDT', approvedSize: String(fields.approved_size) });

@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../../paper-exchange';
 import { redactUrl } from '../../logging';
+import { operatorCliHint } from '../operator-hint';
 import { startEmbeddedPostgres } from '../postgres-server';
 import { getFreePorts, getFreePortsInRange } from '../ports';
 import { npmStartRedisOptions, startRedisServer } from '../redis-server';
@@ -122,8 +123,10 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
     }
   };
 
+  const workerCount = o.workers ?? SERVICE_ROLES.worker.defaultCount;
+  const bridgeCount = o.bridges ?? SERVICE_ROLES.bridge.defaultCount;
   try {
-    const ports = await choosePorts(o.ports ?? 'defaults', (o.workers ?? SERVICE_ROLES.worker.defaultCount) + (o.bridges ?? SERVICE_ROLES.bridge.defaultCount));
+    const ports = await choosePorts(o.ports ?? 'defaults', workerCount + bridgeCount);
     const binaries = await ensureTemporalServerBinaries(say, { ui: o.ui !== false });
 
     // allSettled: when one part fails, the others must have finished starting (and registered
@@ -136,7 +139,7 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
           database: 'trade',
           fast: o.fastPostgres,
           // The Temporal server's pools (24) and each service process's (up to 10) share it.
-          postgresFlags: ['-c', `max_connections=${100 + 12 * ((o.workers ?? SERVICE_ROLES.worker.defaultCount) + (o.bridges ?? SERVICE_ROLES.bridge.defaultCount))}`],
+          postgresFlags: ['-c', `max_connections=${100 + 12 * (workerCount + bridgeCount)}`],
           progress: say,
         });
         stoppers.push({ name: 'postgres', stop: () => pg.stop() });
@@ -159,14 +162,7 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
       // each): the workers load the file, and their build id is this code's hash.
       writeWorkflowBundle({ outFile: path.join(dataDir, 'workflow-bundle.js') }),
     ] as const);
-    const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed.length > 0) throw failed[0]!.reason;
-    const [database, redisUrl, exchange, bundle] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
-      { url: string; sql: SqlEndpoint },
-      string,
-      { baseUrl: string; wsApiUrl?: string; paper: boolean; process?: SupervisedProcess },
-      { outFile: string; buildId: string },
-    ];
+    const [database, redisUrl, exchange, bundle] = [valueOf(settled[0]), valueOf(settled[1]), valueOf(settled[2]), valueOf(settled[3])];
     say(`workflow bundle ${bundle.outFile} (build id ${bundle.buildId})`);
 
     await setUpTemporalSchemas({ sqlTool: binaries.sqlTool, postgres: database.sql, progress: say });
@@ -248,8 +244,8 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
 
     await Promise.all([
       ui?.start(),
-      ...Array.from({ length: o.workers ?? SERVICE_ROLES.worker.defaultCount }, () => addService('worker')),
-      ...Array.from({ length: o.bridges ?? SERVICE_ROLES.bridge.defaultCount }, () => addService('bridge')),
+      ...Array.from({ length: workerCount }, () => addService('worker')),
+      ...Array.from({ length: bridgeCount }, () => addService('bridge')),
     ]);
 
     const uiUrl = ui ? `http://127.0.0.1:${ports.ui}` : undefined;
@@ -278,11 +274,12 @@ export async function startStack(o: StackOptions): Promise<RunningStack> {
         ...workers.map((w) => `  ${w.name.padEnd(16)} pid ${w.pid ?? '-'}  metrics http://127.0.0.1:${w.options.env.METRICS_PORT}/metrics`),
         ...bridges.map((b) => `  ${b.name.padEnd(16)} pid ${b.pid ?? '-'}  metrics http://127.0.0.1:${b.options.env.METRICS_PORT}/metrics`),
         `  Logs:            ${logDir}`,
-        'Point the operator CLI (npx trade-exec) at it with:',
-        `  export TEMPORAL_ADDRESS=${temporalAddress}${o.databaseUrl ? '' : ` DATABASE_URL=${database.url}`} REDIS_URL=${redisUrl}${
-          exchange.paper ? ` BINANCE_BASE_URL=${exchange.baseUrl} BINANCE_API_KEY=${PAPER_DEFAULT_API_KEY} BINANCE_API_SECRET=${PAPER_DEFAULT_API_SECRET}` : ''
-        }`,
-        'Press Ctrl-C to stop.',
+        ...operatorCliHint({
+          temporalAddress,
+          redisUrl, // the stack's own Redis, always
+          ...(o.databaseUrl ? {} : { databaseUrl: database.url }),
+          ...(exchange.paper ? { paper: { baseUrl: exchange.baseUrl, apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET } } : {}),
+        }),
       ],
       stop: stopAll,
     };
@@ -323,6 +320,12 @@ function paperExchangeProcess(port: number, logFile: string, extraEnv: Record<st
     stopTimeoutMs: 5_000,
     progress: say,
   });
+}
+
+/** A settled part's value, or its failure thrown (the first of them, as the parts are read in order). */
+function valueOf<T>(r: PromiseSettledResult<T>): T {
+  if (r.status === 'rejected') throw r.reason;
+  return r.value;
 }
 
 export function sqlEndpointOf(databaseUrl: string): SqlEndpoint {

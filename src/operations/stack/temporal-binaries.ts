@@ -20,6 +20,7 @@ import {
   locateGoBinary,
   readVersionLine,
 } from '../go-binary';
+import { cliEnv } from '../temporal-cli';
 import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_SERVER_VERSION } from './topology';
 
 export type { Progress } from '../go-binary';
@@ -34,13 +35,9 @@ const bare = (version: string): string => version.replace(/^v/, '');
  * and none of them should matter to a version check.
  */
 async function verifyUrfaveVersion(bin: string, appName: string, version: string): Promise<string> {
-  const line = await readVersionLine(bin, withoutTemporalVariables(process.env));
+  const line = await readVersionLine(bin, cliEnv(process.env));
   const expectedLine = `${appName} version ${version}`;
   return checkVersionLine(bin, line, { pattern: new RegExp(`^${escapeRegExp(appName)} version (\\S+)$`), version, expectedLine });
-}
-
-function withoutTemporalVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('TEMPORAL_')));
 }
 
 function escapeRegExp(text: string): string {

@@ -9,8 +9,8 @@
  * file does not give a cluster).
  */
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import { Connection, isGrpcServiceError } from '@temporalio/client';
+import { grpc, temporal } from '@temporalio/proto';
 import { msToTs } from '@temporalio/common/lib/time';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../shared/search-attributes';
 import { SupervisedProcess } from './supervised-process';
@@ -67,7 +67,7 @@ export async function frontendServing(address: string): Promise<boolean> {
     const health = await connection.withDeadline(Date.now() + 2_000, () =>
       connection!.healthService.check({ service: 'temporal.api.workflowservice.v1.WorkflowService' }),
     );
-    return health.status === 1; // SERVING
+    return health.status === grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING;
   } catch {
     return false;
   } finally {
@@ -86,12 +86,12 @@ export async function registerNamespace(address: string, namespace: string, prog
     const service = connection.workflowService;
     const exists = await service.describeNamespace({ namespace }).then(
       () => true,
-      (err: unknown) => (isGrpcCode(err, 5) ? false : Promise.reject(err)), // NOT_FOUND
+      (err: unknown) => (isGrpcCode(err, NOT_FOUND) ? false : Promise.reject(err)),
     );
     if (!exists) {
       await service
         .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(NAMESPACE_RETENTION_HOURS * 3600_000) })
-        .catch((err: unknown) => (isGrpcCode(err, 6) ? undefined : Promise.reject(err))); // ALREADY_EXISTS: another start won
+        .catch((err: unknown) => (isGrpcCode(err, ALREADY_EXISTS) ? undefined : Promise.reject(err))); // another start won
       progress(`registered namespace ${namespace} (retention ${NAMESPACE_RETENTION_HOURS} h)`);
     }
     // describeNamespace reads the database, but other calls go through each service's namespace
@@ -102,7 +102,7 @@ export async function registerNamespace(address: string, namespace: string, prog
         await addMissingSearchAttributes(connection, namespace, progress);
         return;
       } catch (err) {
-        if (!isGrpcCode(err, 5) || Date.now() > deadline) throw err;
+        if (!isGrpcCode(err, NOT_FOUND) || Date.now() > deadline) throw err;
         await new Promise((r) => setTimeout(r, 500));
       }
     }
@@ -126,6 +126,10 @@ async function addMissingSearchAttributes(connection: Connection, namespace: str
   progress(`registered search attributes ${missing.map((sa) => `${sa.name}=${sa.type}`).join(' ')}`);
 }
 
+/** gRPC status codes (grpc/status.proto). */
+const NOT_FOUND = 5;
+const ALREADY_EXISTS = 6;
+
 function isGrpcCode(err: unknown, code: number): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+  return isGrpcServiceError(err) && err.code === code;
 }

@@ -19,18 +19,7 @@ export const GROUP = CONSUMER_GROUP;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function approve(decisionId: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    decision_id: decisionId,
-    timestamp: Date.now(),
-    symbol: 'BTCUSDT',
-    decision: 'approve',
-    original_signal: 2,
-    approved_size: '0.001',
-    reasons: [],
-    ...extra,
-  };
-}
+export { approvedDecision as approve } from '../../support/decisions';
 
 /** XADDs one `data` entry per decision, in pipelined chunks; returns the entry ids in order. */
 export async function pushDecisions(redis: Redis, decisions: Array<Record<string, unknown>>): Promise<string[]> {
