@@ -11,7 +11,7 @@ import type { ServiceMetrics } from '../src/metrics/metrics';
 import type { MarkPriceCache } from '../src/portfolio/mark-prices';
 import type { OrderTransition, RefusedTransition } from '../src/shared/order-state';
 import { PositionError } from '../src/portfolio/position';
-import { StoreConflictError } from '../src/persistence/portfolio-store';
+import { StoreConflictError } from '../src/persistence/stores/store-conflict-error';
 import { publishOnce, TRADE_EXECUTIONS_STREAM } from '../src/reporting/report-publisher';
 import { dec } from '../src/shared/decimal';
 import { summariseFills } from '../src/shared/fills';

@@ -1,7 +1,7 @@
 /** The bridge's recorder on Postgres: the shared decision recorder plus `claim` and `recordRefused`. */
 import type { Pool } from 'pg';
 import { createPgDecisionRecorder } from '../persistence/pg-ports';
-import { decisionRecordFrom, recordDecision } from '../persistence/portfolio-store';
+import { decisionRecordFrom, recordDecision } from '../persistence/stores/decisions';
 import { DecisionRecordSchema, DECISION_STATUSES, type DecisionStatus } from '../persistence/schemas';
 import { RiskDecisionSchema } from '../shared/decision';
 import type { BridgeRecorder, ClaimResult, PriorDecision } from './decision-recorder';

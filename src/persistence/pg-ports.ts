@@ -12,18 +12,10 @@ import { isOrderStatus, type OrderStatus } from './schemas';
 import type { TrackedOrder } from '../shared/trade';
 import { ORDER_STATES, type OrderState } from '../shared/order-state';
 import { withTransaction } from './db';
-import {
-  applyFills,
-  decisionRecordFrom,
-  getDecision,
-  insertExecutionReport,
-  markReportPublished,
-  recordDecision,
-  listOrderEvents,
-  recordOrderTransition,
-  updateDecisionStatus,
-  upsertOrder,
-} from './portfolio-store';
+import { decisionRecordFrom, getDecision, recordDecision, updateDecisionStatus } from './stores/decisions';
+import { insertExecutionReport, markReportPublished } from './stores/execution-reports';
+import { applyFills } from './stores/ledger';
+import { listOrderEvents, recordOrderTransition, upsertOrder } from './stores/orders';
 
 export function createPgTradeStore(pool: Pool): TradeStore {
   return {

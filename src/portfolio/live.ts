@@ -9,7 +9,8 @@
  */
 import type { Pool } from 'pg';
 import type { BinanceSpotClient } from '../exchange';
-import { listBalances, listPositionExternals, listPositions, saveBalances } from '../persistence/portfolio-store';
+import { listBalances, saveBalances } from '../persistence/stores/balances';
+import { listPositionExternals, listPositions } from '../persistence/stores/positions';
 import type { BalanceRow, PositionRow } from '../persistence/schemas';
 import { dec } from '../shared/decimal';
 import { MarkPriceCache } from './mark-prices';

@@ -8,7 +8,8 @@
  */
 import type { Pool } from 'pg';
 import { type Dec, ZERO, dec, toWire } from '../shared/decimal';
-import { listBalances, listPositions } from '../persistence/portfolio-store';
+import { listBalances } from '../persistence/stores/balances';
+import { listPositions } from '../persistence/stores/positions';
 import type { BalanceRow, PositionRow } from '../persistence/schemas';
 
 export interface PositionLine {

@@ -38,17 +38,13 @@ import type { Logger } from '../logging';
 import type { ServiceMetrics } from '../metrics/metrics';
 import { DEFAULT_ALERT_THRESHOLDS } from '../metrics/trade-observer';
 import { type Queryable, withTransaction } from '../persistence/db';
-import {
-  adjustInventory,
-  applyFillsInTransaction,
-  getOrder,
-  listBalances,
-  listPositions,
-  listUnpublishedReports,
-  markReportPublished,
-  previousRunBalanceDrift,
-  upsertOrder,
-} from '../persistence/portfolio-store';
+import { listBalances } from '../persistence/stores/balances';
+import { listUnpublishedReports, markReportPublished } from '../persistence/stores/execution-reports';
+import { adjustInventory } from '../persistence/stores/inventory';
+import { applyFillsInTransaction } from '../persistence/stores/ledger';
+import { getOrder, upsertOrder } from '../persistence/stores/orders';
+import { listPositions } from '../persistence/stores/positions';
+import { previousRunBalanceDrift } from '../persistence/stores/reconciliation-runs';
 import {
   type FillInput,
   FillRowSchema,

@@ -6,31 +6,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client, type Pool } from 'pg';
 import { createPool, withTransaction } from '../../src/persistence/db';
 import { migrate } from '../../src/persistence/migrate';
-import {
-  StoreConflictError,
-  applyFills,
-  applyFillsInTransaction,
-  fromRow,
-  getDecision,
-  getExecutionReport,
-  getOrder,
-  getPosition,
-  insertExecutionReport,
-  listBalances,
-  listFills,
-  listFillsForSymbol,
-  listOrderEvents,
-  listPositions,
-  listReconciliationRuns,
-  listUnpublishedReports,
-  markReportPublished,
-  recordDecision,
-  recordOrderTransition,
-  recordReconciliationRun,
-  saveBalances,
-  updateDecisionStatus,
-  upsertOrder,
-} from '../../src/persistence/portfolio-store';
+import { listBalances, saveBalances } from '../../src/persistence/stores/balances';
+import { getDecision, recordDecision, updateDecisionStatus } from '../../src/persistence/stores/decisions';
+import { getExecutionReport, insertExecutionReport, listUnpublishedReports, markReportPublished } from '../../src/persistence/stores/execution-reports';
+import { applyFills, applyFillsInTransaction, listFills, listFillsForSymbol } from '../../src/persistence/stores/ledger';
+import { getOrder, listOrderEvents, recordOrderTransition, upsertOrder } from '../../src/persistence/stores/orders';
+import { fromRow, getPosition, listPositions } from '../../src/persistence/stores/positions';
+import { listReconciliationRuns, recordReconciliationRun } from '../../src/persistence/stores/reconciliation-runs';
+import { StoreConflictError } from '../../src/persistence/stores/store-conflict-error';
 import { type FillInput, ORDER_STATUSES, nextOrderStatus } from '../../src/persistence/schemas';
 import { type PositionFill, PositionError, replayFills } from '../../src/portfolio/position';
 import { loadPortfolioReport } from '../../src/portfolio/report';

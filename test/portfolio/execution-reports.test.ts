@@ -13,7 +13,7 @@ import { createLogger } from '../../src/logging';
 import { createPool } from '../../src/persistence/db';
 import { migrate } from '../../src/persistence/migrate';
 import { createPgTradeStore } from '../../src/persistence/pg-ports';
-import { getExecutionReport } from '../../src/persistence/portfolio-store';
+import { getExecutionReport } from '../../src/persistence/stores/execution-reports';
 import { Reconciler } from '../../src/reconciliation/reconciler';
 import { EMPTY_FILLS } from '../../src/shared/fills';
 import type { ExecutionReport, OrderSnapshot, OrderUpdateReport, PublishedReport, TrackedOrder } from '../../src/shared/trade';

@@ -6,13 +6,9 @@
 import type { Pool } from 'pg';
 import { createPool } from '../../src/persistence/db';
 import { migrate } from '../../src/persistence/migrate';
-import {
-  adjustInventory,
-  applyFills,
-  getPosition,
-  listInventoryAdjustments,
-  listPositionExternals,
-} from '../../src/persistence/portfolio-store';
+import { adjustInventory, listInventoryAdjustments } from '../../src/persistence/stores/inventory';
+import { applyFills } from '../../src/persistence/stores/ledger';
+import { getPosition, listPositionExternals } from '../../src/persistence/stores/positions';
 import type { FillInput } from '../../src/persistence/schemas';
 import { PositionError } from '../../src/portfolio/position';
 import { createScratchDatabase, type ScratchDatabase } from '../persistence/scratch-db';

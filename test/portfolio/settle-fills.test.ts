@@ -10,7 +10,7 @@ import { createLogger } from '../../src/logging';
 import { DEFAULT_SYMBOLS, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
 import { dec } from '../../src/shared/decimal';
 import type { FillRecord } from '../../src/shared/trade';
-import { StoreConflictError } from '../../src/persistence/portfolio-store';
+import { StoreConflictError } from '../../src/persistence/stores/store-conflict-error';
 import { PositionError } from '../../src/portfolio/position';
 
 const trade: Trade = {

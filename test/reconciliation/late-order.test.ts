@@ -13,7 +13,7 @@ import { ServiceMetrics } from '../../src/metrics/metrics';
 import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
 import { createPool } from '../../src/persistence/db';
 import { migrate } from '../../src/persistence/migrate';
-import { getOrder, upsertOrder } from '../../src/persistence/portfolio-store';
+import { getOrder, upsertOrder } from '../../src/persistence/stores/orders';
 import { Reconciler } from '../../src/reconciliation/reconciler';
 import type { ReconciliationInput } from '../../src/reconciliation/types';
 import { dec } from '../../src/shared/decimal';

@@ -11,7 +11,7 @@ import { createLogger } from '../../src/logging';
 import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
 import { createPool } from '../../src/persistence/db';
 import { migrate } from '../../src/persistence/migrate';
-import { adjustInventory } from '../../src/persistence/portfolio-store';
+import { adjustInventory } from '../../src/persistence/stores/inventory';
 import { Reconciler } from '../../src/reconciliation/reconciler';
 import type { ReconciliationInput } from '../../src/reconciliation/types';
 import { dec, toWire } from '../../src/shared/decimal';

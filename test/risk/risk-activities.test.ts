@@ -12,7 +12,7 @@ import { ServiceMetrics } from '../../src/metrics/metrics';
 import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
 import { createPool } from '../../src/persistence/db';
 import { migrate } from '../../src/persistence/migrate';
-import { adjustInventory } from '../../src/persistence/portfolio-store';
+import { adjustInventory } from '../../src/persistence/stores/inventory';
 import { MarkPriceCache } from '../../src/portfolio/mark-prices';
 import type { RiskLimits } from '../../src/risk/pre-trade-guard';
 import { dec, toWire } from '../../src/shared/decimal';

@@ -4,7 +4,8 @@
  * (src/portfolio/live.ts portfolioReport: marks through MarkPriceCache, external inventory);
  * without one, or with --no-marks, the Postgres figures alone, unrealized PnL left out.
  */
-import { listBalances, listPositions } from '../../persistence/portfolio-store';
+import { listBalances } from '../../persistence/stores/balances';
+import { listPositions } from '../../persistence/stores/positions';
 import { portfolioReport } from '../../portfolio/live';
 import { buildPortfolioReport, renderPortfolioReport } from '../../portfolio/report';
 import type { CliContext } from './context';
