@@ -24,7 +24,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from '@temporalio/client';
 import Redis from 'ioredis';
-import { DecisionBridge, RISK_DECISIONS_STREAM } from '../src/bridge/decision-bridge';
+import { DecisionBridge } from '../src/bridge/decision-bridge';
 import { readLag } from '../src/bridge/metrics';
 import { createPgBridgeRecorder } from '../src/bridge/pg-recorder';
 import { connectBridgeTemporal } from '../src/bridge/temporal-connection';
@@ -35,6 +35,7 @@ import { startEmbeddedPostgres } from '../src/operations/postgres-server';
 import { startRedisServer } from '../src/operations/redis-server';
 import { ensureTemporalCli } from '../src/operations/temporal-cli';
 import { startTemporalDevServer } from '../src/operations/temporal-dev-server';
+import { CONSUMER_GROUP, RISK_DECISIONS_STREAM } from '../src/shared/streams';
 
 const N = Number(process.argv[2] ?? 10_000);
 const CONCURRENCY = Number(process.argv[3] ?? 32);
@@ -133,7 +134,7 @@ async function main(): Promise<void> {
     let lastReport = t0;
     for (;;) {
       await new Promise((r) => setTimeout(r, 100));
-      const lag = await readLag(redis, RISK_DECISIONS_STREAM, 'trading-execution');
+      const lag = await readLag(redis, RISK_DECISIONS_STREAM, CONSUMER_GROUP);
       if (lag.pending === 0 && lag.lag === 0) break;
       if (performance.now() - lastReport > 5000) {
         lastReport = performance.now();

@@ -51,180 +51,72 @@
  * nothing pending. If a dependency is down, what is left is given up after `shutdownTimeoutMs`
  * and released (idle set high) so that another bridge takes it over at once.
  */
-import { performance } from 'node:perf_hooks';
 import { WORKFLOW_TYPE } from '../../workflows/definitions';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type Redis from 'ioredis';
-import { AlertSink, type AlertSeverity } from '../alerts/alerts';
+import { AlertSink } from '../alerts/alerts';
 import { registerSecret, type Logger } from '../logging';
-import type { DecisionStatus } from '../persistence/schemas';
-import { sideOf, workflowIdFor, type RiskDecision } from '../shared/decision';
-import { SA } from '../shared/search-attributes';
-import type { TradeInput } from '../shared/trade';
-import type { BridgeRecorder } from './decision-recorder';
-import { MAX_DATA_BYTES, parseEntry, type ParsedEntry } from './entry';
-import {
-  checkAge,
-  checkSignature,
-  conflictRefusal,
-  contentHashOf,
-  haltedRefusal,
-  type IntakeSafetyOptions,
-  type Refusal,
-  type RefusalRule,
-} from './intake-safety';
-import { BridgeMetrics, type Dependency } from './metrics';
-import { BridgeScripts, MAX_SCRIPT_ARGS } from './redis-scripts';
+import { workflowIdFor, type RiskDecision } from '../shared/decision';
+import { CONSUMER_GROUP, DEAD_LETTER_STREAM, RISK_DECISIONS_STREAM } from '../shared/streams';
+import type { BridgeOptions } from './bridge-options';
+import { DeadLetterer } from './dead-letter';
+import { DependencyError, errorText, pgStep, redisStep } from './dependency-error';
+import { parseEntry, type ParsedEntry } from './entry';
+import { Housekeeping } from './housekeeping';
+import { checkAge, checkSignature, conflictRefusal, contentHashOf, haltedRefusal, type IntakeSafetyOptions, type Refusal } from './intake-safety';
+import { BridgeMetrics } from './metrics';
+import { ReadAhead, type DeadLetterInfo, type Entry, type EntryOutcome } from './read-ahead';
+import { BridgeScripts } from './redis-scripts';
+import { RefusalAlerts } from './refusal-alerts';
 import { RetryGate } from './retry-gate';
-
-export { parseEntry } from './entry';
-
-export const RISK_DECISIONS_STREAM = 'risk_decisions';
-export const DEAD_LETTER_STREAM = 'risk_decisions:dead';
-export const CONSUMER_GROUP = 'trading-execution';
-
-/** Values longer than this are cut in the dead-letter copy (the field `dead_truncated` says so). */
-export const MAX_DEAD_LETTER_VALUE_BYTES = 1024 * 1024;
-const DEAD_LETTER_MAXLEN = 1_000_000;
-/** "Released" entries get this idle time, so any XAUTOCLAIM takes them. */
-const RELEASED_IDLE_MS = 365 * 24 * 3600 * 1000;
-
-export interface BridgeOptions {
-  redis: Redis;
-  temporal: Client;
-  recorder: BridgeRecorder;
-  logger: Logger;
-  taskQueue: string;
-  /** Passed to each trade: the queue its order-sending activities run on (see TradeInput). */
-  orderTaskQueue?: string;
-  /**
-   * Ask the server to hand the first workflow task straight back to a worker in this process
-   * (the client must be on that worker's NativeConnection). Saves a task-queue round trip.
-   */
-  eagerStart?: boolean;
-  /** This instance's consumer name; unique among running instances. */
-  consumer: string;
-  defaultOrderTimeoutMs: number;
-  /** Entries per read and the most read ahead of the workers (default 100). */
-  batchSize?: number;
-  /** Entries processed at once: the bound on concurrent workflow starts (default 32). */
-  concurrency?: number;
-  /** Entries pending this long with another consumer are taken over (default 60 s). */
-  claimIdleMs?: number;
-  /** XREADGROUP BLOCK time; also the longest stop() waits for the reader (default 1 s). */
-  blockMs?: number;
-  /** Deadline of one workflow start call, its gRPC retries included (default 10 s). */
-  startTimeoutMs?: number;
-  /** How long stop() lets in-flight entries retry a failing dependency (default 15 s). */
-  shutdownTimeoutMs?: number;
-  /** Consumers idle this long with nothing pending are deleted from the group (default 1 h; 0: never). */
-  pruneConsumersIdleMs?: number;
-  /** Backoff of the retry gate (default 250 ms doubling to 15 s). */
-  retryInitialMs?: number;
-  retryMaxMs?: number;
-  stream?: string;
-  deadLetterStream?: string;
-  group?: string;
-  workflowType?: string;
-  metrics?: BridgeMetrics;
-  /** Maximum age, clock skew and the signing key (intake-safety.ts); defaults: 60 s / 5 min / 5 s, unsigned. */
-  safety?: IntakeSafetyOptions;
-  /** Where refusals are alerted (default: an AlertSink on this bridge's Redis, stream `alerts`). */
-  alerts?: AlertSink;
-}
-
-interface Entry {
-  id: string;
-  fields: Buffer[];
-  /** Set once its workflow exists: from then on the entry must never be dead-lettered. */
-  startOutcome?: 'started' | 'duplicate';
-  /** Set once it is in the dead-letter stream and acknowledged: a retry only records it in Postgres. */
-  deadLettered?: { reason: string; info: DeadLetterInfo };
-  lastError?: DependencyError;
-}
-
-interface DeadLetterInfo {
-  decisionId?: string;
-  raw?: string;
-  /** A safety rule refused a valid decision: recorded with its rule (recordRefused), not as malformed. */
-  refused?: { rule: RefusalRule; decision: RiskDecision; takeOver: boolean };
-}
-
-/** Alert severity per refusal rule: a forged or conflicting decision pages someone. */
-const REFUSAL_SEVERITY: Record<RefusalRule, AlertSeverity> = {
-  unauthenticated: 'critical',
-  conflict: 'critical',
-  expired: 'warning',
-  future: 'warning',
-  halted: 'info',
-};
-/** One alert per rule per minute at most; it says how many were refused since the last one. */
-const REFUSAL_ALERT_COOLDOWN_MS = 60_000;
+import { ensureGroup, StreamReader, type StreamPosition } from './stream-reader';
+import { WorkflowStarter } from './workflow-starter';
 
 /** Failed attempts of one entry, while others succeed, before the poison guard acts. */
 const POISON_ATTEMPTS = 5;
 
-export type EntryOutcome = 'started' | 'duplicate' | 'rejected' | 'dead' | 'not-ours' | 'abandoned';
-
 export class DecisionBridge {
   readonly metrics: BridgeMetrics;
-  private readonly stream: string;
-  private readonly dead: string;
-  private readonly group: string;
-  private readonly consumer: string;
+  private readonly position: StreamPosition;
   private readonly batchSize: number;
   private readonly concurrency: number;
   private readonly claimIdleMs: number;
-  private readonly blockMs: number;
-  private readonly startTimeoutMs: number;
   private readonly shutdownTimeoutMs: number;
-  private readonly pruneIdleMs: number;
-  private readonly workflowType: string;
   private readonly log: Logger;
   /** XREADGROUP BLOCK would stall every other command on a shared connection. */
   private readonly reader: Redis;
   /** Acks, scripts, claims: auto-pipelined, so concurrent acks share round trips. */
   private readonly cmd: Redis;
-  private readonly scripts: BridgeScripts;
   private readonly gate: RetryGate;
-  private readonly queue: Entry[] = [];
-  /** Entries this instance holds (queued or in flight), by id. */
-  private readonly held = new Set<string>();
-  /** In-flight entries given up at the shutdown deadline. */
-  private readonly abandoned: string[] = [];
-  private readonly entryAvailable = new Signal();
-  private readonly spaceAvailable = new Signal();
+  private readonly readAhead = new ReadAhead();
+  private readonly streamReader: StreamReader;
+  private readonly housekeeping: Housekeeping;
+  private readonly deadLetters: DeadLetterer;
+  private readonly workflows: WorkflowStarter;
+  private readonly refusalAlerts: RefusalAlerts;
   private stopping = false;
   private successes = 0;
   private readerDone = false;
   private giveUp = false;
   private running?: Promise<void>;
   private stopped?: Promise<void>;
-  private timers: NodeJS.Timeout[] = [];
   private connectionsLogged = new Set<string>();
   private readonly safety: IntakeSafetyOptions;
-  private readonly alerts: AlertSink;
-  /** Refusals per rule since the last alert raised for that rule. */
-  private readonly refusedSinceAlert = new Map<RefusalRule, number>();
 
-  constructor(private readonly o: BridgeOptions) {
-    this.stream = o.stream ?? RISK_DECISIONS_STREAM;
-    this.dead = o.deadLetterStream ?? DEAD_LETTER_STREAM;
-    this.group = o.group ?? CONSUMER_GROUP;
-    this.consumer = o.consumer;
-    this.batchSize = o.batchSize ?? 100;
-    this.concurrency = o.concurrency ?? 32;
-    this.claimIdleMs = o.claimIdleMs ?? 60_000;
-    this.blockMs = o.blockMs ?? 1000;
-    this.startTimeoutMs = o.startTimeoutMs ?? 10_000;
-    this.shutdownTimeoutMs = o.shutdownTimeoutMs ?? 15_000;
-    this.pruneIdleMs = o.pruneConsumersIdleMs ?? 3_600_000;
-    this.workflowType = o.workflowType ?? WORKFLOW_TYPE;
-    this.metrics = o.metrics ?? new BridgeMetrics();
-    this.log = o.logger.child({ consumer: this.consumer });
-    this.gate = new RetryGate({ initialMs: o.retryInitialMs ?? 250, maxMs: o.retryMaxMs ?? 15_000 });
-    this.reader = o.redis.duplicate({ connectionName: `bridge-read:${this.consumer}` });
-    this.cmd = o.redis.duplicate({ enableAutoPipelining: true, connectionName: `bridge:${this.consumer}` });
+  constructor(private readonly options: BridgeOptions) {
+    const stream = options.stream ?? RISK_DECISIONS_STREAM;
+    const dead = options.deadLetterStream ?? DEAD_LETTER_STREAM;
+    const group = options.group ?? CONSUMER_GROUP;
+    const consumer = options.consumer;
+    this.position = { stream, group, consumer };
+    this.claimIdleMs = options.claimIdleMs ?? 60_000;
+    this.batchSize = options.batchSize ?? 100;
+    this.concurrency = options.concurrency ?? 32;
+    this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 15_000;
+    this.metrics = options.metrics ?? new BridgeMetrics();
+    this.log = options.logger.child({ consumer });
+    this.gate = new RetryGate({ initialMs: options.retryInitialMs ?? 250, maxMs: options.retryMaxMs ?? 15_000 });
+    this.reader = options.redis.duplicate({ connectionName: `bridge-read:${consumer}` });
+    this.cmd = options.redis.duplicate({ enableAutoPipelining: true, connectionName: `bridge:${consumer}` });
     for (const [name, conn] of [['reader', this.reader], ['commands', this.cmd]] as const) {
       conn.on('error', (err: Error) => {
         // ioredis reconnects by itself; say it once per outage, not on every attempt.
@@ -234,29 +126,50 @@ export class DecisionBridge {
       });
       conn.on('ready', () => this.connectionsLogged.delete(name));
     }
-    this.scripts = new BridgeScripts(this.cmd);
-    this.safety = o.safety ?? {};
+    const scripts = new BridgeScripts(this.cmd);
+    this.safety = options.safety ?? {};
     // A key given in code (not through the environment) is kept out of the logs too.
     registerSecret(this.safety.signingKey);
-    this.alerts = o.alerts ?? new AlertSink({ redis: this.cmd, logger: this.log.child({ component: 'alerts' }) });
-    this.metrics.watchLag(this.cmd, this.stream, this.group);
+    const alerts = options.alerts ?? new AlertSink({ redis: this.cmd, logger: this.log.child({ component: 'alerts' }) });
+    this.refusalAlerts = new RefusalAlerts(alerts, dead);
+    this.metrics.watchLag(this.cmd, stream, group);
+    const shared = { ...this.position, metrics: this.metrics, log: this.log, readAhead: this.readAhead };
+    this.streamReader = new StreamReader({
+      ...shared,
+      reader: this.reader,
+      cmd: this.cmd,
+      batchSize: this.batchSize,
+      blockMs: options.blockMs ?? 1000,
+      claimIdleMs: this.claimIdleMs,
+    });
+    this.housekeeping = new Housekeeping({ ...shared, scripts, claimIdleMs: this.claimIdleMs, pruneIdleMs: options.pruneConsumersIdleMs ?? 3_600_000 });
+    this.deadLetters = new DeadLetterer({ ...shared, dead, scripts, recorder: options.recorder });
+    this.workflows = new WorkflowStarter({
+      temporal: options.temporal,
+      taskQueue: options.taskQueue,
+      workflowType: options.workflowType ?? WORKFLOW_TYPE,
+      orderTaskQueue: options.orderTaskQueue,
+      eagerStart: options.eagerStart,
+      defaultOrderTimeoutMs: options.defaultOrderTimeoutMs,
+      startTimeoutMs: options.startTimeoutMs ?? 10_000,
+      metrics: this.metrics,
+      log: this.log,
+    });
   }
 
   /** Creates the group if needed and starts reading; returns once the loop runs. */
   async start(): Promise<void> {
     if (this.running) throw new Error('bridge already started');
-    await ensureGroup(this.cmd, this.stream, this.group);
+    const { stream, group } = this.position;
+    await ensureGroup(this.cmd, stream, group);
     const workers = Array.from({ length: this.concurrency }, () => this.workLoop());
     const reader = this.readLoop();
     this.running = Promise.all([reader, ...workers]).then(() => undefined);
-    const heartbeatMs = Math.max(100, Math.floor(this.claimIdleMs / 3));
-    this.timers.push(setInterval(() => void this.keepHeldFresh(), heartbeatMs));
-    if (this.pruneIdleMs > 0) this.timers.push(setInterval(() => void this.pruneConsumers(), Math.min(this.pruneIdleMs, 600_000)));
-    for (const t of this.timers) t.unref();
+    this.housekeeping.start();
     this.log.info(
       {
-        stream: this.stream,
-        group: this.group,
+        stream,
+        group,
         batchSize: this.batchSize,
         concurrency: this.concurrency,
         claimIdleMs: this.claimIdleMs,
@@ -276,20 +189,20 @@ export class DecisionBridge {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
-      this.entryAvailable.notifyAll();
-      this.spaceAvailable.notifyAll();
+      this.readAhead.entryAvailable.notifyAll();
+      this.readAhead.spaceAvailable.notifyAll();
       const deadline = setTimeout(() => {
         this.giveUp = true;
         this.gate.interrupt();
-        this.log.warn({ inFlight: this.held.size - this.queue.length }, 'shutdown deadline passed; unsettled entries are released for another bridge to take over');
+        this.log.warn({ inFlight: this.readAhead.heldCount - this.readAhead.queued }, 'shutdown deadline passed; unsettled entries are released for another bridge to take over');
       }, this.shutdownTimeoutMs);
       try {
         await this.running;
       } finally {
         clearTimeout(deadline);
-        for (const t of this.timers) clearInterval(t);
+        this.housekeeping.stopTimers();
       }
-      await this.releaseQueued();
+      await this.housekeeping.releaseQueued();
       this.reader.disconnect();
       await this.cmd.quit().catch(() => this.cmd.disconnect());
       this.log.info('bridge stopped');
@@ -297,116 +210,10 @@ export class DecisionBridge {
     return this.stopped;
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // Reading
-
   private async readLoop(): Promise<void> {
-    let ownCursor: string | undefined = '0-0'; // undefined once our own pending entries are drained
-    let claimCursor = '0-0';
-    let nextClaimAt = 0;
-    let backoffMs = 250;
-    while (!this.stopping) {
-      try {
-        const room = this.batchSize - this.queue.length;
-        if (room <= 0) {
-          await this.spaceAvailable.wait(this.blockMs);
-          continue;
-        }
-        if (ownCursor !== undefined) {
-          const page = await this.readOwnPending(ownCursor, room);
-          if (page.entries.length) this.enqueue(page.entries, 'back');
-          ownCursor = page.next;
-        } else if (Date.now() >= nextClaimAt) {
-          const claimed = await this.claimIdle(claimCursor, room);
-          claimCursor = claimed.next;
-          if (claimed.entries.length) this.enqueue(claimed.entries, 'front');
-          // A full page may mean more to claim: go on at once; otherwise wait for the next round.
-          if (claimCursor === '0-0') nextClaimAt = Date.now() + Math.max(250, Math.floor(this.claimIdleMs / 2));
-        } else {
-          const entries = await this.readNew(room);
-          if (entries.length) this.enqueue(entries, 'back');
-        }
-        backoffMs = 250;
-      } catch (err) {
-        if (this.stopping) break;
-        const message = errorText(err);
-        if (message.includes('NOGROUP')) {
-          // The stream or group was deleted under us (an operator, a test): recreate and go on.
-          this.log.warn({ err: message }, 'consumer group missing; recreating it');
-          await ensureGroup(this.cmd, this.stream, this.group).catch(() => undefined);
-        } else {
-          this.metrics.failures.inc({ dependency: 'redis' });
-          this.log.error({ err: message, retryInMs: backoffMs }, `reading ${this.stream} from Redis failed; retrying`);
-        }
-        await sleep(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, 10_000);
-      }
-    }
+    await this.streamReader.run(() => this.stopping);
     this.readerDone = true;
-    this.entryAvailable.notifyAll();
-  }
-
-  private async readNew(count: number): Promise<Entry[]> {
-    const reply = (await buffers(this.reader).xreadgroupBuffer(
-      'GROUP', this.group, this.consumer, 'COUNT', String(count), 'BLOCK', String(this.blockMs), 'STREAMS', this.stream, '>',
-    )) as Array<[Buffer, Array<[Buffer, Buffer[] | null]>]> | null;
-    return this.toEntries(reply?.[0]?.[1] ?? []);
-  }
-
-  /** One page of this consumer's own pending entries after `cursor`; `next` undefined when done. */
-  private async readOwnPending(cursor: string, count: number): Promise<{ entries: Entry[]; next: string | undefined }> {
-    const reply = (await buffers(this.cmd).xreadgroupBuffer(
-      'GROUP', this.group, this.consumer, 'COUNT', String(count), 'STREAMS', this.stream, cursor,
-    )) as Array<[Buffer, Array<[Buffer, Buffer[] | null]>]> | null;
-    const raw = reply?.[0]?.[1] ?? [];
-    if (raw.length === 0) return { entries: [], next: undefined };
-    const entries = await this.toEntries(raw);
-    if (entries.length) this.log.info({ count: entries.length }, 'resuming entries this consumer had read but not acknowledged');
-    return { entries, next: raw[raw.length - 1]![0].toString() };
-  }
-
-  private async claimIdle(cursor: string, count: number): Promise<{ entries: Entry[]; next: string }> {
-    const reply = (await buffers(this.cmd).xautoclaimBuffer(
-      this.stream, this.group, this.consumer, String(this.claimIdleMs), cursor, 'COUNT', String(count),
-    )) as [Buffer, Array<[Buffer, Buffer[] | null]>, Buffer[]?];
-    const deleted = reply[2] ?? [];
-    if (deleted.length) {
-      // Redis has already removed them from the pending list; there is nothing left to settle.
-      this.metrics.deletedWhilePending.inc(deleted.length);
-      this.log.warn({ ids: deleted.slice(0, 20).map(String), count: deleted.length }, 'pending entries were deleted from the stream before being settled');
-    }
-    const entries = (await this.toEntries(reply[1])).filter((e) => !this.held.has(e.id));
-    if (entries.length) {
-      this.metrics.reclaimed.inc(entries.length);
-      this.log.info({ count: entries.length, first: entries[0]!.id }, 'took over entries another consumer left idle');
-    }
-    return { entries, next: reply[0].toString() };
-  }
-
-  /** Converts a reply; entries deleted while pending (null fields) are acknowledged and skipped. */
-  private async toEntries(raw: Array<[Buffer, Buffer[] | null]>): Promise<Entry[]> {
-    const out: Entry[] = [];
-    const gone: string[] = [];
-    for (const [id, fields] of raw) {
-      if (Array.isArray(fields)) out.push({ id: id.toString(), fields });
-      else gone.push(id.toString());
-    }
-    if (gone.length) {
-      await this.cmd.xack(this.stream, this.group, ...gone);
-      this.metrics.deletedWhilePending.inc(gone.length);
-      this.log.warn({ ids: gone.slice(0, 20), count: gone.length }, 'pending entries were deleted from the stream before being settled');
-    }
-    return out;
-  }
-
-  private enqueue(entries: Entry[], where: 'front' | 'back'): void {
-    const fresh = entries.filter((e) => !this.held.has(e.id));
-    for (const e of fresh) this.held.add(e.id);
-    // Reclaimed entries are older than anything queued: they go first.
-    if (where === 'front') this.queue.unshift(...fresh);
-    else this.queue.push(...fresh);
-    this.metrics.read.inc(fresh.length);
-    this.entryAvailable.notifyAll();
+    this.readAhead.entryAvailable.notifyAll();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -414,15 +221,15 @@ export class DecisionBridge {
 
   private async workLoop(): Promise<void> {
     for (;;) {
-      const entry = this.queue.shift();
+      const entry = this.readAhead.take();
       if (!entry) {
         // Stopping: the reader has stopped, and what it had read is settled (or, past the
         // deadline, given up and released).
         if (this.stopping && this.readerDone) return;
-        await this.entryAvailable.wait();
+        await this.readAhead.entryAvailable.wait();
         continue;
       }
-      this.spaceAvailable.notifyAll();
+      this.readAhead.spaceAvailable.notifyAll();
       this.metrics.inFlight.inc();
       try {
         await this.settle(entry);
@@ -431,10 +238,11 @@ export class DecisionBridge {
         this.log.error({ entryId: entry.id, err: errorText(err) }, 'unexpected error settling an entry; it stays pending');
       } finally {
         this.metrics.inFlight.dec();
-        this.held.delete(entry.id);
+        this.readAhead.done(entry.id);
       }
     }
   }
+
 
   /**
    * Settles one entry, retrying failing dependencies through the gate until it is done.
@@ -454,13 +262,13 @@ export class DecisionBridge {
     for (;;) {
       await this.gate.wait();
       if (this.giveUp) {
-        this.abandoned.push(entry.id);
+        this.readAhead.abandon(entry.id);
         return 'abandoned';
       }
       try {
         parsed ??= safeParseEntry(entry.fields);
         const outcome = entry.deadLettered
-          ? await this.deadLetter(entry, entry.deadLettered.reason, entry.deadLettered.info)
+          ? await this.deadLetters.deadLetter(entry, entry.deadLettered.reason, entry.deadLettered.info)
           : attempts >= POISON_ATTEMPTS && successesAtFirstFailure !== undefined && this.successes > successesAtFirstFailure
             ? await this.giveUpOnEntry(entry, attempts, parsed)
             : await this.process(entry, parsed);
@@ -479,20 +287,20 @@ export class DecisionBridge {
           entry.lastError = err;
         }
         this.metrics.failures.inc({ dependency: err.dependency });
-        const g = this.gate.fail();
+        const closing = this.gate.fail();
         this.metrics.blocked.set(1);
-        if (g.closedNow) {
+        if (closing.closedNow) {
           this.log.error(
             {
               dependency: err.dependency,
               err: err.detail,
               entryId: entry.id,
               attempts,
-              waiting: this.held.size,
-              retryInMs: g.retryInMs,
-              consecutiveFailures: g.failures,
+              waiting: this.readAhead.heldCount,
+              retryInMs: closing.retryInMs,
+              consecutiveFailures: closing.failures,
             },
-            `${err.message}; entries stay unacknowledged, retrying in ${g.retryInMs} ms`,
+            `${err.message}; entries stay unacknowledged, retrying in ${closing.retryInMs} ms`,
           );
         }
       }
@@ -508,43 +316,43 @@ export class DecisionBridge {
       await this.ack(entry);
       return 'started';
     }
-    return this.deadLetter(entry, `(entry): failed ${attempts} times while other entries succeeded, so it is this entry: ${what}`, {
+    return this.deadLetters.deadLetter(entry, `(entry): failed ${attempts} times while other entries succeeded, so it is this entry: ${what}`, {
       decisionId: parsed.ok ? parsed.decision.decision_id : parsed.decisionId,
       raw: parsed.raw,
     });
   }
 
   private async process(entry: Entry, parsed: ParsedEntry): Promise<EntryOutcome> {
-    if (!parsed.ok) return this.deadLetter(entry, parsed.reason, { decisionId: parsed.decisionId, raw: parsed.raw });
-    const d = parsed.decision;
-    const id = d.decision_id;
+    if (!parsed.ok) return this.deadLetters.deadLetter(entry, parsed.reason, { decisionId: parsed.decisionId, raw: parsed.raw });
+    const decision = parsed.decision;
+    const id = decision.decision_id;
     // A retry after the start went through (the row update or the ack failed) resumes there.
-    if (entry.startOutcome) return this.afterStart(entry, d, entry.startOutcome);
+    if (entry.startOutcome) return this.afterStart(entry, decision, entry.startOutcome);
     // Who sent it, before anything is recorded under its id: a forged entry must not claim an id.
     if (this.safety.signingKey) {
       const forged = checkSignature(entry.fields, this.safety.signingKey);
       if (forged) return this.refuse(entry, parsed, forged, false);
     }
-    const hash = contentHashOf(d);
+    const hash = contentHashOf(decision);
     // Judged now, acted on once the id's row tells whether this decision was started before
     // (a redelivered started decision is a duplicate, however old).
-    const late = d.decision === 'reject' ? undefined : checkAge(d, Date.now(), this.safety);
+    const late = decision.decision === 'reject' ? undefined : checkAge(decision, Date.now(), this.safety);
     // One round trip: the row is written unless the id has one (or it is late, or trading is
     // halted); `before` is the row that was there, `halted` the kill switch.
-    const claimed = await this.pg('recording the decision', () => this.o.recorder.claim(d, entry.id, { insert: late === undefined }));
-    if (!claimed.ok) return this.deadLetter(entry, claimed.reason, { decisionId: id, raw: parsed.raw });
+    const claimed = await pgStep('recording the decision', () => this.options.recorder.claim(decision, entry.id, { insert: late === undefined }));
+    if (!claimed.ok) return this.deadLetters.deadLetter(entry, claimed.reason, { decisionId: id, raw: parsed.raw });
     const { before, halted } = claimed.value;
 
     // Same id, other content: never executed, never silently dropped.
     if (before && before.status !== 'invalid' && before.contentHash !== hash) {
-      return this.refuse(entry, parsed, conflictRefusal(d, before, hash), false);
+      return this.refuse(entry, parsed, conflictRefusal(decision, before, hash), false);
     }
 
-    if (d.decision === 'reject') {
-      if (before?.status === 'rejected') return this.duplicate(entry, d, 'postgres', 'rejection already recorded');
+    if (decision.decision === 'reject') {
+      if (before?.status === 'rejected') return this.duplicate(entry, decision, 'postgres', 'rejection already recorded');
       await this.ack(entry);
       this.metrics.rejected.inc();
-      this.log.info({ decisionId: id, entryId: entry.id, reasons: d.reasons }, 'rejection recorded; nothing to execute');
+      this.log.info({ decisionId: id, entryId: entry.id, reasons: decision.reasons }, 'rejection recorded; nothing to execute');
       return 'rejected';
     }
 
@@ -553,7 +361,7 @@ export class DecisionBridge {
       case 'completed':
       case 'failed':
       case 'rejected': // same content as a reject cannot be an approve; kept for completeness
-        return this.duplicate(entry, d, 'postgres', `decision already ${before.status}`);
+        return this.duplicate(entry, decision, 'postgres', `decision already ${before.status}`);
       case 'invalid':
         // An earlier malformed message carried this id; it executed nothing, so this one may.
         this.log.warn({ decisionId: id, entryId: entry.id }, 'decision id was recorded as invalid before; executing this valid decision');
@@ -566,14 +374,14 @@ export class DecisionBridge {
     if (refusal) {
       // 'received': an earlier attempt recorded it and may have started it (a start whose answer
       // was lost); a started decision is a duplicate, not a refusal.
-      if (before?.status === 'received' && (await this.workflowExists(id))) {
+      if (before?.status === 'received' && (await this.workflows.exists(id))) {
         entry.startOutcome = 'duplicate';
-        return this.afterStart(entry, d, 'duplicate');
+        return this.afterStart(entry, decision, 'duplicate');
       }
       return this.refuse(entry, parsed, refusal, before?.status === 'received');
     }
-    entry.startOutcome = await this.startWorkflow(d, entry.id);
-    return this.afterStart(entry, d, entry.startOutcome);
+    entry.startOutcome = await this.workflows.start(decision, entry.id);
+    return this.afterStart(entry, decision, entry.startOutcome);
   }
 
   /**
@@ -582,326 +390,44 @@ export class DecisionBridge {
    * per minute, counting the refusals since the previous one).
    */
   private async refuse(entry: Entry, parsed: Extract<ParsedEntry, { ok: true }>, refusal: Refusal, takeOver: boolean): Promise<EntryOutcome> {
-    const d = parsed.decision;
-    const outcome = await this.deadLetter(entry, refusal.reason, {
-      decisionId: d.decision_id,
+    const decision = parsed.decision;
+    const outcome = await this.deadLetters.deadLetter(entry, refusal.reason, {
+      decisionId: decision.decision_id,
       raw: parsed.raw,
-      refused: { rule: refusal.rule, decision: d, takeOver },
+      refused: { rule: refusal.rule, decision, takeOver },
     });
     if (outcome !== 'dead') return outcome;
     this.metrics.refused.inc({ rule: refusal.rule });
-    const count = (this.refusedSinceAlert.get(refusal.rule) ?? 0) + 1;
-    this.refusedSinceAlert.set(refusal.rule, count);
-    void this.alerts
-      .raise({
-        kind: 'decision_refused',
-        severity: REFUSAL_SEVERITY[refusal.rule],
-        message: `${count} decision${count === 1 ? '' : 's'} refused (${refusal.rule}) since the last such alert; latest: ${refusal.reason}`,
-        detail: { rule: refusal.rule, count, decisionId: d.decision_id, entryId: entry.id, deadLetterStream: this.dead },
-        dedupeKey: `decision_refused:${refusal.rule}`,
-        cooldownMs: REFUSAL_ALERT_COOLDOWN_MS,
-      })
-      .then((r) => {
-        if (r.raised) this.refusedSinceAlert.set(refusal.rule, (this.refusedSinceAlert.get(refusal.rule) ?? count) - count);
-      });
+    this.refusalAlerts.refused(refusal, { decisionId: decision.decision_id, entryId: entry.id });
     return outcome;
   }
 
-  /** Whether `trade-<id>` exists in Temporal (within retention); Temporal being down is waited out. */
-  private async workflowExists(decisionId: string): Promise<boolean> {
-    try {
-      await this.o.temporal.connection.withDeadline(Date.now() + this.startTimeoutMs, () =>
-        this.o.temporal.workflow.getHandle(workflowIdFor(decisionId)).describe(),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw new DependencyError('temporal', this.describeTemporalFailure(err).replace('cannot start workflows', 'cannot tell whether a workflow was started'), err);
-    }
-  }
 
   /** The workflow exists now: whatever happens here must not dead-letter the entry. */
-  private async afterStart(entry: Entry, d: RiskDecision, outcome: 'started' | 'duplicate'): Promise<EntryOutcome> {
-    const id = d.decision_id;
-    const marked = await this.pg('marking the decision started', () => this.o.recorder.recordStarted(id, workflowIdFor(id)));
+  private async afterStart(entry: Entry, decision: RiskDecision, outcome: 'started' | 'duplicate'): Promise<EntryOutcome> {
+    const id = decision.decision_id;
+    const marked = await pgStep('marking the decision started', () => this.options.recorder.recordStarted(id, workflowIdFor(id)));
     if (!marked.ok) this.log.error({ decisionId: id, err: marked.reason }, 'could not mark the decision started; its workflow runs');
     await this.ack(entry);
-    if (outcome === 'duplicate') return this.duplicate(entry, d, 'temporal', 'workflow already exists', false);
+    if (outcome === 'duplicate') return this.duplicate(entry, decision, 'temporal', 'workflow already exists', false);
     return outcome;
   }
 
-  private async startWorkflow(d: RiskDecision, entryId: string): Promise<'started' | 'duplicate'> {
-    const workflowId = workflowIdFor(d.decision_id);
-    const input: TradeInput = {
-      decision: d,
-      streamEntryId: entryId,
-      defaultOrderTimeoutMs: this.o.defaultOrderTimeoutMs,
-      ...(this.o.orderTaskQueue ? { orderTaskQueue: this.o.orderTaskQueue } : {}),
-    };
-    const side = sideOf(d.original_signal);
-    const t0 = performance.now();
-    try {
-      await this.o.temporal.connection.withDeadline(Date.now() + this.startTimeoutMs, () =>
-        this.o.temporal.workflow.start(this.workflowType, {
-          taskQueue: this.o.taskQueue,
-          workflowId,
-          args: [input],
-          ...(this.o.eagerStart ? { requestEagerStart: true } : {}),
-          // A decision id executes once, ever: also after its first workflow has finished
-          // (within the namespace's retention; the decisions row covers the time after).
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          workflowIdConflictPolicy: 'FAIL',
-          typedSearchAttributes: [
-            { key: SA.symbol, value: d.symbol },
-            { key: SA.side, value: side ?? 'NONE' },
-            { key: SA.orderType, value: d.order_type },
-            { key: SA.status, value: 'validating' },
-            { key: SA.decisionId, value: d.decision_id },
-          ],
-          memo: { summary: `${side} ${d.approved_size} ${d.symbol} ${d.order_type}` },
-        }),
-      );
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
-      throw new DependencyError('temporal', this.describeTemporalFailure(err), err);
-    }
-    this.metrics.startLatency.observe((performance.now() - t0) / 1000);
-    this.metrics.started.inc();
-    this.log.info({ decisionId: d.decision_id, workflowId, entryId }, 'workflow started');
-    return 'started';
-  }
 
-  private async duplicate(entry: Entry, d: RiskDecision, by: 'temporal' | 'postgres', why: string, ack = true): Promise<EntryOutcome> {
+  private async duplicate(entry: Entry, decision: RiskDecision, by: 'temporal' | 'postgres', why: string, ack = true): Promise<EntryOutcome> {
     if (ack) await this.ack(entry);
     this.metrics.duplicates.inc({ detected_by: by });
-    this.log.info({ decisionId: d.decision_id, entryId: entry.id, detectedBy: by }, `duplicate decision not started again: ${why}`);
+    this.log.info({ decisionId: decision.decision_id, entryId: entry.id, detectedBy: by }, `duplicate decision not started again: ${why}`);
     return 'duplicate';
   }
 
-  /**
-   * Moves the entry to the dead-letter stream and acknowledges it (one atomic script, only while
-   * the entry is ours), then records it in Postgres as 'invalid'. The dead-letter stream is the
-   * record that matters (operators watch and replay it); the row serves audit queries. Postgres
-   * being down is waited out (the retry resumes after the dead-lettering, see `deadLettered`); a
-   * payload Postgres refuses is recorded without it. Should the process die between the two, the
-   * entry is dead-lettered but has no row.
-   */
-  private async deadLetter(entry: Entry, reason: string, info: DeadLetterInfo): Promise<EntryOutcome> {
-    if (!entry.deadLettered) {
-      const moved = await this.redis('dead-lettering', () =>
-        this.scripts.deadLetterAndAck({
-          stream: this.stream,
-          dead: this.dead,
-          group: this.group,
-          consumer: this.consumer,
-          entryId: entry.id,
-          maxLen: DEAD_LETTER_MAXLEN,
-          fields: this.deadLetterFields(entry, reason, info.refused?.rule),
-        }),
-      );
-      if (!moved) {
-        this.log.info({ entryId: entry.id }, 'entry was taken over by another consumer before it was dead-lettered; leaving it to them');
-        return 'not-ours';
-      }
-      entry.deadLettered = { reason, info };
-      this.metrics.deadLettered.inc();
-      this.log.warn({ entryId: entry.id, decisionId: info.decisionId, reason, ...(info.refused ? { rule: info.refused.rule } : {}) }, 'entry dead-lettered');
-    }
-    const raw = info.raw !== undefined && Buffer.byteLength(info.raw) <= MAX_DATA_BYTES ? info.raw : undefined;
-    const record = async (withRaw: string | undefined): Promise<unknown> => {
-      try {
-        if (info.refused) {
-          const { rule, decision, takeOver } = info.refused;
-          await this.o.recorder.recordRefused({ decision, rule, reason, entryId: entry.id, takeOver });
-        } else {
-          await this.o.recorder.recordInvalid({ decisionId: info.decisionId, reason, raw: withRaw, entryId: entry.id });
-        }
-        return undefined;
-      } catch (err) {
-        if (isPgUnavailable(err)) throw new DependencyError('postgres', `cannot record decisions: Postgres failed recording an invalid entry (${errorText(err)})`, err);
-        return err;
-      }
-    };
-    let refused = await record(raw);
-    if (refused !== undefined && raw !== undefined) refused = await record(undefined);
-    if (refused !== undefined) {
-      this.log.warn({ entryId: entry.id, err: errorText(refused) }, 'dead-lettered entry could not be recorded in Postgres');
-    }
-    return 'dead';
-  }
-
-  /** Our fields first (readers take the first `dead_reason`), then the original ones as received. */
-  private deadLetterFields(entry: Entry, reason: string, rule?: RefusalRule): Array<string | Buffer> {
-    const meta: Array<string | Buffer> = [
-      'dead_reason', reason,
-      ...(rule ? ['dead_rule', rule] : []),
-      'dead_entry_id', entry.id,
-      'dead_at', new Date().toISOString(),
-      'dead_stream', this.stream,
-      'dead_consumer', this.consumer,
-    ];
-    const notes: string[] = [];
-    let original = entry.fields;
-    const room = MAX_SCRIPT_ARGS - meta.length - 10;
-    if (original.length > room) {
-      notes.push(`only the first ${room / 2} of ${Math.floor(original.length / 2)} fields kept`);
-      original = original.slice(0, room);
-    }
-    if (original.length % 2 !== 0) original = [...original, Buffer.alloc(0)];
-    original = original.map((b, i) => {
-      if (b.length <= MAX_DEAD_LETTER_VALUE_BYTES) return b;
-      notes.push(`${i % 2 === 0 ? 'field name' : 'value'} #${Math.floor(i / 2)} cut from ${b.length} to ${MAX_DEAD_LETTER_VALUE_BYTES} bytes`);
-      return b.subarray(0, MAX_DEAD_LETTER_VALUE_BYTES);
-    });
-    if (notes.length) meta.push('dead_truncated', notes.join('; '));
-    return [...meta, ...original];
-  }
 
   private async ack(entry: Entry): Promise<void> {
     // 0 acknowledged means another consumer took the entry over and acknowledged it: also done.
-    await this.redis('acknowledging', () => this.cmd.xack(this.stream, this.group, entry.id));
+    await redisStep('acknowledging', () => this.cmd.xack(this.position.stream, this.position.group, entry.id));
   }
 
-  /** Runs a Postgres step; a per-message refusal (data or constraint error) comes back as a reason. */
-  private async pg<T>(what: string, fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; reason: string }> {
-    try {
-      return { ok: true, value: await fn() };
-    } catch (err) {
-      if (isPermanentPgError(err)) return { ok: false, reason: `postgres refused ${what}: ${errorText(err)}` };
-      throw new DependencyError('postgres', `cannot record decisions: Postgres failed ${what} (${errorText(err)})`, err);
-    }
-  }
-
-  private async redis<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw new DependencyError('redis', `Redis failed ${what} (${errorText(err)})`, err);
-    }
-  }
-
-  private describeTemporalFailure(err: unknown): string {
-    const address = (this.o.temporal.connection as { options?: { address?: string } }).options?.address ?? 'the configured address';
-    const cause = (err as { cause?: { code?: unknown; details?: unknown } }).cause;
-    const code = typeof cause?.code === 'number' ? cause.code : undefined;
-    const detail = typeof cause?.details === 'string' && cause.details ? cause.details : errorText(err);
-    const name = code === undefined ? undefined : GRPC_CODES[code];
-    if (code === 14 || code === 4 || (code === undefined && /unavailable|deadline|ECONNREFUSED|connect/i.test(detail))) {
-      return `cannot start workflows: Temporal at ${address} is unreachable (${name ?? 'no answer'}: ${detail})`;
-    }
-    return `cannot start workflows: Temporal at ${address} refused the start (${name ?? 'error'}: ${detail})`;
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Housekeeping
-
-  /** Resets the idle time of held entries so that no other bridge takes them over meanwhile. */
-  private async keepHeldFresh(): Promise<void> {
-    if (this.held.size === 0) return;
-    try {
-      await this.scripts.setIdle({ stream: this.stream, group: this.group, consumer: this.consumer, idleMs: 0, ids: [...this.held] });
-    } catch (err) {
-      this.log.debug({ err: errorText(err) }, 'could not refresh held entries');
-    }
-  }
-
-  /** Entries read but never begun (or given up): hand them to whichever bridge claims next. */
-  private async releaseQueued(): Promise<void> {
-    const ids = [...this.abandoned.splice(0), ...this.queue.splice(0).map((e) => e.id)];
-    for (const id of ids) this.held.delete(id);
-    if (ids.length === 0) return;
-    try {
-      const n = await this.scripts.setIdle({ stream: this.stream, group: this.group, consumer: this.consumer, idleMs: RELEASED_IDLE_MS, ids });
-      this.log.info({ count: n }, 'released entries not settled; another bridge takes them over at once');
-    } catch (err) {
-      this.log.warn({ err: errorText(err), count: ids.length }, `could not release read-ahead entries; they are reclaimed after ${this.claimIdleMs} ms`);
-    }
-  }
-
-  private async pruneConsumers(): Promise<void> {
-    try {
-      const removed = await this.scripts.pruneConsumers({ stream: this.stream, group: this.group, minIdleMs: this.pruneIdleMs, keep: this.consumer });
-      if (removed.length) this.log.info({ removed }, 'deleted idle consumers that had nothing pending');
-    } catch (err) {
-      this.log.debug({ err: errorText(err) }, 'pruning idle consumers failed');
-    }
-  }
 }
-
-export async function ensureGroup(redis: Redis, stream: string, group: string): Promise<void> {
-  try {
-    // '0': a new group also takes decisions published before the first bridge ever ran.
-    await redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
-  } catch (err) {
-    if (!errorText(err).includes('BUSYGROUP')) throw err;
-  }
-}
-
-class DependencyError extends Error {
-  /**
-   * Whether this failure may be about the entry rather than the service, so that the poison
-   * guard may count it. Never for outages (unreachable, timeouts, overload, Redis): a flapping
-   * dependency must not get a valid decision dead-lettered.
-   */
-  readonly mayBeTheEntry: boolean;
-
-  constructor(
-    readonly dependency: Dependency,
-    message: string,
-    cause: unknown,
-  ) {
-    super(message, { cause });
-    this.mayBeTheEntry = mayBeAboutTheEntry(dependency, cause);
-  }
-
-  get detail(): string {
-    return errorText(this.cause);
-  }
-}
-
-function mayBeAboutTheEntry(dependency: Dependency, cause: unknown): boolean {
-  switch (dependency) {
-    case 'redis':
-      return false;
-    case 'postgres':
-      return !isPgUnavailable(cause);
-    case 'temporal': {
-      const code = (cause as { cause?: { code?: unknown } }).cause?.code;
-      // INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, OUT_OF_RANGE, UNIMPLEMENTED, or no gRPC code (client side).
-      return code === undefined ? !/unavailable|deadline|connect|timeout/i.test(errorText(cause)) : [3, 5, 9, 11, 12].includes(Number(code));
-    }
-    case 'bridge':
-      return true;
-  }
-}
-
-/**
- * A refusal of this message rather than of the database: SQLSTATE class 22 (data exception) or
- * 23 (constraint violation), a schema refusal, or a RangeError (stack or size limits hit by the
- * payload). Such a step is not retried: the entry is dead-lettered with the error as its reason.
- */
-function isPermanentPgError(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code)) return true;
-  const name = (err as { name?: unknown }).name;
-  return name === 'ZodError' || err instanceof RangeError;
-}
-
-/** Postgres cannot be reached or is not accepting work now: wait, do not give up on the entry. */
-function isPgUnavailable(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    if (/^(08|53|57)[0-9A-Z]{3}$/.test(code)) return true; // connection exception, insufficient resources, operator intervention
-    if (/^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT, ...
-  }
-  return /connection|terminat|timeout|not queryable|ECONN/i.test(errorText(err));
-}
-
-const GRPC_CODES: Record<number, string> = {
-  1: 'CANCELLED', 2: 'UNKNOWN', 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCEEDED', 5: 'NOT_FOUND', 6: 'ALREADY_EXISTS',
-  7: 'PERMISSION_DENIED', 8: 'RESOURCE_EXHAUSTED', 9: 'FAILED_PRECONDITION', 10: 'ABORTED', 11: 'OUT_OF_RANGE',
-  12: 'UNIMPLEMENTED', 13: 'INTERNAL', 14: 'UNAVAILABLE', 15: 'DATA_LOSS', 16: 'UNAUTHENTICATED',
-};
 
 /** parseEntry never throws by design; should it anyway, the entry is invalid, not the bridge broken. */
 function safeParseEntry(fields: Buffer[]): ParsedEntry {
@@ -911,52 +437,3 @@ function safeParseEntry(fields: Buffer[]): ParsedEntry {
     return { ok: false, reason: `(entry): could not be parsed (${errorText(err)})` };
   }
 }
-
-/**
- * ioredis has Buffer-returning variants of every command at runtime, but does not type these two.
- * (`callBuffer` would do, but loses the command name under enableAutoPipelining.)
- */
-interface BufferStreamCommands {
-  xreadgroupBuffer(...args: string[]): Promise<unknown>;
-  xautoclaimBuffer(...args: string[]): Promise<unknown>;
-}
-
-function buffers(redis: Redis): BufferStreamCommands {
-  return redis as unknown as BufferStreamCommands;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Wake-ups between the reader and the workers. */
-class Signal {
-  private waiters: Array<() => void> = [];
-
-  wait(timeoutMs?: number): Promise<void> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (): void => {
-        if (timer) clearTimeout(timer);
-        resolve();
-      };
-      if (timeoutMs !== undefined) timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== done);
-        resolve();
-      }, timeoutMs);
-      this.waiters.push(done);
-    });
-  }
-
-  notifyAll(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-}
-
-export type { DecisionStatus };

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import Redis from 'ioredis';
 import { Client as PgClient } from 'pg';
-import { MAX_DEAD_LETTER_VALUE_BYTES } from '../../src/bridge/decision-bridge';
+import { MAX_DEAD_LETTER_VALUE_BYTES } from '../../src/bridge/dead-letter';
 import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
 import { testServices, type TestServices } from '../support/services';
 import { until } from '../support/streams';

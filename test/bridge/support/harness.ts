@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type Redis from 'ioredis';
-import { CONSUMER_GROUP, RISK_DECISIONS_STREAM } from '../../../src/bridge/decision-bridge';
+import { CONSUMER_GROUP, RISK_DECISIONS_STREAM } from '../../../src/shared/streams';
 import { until } from '../../support/streams';
 
 export const ROOT = path.resolve(__dirname, '../../..');
