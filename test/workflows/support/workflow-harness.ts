@@ -1,0 +1,163 @@
+/**
+ * The middle layer: the project's workflows on a real Worker (the suite's Temporal dev server),
+ * with activities built by the real factories over a MemoryTradeStore and a StubExchange. Redis
+ * (the suite's) carries the report stream (one per harness) and alerts. One task queue per
+ * harness; order-sending activities share it (no orderTaskQueue).
+ */
+import { randomBytes } from 'node:crypto';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import Redis from 'ioredis';
+import { createAlertActivities } from '../../../activities/alert-activities';
+import { createBookkeepingActivities } from '../../../activities/bookkeeping-activities';
+import { createExchangeActivities } from '../../../activities/exchange-activities';
+import { createPushCoverageActivities, type PushCoverageSource } from '../../../activities/push-coverage-activities';
+import { createRiskActivities } from '../../../activities/risk-activities';
+import { createLogger } from '../../../src/logging';
+import { createMemorySendLog } from '../../../src/persistence/send-log';
+import { RiskDecisionSchema, sideOf, workflowIdFor } from '../../../src/shared/decision';
+import { SA } from '../../../src/shared/search-attributes';
+import type { TradeInput, TradeState } from '../../../src/shared/trade';
+import { WORKFLOWS_PATH } from '../../../src/worker/worker';
+import type { CoverageAnswer, CoverageQuery } from '../../../src/worker/push-coverage';
+import { approvedDecision } from '../../support/decisions';
+import { testServices } from '../../support/services';
+import { MemoryTradeStore } from './memory-trade-store';
+import { StubExchange } from './stub-exchange';
+
+/** Small, so that settling an unknown outcome waits well under a second. */
+export const RECV_WINDOW_MS = 300;
+export const SETTLE_MARGIN_MS = 50;
+
+/** TradeExecution's signature, for typed handles (the workflow is started by name, as the bridge does). */
+export type TradeWorkflow = (input: TradeInput) => Promise<TradeState>;
+export type TradeHandle = WorkflowHandle<TradeWorkflow>;
+
+export interface WorkflowHarness {
+  taskQueue: string;
+  client: Client;
+  exchange: StubExchange;
+  store: MemoryTradeStore;
+  redis: Redis;
+  reportStream: string;
+  /** Coverage checks the workflow made (only when `coverage` was given). */
+  coverageQueries: CoverageQuery[];
+  id(name: string): string;
+  start(decision: Record<string, unknown>, extra?: Partial<TradeInput>): Promise<TradeHandle>;
+  state(handle: WorkflowHandle): Promise<TradeState>;
+  /** Waits until the trade's state satisfies `pred`; returns that state. */
+  until(handle: WorkflowHandle, what: string, pred: (s: TradeState) => boolean, timeoutMs?: number): Promise<TradeState>;
+  stop(): Promise<void>;
+}
+
+export interface WorkflowHarnessOptions {
+  name: string;
+  /** The user data stream's answer to a coverage check; absent: the worker has no stream (nothing covered). */
+  coverage?: (q: CoverageQuery) => CoverageAnswer;
+}
+
+export async function startWorkflowHarness(o: WorkflowHarnessOptions): Promise<WorkflowHarness> {
+  const env = testServices();
+  const run = randomBytes(3).toString('hex');
+  const taskQueue = `wf-${o.name}-${run}`;
+  const reportStream = `trade_executions_wf_${o.name}_${run}`;
+  const logger = createLogger(`wf-${o.name}`, process.env.TEST_LOG_LEVEL ?? 'error');
+  const redis = new Redis(env.redisUrl);
+  const exchange = new StubExchange(RECV_WINDOW_MS);
+  const store = new MemoryTradeStore();
+  const sendLog = createMemorySendLog();
+  const coverageQueries: CoverageQuery[] = [];
+  const orderUpdates: PushCoverageSource | undefined = o.coverage
+    ? {
+        cover: async (q) => {
+          coverageQueries.push(q);
+          return o.coverage!(q);
+        },
+        watchSent: () => undefined,
+        sendFinished: () => undefined,
+      }
+    : undefined;
+  const client$ = exchange.client();
+  const activities = {
+    ...createExchangeActivities({
+      exchange: client$,
+      logger,
+      recvWindowMs: RECV_WINDOW_MS,
+      settleMarginMs: SETTLE_MARGIN_MS,
+      maxSendDelayMs: 1000,
+      requestTimeoutMs: 1000,
+      sendLog,
+      ...(orderUpdates ? { orderUpdates } : {}),
+    }),
+    ...createBookkeepingActivities({ exchange: client$, store, redis, logger, reportStream }),
+    ...createAlertActivities({ redis, logger }),
+    ...createRiskActivities({ exchange: client$, pool: store.pool(), logger, sendLog }),
+    ...createPushCoverageActivities(orderUpdates ? { orderUpdates } : {}),
+  };
+  const nativeConnection = await NativeConnection.connect({ address: env.temporalAddress });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: env.namespace,
+    taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities,
+    // Short: a test's refused send or failed read is retried soon.
+    shutdownGraceTime: '1s',
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: env.temporalAddress });
+  const client = new Client({ connection, namespace: env.namespace });
+
+  return {
+    taskQueue,
+    client,
+    exchange,
+    store,
+    redis,
+    reportStream,
+    coverageQueries,
+    id: (name) => `wf-${o.name}-${run}-${name}`,
+    async start(raw, extra = {}) {
+      const decision = RiskDecisionSchema.parse(approvedDecision(String(raw.decision_id), raw));
+      const input: TradeInput = { decision, defaultOrderTimeoutMs: 30_000, ...extra };
+      return client.workflow.start<TradeWorkflow>('TradeExecution', {
+        taskQueue,
+        workflowId: workflowIdFor(decision.decision_id),
+        args: [input],
+        workflowExecutionTimeout: '2 minutes',
+        typedSearchAttributes: [
+          { key: SA.symbol, value: decision.symbol },
+          { key: SA.side, value: sideOf(decision.original_signal) ?? 'NONE' },
+          { key: SA.orderType, value: decision.order_type },
+          { key: SA.status, value: 'validating' },
+          { key: SA.decisionId, value: decision.decision_id },
+        ],
+      });
+    },
+    state: (handle) => handle.query<TradeState>('getState'),
+    until: (handle, what, pred, timeoutMs) =>
+      eventually(what, async () => {
+        const s = await handle.query<TradeState>('getState');
+        return pred(s) ? s : undefined;
+      }, timeoutMs),
+    async stop() {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+      await redis.del(reportStream);
+      redis.disconnect();
+    },
+  };
+}
+
+/** Polls `probe` until it returns something truthy. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
