@@ -30,36 +30,40 @@
  */
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
-import { z } from 'zod';
 import type { AlertSink } from '../alerts/alerts';
 import { BinanceError, type BinanceSpotClient, type Order, type Trade } from '../exchange';
 import { symbolRules } from '../exchange/filters';
 import type { Logger } from '../logging';
 import type { ServiceMetrics } from '../metrics/metrics';
 import { DEFAULT_ALERT_THRESHOLDS } from '../metrics/trade-observer';
-import { type Queryable, withTransaction } from '../persistence/db';
-import { listBalances } from '../persistence/stores/balances';
+import { withTransaction } from '../persistence/db';
+import { OPEN_ORDER_STATUSES, type FillInput, type OrderRow, type OrderStatus, nextOrderStatus } from '../persistence/schemas';
 import { listUnpublishedReports, markReportPublished } from '../persistence/stores/execution-reports';
-import { adjustInventory } from '../persistence/stores/inventory';
-import { applyFillsInTransaction } from '../persistence/stores/ledger';
-import { getOrder, upsertOrder } from '../persistence/stores/orders';
-import { listPositions } from '../persistence/stores/positions';
-import { previousRunBalanceDrift } from '../persistence/stores/reconciliation-runs';
+import { adjustInventory, isAssetTracked } from '../persistence/stores/inventory';
 import {
-  type FillInput,
-  FillRowSchema,
-  OPEN_ORDER_STATUSES,
-  type OrderRow,
-  OrderRowSchema,
-  type OrderStatus,
-  nextOrderStatus,
-} from '../persistence/schemas';
+  applyFillsInTransaction,
+  fillTouchingAssetRecordedSince,
+  listFillsInWindow,
+  positionAndLedgerQuantity,
+} from '../persistence/stores/ledger';
+import { clientOrderIdsByExchangeId, getOrder, listOrdersInStatuses, upsertOrder } from '../persistence/stores/orders';
+import { getPositionQuantity, listPositions } from '../persistence/stores/positions';
+import { listBalances } from '../persistence/stores/balances';
+import {
+  listRunDrifts,
+  markSymbolChecked,
+  previousRunBalanceDrift,
+  recordDrift,
+  recordRunSummary,
+  symbolsToReconcile,
+} from '../persistence/stores/reconciliation-runs';
 import { MarkPriceCache } from '../portfolio/mark-prices';
 import { refreshBalancesFromAccount } from '../portfolio/live';
 import { buildPortfolioReport } from '../portfolio/report';
 import { publishOnce, TRADE_EXECUTIONS_STREAM } from '../reporting/report-publisher';
-import { dec, toWire, ZERO } from '../shared/decimal';
+import { dec, toWire } from '../shared/decimal';
 import { RunBudget, WEIGHTS } from './budget';
+import { compareBalances, compareTrades, judgePreviousSighting } from './compare';
 import {
   type BalanceResult,
   type Drift,
@@ -106,31 +110,12 @@ export class Reconciler {
 
   async plan(runId: string, rawInput?: ReconciliationInput): Promise<ReconciliationPlan> {
     const input = resolveInput(rawInput);
-    const { pool } = this.d;
-    const r = await pool.query<{ symbol: string }>(
-      `SELECT symbol FROM positions
-       UNION SELECT symbol FROM orders WHERE status = ANY($1::text[]) OR updated_at > now() - make_interval(secs => $2::double precision)
-       UNION SELECT unnest($3::text[])`,
-      [OPEN_STATUSES, input.lookbackMs / 1000, input.symbols],
-    );
-    const symbols = r.rows.map((x) => x.symbol);
-    if (symbols.length > 0) {
-      await pool.query(
-        'INSERT INTO reconciliation_symbols (symbol) SELECT unnest($1::text[]) ON CONFLICT (symbol) DO NOTHING',
-        [symbols],
-      );
-    }
-    // Least recently checked first, so a run cut short by its budget is continued by the next
-    // one and no symbol starves; among equals, symbols with orders open in Postgres first.
-    const ordered = await pool.query<{ symbol: string }>(
-      `SELECT s.symbol FROM reconciliation_symbols s
-        WHERE s.symbol = ANY($1::text[])
-        ORDER BY s.last_checked_at NULLS FIRST,
-                 EXISTS (SELECT 1 FROM orders o WHERE o.symbol = s.symbol AND o.status = ANY($2::text[])) DESC,
-                 s.symbol`,
-      [symbols, OPEN_STATUSES],
-    );
-    return { runId, symbols: ordered.rows.map((x) => x.symbol) };
+    const symbols = await symbolsToReconcile(this.d.pool, {
+      openStatuses: OPEN_STATUSES,
+      lookbackMs: input.lookbackMs,
+      configured: input.symbols,
+    });
+    return { runId, symbols };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -148,13 +133,64 @@ export class Reconciler {
       rules = symbolRules(info, symbol);
     } catch {
       this.d.logger.warn({ symbol }, 'reconciliation: symbol not listed on the exchange; skipped');
-      await this.markChecked(symbol, runId, null);
+      await markSymbolChecked(this.d.pool, symbol, runId, null);
       return { symbol, weight: 0, deferred: false, drifts: [] };
     }
     const drifts: Drift[] = [];
     const { baseAsset, quoteAsset } = rules;
 
-    // --- recent trades
+    // --- recent trades: fetch, compare with the stored fills, repair
+    const { trades, startTime, fetchedAt, complete } = await this.fetchRecentTrades(symbol, input, budget);
+    const stored = await listFillsInWindow(this.d.pool, symbol, new Date(startTime), [...new Set(trades.map((t) => String(t.id)))]);
+    const { missing, mismatched, unknown } = compareTrades(trades, stored, {
+      startTime,
+      fetchedAt,
+      complete,
+      settleGraceMs: input.settleGraceMs,
+      edgeMs: WINDOW_EDGE_MS,
+    });
+    for (const { trade: t, stored: s, fields } of mismatched) {
+      drifts.push({
+        kind: 'fill_mismatch',
+        subject: `${symbol}#${t.id}`,
+        repaired: false,
+        detail: { symbol, tradeId: t.id, fields, exchange: t, stored: s },
+      });
+    }
+    for (const s of unknown) {
+      drifts.push({ kind: 'unknown_fill', subject: `${symbol}#${s.trade_id}`, repaired: false, detail: { symbol, fill: s } });
+    }
+
+    const rebuildNeeded = missing.length > 0 || (await this.positionDisagreesWithLedger(symbol, baseAsset));
+    if (rebuildNeeded) drifts.push(...(await this.repairLedger(runId, symbol, { baseAsset, quoteAsset }, missing, input, budget)));
+
+    // --- open orders
+    budget.take(WEIGHTS.openOrdersOneSymbol);
+    const open = await this.d.exchange.openOrders(symbol);
+    drifts.push(...(await this.reconcileOpenOrders(symbol, open, input, budget)));
+
+    for (const drift of drifts) {
+      // Repaired ones were recorded with their repair.
+      if (!(drift.repaired && (drift.kind === 'missing_fill' || drift.kind === 'position_mismatch'))) {
+        await recordDrift(this.d.pool, runId, drift);
+      }
+    }
+    const maxId = trades.length > 0 ? String(trades[trades.length - 1]!.id) : null;
+    await markSymbolChecked(this.d.pool, symbol, runId, maxId);
+    this.d.metrics?.reconciliationWeight.inc(budget.spent);
+    return { symbol, weight: budget.spent, deferred: false, drifts };
+  }
+
+  /**
+   * The account's trades of the symbol over the lookback window, paged by trade id while the
+   * budget allows; `complete` is false when the pages ran out before the trades did (then the
+   * absence of a stored fill from the answer proves nothing).
+   */
+  private async fetchRecentTrades(
+    symbol: string,
+    input: ResolvedReconciliationInput,
+    budget: RunBudget,
+  ): Promise<{ trades: Trade[]; startTime: number; fetchedAt: number; complete: boolean }> {
     budget.take(WEIGHTS.myTrades);
     const fetchedAt = Date.now() + this.d.exchange.timeOffsetMs();
     const startTime = fetchedAt - input.lookbackMs;
@@ -165,51 +201,25 @@ export class Reconciler {
       trades.push(...more);
       complete = more.length < PAGE;
     }
-    const fromExchange = new Map(trades.map((t) => [String(t.id), t]));
-    const stored = z.array(FillRowSchema).parse(
-      (
-        await this.d.pool.query('SELECT * FROM fills WHERE symbol = $1 AND (trade_time >= $2 OR trade_id = ANY($3::bigint[])) ORDER BY trade_id', [
-          symbol,
-          new Date(startTime),
-          [...fromExchange.keys()],
-        ])
-      ).rows,
-    );
-    const storedById = new Map(stored.map((f) => [f.trade_id, f]));
+    return { trades, startTime, fetchedAt, complete };
+  }
 
-    // A trade younger than the grace period is most likely being settled by its workflow now.
-    const missing = trades.filter((t) => !storedById.has(String(t.id)) && t.time <= fetchedAt - input.settleGraceMs);
-    for (const t of trades) {
-      const s = storedById.get(String(t.id));
-      if (!s) continue;
-      const diffs: string[] = [];
-      if (s.side !== (t.isBuyer ? 'BUY' : 'SELL')) diffs.push('side');
-      if (s.exchange_order_id !== String(t.orderId)) diffs.push('order');
-      if (!dec(s.price).eq(t.price)) diffs.push('price');
-      if (!dec(s.qty).eq(t.qty)) diffs.push('qty');
-      if (!dec(s.commission).eq(t.commission)) diffs.push('commission');
-      if (diffs.length > 0) {
-        drifts.push({
-          kind: 'fill_mismatch',
-          subject: `${symbol}#${t.id}`,
-          repaired: false,
-          detail: { symbol, tradeId: t.id, fields: diffs, exchange: t, stored: s },
-        });
-      }
-    }
-    if (complete) {
-      for (const s of stored) {
-        const t = s.trade_time.getTime();
-        // Only fills well inside the window the exchange answered for: not at its start, and not
-        // so recent that they may have happened after the request (clock offset, in flight).
-        if (fromExchange.has(s.trade_id) || t < startTime + WINDOW_EDGE_MS || t > fetchedAt - WINDOW_EDGE_MS) continue;
-        drifts.push({ kind: 'unknown_fill', subject: `${symbol}#${s.trade_id}`, repaired: false, detail: { symbol, fill: s } });
-      }
-    }
-
-    const rebuildNeeded = missing.length > 0 || (await this.positionDisagreesWithLedger(symbol, baseAsset));
-    if (rebuildNeeded && input.repair) {
-      const coids = await this.clientOrderIds(symbol, missing.map((t) => t.orderId));
+  /**
+   * Books the missing trades and rebuilds the position from all its fills (so it is right even
+   * if it had counted a fill before the row went missing), recording each drift with its repair
+   * in the same transaction. Without repair the drifts are only reported.
+   */
+  private async repairLedger(
+    runId: string,
+    symbol: string,
+    { baseAsset, quoteAsset }: { baseAsset: string; quoteAsset: string },
+    missing: Trade[],
+    input: ResolvedReconciliationInput,
+    budget: RunBudget,
+  ): Promise<Drift[]> {
+    const drifts: Drift[] = [];
+    if (input.repair) {
+      const coids = await clientOrderIdsByExchangeId(this.d.pool, symbol, missing.map((t) => t.orderId));
       const prices = await this.thirdAssetPrices(missing, baseAsset, quoteAsset, budget);
       const fills: FillInput[] = missing.map((t) => ({
         symbol,
@@ -227,7 +237,7 @@ export class Reconciler {
       }));
       const positionDrift = missing.length === 0;
       await withTransaction(this.d.pool, async (tx) => {
-        const before = await tx.query<{ quantity: string }>('SELECT quantity::text FROM positions WHERE symbol = $1', [symbol]);
+        const quantityBefore = await getPositionQuantity(tx, symbol);
         const r = await applyFillsInTransaction(tx, {
           symbol,
           baseAsset,
@@ -254,34 +264,19 @@ export class Reconciler {
             kind: 'position_mismatch',
             subject: symbol,
             repaired: true,
-            detail: { symbol, before: before.rows[0]?.quantity ?? null, after: r.position.quantity },
+            detail: { symbol, before: quantityBefore, after: r.position.quantity },
           };
           drifts.push(drift);
           await recordDrift(tx, runId, drift);
         }
       });
-    } else if (rebuildNeeded) {
+    } else {
       for (const t of missing) {
         drifts.push({ kind: 'missing_fill', subject: `${symbol}#${t.id}`, repaired: false, valueQuote: t.quoteQty, detail: { symbol, tradeId: t.id } });
       }
       if (missing.length === 0) drifts.push({ kind: 'position_mismatch', subject: symbol, repaired: false, detail: { symbol } });
     }
-
-    // --- open orders
-    budget.take(WEIGHTS.openOrdersOneSymbol);
-    const open = await this.d.exchange.openOrders(symbol);
-    drifts.push(...(await this.reconcileOpenOrders(symbol, open, input, budget)));
-
-    for (const drift of drifts) {
-      // Repaired ones were recorded with their repair.
-      if (!(drift.repaired && (drift.kind === 'missing_fill' || drift.kind === 'position_mismatch'))) {
-        await recordDrift(this.d.pool, runId, drift);
-      }
-    }
-    const maxId = trades.length > 0 ? String(trades[trades.length - 1]!.id) : null;
-    await this.markChecked(symbol, runId, maxId);
-    this.d.metrics?.reconciliationWeight.inc(budget.spent);
-    return { symbol, weight: budget.spent, deferred: false, drifts };
+    return drifts;
   }
 
   private async reconcileOpenOrders(
@@ -342,9 +337,7 @@ export class Reconciler {
         });
       }
     }
-    const dbOpen = z.array(OrderRowSchema).parse(
-      (await this.d.pool.query('SELECT * FROM orders WHERE symbol = $1 AND status = ANY($2::text[]) ORDER BY updated_at', [symbol, OPEN_STATUSES])).rows,
-    );
+    const dbOpen = await listOrdersInStatuses(this.d.pool, symbol, OPEN_STATUSES);
     for (const row of dbOpen) {
       if (onExchange.has(row.client_order_id)) continue;
       // Recently touched: its workflow is most likely on it right now.
@@ -403,31 +396,12 @@ export class Reconciler {
       return { weight: 0, deferred: true, deferReason: budget.check(WEIGHTS.account).reason, drifts: [], assetsCompared: 0 };
     }
     const { balances } = await refreshBalancesFromAccount(this.d.pool, this.d.exchange);
-    const totals = new Map(balances.map((b) => [b.asset, dec(b.free).plus(b.locked)]));
     const positions = await listPositions(this.d.pool);
     const info = await this.d.exchange.cachedExchangeInfo();
-
-    // Home position of each base asset: the first configured symbol trading it, else the
-    // position holding most of it.
-    const home = new Map<string, { symbol: string; baseAsset: string; quoteAsset: string }>();
-    for (const s of input.symbols) {
-      const def = info.symbols.find((x) => x.symbol === s);
-      if (def && !home.has(def.baseAsset)) home.set(def.baseAsset, { symbol: s, baseAsset: def.baseAsset, quoteAsset: def.quoteAsset });
-    }
-    const byBase = new Map<string, typeof positions>();
-    for (const p of positions) byBase.set(p.base_asset, [...(byBase.get(p.base_asset) ?? []), p]);
-    for (const [asset, ps] of byBase) {
-      if (home.has(asset)) continue;
-      const top = [...ps].sort((a, b) => dec(b.quantity).cmp(a.quantity) || a.symbol.localeCompare(b.symbol))[0]!;
-      home.set(asset, { symbol: top.symbol, baseAsset: asset, quoteAsset: top.quote_asset });
-    }
+    const comparison = compareBalances({ balances, positions, symbols: input.symbols, listed: info.symbols });
 
     const drifts: Drift[] = [];
-    for (const [asset, h] of [...home].sort(([a], [b]) => a.localeCompare(b))) {
-      const held = (byBase.get(asset) ?? []).reduce((acc, p) => acc.plus(p.quantity), ZERO);
-      const total = totals.get(asset) ?? ZERO;
-      const diff = total.minus(held);
-      if (diff.isZero()) continue;
+    for (const { asset, home: h, exchangeTotal: total, positionsTotal: held, diff } of comparison.drifts) {
       // A cached mark costs nothing, but is charged anyway: the budget errs on the safe side.
       const mark = budget.take(WEIGHTS.tickerPrice) ? (await this.marks.get([h.symbol]))[h.symbol] : this.marks.peek()[h.symbol];
       const valueQuote = mark === undefined ? undefined : toWire(diff.abs().mul(mark));
@@ -440,12 +414,7 @@ export class Reconciler {
         mark: mark ?? null,
       };
 
-      const tracked = await this.d.pool.query<{ tracked: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM fills f JOIN positions p USING (symbol) WHERE p.base_asset = $1)
-             OR EXISTS (SELECT 1 FROM inventory_adjustments WHERE base_asset = $1) AS tracked`,
-        [asset],
-      );
-      if (!tracked.rows[0]?.tracked && diff.gt(0)) {
+      if (diff.gt(0) && !(await isAssetTracked(this.d.pool, asset))) {
         // Never traded nor seeded: what the account holds predates the service.
         let repaired = false;
         if (input.repair && mark !== undefined) {
@@ -470,20 +439,10 @@ export class Reconciler {
 
       // The previous run (not merely a recent one): did it see a drift of this asset?
       const previous = await previousRunBalanceDrift(this.d.pool, asset, runId);
-      const seen = previous?.drift;
-      const p = previous && seen && Date.now() - seen.seenAt.getTime() <= input.confirmWithinMs ? { runId: previous.runId, drift: seen } : undefined;
-      let confirmed = false;
       // Seen by the previous run too (any amount): worth an alert even if it keeps moving.
-      const persistent = p !== undefined;
-      if (p && p.drift.diff !== undefined && dec(p.drift.diff).eq(diff)) {
-        const activity = await this.d.pool.query<{ busy: boolean }>(
-          `SELECT EXISTS (
-             SELECT 1 FROM fills f JOIN positions p USING (symbol)
-              WHERE f.recorded_at > $2 AND (p.base_asset = $1 OR p.quote_asset = $1 OR f.commission_asset = $1)) AS busy`,
-          [asset, p.drift.seenAt],
-        );
-        confirmed = !activity.rows[0]?.busy;
-      }
+      const { persistent, sameSince } = judgePreviousSighting(previous, diff, Date.now(), input.confirmWithinMs);
+      // The same amount with no fill touching the asset since: not a trade in flight.
+      const confirmed = sameSince !== undefined && !(await fillTouchingAssetRecordedSince(this.d.pool, asset, sameSince.seenAt));
       let repaired = false;
       if (confirmed && input.repair && mark !== undefined) {
         const r = await adjustInventory(this.d.pool, {
@@ -497,7 +456,7 @@ export class Reconciler {
           reason: diff.gt(0)
             ? 'confirmed surplus on the account (deposit, other symbols, manual trade), valued at the mark price'
             : 'confirmed shortfall on the account (withdrawal, fees paid in this asset, manual trade)',
-          detail: { runId, ...base, confirmedBy: p?.runId },
+          detail: { runId, ...base, confirmedBy: sameSince?.runId },
         });
         repaired = r.inserted && dec(r.qty).abs().eq(diff.abs());
       }
@@ -512,7 +471,7 @@ export class Reconciler {
       await recordDrift(this.d.pool, runId, drift);
     }
     this.d.metrics?.reconciliationWeight.inc(budget.spent);
-    return { weight: budget.spent, deferred: false, drifts, assetsCompared: home.size };
+    return { weight: budget.spent, deferred: false, drifts, assetsCompared: comparison.assetsCompared };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -545,23 +504,20 @@ export class Reconciler {
     run: { checkedSymbols: string[]; deferredSymbols: string[]; balancesChecked: boolean; weight: number; error?: string },
   ): Promise<ReconciliationSummary> {
     const input = resolveInput(rawInput);
-    const rows = await this.d.pool.query<{ kind: string; detail: Record<string, unknown>; repaired: boolean }>(
-      `SELECT kind, detail, repaired FROM reconciliation_runs WHERE run_id = $1 AND kind <> 'summary' ORDER BY id`,
-      [runId],
-    );
+    const recorded = await listRunDrifts(this.d.pool, runId);
     const byKind: Record<string, number> = {};
-    for (const r of rows.rows) byKind[r.kind] = (byKind[r.kind] ?? 0) + 1;
-    const repaired = rows.rows.filter((r) => r.repaired).length;
+    for (const r of recorded) byKind[r.kind] = (byKind[r.kind] ?? 0) + 1;
+    const repaired = recorded.filter((r) => r.repaired).length;
     const summary: ReconciliationSummary = {
       runId,
-      outcome: run.error !== undefined ? 'failed' : rows.rows.length > 0 ? 'drift' : 'clean',
+      outcome: run.error !== undefined ? 'failed' : recorded.length > 0 ? 'drift' : 'clean',
       checkedSymbols: run.checkedSymbols,
       deferredSymbols: run.deferredSymbols,
       balancesChecked: run.balancesChecked,
       weight: run.weight,
-      drifts: rows.rows.length,
+      drifts: recorded.length,
       repaired,
-      unrepaired: rows.rows.length - repaired,
+      unrepaired: recorded.length - repaired,
       byKind,
       alerts: 0,
       ...(run.error !== undefined ? { error: run.error } : {}),
@@ -581,7 +537,7 @@ export class Reconciler {
       }
       const threshold = dec(this.d.driftAlertQuoteValue ?? DEFAULT_ALERT_THRESHOLDS.driftQuoteValue);
       const groups = new Map<string, Array<{ detail: Record<string, unknown>; repaired: boolean }>>();
-      for (const r of rows.rows) {
+      for (const r of recorded) {
         const v = r.detail.valueQuote;
         // Balance drift alerts once it persists (seen by the previous run too: a single sighting
         // is usually a trade in flight) and is worth at least the threshold; other kinds always alert.
@@ -603,16 +559,12 @@ export class Reconciler {
       }
     }
 
-    await this.d.pool.query(
-      `INSERT INTO reconciliation_runs (run_id, kind, detail, repaired) VALUES ($1, 'summary', $2::jsonb, $3)
-       ON CONFLICT (run_id, kind, (detail->>'subject')) WHERE run_id IS NOT NULL DO UPDATE SET detail = EXCLUDED.detail, ran_at = now()`,
-      [runId, JSON.stringify({ subject: 'run', ...summary }), summary.unrepaired === 0],
-    );
+    await recordRunSummary(this.d.pool, runId, summary, summary.unrepaired === 0);
 
     const m = this.d.metrics;
     if (m) {
       m.reconciliationRuns.inc({ outcome: summary.outcome });
-      for (const r of rows.rows) {
+      for (const r of recorded) {
         m.reconciliationDrift.inc({ kind: r.kind });
         if (r.repaired) m.reconciliationRepairs.inc({ kind: r.kind });
       }
@@ -637,38 +589,10 @@ export class Reconciler {
     });
   }
 
-  private async markChecked(symbol: string, runId: string, lastTradeId: string | null): Promise<void> {
-    await this.d.pool.query(
-      `INSERT INTO reconciliation_symbols (symbol, last_checked_at, last_run_id, last_trade_id) VALUES ($1, now(), $2, $3)
-       ON CONFLICT (symbol) DO UPDATE SET last_checked_at = now(), last_run_id = $2,
-         last_trade_id = COALESCE($3, reconciliation_symbols.last_trade_id)`,
-      [symbol, runId, lastTradeId],
-    );
-  }
-
   /** True when the stored position differs from the sum of its fills and adjustments. */
   private async positionDisagreesWithLedger(symbol: string, baseAsset: string): Promise<boolean> {
-    const r = await this.d.pool.query<{ quantity: string; ledger: string }>(
-      `SELECT p.quantity::text AS quantity,
-              (COALESCE((SELECT sum(CASE WHEN f.side = 'BUY'
-                                         THEN f.qty - CASE WHEN f.commission_asset = $2 THEN f.commission ELSE 0 END
-                                         ELSE -(f.qty + CASE WHEN f.commission_asset = $2 THEN f.commission ELSE 0 END) END)
-                           FROM fills f WHERE f.symbol = $1), 0)
-               + COALESCE((SELECT sum(a.qty) FROM inventory_adjustments a WHERE a.symbol = $1), 0))::text AS ledger
-         FROM positions p WHERE p.symbol = $1`,
-      [symbol, baseAsset],
-    );
-    const row = r.rows[0];
+    const row = await positionAndLedgerQuantity(this.d.pool, symbol, baseAsset);
     return row !== undefined && !dec(row.quantity).eq(row.ledger);
-  }
-
-  private async clientOrderIds(symbol: string, orderIds: number[]): Promise<Map<string, string>> {
-    if (orderIds.length === 0) return new Map();
-    const r = await this.d.pool.query<{ exchange_order_id: string; client_order_id: string }>(
-      'SELECT exchange_order_id::text, client_order_id FROM orders WHERE symbol = $1 AND exchange_order_id = ANY($2::bigint[])',
-      [symbol, [...new Set(orderIds.map(String))]],
-    );
-    return new Map(r.rows.map((x) => [x.exchange_order_id, x.client_order_id]));
   }
 
   /**
@@ -705,14 +629,4 @@ function orderRecordFrom(o: Order, purpose: string) {
     cummulative_quote_qty: o.cummulativeQuoteQty,
     status: o.status,
   };
-}
-
-/** Records one drift row (idempotent per run, kind and subject). */
-export async function recordDrift(db: Queryable, runId: string, drift: Drift): Promise<void> {
-  await db.query(
-    `INSERT INTO reconciliation_runs (run_id, kind, detail, repaired) VALUES ($1, $2, $3::jsonb, $4)
-     ON CONFLICT (run_id, kind, (detail->>'subject')) WHERE run_id IS NOT NULL
-     DO UPDATE SET repaired = reconciliation_runs.repaired OR EXCLUDED.repaired`,
-    [runId, drift.kind, JSON.stringify({ subject: drift.subject, ...(drift.valueQuote ? { valueQuote: drift.valueQuote } : {}), ...drift.detail }), drift.repaired],
-  );
 }

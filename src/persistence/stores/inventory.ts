@@ -154,3 +154,13 @@ export async function adjustInventory(pool: Pool, input: AdjustInventoryInput): 
     return { inserted: true, qty: toWire(qty), position: PositionRowSchema.parse(written.rows[0]) };
   });
 }
+
+/** True when the asset was ever traded (a fill in a position of it) or booked as inventory. */
+export async function isAssetTracked(db: Queryable, asset: string): Promise<boolean> {
+  const tracked = await db.query<{ tracked: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM fills f JOIN positions p USING (symbol) WHERE p.base_asset = $1)
+         OR EXISTS (SELECT 1 FROM inventory_adjustments WHERE base_asset = $1) AS tracked`,
+    [asset],
+  );
+  return tracked.rows[0]?.tracked === true;
+}

@@ -462,3 +462,50 @@ export async function listFillsForSymbol(db: Queryable, symbol: string): Promise
 }
 
 export { PositionError };
+
+/**
+ * The stored fills a reconciliation window compares against the exchange's trades: those since
+ * the window's start, and any the exchange listed whatever their stored time (so a fill stored
+ * with a different time is compared, not reported twice).
+ */
+export async function listFillsInWindow(db: Queryable, symbol: string, since: Date, tradeIds: readonly string[]): Promise<FillRow[]> {
+  const r = await db.query('SELECT * FROM fills WHERE symbol = $1 AND (trade_time >= $2 OR trade_id = ANY($3::bigint[])) ORDER BY trade_id', [
+    symbol,
+    since,
+    tradeIds,
+  ]);
+  return z.array(FillRowSchema).parse(r.rows);
+}
+
+/**
+ * The stored position quantity next to what its own ledger adds up to (fills net of base-asset
+ * commission, plus every inventory adjustment); undefined when the symbol has no position.
+ */
+export async function positionAndLedgerQuantity(
+  db: Queryable,
+  symbol: string,
+  baseAsset: string,
+): Promise<{ quantity: string; ledger: string } | undefined> {
+  const r = await db.query<{ quantity: string; ledger: string }>(
+    `SELECT p.quantity::text AS quantity,
+            (COALESCE((SELECT sum(CASE WHEN f.side = 'BUY'
+                                       THEN f.qty - CASE WHEN f.commission_asset = $2 THEN f.commission ELSE 0 END
+                                       ELSE -(f.qty + CASE WHEN f.commission_asset = $2 THEN f.commission ELSE 0 END) END)
+                         FROM fills f WHERE f.symbol = $1), 0)
+             + COALESCE((SELECT sum(a.qty) FROM inventory_adjustments a WHERE a.symbol = $1), 0))::text AS ledger
+       FROM positions p WHERE p.symbol = $1`,
+    [symbol, baseAsset],
+  );
+  return r.rows[0];
+}
+
+/** True when a fill recorded after `since` moved the asset (as base, quote or commission). */
+export async function fillTouchingAssetRecordedSince(db: Queryable, asset: string, since: Date): Promise<boolean> {
+  const activity = await db.query<{ busy: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM fills f JOIN positions p USING (symbol)
+        WHERE f.recorded_at > $2 AND (p.base_asset = $1 OR p.quote_asset = $1 OR f.commission_asset = $1)) AS busy`,
+    [asset, since],
+  );
+  return activity.rows[0]?.busy === true;
+}

@@ -214,3 +214,19 @@ export async function listOrderEvents(db: Queryable, clientOrderId: string): Pro
   const r = await db.query('SELECT * FROM order_events WHERE client_order_id = $1 ORDER BY seq', [clientOrderId]);
   return z.array(OrderEventRowSchema).parse(r.rows);
 }
+
+/** A symbol's orders in the given (open) statuses, least recently updated first. */
+export async function listOrdersInStatuses(db: Queryable, symbol: string, statuses: readonly OrderStatus[]): Promise<OrderRow[]> {
+  const r = await db.query('SELECT * FROM orders WHERE symbol = $1 AND status = ANY($2::text[]) ORDER BY updated_at', [symbol, statuses]);
+  return z.array(OrderRowSchema).parse(r.rows);
+}
+
+/** Client order ids of a symbol's orders by exchange order id (myTrades lists only the latter). */
+export async function clientOrderIdsByExchangeId(db: Queryable, symbol: string, exchangeOrderIds: readonly number[]): Promise<Map<string, string>> {
+  if (exchangeOrderIds.length === 0) return new Map();
+  const r = await db.query<{ exchange_order_id: string; client_order_id: string }>(
+    'SELECT exchange_order_id::text, client_order_id FROM orders WHERE symbol = $1 AND exchange_order_id = ANY($2::bigint[])',
+    [symbol, [...new Set(exchangeOrderIds.map(String))]],
+  );
+  return new Map(r.rows.map((x) => [x.exchange_order_id, x.client_order_id]));
+}

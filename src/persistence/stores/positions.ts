@@ -70,3 +70,9 @@ export async function listPositionExternals(db: Queryable): Promise<Map<string, 
     ]),
   );
 }
+
+/** The stored quantity of a symbol's position as text, or null without a position. */
+export async function getPositionQuantity(db: Queryable, symbol: string): Promise<string | null> {
+  const before = await db.query<{ quantity: string }>('SELECT quantity::text FROM positions WHERE symbol = $1', [symbol]);
+  return before.rows[0]?.quantity ?? null;
+}

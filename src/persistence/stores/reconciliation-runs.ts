@@ -1,5 +1,6 @@
 /** Reconciliation runs: one row per drift found (per run, kind and subject) and a summary per run. */
 import { z } from 'zod';
+import type { Drift } from '../../reconciliation/types';
 import type { Queryable } from '../db';
 import { type ReconciliationRunInput, ReconciliationRunInputSchema, type ReconciliationRunRow, ReconciliationRunRowSchema } from '../schemas';
 
@@ -51,4 +52,82 @@ export async function listReconciliationRuns(
     [options.kind ?? null, limit],
   );
   return z.array(ReconciliationRunRowSchema).parse(r.rows);
+}
+
+/** Records one drift row (idempotent per run, kind and subject). */
+export async function recordDrift(db: Queryable, runId: string, drift: Drift): Promise<void> {
+  await db.query(
+    `INSERT INTO reconciliation_runs (run_id, kind, detail, repaired) VALUES ($1, $2, $3::jsonb, $4)
+     ON CONFLICT (run_id, kind, (detail->>'subject')) WHERE run_id IS NOT NULL
+     DO UPDATE SET repaired = reconciliation_runs.repaired OR EXCLUDED.repaired`,
+    [runId, drift.kind, JSON.stringify({ subject: drift.subject, ...(drift.valueQuote ? { valueQuote: drift.valueQuote } : {}), ...drift.detail }), drift.repaired],
+  );
+}
+
+/** The drift rows one run recorded (not its summary), in the order they were recorded. */
+export async function listRunDrifts(
+  db: Queryable,
+  runId: string,
+): Promise<Array<{ kind: string; detail: Record<string, unknown>; repaired: boolean }>> {
+  const rows = await db.query<{ kind: string; detail: Record<string, unknown>; repaired: boolean }>(
+    `SELECT kind, detail, repaired FROM reconciliation_runs WHERE run_id = $1 AND kind <> 'summary' ORDER BY id`,
+    [runId],
+  );
+  return rows.rows;
+}
+
+/** Writes (or, for a retried finish, replaces) the run's summary row. */
+export async function recordRunSummary(db: Queryable, runId: string, summary: object, clean: boolean): Promise<void> {
+  await db.query(
+    `INSERT INTO reconciliation_runs (run_id, kind, detail, repaired) VALUES ($1, 'summary', $2::jsonb, $3)
+     ON CONFLICT (run_id, kind, (detail->>'subject')) WHERE run_id IS NOT NULL DO UPDATE SET detail = EXCLUDED.detail, ran_at = now()`,
+    [runId, JSON.stringify({ subject: 'run', ...summary }), clean],
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// reconciliation_symbols: when each symbol was last checked
+
+/**
+ * The symbols a run should check: every position, every order open in Postgres or touched
+ * within the lookback, and the configured ones. Each is registered in reconciliation_symbols,
+ * and they come least recently checked first, so a run cut short by its budget is continued by
+ * the next one and no symbol starves; among equals, symbols with orders open in Postgres first.
+ */
+export async function symbolsToReconcile(
+  db: Queryable,
+  options: { openStatuses: readonly string[]; lookbackMs: number; configured: readonly string[] },
+): Promise<string[]> {
+  const r = await db.query<{ symbol: string }>(
+    `SELECT symbol FROM positions
+     UNION SELECT symbol FROM orders WHERE status = ANY($1::text[]) OR updated_at > now() - make_interval(secs => $2::double precision)
+     UNION SELECT unnest($3::text[])`,
+    [options.openStatuses, options.lookbackMs / 1000, options.configured],
+  );
+  const symbols = r.rows.map((x) => x.symbol);
+  if (symbols.length > 0) {
+    await db.query(
+      'INSERT INTO reconciliation_symbols (symbol) SELECT unnest($1::text[]) ON CONFLICT (symbol) DO NOTHING',
+      [symbols],
+    );
+  }
+  const ordered = await db.query<{ symbol: string }>(
+    `SELECT s.symbol FROM reconciliation_symbols s
+      WHERE s.symbol = ANY($1::text[])
+      ORDER BY s.last_checked_at NULLS FIRST,
+               EXISTS (SELECT 1 FROM orders o WHERE o.symbol = s.symbol AND o.status = ANY($2::text[])) DESC,
+               s.symbol`,
+    [symbols, options.openStatuses],
+  );
+  return ordered.rows.map((x) => x.symbol);
+}
+
+/** Marks a symbol checked by a run; the last trade id seen only moves when the run saw one. */
+export async function markSymbolChecked(db: Queryable, symbol: string, runId: string, lastTradeId: string | null): Promise<void> {
+  await db.query(
+    `INSERT INTO reconciliation_symbols (symbol, last_checked_at, last_run_id, last_trade_id) VALUES ($1, now(), $2, $3)
+     ON CONFLICT (symbol) DO UPDATE SET last_checked_at = now(), last_run_id = $2,
+       last_trade_id = COALESCE($3, reconciliation_symbols.last_trade_id)`,
+    [symbol, runId, lastTradeId],
+  );
 }
