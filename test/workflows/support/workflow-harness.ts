@@ -40,8 +40,13 @@ export interface WorkflowHarness {
   store: MemoryTradeStore;
   redis: Redis;
   reportStream: string;
-  /** Coverage checks the workflow made (only when `coverage` was given). */
-  coverageQueries: CoverageQuery[];
+  /** Coverage checks the workflow made (only with `pushCoverage`), with when they came. */
+  coverageQueries: Array<CoverageQuery & { at: number }>;
+  /**
+   * With `pushCoverage`: the user data stream's answer to a check. Unset, it vouches for
+   * nothing (the answer the activity gives on a worker without a stream).
+   */
+  coverage: ((q: CoverageQuery) => CoverageAnswer) | undefined;
   id(name: string): string;
   start(decision: Record<string, unknown>, extra?: Partial<TradeInput>): Promise<TradeHandle>;
   state(handle: WorkflowHandle): Promise<TradeState>;
@@ -52,8 +57,8 @@ export interface WorkflowHarness {
 
 export interface WorkflowHarnessOptions {
   name: string;
-  /** The user data stream's answer to a coverage check; absent: the worker has no stream (nothing covered). */
-  coverage?: (q: CoverageQuery) => CoverageAnswer;
+  /** Give the activities an order update router (a fake one, answering `h.coverage`); absent: the worker has no user data stream. */
+  pushCoverage?: boolean;
 }
 
 export async function startWorkflowHarness(o: WorkflowHarnessOptions): Promise<WorkflowHarness> {
@@ -66,12 +71,13 @@ export async function startWorkflowHarness(o: WorkflowHarnessOptions): Promise<W
   const exchange = new StubExchange(RECV_WINDOW_MS);
   const store = new MemoryTradeStore();
   const sendLog = createMemorySendLog();
-  const coverageQueries: CoverageQuery[] = [];
-  const orderUpdates: PushCoverageSource | undefined = o.coverage
+  const coverageQueries: WorkflowHarness['coverageQueries'] = [];
+  const uncovered = (q: CoverageQuery): CoverageAnswer => ({ covered: [], uncovered: q.orders.map((x) => x.clientOrderId), snapshots: [] });
+  const orderUpdates: PushCoverageSource | undefined = o.pushCoverage
     ? {
         cover: async (q) => {
-          coverageQueries.push(q);
-          return o.coverage!(q);
+          coverageQueries.push({ ...q, at: Date.now() });
+          return (harness.coverage ?? uncovered)(q);
         },
         watchSent: () => undefined,
         sendFinished: () => undefined,
@@ -108,7 +114,8 @@ export async function startWorkflowHarness(o: WorkflowHarnessOptions): Promise<W
   const connection = await Connection.connect({ address: env.temporalAddress });
   const client = new Client({ connection, namespace: env.namespace });
 
-  return {
+  const harness: WorkflowHarness = {
+    coverage: undefined,
     taskQueue,
     client,
     exchange,
@@ -149,6 +156,25 @@ export async function startWorkflowHarness(o: WorkflowHarnessOptions): Promise<W
       redis.disconnect();
     },
   };
+  return harness;
+}
+
+/** The durations of the timers the workflow started, in ms, in order (from its history). */
+export async function timersOf(handle: WorkflowHandle): Promise<number[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const d = e.timerStartedEventAttributes?.startToFireTimeout;
+    return d ? [Number(d.seconds ?? 0) * 1000 + Math.round((d.nanos ?? 0) / 1e6)] : [];
+  });
+}
+
+/** The activity types the workflow scheduled (ordinary activities, not local ones), in order. */
+export async function activitiesOf(handle: WorkflowHandle): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+    return name ? [name] : [];
+  });
 }
 
 /** Polls `probe` until it returns something truthy. */
