@@ -45,10 +45,10 @@
  * (60), BENCH_STALL_S (180: give up on reaching BENCH_RESTING when no order opened for that long),
  * BENCH_DRAIN_S (90), BENCH_BURST_N (100). BENCH_SERVICE_NODE_ARGS: node flags for the service
  * (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile of every thread).
+ *
+ * The settings are in stack/config.ts, the measures in stack/measure.ts, the report in stack/report.ts.
  */
-import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/config';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,135 +60,12 @@ import { startRedisServer } from '../src/operations/redis-server';
 import { ensureTemporalCli } from '../src/operations/temporal-cli';
 import { startTemporalDevServer } from '../src/operations/temporal-dev-server';
 import { DEFAULT_SYMBOLS, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../src/paper-exchange';
-import { Params } from '../src/paper-exchange/params';
-import { freeWhenSuccessful, PAPER_RATE_LIMITS } from '../src/paper-exchange/limits';
-import { buildRoutes } from '../src/paper-exchange/routes';
+import { PAPER_RATE_LIMITS } from '../src/paper-exchange/limits';
+import { RISK_DECISIONS_STREAM } from '../src/shared/streams';
 import type { ExecutionReport } from '../src/shared/trade';
-
-const num = (name: string, def: number) => (process.env[name] ? Number(process.env[name]) : def);
-const CFG = {
-  latencyN: num('BENCH_LATENCY_N', 100),
-  latencyRate: num('BENCH_LATENCY_RATE', 5),
-  rates: (process.env.BENCH_RATES ?? '5,10,20,40').split(',').map(Number),
-  stepS: num('BENCH_STEP_S', 15),
-  limitN: num('BENCH_LIMIT_N', 20),
-  limitRestS: num('BENCH_LIMIT_REST_S', 60),
-  resting: num('BENCH_RESTING', 5000),
-  restingSteps: (process.env.BENCH_RESTING_STEPS ?? '0.2,0.5,1').split(',').map(Number),
-  restingRate: num('BENCH_RESTING_RATE', 100),
-  settleS: num('BENCH_SETTLE_S', 60),
-  stallS: num('BENCH_STALL_S', 180),
-  drainS: num('BENCH_DRAIN_S', 90),
-  burstN: num('BENCH_BURST_N', 100),
-};
-const ALL_PHASES = ['latency', 'baseline', 'burst', 'throughput', 'limit', 'memory'] as const;
-type Phase = (typeof ALL_PHASES)[number];
-const PHASES: Set<Phase> = (() => {
-  const raw = (process.env.BENCH_PHASES ?? 'all').trim();
-  if (raw === '' || raw === 'all') return new Set(ALL_PHASES);
-  const names = raw.split(',').map((x) => x.trim()).filter(Boolean);
-  const bad = names.filter((n) => !(ALL_PHASES as readonly string[]).includes(n));
-  if (bad.length) throw new Error(`BENCH_PHASES: unknown phase ${bad.join(', ')}; known: ${ALL_PHASES.join(',')} (or all)`);
-  return new Set(names as Phase[]);
-})();
-/** Binance's own rate limits on the paper exchange, or raised so that the service is what is measured. */
-const EXCHANGE_LIMITS: 'binance' | 'raised' = (() => {
-  const raw = process.env.BENCH_EXCHANGE_LIMITS ?? ([...PHASES].every((p) => p === 'burst') ? 'binance' : 'raised');
-  if (raw !== 'binance' && raw !== 'raised') throw new Error(`BENCH_EXCHANGE_LIMITS: ${raw}; binance or raised`);
-  return raw;
-})();
-/** Open-order limits for the bench's paper account: far above BENCH_RESTING. */
-const OPEN_ORDER_LIMIT = Math.max(100_000, CFG.resting * 2);
-/** The worker caches at most this many workflows (src/worker/worker.ts maxCachedWorkflows). */
-const MAX_CACHED_WORKFLOWS = Number(process.env.TEMPORAL_MAX_CACHED_WORKFLOWS ?? DEFAULT_MAX_CACHED_WORKFLOWS);
-const RUN = randomBytes(3).toString('hex');
-const t0Bench = Date.now();
-const say = (line: string) => process.stdout.write(`[bench +${((Date.now() - t0Bench) / 1000).toFixed(0)}s] ${line}\n`);
-/** 1-minute load average per phase: other processes on the machine skew every figure. */
-const load: Record<string, number> = {};
-const markLoad = (phase: string) => void (load[phase] = Math.round(os.loadavg()[0]! * 100) / 100);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const idMs = (streamId: string) => Number(streamId.split('-')[0]);
-
-interface Stats {
-  n: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
-function stats(xs: number[]): Stats {
-  const s = [...xs].sort((a, b) => a - b);
-  const pct = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
-  return { n: s.length, p50: pct(50), p90: pct(90), p99: pct(99), max: s[s.length - 1] ?? NaN, mean: Math.round((s.reduce((a, b) => a + b, 0) / (s.length || 1)) * 10) / 10 };
-}
-
-/**
- * Weight of the requests the paper exchange counted, by its own route table and Binance's rule
- * since 2026-04-02 that a successful order request (place, cancel, cancel-replace, order list)
- * costs 0: the service's order requests here succeed, so they are counted at 0.
- */
-const ROUTES = buildRoutes();
-function requestCost(before: Record<string, number>, after: Record<string, number>) {
-  const byEndpoint: Record<string, number> = {};
-  let requests = 0;
-  let weight = 0;
-  for (const [k, v] of Object.entries(after)) {
-    const n = v - (before[k] ?? 0);
-    if (n <= 0) continue;
-    byEndpoint[k] = n;
-    requests += n;
-    // Representative parameters: per-symbol queries (the service always names the symbol).
-    if (freeWhenSuccessful(k, undefined)) continue;
-    weight += n * (ROUTES.get(k)?.weight(new Params('symbol=BTCUSDT&orderId=1&origClientOrderId=x', '')) ?? 1);
-  }
-  return { requests, weight, byEndpoint };
-}
-
-function rssMb(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-    return Math.round((kb / 1024) * 10) / 10;
-  } catch {
-    return NaN;
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
-
-/** The postmaster (first line of postmaster.pid) and every process it started: PostgreSQL's CPU. */
-function postgresCpuSeconds(dataDir: string): number {
-  const master = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  let total = cpuSeconds(master);
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === master) total += cpuSeconds(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
-}
-
-/** How the run was started, for the report. */
-function commandLine(): string {
-  const env = Object.entries(process.env)
-    .filter(([k]) => k.startsWith('BENCH_'))
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => `${k}=${v}`);
-  return [...env, 'npm run bench'].join(' ');
-}
+import { CFG, commandLine, EXCHANGE_LIMITS, idMs, latencyFeatures, load, markLoad, MAX_CACHED_WORKFLOWS, OPEN_ORDER_LIMIT, PHASES, round2, RUN, say, sleep } from './stack/config';
+import { cpuSeconds, postgresCpuSeconds, requestCost, rssMb, stats, type Stats } from './stack/measure';
+import { writeResults } from './stack/report';
 
 async function main(): Promise<void> {
   const cores = os.cpus().length;
@@ -309,7 +186,7 @@ async function main(): Promise<void> {
       reasons: ['bench'],
       order_type: 'MARKET',
     });
-    const xadd = async (d: Record<string, unknown>) => (await redis.xadd('risk_decisions', '*', 'data', JSON.stringify(d)))!;
+    const xadd = async (d: Record<string, unknown>) => (await redis.xadd(RISK_DECISIONS_STREAM, '*', 'data', JSON.stringify(d)))!;
     /** Trade reports (summaries) on trade_executions after `fromId`, by decision id. */
     const reportsSince = async (fromId: string) => {
       const out = new Map<string, { id: string; report: ExecutionReport }>();
@@ -440,7 +317,7 @@ async function main(): Promise<void> {
       const reqBefore = paper.requestCounts();
       const cpu0 = cpuNow();
       const pipe = redis.pipeline();
-      for (const id of ids) pipe.xadd('risk_decisions', '*', 'data', JSON.stringify(market(id)));
+      for (const id of ids) pipe.xadd(RISK_DECISIONS_STREAM, '*', 'data', JSON.stringify(market(id)));
       const added = (await pipe.exec())!.map(([err, id]) => {
         if (err) throw err;
         return idMs(id as string);
@@ -740,151 +617,6 @@ async function main(): Promise<void> {
   }
 }
 
-const round2 = (x: number) => Math.round(x * 100) / 100;
-
-/**
- * The latest results of the earlier layout (one run, every phase) in this layout (one section per
- * phase, each with its run's time), so a partial run can keep the phases it did not run.
- */
-function sectionsOf(prev: Record<string, any>): Record<string, any> {
-  if (prev.phasesRun) return Object.fromEntries(ALL_PHASES.filter((p) => prev[p]).map((p) => [p, { ...prev[p], when: prev[p].when ?? prev.when }]));
-  const out: Record<string, any> = {};
-  const l = prev.loadAverage1m ?? {};
-  if (prev.latencyMarket?.stack) {
-    out.latency = { when: prev.when, load1m: l.latency, n: prev.sizes?.latencyN, rate: prev.sizes?.latencyRate, stack: prev.latencyMarket.stack, cost: prev.exchangeCost?.market };
-    out.baseline = { when: prev.when, load1m: l.baseline, n: prev.sizes?.latencyN, rate: prev.sizes?.latencyRate, ...prev.latencyMarket.baseline };
-  }
-  if (prev.throughput) out.throughput = { when: prev.when, load1m: l[`throughput-${prev.throughput.steps?.at(-1)?.offered}`], stepS: prev.sizes?.stepS, ...prev.throughput };
-  if (prev.exchangeCost?.limitRested) out.limit = { when: prev.when, load1m: l.limit, ...prev.exchangeCost.limitRested };
-  // Its memory section was capped at 990 orders and extrapolated; not carried over.
-  return out;
-}
-
-function renderMarkdown(r: Record<string, any>): string {
-  const row = (name: string, s: Stats) => `| ${name} | ${s.n} | ${s.p50} | ${s.p90} | ${s.p99} | ${s.max} |`;
-  const from = (sec: Record<string, any>, phase: Phase) =>
-    `${r.phasesRun.includes(phase) ? 'This run' : `From the run of ${sec.when}`}; 1-minute load average at the end of the phase: ${sec.load1m ?? '?'}.`;
-  const md = [
-    `# Stack benchmark (${r.when})`,
-    '',
-    `Machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memGb} GiB, Node ${r.machine.node}. ${r.note}`,
-    `Command: \`${r.command}\`; phases run: ${r.phasesRun.join(', ')}. Sizes: \`${JSON.stringify(r.sizes)}\`.`,
-    `1-minute load average before the stack and at the end of each phase (2.0 = both cores busy; anything else running on the machine counts): \`${JSON.stringify(r.loadAverage1m)}\`.`,
-    `Paper exchange: rate limits ${r.paperExchange.rateLimits}; open-order limits ${r.paperExchange.openOrderLimits}.`,
-    `Latency measures in effect: ${r.features ? Object.entries(r.features).map(([k, v]) => `${k} ${String(v)}`).join('; ') : 'not recorded'}.`,
-  ];
-  const L = r.latency;
-  const B = r.baseline;
-  if (L || B) {
-    md.push('', `## Latency, MARKET orders at ${(L ?? B).rate}/s (ms)`, '', '| path | n | p50 | p90 | p99 | max |', '| --- | ---: | ---: | ---: | ---: | ---: |');
-    if (L) md.push(row('XADD → order accepted by the exchange', L.stack.accepted), row('XADD → execution report on trade_executions', L.stack.report));
-    if (B) md.push(row('baseline: client call → order accepted', B.accepted), row('baseline: client call → response', B.response));
-    md.push('');
-    if (L && B) md.push(`Ratio (p50, stack / baseline): to accepted ${round2(L.stack.accepted.p50 / Math.max(1, B.accepted.p50))}×, to report vs response ${round2(L.stack.report.p50 / Math.max(1, B.response.p50))}×.`);
-    if (L) md.push(`Lost: ${L.stack.lost}. Stack: ${from(L, 'latency')}`);
-    if (L?.cpuPerTradeMs) md.push(`CPU ms per trade over the latency phase: \`${JSON.stringify(L.cpuPerTradeMs)}\`.`);
-    if (B) md.push(`Baseline: ${from(B, 'baseline')}`);
-  }
-  const T = r.throughput;
-  if (T) {
-    md.push(
-      '',
-      `## Throughput (MARKET, ${T.stepS} s per step)`,
-      '',
-      from(T, 'throughput'),
-      '',
-      '| offered /s | sent | completed | lost | achieved /s | report p50 | p90 | p99 | max | CPU ms per trade: service / Temporal / PostgreSQL / Redis / driver+paper |',
-      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-      ...T.steps.map(
-        (s: any) =>
-          `| ${s.offered} | ${s.sent} | ${s.completed} | ${s.lost} | ${s.achieved} | ${s.report.p50} | ${s.report.p90} | ${s.report.p99} | ${s.report.max} | ${s.cpuPerTradeMs ? [s.cpuPerTradeMs.service, s.cpuPerTradeMs.temporal, s.cpuPerTradeMs.postgres, s.cpuPerTradeMs.redis, s.cpuPerTradeMs.driverAndPaperExchange].join(' / ') : '–'} |`,
-      ),
-      '',
-      `Sustained with nothing lost: ${T.sustainedPerS} decisions/s. p99 climbs (> 2× the first step's) at: ${T.p99ClimbsAt ?? 'not within the steps run'}${T.p99ClimbsAt ? ' decisions/s' : ''}.`,
-      "Binance itself allows an account 100 orders per 10 s (10/s sustained); the paper exchange's limits were raised for this run.",
-    );
-  }
-  const U = r.burst;
-  if (U) {
-    md.push(
-      '',
-      `## Burst: ${U.n} MARKET decisions XADDed at once (ms from the first XADD)`,
-      '',
-      from(U, 'burst'),
-      '',
-      '| path | n | first | p50 | p90 | p99 | all (max) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-      `| stack: → order accepted by the exchange (its order time) | ${U.stack.accepted.n} | ${U.stack.acceptedFirst ?? '–'} | ${U.stack.accepted.p50} | ${U.stack.accepted.p90} | ${U.stack.accepted.p99} | ${U.stack.accepted.max} |`,
-      `| stack: → trade report on trade_executions | ${U.stack.report.n} | – | ${U.stack.report.p50} | ${U.stack.report.p90} | ${U.stack.report.p99} | ${U.stack.report.max} |`,
-      `| exchange client directly, all at once: → accepted | ${U.direct.accepted.n} | ${U.direct.acceptedFirst ?? '–'} | ${U.direct.accepted.p50} | ${U.direct.accepted.p90} | ${U.direct.accepted.p99} | ${U.direct.accepted.max} |`,
-      `| exchange client directly: → response | ${U.direct.response.n} | – | ${U.direct.response.p50} | ${U.direct.response.p90} | ${U.direct.response.p99} | ${U.direct.response.max} |`,
-      '',
-      `Ratio, all ${U.n} accepted, stack / direct: ${U.ratioAllAccepted}×. Lost: ${U.stack.lost}; filled ${U.stack.filled}; report statuses \`${JSON.stringify(U.stack.statuses)}\`${Object.keys(U.stack.errors ?? {}).length ? `, errors \`${JSON.stringify(U.stack.errors)}\`` : ''}. Exchange rate limits: ${U.exchangeLimits}; 429/418 answered: ${U.exchangeRateLimited.status429}/${U.exchangeRateLimited.status418}.`,
-      `REST requests per order: ${U.cost.perOrder.requests} (weight ${U.cost.perOrder.weight}) \`${JSON.stringify(U.cost.byEndpoint)}\`. CPU ms per trade over the burst: \`${JSON.stringify(U.cpuPerTradeMs)}\`.`,
-    );
-  }
-  const C = r.limit;
-  if (L?.cost || C) {
-    md.push('', '## Exchange cost per filled order', '', '| order | orders | REST requests / order | weight / order |', '| --- | ---: | ---: | ---: |');
-    if (L?.cost) md.push(`| MARKET | ${L.cost.orders} | ${L.cost.perOrder.requests} | ${L.cost.perOrder.weight} |`);
-    if (C) md.push(`| LIMIT resting ${C.restS} s | ${C.orders} | ${C.perOrder.requests} | ${C.perOrder.weight} |`);
-    md.push(
-      '',
-      `By endpoint: ${L?.cost ? `MARKET \`${JSON.stringify(L.cost.byEndpoint)}\`` : ''}${L?.cost && C ? '; ' : ''}${C ? `LIMIT \`${JSON.stringify(C.byEndpoint)}\`` : ''}. REST requests counted by the paper exchange (WebSocket API user-data-stream traffic not included); weight from its route table with per-symbol parameters, successful order requests at 0 (Binance since 2026-04-02).`,
-    );
-    if (L?.cost) md.push(`MARKET: ${from(L, 'latency')}`);
-    if (C) md.push(`LIMIT: ${from(C, 'limit')}`);
-  }
-  const M = r.memory;
-  if (M) {
-    md.push(
-      '',
-      `## Service memory with ${M.asked} LIMIT orders resting`,
-      '',
-      from(M, 'memory'),
-      '',
-      '| sample | resting orders open on the exchange | TradeExecution workflows running | service RSS (MB) | KB per added order | Temporal dev server RSS (MB) | at (s) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...M.samples.map((s: any) => `| ${s.label} | ${s.resting} | ${s.runningWorkflows ?? '?'} | ${s.rssMb} | ${s.kbPerAddedOrder ?? ''} | ${s.temporalRssMb} | ${s.atS} |`),
-      '',
-      `Measured, one paper account holding every order (its open-order limits raised to ${M.openOrderLimit}; Binance allows 1,000 per account), LIMIT BUY at ${M.restPrice} (half the price), decisions sent at ${M.sendRate}/s. ` +
-        (M.allOpen
-          ? `All ${M.asked} were open on the exchange ${M.timeToAllOpenS} s after the first decision was sent.`
-          : `Not all ${M.asked} got open: ${M.stalled ?? 'see the samples'}.`) +
-        ` Service (worker + bridge, one process) RSS grew about ${M.perRestingKb} KB per resting trade overall; the worker caches at most ${M.maxCachedWorkflows} workflows (maxCachedWorkflows), so past that the others are evicted and replayed whenever they wake.`,
-      `With everything resting for ${M.settle.seconds} s: service CPU ${M.settle.serviceCpuPctOfOneCore}% of one core, ${M.settle.requestsPerS} REST requests/s to the exchange (${M.settle.weightPerMin} weight/min; Binance allows 6,000) \`${JSON.stringify(M.settle.byEndpoint)}\`; RSS every 10 s: ${M.settle.samples.map((s: any) => s.rssMb).join(', ')} MB.` +
-        (Object.keys(M.reportStatuses).length ? ` Reports for these decisions: \`${JSON.stringify(M.reportStatuses)}\`.` : '') +
-        (M.exchangeRateLimited ? ` Exchange 429/418 responses during the run: ${M.exchangeRateLimited.status429}/${M.exchangeRateLimited.status418}.` : ''),
-    );
-  }
-  md.push('');
-  return md.join('\n');
-}
-
-function writeResults(r: Record<string, any>): void {
-  const dir = path.resolve(__dirname, 'results');
-  fs.mkdirSync(dir, { recursive: true });
-  const stamp = r.when.replace(/[:.]/g, '-');
-  const md = renderMarkdown(r);
-  fs.writeFileSync(path.join(dir, `stack-bench-${stamp}.json`), JSON.stringify(r, null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, `stack-bench-${stamp}.md`), md);
-  // Latest: this run's phases, and for the phases it did not run, the previous latest figures.
-  let latest = r;
-  const partial = ALL_PHASES.some((p) => !r.phasesRun.includes(p));
-  const latestJson = path.join(dir, 'stack-bench.json');
-  if (partial && fs.existsSync(latestJson)) {
-    try {
-      const kept = sectionsOf(JSON.parse(fs.readFileSync(latestJson, 'utf8')) as Record<string, any>);
-      latest = { ...r, ...Object.fromEntries(Object.entries(kept).filter(([p]) => !r.phasesRun.includes(p))) };
-    } catch (e) {
-      say(`(could not read the previous ${latestJson}: ${e instanceof Error ? e.message : String(e)}; the latest files hold this run only)`);
-    }
-  }
-  fs.writeFileSync(path.join(dir, 'stack-bench.md'), latest === r ? md : renderMarkdown(latest));
-  fs.writeFileSync(latestJson, JSON.stringify(latest, null, 2) + '\n');
-  process.stdout.write(`\n${md}\nwritten: bench/results/stack-bench-${stamp}.{json,md} (and stack-bench.{json,md}${latest === r ? '' : ', keeping the phases not run from the previous latest'})\n`);
-}
-
 main().then(
   () => process.exit(0),
   (err) => {
@@ -892,17 +624,4 @@ main().then(
     process.exit(1);
   },
 );
-
-/** The latency measures this run's service had (see README "Benchmarks"). */
-function latencyFeatures(): Record<string, string | boolean> {
-  const eagerStart = !['false', '0'].includes(process.env.TEMPORAL_EAGER_START ?? 'true');
-  const orderQueue = process.env.TEMPORAL_ORDER_TASK_QUEUE ?? 'none';
-  return {
-    'eager workflow start (bridge and worker in one process)': eagerStart,
-    'eager activity dispatch (server dynamic config)': true,
-    'order-sending activities on a dedicated task queue': orderQueue === 'none' ? false : orderQueue,
-    'bookkeeping and validation as local activities': true,
-    'worker tuning': `maxCachedWorkflows ${MAX_CACHED_WORKFLOWS}, 100 workflow / 200 activity slots; order queue 50 slots`,
-  };
-}
 
