@@ -1,7 +1,9 @@
 /**
  * What a fill costs in commission: a seam of its own (as NautilusTrader's FeeModel), so that a
  * venue with other rules (tiers, maker rebates, per-symbol rates) is one class, not an edit of
- * the matching engine.
+ * the matching engine. The engine is handed a FeeModelFactory (Engine's `feeModel` argument,
+ * the paper exchange's `feeModel` option), builds its model once over its own market view and
+ * asks it once per fill; BinanceFeeModel is the default.
  */
 import { D, dec, type Dec } from '../shared/decimal';
 import type { SymbolDef } from './market';
@@ -12,11 +14,16 @@ export interface Commission {
   asset: string;
 }
 
+/** Whether the fill's order rested on the book (maker) or took from it (taker). */
+export type Liquidity = 'MAKER' | 'TAKER';
+
 export interface FeeFill {
   account: Account;
   symbol: SymbolDef;
   side: Side;
-  /** Base quantity and quote amount of the fill. */
+  liquidity: Liquidity;
+  /** Price, base quantity and quote amount of the fill. */
+  price: Dec;
   qty: Dec;
   quote: Dec;
 }
@@ -31,12 +38,16 @@ export interface FeeMarket {
   free(account: Account, asset: string): Dec;
 }
 
+/** Builds the engine's fee model over the engine's market view (the view exists only once the engine does). */
+export type FeeModelFactory = (market: FeeMarket) => FeeModel;
+
 /** Binance's pay-in-BNB discount on the standard rate (25 %). */
 export const BNB_DISCOUNT = dec('0.25');
 
 /**
- * Binance's spot rule: the account's rate (maker and taker alike here) on what the fill
- * delivers: a BUY pays in the base asset it receives, a SELL in the quote asset. With
+ * Binance's spot rule: the account's rate (maker and taker alike, as on the default VIP 0 tier,
+ * so `liquidity` is not consulted) on what the fill delivers: a BUY pays in the base asset it
+ * receives, a SELL in the quote asset. With
  * payFeesInBnb, the quote value at a 25 % discount is paid in BNB when the account holds enough
  * and a BNB market prices the quote asset; else as without. Rounded up to 8 places.
  */
@@ -67,3 +78,5 @@ export class BinanceFeeModel implements FeeModel {
     return undefined;
   }
 }
+
+export const binanceFees: FeeModelFactory = (market) => new BinanceFeeModel(market);
