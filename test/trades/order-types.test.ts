@@ -3,17 +3,19 @@
  * exchange over HTTP. Prices move only when a test moves them (price walk off).
  */
 import { DEFAULT_RISK_LIMITS } from '../../src/risk/pre-trade-guard';
-import { dec } from '../../src/shared/decimal';
+import { D, dec, toWire } from '../../src/shared/decimal';
 import { startTradeHarness, eventually, type TradeHarness } from '../support/trade-harness';
 import { readReports } from '../support/streams';
 
 let h: TradeHarness;
 const BTC = 'BTCUSDT';
+/** This account's commission rate, maker and taker alike (set explicitly: the fee test charges it). */
+const COMMISSION_RATE = '0.00075';
 
 beforeAll(async () => {
   h = await startTradeHarness({
     name: 'ordertypes',
-    paper: { accounts: [{ apiKey: 'ot-key', apiSecret: 'ot-secret', balances: { USDT: '10000000', BTC: '20', ETH: '100', BNB: '1000' } }] },
+    paper: { accounts: [{ apiKey: 'ot-key', apiSecret: 'ot-secret', commissionRate: COMMISSION_RATE, balances: { USDT: '10000000', BTC: '20', ETH: '100', BNB: '1000' } }] },
     // The 3 BTC order below is deliberately larger than the default fat-finger limit.
     risk: { ...DEFAULT_RISK_LIMITS, maxOrderNotional: '1000000', maxPositionNotional: '1000000' },
   });
@@ -125,27 +127,83 @@ test('bracket: after the entry fills, an OCO protects what is held and one leg c
   expect(exits.find((o) => o.state === 'filled')!.intent.type).toBe('LIMIT_MAKER');
 });
 
-test('a large MARKET order fills across several price levels; fills and fees add up exactly', async () => {
-  const handle = await h.start({ decision_id: h.id('partial'), approved_size: '3' });
+/**
+ * Fills and fees, exactly, for every order type: the trade's fills are the exchange's trades
+ * digit for digit; quantities, quote amounts and the average price add up; each fill's
+ * commission is what the paper exchange's fee model charges at this account's rate
+ * (src/paper-exchange/fees.ts: a BUY pays in the base asset it receives, a SELL in the quote
+ * asset, rate x amount rounded up to 8 places); the report and the fills table say the same.
+ */
+type FeeRow = [name: string, decision: Record<string, unknown>, trigger: string | undefined, side: 'BUY' | 'SELL', minFills: number];
+test.each<FeeRow>([
+  ['a large MARKET BUY, across several price levels', { approved_size: '3' }, undefined, 'BUY', 2],
+  ['a MARKET SELL (commission in the quote asset)', { original_signal: 0, approved_size: '1.5' }, undefined, 'SELL', 1],
+  ['a LIMIT BUY resting until the price crosses it', { order_type: 'LIMIT', limit_price: '59000', approved_size: '0.002' }, '58900', 'BUY', 1],
+  ['a LIMIT SELL resting until the price crosses it', { original_signal: 0, order_type: 'LIMIT', limit_price: '61000', approved_size: '0.00123' }, '61100', 'SELL', 1],
+  ['a STOP_LOSS_LIMIT BUY, triggered', { order_type: 'STOP_LOSS_LIMIT', stop_price: '60500', limit_price: '60600', approved_size: '0.00377' }, '60550', 'BUY', 1],
+  ['a TAKE_PROFIT_LIMIT BUY, triggered', { order_type: 'TAKE_PROFIT_LIMIT', stop_price: '59500', limit_price: '59600', approved_size: '0.002' }, '59450', 'BUY', 1],
+  ['an OCO BUY whose limit-maker leg fills', { order_type: 'OCO', take_profit_price: '59000', stop_price: '61000', stop_limit_price: '61100', approved_size: '0.002' }, '58900', 'BUY', 1],
+])('fills and fees add up exactly: %s', async (name, decision, trigger, side, minFills) => {
+  const handle = await h.start({ decision_id: h.id(`fees-${name.replace(/[^a-z]/gi, '').slice(0, 20)}`), ...decision });
+  if (trigger !== undefined) {
+    await working(handle);
+    h.paper.setPrice(BTC, trigger);
+  }
   const final = await h.result(handle);
-  const fills = final.orders[0]!.fills;
-  expect(fills.fills.length).toBeGreaterThan(1);
-  expect(fills.filledQty).toBe('3');
-  const quote = fills.fills.reduce((acc, f) => acc + Number(f.quoteQty), 0);
-  expect(Number(fills.quoteQty)).toBeCloseTo(quote, 6);
-  // Average price is the quantity-weighted mean of the fills, not the order's price field (0).
-  expect(Number(fills.avgPrice)).toBeCloseTo(quote / 3, 6);
-  const { rows } = await h.pg.query('SELECT count(*)::int AS n, sum(qty)::text AS qty FROM fills WHERE client_order_id = $1', [
-    final.orders[0]!.intent.clientOrderId,
-  ]);
-  expect(rows[0].n).toBe(fills.fills.length);
-  expect(Number(rows[0].qty)).toBe(3);
-});
-
-test('a SELL pays its commission in the quote asset', async () => {
-  const final = await h.result(await h.start({ decision_id: h.id('sell'), original_signal: 0, approved_size: '0.001' }));
   expect(final.status).toBe('filled');
-  expect(Object.keys(final.orders[0]!.fills.commissions)).toEqual(['USDT']);
+  const executed = final.orders.filter((o) => o.intent.purpose !== 'bracket' && dec(o.exchange?.executedQty ?? '0').gt(0));
+  expect(executed).toHaveLength(1);
+  const order = executed[0]!;
+  const fills = order.fills;
+  expect(fills.fills.length).toBeGreaterThanOrEqual(minFills);
+
+  // The fills are the exchange's trades of this order, every field digit for digit.
+  const wire = (f: { price: string; qty: string; quoteQty: string; commission: string; commissionAsset: string; isMaker: boolean }) =>
+    [toWire(f.price), toWire(f.qty), toWire(f.quoteQty), toWire(f.commission), f.commissionAsset, f.isMaker];
+  const trades = h.paper.trades(BTC).filter((t) => t.orderId === order.exchange!.orderId).sort((a, b) => a.id - b.id);
+  expect(fills.fills.map((f) => [f.tradeId, ...wire(f)])).toEqual(trades.map((t) => [t.id, ...wire(t)]));
+
+  // Quantities and quote amounts add up exactly, to the order's own totals.
+  const qty = fills.fills.reduce((acc, f) => acc.plus(f.qty), dec(0));
+  const quote = fills.fills.reduce((acc, f) => acc.plus(f.quoteQty), dec(0));
+  for (const f of fills.fills) expect(toWire(f.quoteQty)).toBe(toWire(dec(f.price).mul(f.qty)));
+  expect(fills.filledQty).toBe(toWire(decision.approved_size as string));
+  expect(fills.filledQty).toBe(toWire(qty));
+  expect(toWire(order.exchange!.executedQty)).toBe(fills.filledQty);
+  expect(fills.quoteQty).toBe(toWire(quote));
+  expect(toWire(order.exchange!.cummulativeQuoteQty)).toBe(fills.quoteQty);
+  // Average price is the quantity-weighted mean of the fills, not the order's price field (0 for MARKET).
+  expect(fills.avgPrice).toBe(toWire(quote.div(qty).toDecimalPlaces(12)));
+
+  // Each fill's commission is the fee model's, at this account's rate, in the asset the fill delivers.
+  const feeAsset = side === 'BUY' ? 'BTC' : 'USDT';
+  for (const f of fills.fills) {
+    const charged = (side === 'BUY' ? dec(f.qty) : dec(f.quoteQty)).mul(COMMISSION_RATE).toDecimalPlaces(8, D.ROUND_UP);
+    expect([f.commissionAsset, toWire(f.commission)]).toEqual([feeAsset, toWire(charged)]);
+  }
+  const commission = toWire(fills.fills.reduce((acc, f) => acc.plus(f.commission), dec(0)));
+  expect(fills.commissions).toEqual({ [feeAsset]: commission });
+
+  // The execution report says the same.
+  const report = (await readReports(h.redis)).find((r) => r.report.workflow_id === handle.workflowId)!.report;
+  expect({
+    filled: report.filled_quantity,
+    quote: report.quote_quantity,
+    avg: report.avg_fill_price,
+    commission: report.commission,
+    asset: report.commission_asset,
+    commissions: report.commissions,
+  }).toEqual({ filled: fills.filledQty, quote: fills.quoteQty, avg: fills.avgPrice, commission, asset: feeAsset, commissions: { [feeAsset]: commission } });
+
+  // And so does the fills table, one row per fill.
+  const { rows } = await h.pg.query(
+    `SELECT count(*)::int AS n, sum(qty)::text AS qty, sum(quote_qty)::text AS quote, sum(commission)::text AS commission,
+            array_agg(DISTINCT commission_asset) AS assets
+       FROM fills WHERE client_order_id = $1`,
+    [order.intent.clientOrderId],
+  );
+  expect(rows[0].n).toBe(fills.fills.length);
+  expect([toWire(rows[0].qty), toWire(rows[0].quote), toWire(rows[0].commission), rows[0].assets]).toEqual([fills.filledQty, fills.quoteQty, commission, [feeAsset]]);
 });
 
 test('an IOC LIMIT takes what the book has at its price; the trade is partly filled and says why the rest expired, in the exchange\'s words', async () => {
