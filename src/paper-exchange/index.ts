@@ -9,6 +9,7 @@ import type { RateLimit } from '../exchange/schemas';
 import { dec } from '../shared/decimal';
 import { Engine, isOpen, type AccountConfig, type EngineLimits, type InternalOrder, type InternalTrade } from './engine';
 import { FaultInjector } from './faults';
+import type { FeeModelFactory } from './fees';
 import { Limiter, PAPER_RATE_LIMITS } from './limits';
 import { DEFAULT_SYMBOLS, fmt8, readKlineCloses, type SymbolDef } from './market';
 import { PaperHttp } from './server';
@@ -16,6 +17,8 @@ import { attachWsApi, type WsControls } from './ws-api';
 
 export { FaultInjector, FaultInputSchema, FillInputSchema } from './faults';
 export type { Fault, FaultInput, FillInput, Landing } from './faults';
+export { BinanceFeeModel, binanceFees } from './fees';
+export type { Commission, FeeFill, FeeMarket, FeeModel, FeeModelFactory, Liquidity } from './fees';
 export type { AccountConfig, EngineLimits } from './engine';
 export { EXCHANGE_MAX_NUM_ORDERS } from './engine';
 export { DEFAULT_SYMBOLS } from './market';
@@ -61,6 +64,11 @@ export interface PaperExchangeOptions {
    * (e.g. thousands of resting orders on one account, which Binance would refuse).
    */
   limits?: EngineLimits;
+  /**
+   * What fills cost: builds the fee model over the exchange's market view (fees.ts). Default
+   * Binance's rule (each account's commissionRate, maker and taker alike; BNB discount).
+   */
+  feeModel?: FeeModelFactory;
   /**
    * Token the admin API (/admin/*: prices, faults, fills) requires, as `Authorization: Bearer
    * <token>`. Whenever set it is required, on any host. Required to bind beyond loopback: the
@@ -205,7 +213,7 @@ export async function startPaperExchange(opts: PaperExchangeOptions = {}): Promi
   const faults = new FaultInjector();
   const now = (): number => Date.now() + faults.clockSkewMs;
   const accounts = opts.accounts ?? [{ apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET }];
-  const engine = new Engine(opts.symbols ?? DEFAULT_SYMBOLS, accounts, now, opts.seed ?? 1, opts.limits);
+  const engine = new Engine(opts.symbols ?? DEFAULT_SYMBOLS, accounts, now, opts.seed ?? 1, opts.limits, opts.feeModel);
   for (const [symbol, file] of Object.entries(opts.klineFiles ?? {})) {
     const path = engine.paths.get(symbol);
     if (!path) throw new Error(`klineFiles: unknown symbol ${symbol}`);
