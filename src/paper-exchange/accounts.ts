@@ -83,11 +83,16 @@ export class Accounts {
   releaseLockShare(order: InternalOrder, qty: Dec, price: Dec): void {
     if (order.lockAsset === undefined || order.locked.lte(0)) return;
     const lockPrice = order.price.gt(0) ? order.price : (order.stopPrice ?? price);
-    const release = D.min(order.locked, order.side === 'BUY' ? lockPrice.mul(qty) : qty);
+    this.releasePart(order, D.min(order.locked, order.side === 'BUY' ? lockPrice.mul(qty) : qty));
+  }
+
+  /** Hands back `amount` (at most what the order holds; the caller bounds it) of the order's lock. */
+  releasePart(order: InternalOrder, amount: Dec): void {
+    if (order.lockAsset === undefined) return;
     const b = this.balance(this.get(order.account), order.lockAsset);
-    b.locked = b.locked.minus(release);
-    b.free = b.free.plus(release);
-    order.locked = order.locked.minus(release);
+    b.locked = b.locked.minus(amount);
+    b.free = b.free.plus(amount);
+    order.locked = order.locked.minus(amount);
   }
 
   /** The balances as GET /api/v3/account lists them, 8 decimal places. */

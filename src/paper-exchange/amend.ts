@@ -97,11 +97,7 @@ export class Amendments {
     const after = D.max(newQty.minus(order.executedQty), ZERO);
     if (before.lte(0)) return;
     const keep = D.min(holder.locked, holder.locked.mul(after).div(before).toDecimalPlaces(8, D.ROUND_UP));
-    const release = holder.locked.minus(keep);
-    const b = this.engine.bal(this.engine.account(holder.account), holder.lockAsset);
-    b.locked = b.locked.minus(release);
-    b.free = b.free.plus(release);
-    holder.locked = keep;
+    this.engine.releasePart(holder, holder.locked.minus(keep));
   }
 
   /** GET /api/v3/order/amendments for one order; undefined when the order does not exist. */

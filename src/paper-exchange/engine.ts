@@ -116,7 +116,7 @@ export class Engine extends EventEmitter {
     }
   }
 
-  // ---- accounts (accounts.ts); bal, account and releaseLock also serve order-lists.ts and amend.ts ----
+  // ---- accounts (accounts.ts); bal, account and the lock moves also serve order-lists.ts and amend.ts ----
 
   bal(acct: Account, asset: string): { free: Dec; locked: Dec } {
     return this.accountBook.balance(acct, asset);
@@ -124,6 +124,14 @@ export class Engine extends EventEmitter {
 
   account(apiKey: string): Account {
     return this.accountBook.get(apiKey);
+  }
+
+  lockFunds(order: InternalOrder, lock: FundsLock): void {
+    this.accountBook.lockFunds(order, lock);
+  }
+
+  releasePart(order: InternalOrder, amount: Dec): void {
+    this.accountBook.releasePart(order, amount);
   }
 
   releaseLock(order: InternalOrder): void {

@@ -223,13 +223,8 @@ export class OrderLists {
       const stop = STOP_TYPES.has(o.type);
       o.isWorking = !stop;
       o.workingTime = stop ? -1 : now;
-      if (i === 0) {
-        const b = this.engine.bal(acct, lock.asset);
-        b.free = b.free.minus(lock.amount);
-        b.locked = b.locked.plus(lock.amount);
-        o.lockAsset = lock.asset;
-        o.locked = lock.amount;
-      }
+      // As in an OCO, the list's funds are locked once, on its first order.
+      if (i === 0) this.engine.lockFunds(o, lock);
       this.engine.trackOpen(o);
       this.engine.emitExec(o, 'NEW', undefined);
     });
