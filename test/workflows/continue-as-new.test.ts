@@ -5,7 +5,7 @@
  * fill: nothing placed again, every transition recorded and reported once, one trade report.
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import { startWorkflowHarness, type TradeHandle, type TradeWorkflow, type WorkflowHarness } from './support/workflow-harness';
+import { cidFor, startWorkflowHarness, type TradeHandle, type TradeWorkflow, type WorkflowHarness } from './support/workflow-harness';
 
 let h: WorkflowHarness;
 
@@ -31,7 +31,7 @@ async function runsOf(handle: TradeHandle, firstRunId: string): Promise<Array<{ 
 
 test('a resting, partly filled order rolls over to a new run and still fills once, its story intact', async () => {
   const decisionId = h.id('rest');
-  const cid = `te-${decisionId}-e`;
+  const cid = cidFor(decisionId);
   h.exchange.on.newOrder = (req, hooks, venue) => {
     const answer = venue.accept(req, hooks);
     if (req.newClientOrderId === cid) venue.fill(cid, '0.0008');

@@ -4,7 +4,7 @@
  * (what filled is booked, the rest reported cancelled).
  */
 import { readReports } from '../support/streams';
-import { startWorkflowHarness, type WorkflowHarness } from './support/workflow-harness';
+import { cidFor, startWorkflowHarness, type WorkflowHarness } from './support/workflow-harness';
 
 let h: WorkflowHarness;
 
@@ -17,7 +17,7 @@ test('a LIMIT that never fills is cancelled at its deadline; the trade ends canc
   const decisionId = h.id('never');
   const handle = await h.start({ decision_id: decisionId, order_type: 'LIMIT', limit_price: '59000', approved_size: '0.002', timeout_ms: 2000 });
   const final = await handle.result();
-  const cid = `te-${decisionId}-e`;
+  const cid = cidFor(decisionId);
 
   expect(final.status).toBe('cancelled');
   expect(final.error).toBe('timed out: not filled within 2000 ms; the rest was cancelled');
@@ -59,7 +59,7 @@ test('a LIMIT that never fills is cancelled at its deadline; the trade ends canc
 
 test('a LIMIT partly filled by its deadline: the rest is cancelled, the fill booked, the trade partially_filled', async () => {
   const decisionId = h.id('partial');
-  const cid = `te-${decisionId}-e`;
+  const cid = cidFor(decisionId);
   // The venue executes 0.0005 of it just after it is placed (the response still says NEW).
   h.exchange.on.newOrder = (req, hooks, venue) => {
     const answer = venue.accept(req, hooks);
@@ -74,7 +74,7 @@ test('a LIMIT partly filled by its deadline: the rest is cancelled, the fill boo
   expect(order.transitions.map((t) => t.to)).toEqual(['submitted', 'partially_filled', 'cancel_requested', 'cancelled']);
   expect(order.exchange).toMatchObject({ status: 'CANCELED', executedQty: '0.00050000', origQty: '0.00200000' });
   expect(order.fills).toMatchObject({ filledQty: '0.0005', avgPrice: '59000', commissions: { USDT: '0.0295' } });
-  const mine = (m: 'newOrder' | 'cancelOrder' | 'myTrades') => h.exchange.callsOf(m).filter((c) => JSON.stringify(c.args).includes(decisionId) || (m === 'myTrades' && c.args.orderId === order.exchange!.orderId));
+  const mine = (m: 'newOrder' | 'cancelOrder' | 'myTrades') => h.exchange.callsOf(m).filter((c) => c.args.newClientOrderId === cid || c.args.origClientOrderId === cid || (m === 'myTrades' && c.args.orderId === order.exchange!.orderId));
   expect(mine('newOrder')).toHaveLength(1);
   expect(mine('cancelOrder').map((c) => c.args)).toEqual([{ symbol: 'BTCUSDT', origClientOrderId: cid }]);
   // The fill is read once from myTrades (a resting order's response listed none) and booked once.

@@ -8,7 +8,7 @@
  */
 import { exchangeOrderUpdateSignal } from '../../workflows/definitions';
 import { toSnapshot } from '../../activities/exchange-activities';
-import { activitiesOf, startWorkflowHarness, timersOf, type WorkflowHarness } from './support/workflow-harness';
+import { cidFor, activitiesOf, startWorkflowHarness, timersOf, type WorkflowHarness } from './support/workflow-harness';
 
 let h: WorkflowHarness;
 
@@ -26,7 +26,7 @@ const mineOf = (cid: string, method: 'getOrder' | 'newOrder' | 'cancelOrder') =>
 test('covered by push: no queryOrder at all, one long timer, the fill arrives as a signal', async () => {
   h.coverage = (q) => ({ covered: q.orders.map((o) => o.clientOrderId), uncovered: [], snapshots: [] });
   const decisionId = h.id('covered');
-  const cid = `te-${decisionId}-e`;
+  const cid = cidFor(decisionId);
   const handle = await h.start({ decision_id: decisionId, order_type: 'LIMIT', limit_price: '59000', approved_size: '0.002', timeout_ms: 600_000 });
   await h.until(handle, 'the first coverage check', () => h.coverageQueries.some((q) => q.workflowId === handle.workflowId));
   // The check claimed the order at once; the wait after it is COVERED's first 5 minutes.
@@ -52,7 +52,7 @@ test('covered by push: no queryOrder at all, one long timer, the fill arrives as
 
 test('not covered: polls queryOrder at once, then after 2 s and 4 s, each after a coverage check', async () => {
   const decisionId = h.id('polled');
-  const cid = `te-${decisionId}-e`;
+  const cid = cidFor(decisionId);
   let reads = 0;
   // The venue fills the order just before the third read.
   h.exchange.on.getOrder = (q, _hooks, venue) => {

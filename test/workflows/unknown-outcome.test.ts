@@ -6,7 +6,7 @@
  * followed as placed (and its fill booked); an order that is not there after its recvWindow
  * is `not_placed`. Either way the order request went out exactly once.
  */
-import { activitiesOf, startWorkflowHarness, type WorkflowHarness } from './support/workflow-harness';
+import { cidFor, activitiesOf, startWorkflowHarness, type WorkflowHarness } from './support/workflow-harness';
 import { serverBusy, timedOut } from './support/stub-exchange';
 
 let h: WorkflowHarness;
@@ -39,7 +39,7 @@ afterEach(() => {
 
 test('the order had landed: findOrder finds it filled, the trade is filled, nothing was sent twice', async () => {
   const decisionId = h.id('landed');
-  const cid = `te-${decisionId}-e`;
+  const cid = cidFor(decisionId);
   const outage = scriptOutage(cid, true);
   const handle = await h.start({ decision_id: decisionId, approved_size: '0.001' });
   const settling = await h.until(handle, 'the trade to settle the unknown outcome', (s) => s.status === 'settling');
@@ -72,7 +72,7 @@ test('the order had landed: findOrder finds it filled, the trade is filled, noth
 
 test('the order never landed: findOrder finds it absent after its recvWindow, the order is not_placed, nothing resent', async () => {
   const decisionId = h.id('absent');
-  const cid = `te-${decisionId}-e`;
+  const cid = cidFor(decisionId);
   const outage = scriptOutage(cid, false);
   const handle = await h.start({ decision_id: decisionId, approved_size: '0.001' });
   await h.until(handle, 'the trade to settle the unknown outcome', (s) => s.status === 'settling');

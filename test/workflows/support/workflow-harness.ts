@@ -15,9 +15,10 @@ import { createPushCoverageActivities, type PushCoverageSource } from '../../../
 import { createRiskActivities } from '../../../activities/risk-activities';
 import { createLogger } from '../../../src/logging';
 import { createMemorySendLog } from '../../../src/persistence/send-log';
+import { clientOrderIdFor } from '../../../src/shared/client-order-id';
 import { RiskDecisionSchema, sideOf, workflowIdFor } from '../../../src/shared/decision';
 import { SA } from '../../../src/shared/search-attributes';
-import type { TradeInput, TradeState } from '../../../src/shared/trade';
+import type { OrderPurpose, TradeInput, TradeState } from '../../../src/shared/trade';
 import { WORKFLOWS_PATH } from '../../../src/worker/worker';
 import type { CoverageAnswer, CoverageQuery } from '../../../src/worker/push-coverage';
 import { approvedDecision } from '../../support/decisions';
@@ -175,6 +176,11 @@ export async function activitiesOf(handle: WorkflowHandle): Promise<string[]> {
     const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
     return name ? [name] : [];
   });
+}
+
+/** The client order id the workflow derives for a decision's order (readable, or hashed when too long). */
+export function cidFor(decisionId: string, purpose: OrderPurpose = { kind: 'entry' }): string {
+  return clientOrderIdFor(workflowIdFor(decisionId), decisionId, purpose);
 }
 
 /** Polls `probe` until it returns something truthy. */
