@@ -6,7 +6,8 @@
 import type { OcoLeg, OrderTypeName, OtoParams, Side, Tif } from './engine';
 import { orderFullJson, orderResultJson, listStatusJson } from './format';
 import type { Params } from './params';
-import { generatedClientId, ocoLeg, stpModeParam, type Ctx, type Route } from './routes';
+import { generatedClientId, ocoLeg, stpModeParam } from './order-params';
+import type { Ctx, Route } from './routes';
 import { badRequest, mandatory, notRequired } from './wire';
 
 const SIDES: readonly Side[] = ['BUY', 'SELL'];
