@@ -177,19 +177,22 @@ export interface TrackedOrder {
   fills: FillSummary;
 }
 
-export type TradeStatus =
-  | 'validating'
-  | 'submitting'
-  | 'working'
-  | 'cancelling'
+/** Every status a trade can show, in the order a trade moves through them (the CLI lists them). */
+export const TRADE_STATUSES = [
+  'validating',
+  'submitting',
+  'working',
+  'cancelling',
   /** An order's fate is not known yet (the exchange has not answered); the workflow keeps asking. */
-  | 'settling'
-  | 'filled'
-  | 'partially_filled'
-  | 'cancelled'
-  | 'expired'
-  | 'rejected'
-  | 'failed';
+  'settling',
+  'filled',
+  'partially_filled',
+  'cancelled',
+  'expired',
+  'rejected',
+  'failed',
+] as const;
+export type TradeStatus = (typeof TRADE_STATUSES)[number];
 
 /** What the workflow returns and its query shows. */
 export type TradePhase = 'entry' | 'bracket' | 'done';

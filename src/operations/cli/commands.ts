@@ -6,7 +6,8 @@ import type { ParseArgsConfig } from 'node:util';
 import { ORDER_TYPES } from '../../shared/decision';
 import type { CliContext } from './context';
 import { usageError } from './errors';
-import { RISK_DECISIONS_STREAM, TRADE_STATUSES } from './constants';
+import { RISK_DECISIONS_STREAM } from '../../shared/streams';
+import { TRADE_STATUSES } from '../../shared/trade';
 
 // Handlers are loaded when their command runs: the Temporal client alone takes over a second to
 // load, and `send`, `portfolio`, `exchange` and every --help do without it.

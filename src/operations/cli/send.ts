@@ -5,7 +5,7 @@ import { TRADE_EXECUTIONS_STREAM } from '../../reporting/report-publisher';
 import { describeZodError, ORDER_TYPES, RiskDecisionSchema, workflowIdFor } from '../../shared/decision';
 import type { ExecutionReport, PublishedReport } from '../../shared/trade';
 import type { CliContext } from './context';
-import { RISK_DECISIONS_STREAM } from './constants';
+import { RISK_DECISIONS_STREAM } from '../../shared/streams';
 import { CliError, EXIT, usageError } from './errors';
 
 export interface SendOptions {

@@ -12,9 +12,8 @@ import {
 } from '../../../workflows/definitions';
 import { DecisionId } from '../../shared/decision';
 import { SA } from '../../shared/search-attributes';
-import type { TradeState, TradeStatus } from '../../shared/trade';
+import { TRADE_STATUSES, type TradeState, type TradeStatus } from '../../shared/trade';
 import type { CliContext } from './context';
-import { TRADE_STATUSES } from './constants';
 import { CliError, describeError, EXIT, usageError } from './errors';
 import { renderTradeList, renderTradeState, type WorkflowSummary } from './format';
 
