@@ -16,7 +16,7 @@ import {
   setTimeoutUpdate,
 } from '../../workflows/definitions';
 import type { TradeState } from '../../src/shared/trade';
-import { cidFor, startWorkflowHarness, type TradeHandle, type WorkflowHarness } from './support/workflow-harness';
+import { cidFor, eventually, startWorkflowHarness, type TradeHandle, type WorkflowHarness } from './support/workflow-harness';
 
 let h: WorkflowHarness;
 
@@ -288,4 +288,30 @@ test.failing('a cancel signal that arrives while the fill is being booked is ans
   const final = await handle.result();
   expect(final.status).toBe('filled');
   expect(final.operations).toEqual([expect.objectContaining({ kind: 'cancel', status: 'failed' })]);
+});
+
+test('a finished trade still publishing its report: every update is refused as already finished', async () => {
+  const decisionId = h.id('finished');
+  let release!: () => void;
+  h.store.gate.saveReport = new Promise<void>((r) => (release = r));
+  try {
+    // A short workflow task timeout: while publishReport (a local activity) waits, the worker
+    // heartbeats the task every 0.8 s, and each heartbeat takes in the updates sent meanwhile.
+    const handle = await h.start({ decision_id: decisionId, approved_size: '0.001' }, {}, { workflowTaskTimeout: '1s' });
+    await eventually('the report to be saved', () => h.store.calls.some((c) => c.method === 'saveReport' && c.key.includes(handle.workflowId)));
+    const reason = 'trade is already filled; nothing to change';
+    expect(await refused(handle.executeUpdate(cancelUpdate, { args: [{}] }))).toBe(reason);
+    expect(await refused(handle.executeUpdate(amendUpdate, { args: [{ price: '1' }] }))).toBe(reason);
+    expect(await refused(handle.executeUpdate(closeNowUpdate, { args: [] }))).toBe(reason);
+    expect(await refused(handle.executeUpdate(setTimeoutUpdate, { args: [{ timeoutMs: 60_000 }] }))).toBe(reason);
+    release();
+    const final = await handle.result();
+    expect(final.status).toBe('filled');
+    expect(final.operations).toEqual([]);
+    expect(sentFor(decisionId, 'newOrder')).toHaveLength(1);
+    expect(sentFor(decisionId, 'cancelOrder')).toHaveLength(0);
+  } finally {
+    release();
+    delete h.store.gate.saveReport;
+  }
 });

@@ -41,13 +41,13 @@ export class MemoryTradeStore implements TradeStore {
   readonly outcomes = new Map<string, { status: 'completed' | 'failed'; error?: string }>();
   /** Every call, by method name, for assertions on how often the books were written. */
   readonly calls: Array<{ method: string; key: string }> = [];
-  /** A test may hold a method back (e.g. to catch the workflow in a state); resolved by the test. */
+  /** A test may hold a method back (to catch the workflow in a state); the call is listed in `calls` before it waits. */
   gate: Partial<Record<keyof TradeStore, Promise<void>>> = {};
 
   async recordOrder({ decisionId, workflowId, order, reports }: Parameters<TradeStore['recordOrder']>[0]): Promise<OrderUpdateReport[]> {
-    await this.gate.recordOrder;
     const cid = order.intent.clientOrderId;
     this.calls.push({ method: 'recordOrder', key: cid });
+    await this.gate.recordOrder;
     const prev = this.orders.get(cid);
     this.orders.set(cid, { decisionId, workflowId, order: copy(order), status: storedStatus(order), recordedAt: prev?.recordedAt ?? Date.now(), writes: (prev?.writes ?? 0) + 1 });
     const stored = this.transitions.get(cid) ?? [];
@@ -63,8 +63,8 @@ export class MemoryTradeStore implements TradeStore {
   }
 
   async applyFills({ symbol, fills }: Parameters<TradeStore['applyFills']>[0]): Promise<void> {
-    await this.gate.applyFills;
     this.calls.push({ method: 'applyFills', key: symbol });
+    await this.gate.applyFills;
     for (const f of fills) {
       const key = `${f.symbol}:${f.tradeId}`;
       if (this.fills.has(key)) continue;
@@ -75,8 +75,8 @@ export class MemoryTradeStore implements TradeStore {
   }
 
   async saveReport(report: ExecutionReport): Promise<void> {
-    await this.gate.saveReport;
     this.calls.push({ method: 'saveReport', key: report.report_id });
+    await this.gate.saveReport;
     if (!this.reports.has(report.report_id)) this.reports.set(report.report_id, { payload: copy(report) });
   }
 
@@ -88,8 +88,8 @@ export class MemoryTradeStore implements TradeStore {
   }
 
   async recordDecisionOutcome(decisionId: string, status: 'completed' | 'failed', error?: string): Promise<void> {
-    await this.gate.recordDecisionOutcome;
     this.calls.push({ method: 'recordDecisionOutcome', key: decisionId });
+    await this.gate.recordDecisionOutcome;
     this.outcomes.set(decisionId, { status, ...(error !== undefined ? { error } : {}) });
   }
 

@@ -1,11 +1,14 @@
 /**
- * The middle layer: the project's workflows on a real Worker (the suite's Temporal dev server),
- * with activities built by the real factories over a MemoryTradeStore and a StubExchange. Redis
+ * The middle layer: the project's workflows (one bundle per jest run) on a real Worker (the
+ * suite's Temporal dev server), with activities built by the real factories over a MemoryTradeStore and a StubExchange. Redis
  * (the suite's) carries the report stream (one per harness) and alerts. One task queue per
  * harness; order-sending activities share it (no orderTaskQueue).
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import Redis from 'ioredis';
 import { createAlertActivities } from '../../../activities/alert-activities';
@@ -19,7 +22,7 @@ import { clientOrderIdFor } from '../../../src/shared/client-order-id';
 import { RiskDecisionSchema, sideOf, workflowIdFor } from '../../../src/shared/decision';
 import { SA } from '../../../src/shared/search-attributes';
 import type { OrderPurpose, TradeInput, TradeState } from '../../../src/shared/trade';
-import { WORKFLOWS_PATH } from '../../../src/worker/worker';
+import { bundleWorkflows } from '../../../src/worker/worker';
 import type { CoverageAnswer, CoverageQuery } from '../../../src/worker/push-coverage';
 import { approvedDecision } from '../../support/decisions';
 import { testServices } from '../../support/services';
@@ -49,7 +52,7 @@ export interface WorkflowHarness {
    */
   coverage: ((q: CoverageQuery) => CoverageAnswer) | undefined;
   id(name: string): string;
-  start(decision: Record<string, unknown>, extra?: Partial<TradeInput>): Promise<TradeHandle>;
+  start(decision: Record<string, unknown>, extra?: Partial<TradeInput>, options?: { workflowTaskTimeout?: Duration }): Promise<TradeHandle>;
   state(handle: WorkflowHandle): Promise<TradeState>;
   /** Waits until the trade's state satisfies `pred`; returns that state. */
   until(handle: WorkflowHandle, what: string, pred: (s: TradeState) => boolean, timeoutMs?: number): Promise<TradeState>;
@@ -106,7 +109,7 @@ export async function startWorkflowHarness(o: WorkflowHarnessOptions): Promise<W
     connection: nativeConnection,
     namespace: env.namespace,
     taskQueue,
-    workflowsPath: WORKFLOWS_PATH,
+    workflowBundle: { code: await workflowCode() },
     activities,
     // Short: a test's refused send or failed read is retried soon.
     shutdownGraceTime: '1s',
@@ -125,7 +128,7 @@ export async function startWorkflowHarness(o: WorkflowHarnessOptions): Promise<W
     reportStream,
     coverageQueries,
     id: (name) => `wf-${o.name}-${run}-${name}`,
-    async start(raw, extra = {}) {
+    async start(raw, extra = {}, options = {}) {
       const decision = RiskDecisionSchema.parse(approvedDecision(String(raw.decision_id), raw));
       const input: TradeInput = { decision, defaultOrderTimeoutMs: 30_000, ...extra };
       return client.workflow.start<TradeWorkflow>('TradeExecution', {
@@ -133,6 +136,7 @@ export async function startWorkflowHarness(o: WorkflowHarnessOptions): Promise<W
         workflowId: workflowIdFor(decision.decision_id),
         args: [input],
         workflowExecutionTimeout: '2 minutes',
+        ...(options.workflowTaskTimeout ? { workflowTaskTimeout: options.workflowTaskTimeout } : {}),
         typedSearchAttributes: [
           { key: SA.symbol, value: decision.symbol },
           { key: SA.side, value: sideOf(decision.original_signal) ?? 'NONE' },
@@ -176,6 +180,24 @@ export async function activitiesOf(handle: WorkflowHandle): Promise<string[]> {
     const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
     return name ? [name] : [];
   });
+}
+
+/**
+ * The project's workflows (workflows/, bundled by bundleWorkflows as the service's worker does),
+ * bundled once per jest run and shared by the test files through the run's temp dir: webpack
+ * takes ~4 s a file otherwise.
+ */
+async function workflowCode(): Promise<string> {
+  const servicesFile = process.env.TEST_SERVICES_FILE;
+  const cached = servicesFile ? path.join(path.dirname(servicesFile), 'workflow-tests-bundle.js') : undefined;
+  if (cached && fs.existsSync(cached)) return fs.readFileSync(cached, 'utf8');
+  const { code } = await bundleWorkflows();
+  if (cached) {
+    const tmp = `${cached}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, code);
+    fs.renameSync(tmp, cached);
+  }
+  return code;
 }
 
 /** The client order id the workflow derives for a decision's order (readable, or hashed when too long). */
