@@ -8,6 +8,7 @@
  */
 import type { Pool } from 'pg';
 import { type Dec, ZERO, dec, toWire } from '../shared/decimal';
+import { table } from '../shared/text-table';
 import { listBalances } from '../persistence/stores/balances';
 import { listPositions } from '../persistence/stores/positions';
 import type { BalanceRow, PositionRow } from '../persistence/schemas';
@@ -215,14 +216,9 @@ function percent(fraction: string | null): string {
   return fraction === null ? '-' : `${dec(fraction).mul(100).toDecimalPlaces(1).toFixed(1)}%`;
 }
 
-function table(headers: string[], rows: string[][], leftAligned = 1): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (cells: string[]) =>
-    cells
-      .map((c, i) => (i < leftAligned ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [fmt(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+/** Names in the first `leftAligned` columns left, figures right, a rule under the headers. */
+function reportTable(headers: string[], rows: string[][], leftAligned = 1): string {
+  return table(headers, rows, { leftAligned, rule: true });
 }
 
 export function renderPortfolioReport(report: PortfolioReport): string {
@@ -231,7 +227,7 @@ export function renderPortfolioReport(report: PortfolioReport): string {
   out.push(
     report.positions.length === 0
       ? '(none)'
-      : table(
+      : reportTable(
           ['SYMBOL', 'SIDE', 'QTY', 'AVG ENTRY', 'MARK', 'EXPOSURE', 'UNREALIZED', 'REALIZED', 'FEES', 'TRADES', 'WIN%'],
           report.positions.map((p) => [
             p.symbol,
@@ -268,13 +264,13 @@ export function renderPortfolioReport(report: PortfolioReport): string {
     ];
     if (t.missing_marks.length > 0) rows.push(['No mark price (excluded)', t.missing_marks.join(', ')]);
     if (t.unvalued_fee_fills > 0) rows.push(['Fills with unvalued fees', `${t.unvalued_fee_fills} (fees/PnL exclude them)`]);
-    out.push(table(['METRIC', 'VALUE'], rows));
+    out.push(reportTable(['METRIC', 'VALUE'], rows));
   }
   out.push('', 'Balances');
   out.push(
     report.balances.length === 0
       ? '(none)'
-      : table(
+      : reportTable(
           ['ASSET', 'FREE', 'LOCKED', 'TOTAL', ...(report.valuation_asset ? [`VALUE ${report.valuation_asset}`] : [])],
           report.balances.map((b) => [
             b.asset,

@@ -1,15 +1,8 @@
 /** Plain-text rendering for people; `--json` output bypasses all of this. */
+import { table } from '../../shared/text-table';
 import type { TradeState } from '../../shared/trade';
 
-export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [fmt(headers), ...rows.map(fmt)].join('\n');
-}
+export { table };
 
 export function isoTime(ms: number | undefined | null): string {
   if (ms === undefined || ms === null || !Number.isFinite(ms)) return '-';
