@@ -3,18 +3,19 @@
  * funds (accounts.ts), the orders and their ids (order-registry.ts), the symbol filters
  * (filters.ts), each symbol's price path, book and tape (symbol-markets.ts), matching and fills
  * (matching.ts, walking the book with taker-walk.ts), stop/take-profit triggers (triggers.ts),
- * order lists (order-lists.ts), amend keep-priority (amend.ts) and commissions (fees.ts, the
- * FeeModel seam, injected). The engine wires them, runs placement and price steps, and emits the
- * 'execution' and 'listStatus' events. The objects themselves are in model.ts. It knows nothing
+ * order lists (order-lists.ts), amend keep-priority (amend.ts), the admin's counterparty fill
+ * (injected-fill.ts) and commissions (fees.ts, the FeeModel seam, injected). The engine wires
+ * them, runs placement and price steps, and emits the 'execution' and 'listStatus' events. The objects themselves are in model.ts. It knows nothing
  * about HTTP; it throws ApiError with Binance's codes and messages.
  */
 import { EventEmitter } from 'node:events';
-import { dec, type Dec } from '../shared/decimal';
+import type { Dec } from '../shared/decimal';
 import { Accounts, type FundsLock } from './accounts';
 import type { BookSide, DepthLevel } from './book';
 import { binanceFees, type FeeModel, type FeeModelFactory } from './fees';
 import { checkFilters } from './filters';
-import { fmt8, type PricePath, type SymbolDef } from './market';
+import { injectFill, type InjectedFillRequest } from './injected-fill';
+import type { PricePath, SymbolDef } from './market';
 import type { SymbolMarket } from './market-data';
 import { Amendments } from './amend';
 import { marketable, Matching } from './matching';
@@ -373,32 +374,17 @@ export class Engine extends EventEmitter {
 
   // ---- admin: a counterparty fill ----
 
-  /** See FillInputSchema (faults.ts): a maker fill of an exact quantity on one resting order. */
-  injectFill(f: { symbol: string; orderId?: number | undefined; origClientOrderId?: string | undefined; quantity: string; price?: string | undefined; apiKey?: string | undefined }): InjectedFill {
-    const def = this.symbols.get(f.symbol);
-    if (!def) throw new Error(`symbol: unknown symbol ${f.symbol}`);
-    const candidates = f.apiKey !== undefined ? [f.apiKey] : [...this.accounts.keys()];
-    let o: InternalOrder | undefined;
-    for (const key of candidates) {
-      o = this.findOrder(key, f.symbol, f.orderId, f.origClientOrderId);
-      if (o) break;
-    }
-    const which = f.orderId !== undefined ? `orderId ${f.orderId}` : `origClientOrderId ${String(f.origClientOrderId)}`;
-    if (!o) throw new Error(`no order with ${which} on ${f.symbol}`);
-    if (!isOpen(o)) throw new Error(`order ${which} is ${o.status}, not open: nothing can fill it`);
-    if (!o.isWorking) throw new Error(`order ${which} is not working yet (its stop has not triggered): it is not on the book`);
-    const qty = dec(f.quantity);
-    const remaining = o.origQty.minus(o.executedQty);
-    if (qty.lte(0)) throw new Error('quantity: must be above 0');
-    if (qty.gt(remaining)) throw new Error(`quantity: ${f.quantity} is more than the order's remaining ${fmt8(remaining)}`);
-    if (!qty.mod(dec(def.stepSize)).isZero()) throw new Error(`quantity: ${f.quantity} is not a multiple of stepSize ${def.stepSize}`);
-    const price = f.price !== undefined ? dec(f.price) : o.price.gt(0) ? o.price : this.lastPrice(o.symbol);
-    if (price.lte(0)) throw new Error('price: must be above 0');
-    if (o.price.gt(0) && (o.side === 'BUY' ? price.gt(o.price) : price.lt(o.price))) {
-      throw new Error(`price: ${f.price ?? ''} is worse than the order's limit ${fmt8(o.price)} for a ${o.side}`);
-    }
-    const t = this.matching.fill(o, price, qty, true, this.now());
-    if (!t) throw new Error('the account no longer holds the funds for this fill');
-    return { symbol: o.symbol, orderId: o.orderId, clientOrderId: o.clientOrderId, tradeId: t.id, price: fmt8(t.price), qty: fmt8(t.qty), executedQty: fmt8(o.executedQty), status: o.status };
+  /** POST /admin/fill (injected-fill.ts): a maker fill of an exact quantity on one resting order. */
+  injectFill(f: InjectedFillRequest): InjectedFill {
+    return injectFill(
+      {
+        symbols: this.symbols,
+        apiKeys: () => [...this.accounts.keys()],
+        findOrder: (apiKey, symbol, orderId, clientOrderId) => this.findOrder(apiKey, symbol, orderId, clientOrderId),
+        lastPrice: (symbol) => this.lastPrice(symbol),
+        fill: (order, price, qty) => this.matching.fill(order, price, qty, true, this.now()),
+      },
+      f,
+    );
   }
 }
