@@ -4,6 +4,7 @@
  * `dec()` from shared/decimal, never with JS numbers.
  */
 import { z } from 'zod';
+import { EXCHANGE_ORDER_STATUSES } from '../shared/order-state-machine';
 
 const DECIMAL_TEXT = /^-?(\d+(\.\d*)?|\.\d+)$/;
 /** A decimal string as Binance sends it; kept verbatim. */
@@ -170,17 +171,7 @@ export type ExchangeInfo = z.infer<typeof ExchangeInfoSchema>;
 export const OrderSide = z.enum(['BUY', 'SELL']);
 export const OrderType = z.enum(['MARKET', 'LIMIT', 'LIMIT_MAKER', 'STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT']);
 export const TimeInForce = z.enum(['GTC', 'IOC', 'FOK']);
-export const OrderStatus = z.enum([
-  'NEW',
-  'PENDING_NEW',
-  'PARTIALLY_FILLED',
-  'FILLED',
-  'CANCELED',
-  'PENDING_CANCEL',
-  'REJECTED',
-  'EXPIRED',
-  'EXPIRED_IN_MATCH',
-]);
+export const OrderStatus = z.enum(EXCHANGE_ORDER_STATUSES);
 export type OrderStatus = z.infer<typeof OrderStatus>;
 
 export const FillSchema = z.object({
