@@ -23,101 +23,101 @@ function sectionsOf(prev: Record<string, any>): Record<string, any> {
   return out;
 }
 
-function renderMarkdown(r: Record<string, any>): string {
+function renderMarkdown(result: Record<string, any>): string {
   const row = (name: string, s: Stats) => `| ${name} | ${s.n} | ${s.p50} | ${s.p90} | ${s.p99} | ${s.max} |`;
   const from = (sec: Record<string, any>, phase: Phase) =>
-    `${r.phasesRun.includes(phase) ? 'This run' : `From the run of ${sec.when}`}; 1-minute load average at the end of the phase: ${sec.load1m ?? '?'}.`;
+    `${result.phasesRun.includes(phase) ? 'This run' : `From the run of ${sec.when}`}; 1-minute load average at the end of the phase: ${sec.load1m ?? '?'}.`;
   const md = [
-    `# Stack benchmark (${r.when})`,
+    `# Stack benchmark (${result.when})`,
     '',
-    `Machine: ${r.machine.cores} cores (${r.machine.cpu}), ${r.machine.memGb} GiB, Node ${r.machine.node}. ${r.note}`,
-    `Command: \`${r.command}\`; phases run: ${r.phasesRun.join(', ')}. Sizes: \`${JSON.stringify(r.sizes)}\`.`,
-    `1-minute load average before the stack and at the end of each phase (2.0 = both cores busy; anything else running on the machine counts): \`${JSON.stringify(r.loadAverage1m)}\`.`,
-    `Paper exchange: rate limits ${r.paperExchange.rateLimits}; open-order limits ${r.paperExchange.openOrderLimits}.`,
-    `Latency measures in effect: ${r.features ? Object.entries(r.features).map(([k, v]) => `${k} ${String(v)}`).join('; ') : 'not recorded'}.`,
+    `Machine: ${result.machine.cores} cores (${result.machine.cpu}), ${result.machine.memGb} GiB, Node ${result.machine.node}. ${result.note}`,
+    `Command: \`${result.command}\`; phases run: ${result.phasesRun.join(', ')}. Sizes: \`${JSON.stringify(result.sizes)}\`.`,
+    `1-minute load average before the stack and at the end of each phase (2.0 = both cores busy; anything else running on the machine counts): \`${JSON.stringify(result.loadAverage1m)}\`.`,
+    `Paper exchange: rate limits ${result.paperExchange.rateLimits}; open-order limits ${result.paperExchange.openOrderLimits}.`,
+    `Latency measures in effect: ${result.features ? Object.entries(result.features).map(([k, v]) => `${k} ${String(v)}`).join('; ') : 'not recorded'}.`,
   ];
-  const L = r.latency;
-  const B = r.baseline;
-  if (L || B) {
-    md.push('', `## Latency, MARKET orders at ${(L ?? B).rate}/s (ms)`, '', '| path | n | p50 | p90 | p99 | max |', '| --- | ---: | ---: | ---: | ---: | ---: |');
-    if (L) md.push(row('XADD → order accepted by the exchange', L.stack.accepted), row('XADD → execution report on trade_executions', L.stack.report));
-    if (B) md.push(row('baseline: client call → order accepted', B.accepted), row('baseline: client call → response', B.response));
+  const latency = result.latency;
+  const baseline = result.baseline;
+  if (latency || baseline) {
+    md.push('', `## Latency, MARKET orders at ${(latency ?? baseline).rate}/s (ms)`, '', '| path | n | p50 | p90 | p99 | max |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    if (latency) md.push(row('XADD → order accepted by the exchange', latency.stack.accepted), row('XADD → execution report on trade_executions', latency.stack.report));
+    if (baseline) md.push(row('baseline: client call → order accepted', baseline.accepted), row('baseline: client call → response', baseline.response));
     md.push('');
-    if (L && B) md.push(`Ratio (p50, stack / baseline): to accepted ${round2(L.stack.accepted.p50 / Math.max(1, B.accepted.p50))}×, to report vs response ${round2(L.stack.report.p50 / Math.max(1, B.response.p50))}×.`);
-    if (L) md.push(`Lost: ${L.stack.lost}. Stack: ${from(L, 'latency')}`);
-    if (L?.cpuPerTradeMs) md.push(`CPU ms per trade over the latency phase: \`${JSON.stringify(L.cpuPerTradeMs)}\`.`);
-    if (B) md.push(`Baseline: ${from(B, 'baseline')}`);
+    if (latency && baseline) md.push(`Ratio (p50, stack / baseline): to accepted ${round2(latency.stack.accepted.p50 / Math.max(1, baseline.accepted.p50))}×, to report vs response ${round2(latency.stack.report.p50 / Math.max(1, baseline.response.p50))}×.`);
+    if (latency) md.push(`Lost: ${latency.stack.lost}. Stack: ${from(latency, 'latency')}`);
+    if (latency?.cpuPerTradeMs) md.push(`CPU ms per trade over the latency phase: \`${JSON.stringify(latency.cpuPerTradeMs)}\`.`);
+    if (baseline) md.push(`Baseline: ${from(baseline, 'baseline')}`);
   }
-  const T = r.throughput;
-  if (T) {
+  const throughput = result.throughput;
+  if (throughput) {
     md.push(
       '',
-      `## Throughput (MARKET, ${T.stepS} s per step)`,
+      `## Throughput (MARKET, ${throughput.stepS} s per step)`,
       '',
-      from(T, 'throughput'),
+      from(throughput, 'throughput'),
       '',
       '| offered /s | sent | completed | lost | achieved /s | report p50 | p90 | p99 | max | CPU ms per trade: service / Temporal / PostgreSQL / Redis / driver+paper |',
       '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-      ...T.steps.map(
+      ...throughput.steps.map(
         (s: any) =>
           `| ${s.offered} | ${s.sent} | ${s.completed} | ${s.lost} | ${s.achieved} | ${s.report.p50} | ${s.report.p90} | ${s.report.p99} | ${s.report.max} | ${s.cpuPerTradeMs ? [s.cpuPerTradeMs.service, s.cpuPerTradeMs.temporal, s.cpuPerTradeMs.postgres, s.cpuPerTradeMs.redis, s.cpuPerTradeMs.driverAndPaperExchange].join(' / ') : '–'} |`,
       ),
       '',
-      `Sustained with nothing lost: ${T.sustainedPerS} decisions/s. p99 climbs (> 2× the first step's) at: ${T.p99ClimbsAt ?? 'not within the steps run'}${T.p99ClimbsAt ? ' decisions/s' : ''}.`,
+      `Sustained with nothing lost: ${throughput.sustainedPerS} decisions/s. p99 climbs (> 2× the first step's) at: ${throughput.p99ClimbsAt ?? 'not within the steps run'}${throughput.p99ClimbsAt ? ' decisions/s' : ''}.`,
       "Binance itself allows an account 100 orders per 10 s (10/s sustained); the paper exchange's limits were raised for this run.",
     );
   }
-  const U = r.burst;
-  if (U) {
+  const burst = result.burst;
+  if (burst) {
     md.push(
       '',
-      `## Burst: ${U.n} MARKET decisions XADDed at once (ms from the first XADD)`,
+      `## Burst: ${burst.n} MARKET decisions XADDed at once (ms from the first XADD)`,
       '',
-      from(U, 'burst'),
+      from(burst, 'burst'),
       '',
       '| path | n | first | p50 | p90 | p99 | all (max) |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-      `| stack: → order accepted by the exchange (its order time) | ${U.stack.accepted.n} | ${U.stack.acceptedFirst ?? '–'} | ${U.stack.accepted.p50} | ${U.stack.accepted.p90} | ${U.stack.accepted.p99} | ${U.stack.accepted.max} |`,
-      `| stack: → trade report on trade_executions | ${U.stack.report.n} | – | ${U.stack.report.p50} | ${U.stack.report.p90} | ${U.stack.report.p99} | ${U.stack.report.max} |`,
-      `| exchange client directly, all at once: → accepted | ${U.direct.accepted.n} | ${U.direct.acceptedFirst ?? '–'} | ${U.direct.accepted.p50} | ${U.direct.accepted.p90} | ${U.direct.accepted.p99} | ${U.direct.accepted.max} |`,
-      `| exchange client directly: → response | ${U.direct.response.n} | – | ${U.direct.response.p50} | ${U.direct.response.p90} | ${U.direct.response.p99} | ${U.direct.response.max} |`,
+      `| stack: → order accepted by the exchange (its order time) | ${burst.stack.accepted.n} | ${burst.stack.acceptedFirst ?? '–'} | ${burst.stack.accepted.p50} | ${burst.stack.accepted.p90} | ${burst.stack.accepted.p99} | ${burst.stack.accepted.max} |`,
+      `| stack: → trade report on trade_executions | ${burst.stack.report.n} | – | ${burst.stack.report.p50} | ${burst.stack.report.p90} | ${burst.stack.report.p99} | ${burst.stack.report.max} |`,
+      `| exchange client directly, all at once: → accepted | ${burst.direct.accepted.n} | ${burst.direct.acceptedFirst ?? '–'} | ${burst.direct.accepted.p50} | ${burst.direct.accepted.p90} | ${burst.direct.accepted.p99} | ${burst.direct.accepted.max} |`,
+      `| exchange client directly: → response | ${burst.direct.response.n} | – | ${burst.direct.response.p50} | ${burst.direct.response.p90} | ${burst.direct.response.p99} | ${burst.direct.response.max} |`,
       '',
-      `Ratio, all ${U.n} accepted, stack / direct: ${U.ratioAllAccepted}×. Lost: ${U.stack.lost}; filled ${U.stack.filled}; report statuses \`${JSON.stringify(U.stack.statuses)}\`${Object.keys(U.stack.errors ?? {}).length ? `, errors \`${JSON.stringify(U.stack.errors)}\`` : ''}. Exchange rate limits: ${U.exchangeLimits}; 429/418 answered: ${U.exchangeRateLimited.status429}/${U.exchangeRateLimited.status418}.`,
-      `REST requests per order: ${U.cost.perOrder.requests} (weight ${U.cost.perOrder.weight}) \`${JSON.stringify(U.cost.byEndpoint)}\`. CPU ms per trade over the burst: \`${JSON.stringify(U.cpuPerTradeMs)}\`.`,
+      `Ratio, all ${burst.n} accepted, stack / direct: ${burst.ratioAllAccepted}×. Lost: ${burst.stack.lost}; filled ${burst.stack.filled}; report statuses \`${JSON.stringify(burst.stack.statuses)}\`${Object.keys(burst.stack.errors ?? {}).length ? `, errors \`${JSON.stringify(burst.stack.errors)}\`` : ''}. Exchange rate limits: ${burst.exchangeLimits}; 429/418 answered: ${burst.exchangeRateLimited.status429}/${burst.exchangeRateLimited.status418}.`,
+      `REST requests per order: ${burst.cost.perOrder.requests} (weight ${burst.cost.perOrder.weight}) \`${JSON.stringify(burst.cost.byEndpoint)}\`. CPU ms per trade over the burst: \`${JSON.stringify(burst.cpuPerTradeMs)}\`.`,
     );
   }
-  const C = r.limit;
-  if (L?.cost || C) {
+  const limit = result.limit;
+  if (latency?.cost || limit) {
     md.push('', '## Exchange cost per filled order', '', '| order | orders | REST requests / order | weight / order |', '| --- | ---: | ---: | ---: |');
-    if (L?.cost) md.push(`| MARKET | ${L.cost.orders} | ${L.cost.perOrder.requests} | ${L.cost.perOrder.weight} |`);
-    if (C) md.push(`| LIMIT resting ${C.restS} s | ${C.orders} | ${C.perOrder.requests} | ${C.perOrder.weight} |`);
+    if (latency?.cost) md.push(`| MARKET | ${latency.cost.orders} | ${latency.cost.perOrder.requests} | ${latency.cost.perOrder.weight} |`);
+    if (limit) md.push(`| LIMIT resting ${limit.restS} s | ${limit.orders} | ${limit.perOrder.requests} | ${limit.perOrder.weight} |`);
     md.push(
       '',
-      `By endpoint: ${L?.cost ? `MARKET \`${JSON.stringify(L.cost.byEndpoint)}\`` : ''}${L?.cost && C ? '; ' : ''}${C ? `LIMIT \`${JSON.stringify(C.byEndpoint)}\`` : ''}. REST requests counted by the paper exchange (WebSocket API user-data-stream traffic not included); weight from its route table with per-symbol parameters, successful order requests at 0 (Binance since 2026-04-02).`,
+      `By endpoint: ${latency?.cost ? `MARKET \`${JSON.stringify(latency.cost.byEndpoint)}\`` : ''}${latency?.cost && limit ? '; ' : ''}${limit ? `LIMIT \`${JSON.stringify(limit.byEndpoint)}\`` : ''}. REST requests counted by the paper exchange (WebSocket API user-data-stream traffic not included); weight from its route table with per-symbol parameters, successful order requests at 0 (Binance since 2026-04-02).`,
     );
-    if (L?.cost) md.push(`MARKET: ${from(L, 'latency')}`);
-    if (C) md.push(`LIMIT: ${from(C, 'limit')}`);
+    if (latency?.cost) md.push(`MARKET: ${from(latency, 'latency')}`);
+    if (limit) md.push(`LIMIT: ${from(limit, 'limit')}`);
   }
-  const M = r.memory;
-  if (M) {
+  const memory = result.memory;
+  if (memory) {
     md.push(
       '',
-      `## Service memory with ${M.asked} LIMIT orders resting`,
+      `## Service memory with ${memory.asked} LIMIT orders resting`,
       '',
-      from(M, 'memory'),
+      from(memory, 'memory'),
       '',
       '| sample | resting orders open on the exchange | TradeExecution workflows running | service RSS (MB) | KB per added order | Temporal dev server RSS (MB) | at (s) |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...M.samples.map((s: any) => `| ${s.label} | ${s.resting} | ${s.runningWorkflows ?? '?'} | ${s.rssMb} | ${s.kbPerAddedOrder ?? ''} | ${s.temporalRssMb} | ${s.atS} |`),
+      ...memory.samples.map((s: any) => `| ${s.label} | ${s.resting} | ${s.runningWorkflows ?? '?'} | ${s.rssMb} | ${s.kbPerAddedOrder ?? ''} | ${s.temporalRssMb} | ${s.atS} |`),
       '',
-      `Measured, one paper account holding every order (its open-order limits raised to ${M.openOrderLimit}; Binance allows 1,000 per account), LIMIT BUY at ${M.restPrice} (half the price), decisions sent at ${M.sendRate}/s. ` +
-        (M.allOpen
-          ? `All ${M.asked} were open on the exchange ${M.timeToAllOpenS} s after the first decision was sent.`
-          : `Not all ${M.asked} got open: ${M.stalled ?? 'see the samples'}.`) +
-        ` Service (worker + bridge, one process) RSS grew about ${M.perRestingKb} KB per resting trade overall; the worker caches at most ${M.maxCachedWorkflows} workflows (maxCachedWorkflows), so past that the others are evicted and replayed whenever they wake.`,
-      `With everything resting for ${M.settle.seconds} s: service CPU ${M.settle.serviceCpuPctOfOneCore}% of one core, ${M.settle.requestsPerS} REST requests/s to the exchange (${M.settle.weightPerMin} weight/min; Binance allows 6,000) \`${JSON.stringify(M.settle.byEndpoint)}\`; RSS every 10 s: ${M.settle.samples.map((s: any) => s.rssMb).join(', ')} MB.` +
-        (Object.keys(M.reportStatuses).length ? ` Reports for these decisions: \`${JSON.stringify(M.reportStatuses)}\`.` : '') +
-        (M.exchangeRateLimited ? ` Exchange 429/418 responses during the run: ${M.exchangeRateLimited.status429}/${M.exchangeRateLimited.status418}.` : ''),
+      `Measured, one paper account holding every order (its open-order limits raised to ${memory.openOrderLimit}; Binance allows 1,000 per account), LIMIT BUY at ${memory.restPrice} (half the price), decisions sent at ${memory.sendRate}/s. ` +
+        (memory.allOpen
+          ? `All ${memory.asked} were open on the exchange ${memory.timeToAllOpenS} s after the first decision was sent.`
+          : `Not all ${memory.asked} got open: ${memory.stalled ?? 'see the samples'}.`) +
+        ` Service (worker + bridge, one process) RSS grew about ${memory.perRestingKb} KB per resting trade overall; the worker caches at most ${memory.maxCachedWorkflows} workflows (maxCachedWorkflows), so past that the others are evicted and replayed whenever they wake.`,
+      `With everything resting for ${memory.settle.seconds} s: service CPU ${memory.settle.serviceCpuPctOfOneCore}% of one core, ${memory.settle.requestsPerS} REST requests/s to the exchange (${memory.settle.weightPerMin} weight/min; Binance allows 6,000) \`${JSON.stringify(memory.settle.byEndpoint)}\`; RSS every 10 s: ${memory.settle.samples.map((s: any) => s.rssMb).join(', ')} MB.` +
+        (Object.keys(memory.reportStatuses).length ? ` Reports for these decisions: \`${JSON.stringify(memory.reportStatuses)}\`.` : '') +
+        (memory.exchangeRateLimited ? ` Exchange 429/418 responses during the run: ${memory.exchangeRateLimited.status429}/${memory.exchangeRateLimited.status418}.` : ''),
     );
   }
   md.push('');

@@ -83,18 +83,18 @@ export function checkSignature(fields: Buffer[], key: string): Refusal | undefin
 }
 
 /** Refuses a decision that is too old, or too far ahead of this host's clock, to execute now. */
-export function checkAge(d: Pick<RiskDecision, 'timestamp'> & { order_type: string }, nowMs: number, o: IntakeSafetyOptions): Refusal | undefined {
-  const skew = o.clockSkewMs ?? INTAKE_DEFAULTS.clockSkewMs;
-  const ageMs = nowMs - d.timestamp;
-  const at = `timestamp ${d.timestamp} (${isoOr(d.timestamp)})`;
+export function checkAge(decision: Pick<RiskDecision, 'timestamp'> & { order_type: string }, nowMs: number, limits: IntakeSafetyOptions): Refusal | undefined {
+  const skew = limits.clockSkewMs ?? INTAKE_DEFAULTS.clockSkewMs;
+  const ageMs = nowMs - decision.timestamp;
+  const at = `timestamp ${decision.timestamp} (${isoOr(decision.timestamp)})`;
   if (-ageMs > skew) {
     return { rule: 'future', reason: `future: ${at} is ${-ageMs} ms ahead of this host's clock, more than DECISION_CLOCK_SKEW_MS=${skew}; not executed` };
   }
-  const market = d.order_type === 'MARKET';
-  const max = market ? (o.maxAgeMs ?? INTAKE_DEFAULTS.maxAgeMs) : (o.maxAgeRestingMs ?? INTAKE_DEFAULTS.maxAgeRestingMs);
+  const market = decision.order_type === 'MARKET';
+  const max = market ? (limits.maxAgeMs ?? INTAKE_DEFAULTS.maxAgeMs) : (limits.maxAgeRestingMs ?? INTAKE_DEFAULTS.maxAgeRestingMs);
   if (max > 0 && ageMs > max) {
     const setting = market ? 'DECISION_MAX_AGE_MS' : 'DECISION_MAX_AGE_RESTING_MS';
-    return { rule: 'expired', reason: `expired: ${at} is ${ageMs} ms old, older than ${setting}=${max} for a ${d.order_type} order; not executed` };
+    return { rule: 'expired', reason: `expired: ${at} is ${ageMs} ms old, older than ${setting}=${max} for a ${decision.order_type} order; not executed` };
   }
   return undefined;
 }

@@ -32,43 +32,43 @@ export interface SendOptions {
   stream: string;
 }
 
-export function buildDecision(o: SendOptions): Record<string, unknown> {
-  if (o.raw !== undefined) {
+export function buildDecision(options: SendOptions): Record<string, unknown> {
+  if (options.raw !== undefined) {
     try {
-      const parsed = JSON.parse(o.raw) as unknown;
+      const parsed = JSON.parse(options.raw) as unknown;
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
       return parsed as Record<string, unknown>;
     } catch (err) {
       throw usageError(`--raw must be a JSON object: ${(err as Error).message}`);
     }
   }
-  const side = o.side.toUpperCase();
-  if (side !== 'BUY' && side !== 'SELL') throw usageError(`--side must be BUY or SELL, got ${JSON.stringify(o.side)}`);
-  const type = o.type.toUpperCase();
-  if (!(ORDER_TYPES as readonly string[]).includes(type)) throw usageError(`--type must be one of ${ORDER_TYPES.join(', ')}, got ${JSON.stringify(o.type)}`);
+  const side = options.side.toUpperCase();
+  if (side !== 'BUY' && side !== 'SELL') throw usageError(`--side must be BUY or SELL, got ${JSON.stringify(options.side)}`);
+  const type = options.type.toUpperCase();
+  if (!(ORDER_TYPES as readonly string[]).includes(type)) throw usageError(`--type must be one of ${ORDER_TYPES.join(', ')}, got ${JSON.stringify(options.type)}`);
   let timeoutMs: number | undefined;
-  if (o.timeoutMs !== undefined) {
-    if (!/^\d+$/.test(o.timeoutMs)) throw usageError(`--timeout-ms must be a whole number of milliseconds, got ${JSON.stringify(o.timeoutMs)}`);
-    timeoutMs = Number(o.timeoutMs);
+  if (options.timeoutMs !== undefined) {
+    if (!/^\d+$/.test(options.timeoutMs)) throw usageError(`--timeout-ms must be a whole number of milliseconds, got ${JSON.stringify(options.timeoutMs)}`);
+    timeoutMs = Number(options.timeoutMs);
   }
   const optional = {
-    limit_price: o.price,
-    stop_price: o.stopPrice,
-    stop_limit_price: o.stopLimitPrice,
-    take_profit_price: o.takeProfitPrice,
-    stop_loss: o.stopLoss,
-    take_profit: o.takeProfit,
-    time_in_force: o.tif?.toUpperCase(),
+    limit_price: options.price,
+    stop_price: options.stopPrice,
+    stop_limit_price: options.stopLimitPrice,
+    take_profit_price: options.takeProfitPrice,
+    stop_loss: options.stopLoss,
+    take_profit: options.takeProfit,
+    time_in_force: options.tif?.toUpperCase(),
     timeout_ms: timeoutMs,
   };
   return {
-    decision_id: o.id ?? `cli-${Date.now()}-${randomBytes(3).toString('hex')}`,
+    decision_id: options.id ?? `cli-${Date.now()}-${randomBytes(3).toString('hex')}`,
     timestamp: Date.now(),
-    symbol: o.symbol.toUpperCase(),
-    decision: o.reject ? 'reject' : 'approve',
+    symbol: options.symbol.toUpperCase(),
+    decision: options.reject ? 'reject' : 'approve',
     original_signal: side === 'BUY' ? 2 : 0,
-    approved_size: o.qty,
-    reasons: o.reason.length ? o.reason : ['sent with trade-exec send'],
+    approved_size: options.qty,
+    reasons: options.reason.length ? options.reason : ['sent with trade-exec send'],
     order_type: type,
     ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
   };

@@ -51,30 +51,30 @@ export interface ListFilters {
 }
 
 /** The visibility query for the filters; every value is checked, so nothing can be injected. */
-export function visibilityQuery(f: ListFilters): string {
-  const parts = [`WorkflowType = '${WORKFLOW_TYPE}'`, `TaskQueue = '${quoteSafe(f.taskQueue, 'task queue')}'`];
-  if (!f.all) parts.push(`ExecutionStatus = 'Running'`);
-  if (f.symbol !== undefined) {
-    const s = f.symbol.toUpperCase();
-    if (!isExchangeSymbol(s)) throw usageError(`--symbol must be an exchange symbol such as BTCUSDT, got ${JSON.stringify(f.symbol)}`);
-    parts.push(`${SA.symbol.name} = '${s}'`);
+export function visibilityQuery(filters: ListFilters): string {
+  const parts = [`WorkflowType = '${WORKFLOW_TYPE}'`, `TaskQueue = '${quoteSafe(filters.taskQueue, 'task queue')}'`];
+  if (!filters.all) parts.push(`ExecutionStatus = 'Running'`);
+  if (filters.symbol !== undefined) {
+    const symbol = filters.symbol.toUpperCase();
+    if (!isExchangeSymbol(symbol)) throw usageError(`--symbol must be an exchange symbol such as BTCUSDT, got ${JSON.stringify(filters.symbol)}`);
+    parts.push(`${SA.symbol.name} = '${symbol}'`);
   }
-  if (f.side !== undefined) {
-    const s = f.side.toUpperCase();
-    if (s !== 'BUY' && s !== 'SELL') throw usageError(`--side must be BUY or SELL, got ${JSON.stringify(f.side)}`);
-    parts.push(`${SA.side.name} = '${s}'`);
+  if (filters.side !== undefined) {
+    const side = filters.side.toUpperCase();
+    if (side !== 'BUY' && side !== 'SELL') throw usageError(`--side must be BUY or SELL, got ${JSON.stringify(filters.side)}`);
+    parts.push(`${SA.side.name} = '${side}'`);
   }
-  if (f.status !== undefined) {
-    const s = f.status.toLowerCase();
-    if (!TRADE_STATUSES.includes(s as TradeStatus)) {
-      throw usageError(`--status must be one of ${TRADE_STATUSES.join(', ')}, got ${JSON.stringify(f.status)}`);
+  if (filters.status !== undefined) {
+    const status = filters.status.toLowerCase();
+    if (!TRADE_STATUSES.includes(status as TradeStatus)) {
+      throw usageError(`--status must be one of ${TRADE_STATUSES.join(', ')}, got ${JSON.stringify(filters.status)}`);
     }
-    parts.push(`${SA.status.name} = '${s}'`);
+    parts.push(`${SA.status.name} = '${status}'`);
   }
-  if (f.type !== undefined) {
-    const t = f.type.toUpperCase();
-    if (!/^[A-Z_]{1,30}$/.test(t)) throw usageError(`--type must be an order type such as LIMIT, got ${JSON.stringify(f.type)}`);
-    parts.push(`${SA.orderType.name} = '${t}'`);
+  if (filters.type !== undefined) {
+    const type = filters.type.toUpperCase();
+    if (!/^[A-Z_]{1,30}$/.test(type)) throw usageError(`--type must be an order type such as LIMIT, got ${JSON.stringify(filters.type)}`);
+    parts.push(`${SA.orderType.name} = '${type}'`);
   }
   return parts.join(' AND ');
 }
