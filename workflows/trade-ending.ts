@@ -23,10 +23,7 @@ export class TradeEnding {
     const ctx = this.ctx;
     const state = ctx.state;
     // A request accepted just as the last order closed has nothing left to act on: answer it.
-    for (const op of state.operations.filter((o) => o.status === 'pending')) {
-      op.status = 'failed';
-      op.result = `the trade ended (${state.status}) before the ${op.kind} could be carried out`;
-    }
+    answerPending(state);
     try {
       await this.fills.settleAll();
     } catch (err) {
@@ -40,10 +37,22 @@ export class TradeEnding {
     const status: TradeStatus = override === 'failed' && !dec(ctx.executedIn('entry')).gt(0) ? 'failed' : finalTradeStatus(state, override === 'cancelled' ? 'cancelled' : undefined);
     if (status === 'expired' || status === 'partially_filled') state.error ??= expiryReason(state);
     ctx.setStatus(status);
+    // A signal has no validator: one that came while the fills were booked was queued, and no
+    // loop is left to carry it out. Answered again here, so the report and the result say so.
+    answerPending(state);
     const report = buildReport(ctx.input, state, 1);
     await ctx.acts.books.publishReport(report);
     await ctx.acts.books.recordDecisionOutcome({ decisionId: state.decisionId, status: report.success ? 'completed' : 'failed', error: state.error });
+    answerPending(state); // and one that came while the report went out
     return state;
+  }
+}
+
+/** Requests still pending have nothing left to act on. Changes state only (no command), so replay is unaffected. */
+function answerPending(state: TradeState): void {
+  for (const op of state.operations.filter((o) => o.status === 'pending')) {
+    op.status = 'failed';
+    op.result = `the trade ended (${state.status}) before the ${op.kind} could be carried out`;
   }
 }
 
