@@ -62,9 +62,9 @@ import { startTemporalDevServer } from '../src/operations/temporal-dev-server';
 import { DEFAULT_SYMBOLS, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../src/paper-exchange';
 import { PAPER_RATE_LIMITS } from '../src/paper-exchange/limits';
 import { RISK_DECISIONS_STREAM } from '../src/shared/streams';
-import type { ExecutionReport } from '../src/shared/trade';
 import { CFG, commandLine, EXCHANGE_LIMITS, idMs, latencyFeatures, load, markLoad, MAX_CACHED_WORKFLOWS, OPEN_ORDER_LIMIT, PHASES, round2, RUN, say, sleep } from './stack/config';
-import { cpuSeconds, postgresCpuSeconds, requestCost, rssMb, stats, type Stats } from './stack/measure';
+import { cpuSeconds, requestCost, rssMb, stats, type Stats } from './stack/measure';
+import { createDriver } from './stack/driver';
 import { writeResults } from './stack/report';
 
 async function main(): Promise<void> {
@@ -156,77 +156,12 @@ async function main(): Promise<void> {
     const pid = service.pid!;
     say(`service ready (pid ${pid}, RSS ${rssMb(pid)} MB)`);
 
-    /**
-     * CPU seconds so far of each component: the service (worker + bridge), the Temporal dev
-     * server, PostgreSQL (postmaster and its backends), Redis, and this driver with the paper
-     * exchange in it. `perTrade(a, b, n)`: ms per trade between two samples.
-     */
-    const cpuNow = () => {
-      const driver = process.cpuUsage();
-      return {
-        service: cpuSeconds(pid),
-        temporal: temporal.pid === undefined ? NaN : cpuSeconds(temporal.pid),
-        postgres: postgresCpuSeconds(pg.dataDir),
-        redis: cpuSeconds(redisServer.pid),
-        driverAndPaperExchange: (driver.user + driver.system) / 1e6,
-      };
-    };
-    const perTrade = (a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>, n: number) =>
-      Object.fromEntries(Object.keys(a).map((k) => [k, round2(((b[k as keyof typeof a] - a[k as keyof typeof a]) * 1000) / Math.max(1, n))]));
-
-    // ---- helpers -----------------------------------------------------------------------------
-    let side = 0;
-    const market = (id: string) => ({
-      decision_id: id,
-      timestamp: Date.now(),
-      symbol: 'BTCUSDT',
-      decision: 'approve',
-      original_signal: side++ % 2 === 0 ? 2 : 0,
-      approved_size: '0.0005',
-      reasons: ['bench'],
-      order_type: 'MARKET',
+    const { cpuNow, perTrade, market, reportsSince, lastReportId, ordersByCid, sendAtRate, waitReports } = createDriver({
+      redis,
+      paper,
+      pids: { service: pid, temporal: temporal.pid, redis: redisServer.pid },
+      postgresDataDir: pg.dataDir,
     });
-    const xadd = async (d: Record<string, unknown>) => (await redis.xadd(RISK_DECISIONS_STREAM, '*', 'data', JSON.stringify(d)))!;
-    /** Trade reports (summaries) on trade_executions after `fromId`, by decision id. */
-    const reportsSince = async (fromId: string) => {
-      const out = new Map<string, { id: string; report: ExecutionReport }>();
-      for (const [id, fields] of await redis.xrange('trade_executions', `(${fromId}`, '+')) {
-        const raw = JSON.parse(fields[fields.indexOf('data') + 1]!) as { report_type?: string };
-        // The trade's summary only, not per-order state transitions (report_type 'order_update').
-        if (raw.report_type !== undefined && raw.report_type !== 'trade') continue;
-        const r = raw as ExecutionReport;
-        out.set(r.decision_id, { id, report: r });
-      }
-      return out;
-    };
-    const lastReportId = async () => (await redis.xrevrange('trade_executions', '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
-    const ordersByCid = () => new Map(paper.orders().map((o) => [o.clientOrderId, o]));
-    /** Sends decisions at `rate`/s; returns decision id → XADD ms. */
-    const sendAtRate = async (ids: string[], rate: number, make: (id: string) => Record<string, unknown>) => {
-      const sent = new Map<string, number>();
-      const start = Date.now();
-      for (const [i, id] of ids.entries()) {
-        const due = start + (i * 1000) / rate;
-        if (due > Date.now()) await sleep(due - Date.now());
-        sent.set(id, idMs(await xadd(make(id))));
-        if (i > 0 && i % Math.max(1, Math.round(rate * 5)) === 0) say(`  sent ${i}/${ids.length}`);
-      }
-      return sent;
-    };
-    const waitReports = async (fromId: string, ids: string[], timeoutS: number) => {
-      const deadline = Date.now() + timeoutS * 1000;
-      let got = await reportsSince(fromId);
-      let lastSay = Date.now();
-      while (ids.some((id) => !got.has(id)) && Date.now() < deadline) {
-        await sleep(250);
-        got = await reportsSince(fromId);
-        if (Date.now() - lastSay > 5000) {
-          lastSay = Date.now();
-          say(`  reports ${ids.filter((id) => got.has(id)).length}/${ids.length}`);
-        }
-      }
-      return got;
-    };
     const phaseResult = (phase: string, body: Record<string, unknown>) => ({ when: new Date().toISOString(), load1m: load[phase], ...body });
     const out: Record<string, any> = {};
 
