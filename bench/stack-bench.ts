@@ -64,7 +64,7 @@ import { PAPER_RATE_LIMITS } from '../src/paper-exchange/limits';
 import { RISK_DECISIONS_STREAM } from '../src/shared/streams';
 import { CFG, commandLine, EXCHANGE_LIMITS, idMs, latencyFeatures, load, markLoad, MAX_CACHED_WORKFLOWS, OPEN_ORDER_LIMIT, PHASES, round2, RUN, say, sleep } from './stack/config';
 import { cpuSeconds, requestCost, rssMb, stats, type Stats } from './stack/measure';
-import { createDriver } from './stack/driver';
+import { createDriver, timesSince } from './stack/driver';
 import { writeResults } from './stack/report';
 
 async function main(): Promise<void> {
@@ -188,15 +188,7 @@ async function main(): Promise<void> {
       await sleep(2000); // let trailing requests (fills, balances) land in the counts
       const cost1 = requestCost(reqBefore1, paper.requestCounts());
       const orders1 = ordersByCid();
-      const toAccept1: number[] = [];
-      const toReport1: number[] = [];
-      for (const id of ids1) {
-        const r = got1.get(id);
-        if (!r) continue;
-        toReport1.push(idMs(r.id) - sent1.get(id)!);
-        const o = r.report.client_order_id ? orders1.get(r.report.client_order_id) : undefined;
-        if (o) toAccept1.push(o.time - sent1.get(id)!);
-      }
+      const { accepted: toAccept1, reported: toReport1 } = timesSince(ids1, got1, orders1, (id) => sent1.get(id)!);
       const filled1 = ids1.filter((id) => got1.get(id)?.report.status === 'filled').length;
       const stack = { accepted: stats(toAccept1), report: stats(toReport1), lost: ids1.length - got1.size };
       markLoad('latency');
@@ -263,15 +255,7 @@ async function main(): Promise<void> {
       await sleep(1000);
       const cost = requestCost(reqBefore, paper.requestCounts());
       const orders = ordersByCid();
-      const accepted: number[] = [];
-      const reported: number[] = [];
-      for (const id of ids) {
-        const r = got.get(id);
-        if (!r) continue;
-        reported.push(idMs(r.id) - firstXadd);
-        const o = r.report.client_order_id ? orders.get(r.report.client_order_id) : undefined;
-        if (o) accepted.push(o.time - firstXadd);
-      }
+      const { accepted, reported } = timesSince(ids, got, orders, () => firstXadd);
       const filled = ids.filter((id) => got.get(id)?.report.status === 'filled').length;
       const statuses: Record<string, number> = {};
       const errors: Record<string, number> = {};

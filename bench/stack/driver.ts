@@ -95,3 +95,25 @@ export function createDriver({ redis, paper, pids, postgresDataDir }: DriverOpti
   };
   return { cpuNow, perTrade, market, reportsSince, lastReportId, ordersByCid, sendAtRate, waitReports };
 }
+
+/**
+ * For each decision that got its trade report: ms from `startOf(id)` to the report (its stream id)
+ * and, when its order is on the paper exchange, to that order's acceptance (the order's time).
+ */
+export function timesSince(
+  ids: string[],
+  reports: Map<string, { id: string; report: ExecutionReport }>,
+  orders: Map<string, { time: number }>,
+  startOf: (id: string) => number,
+): { accepted: number[]; reported: number[] } {
+  const accepted: number[] = [];
+  const reported: number[] = [];
+  for (const id of ids) {
+    const got = reports.get(id);
+    if (!got) continue;
+    reported.push(idMs(got.id) - startOf(id));
+    const order = got.report.client_order_id ? orders.get(got.report.client_order_id) : undefined;
+    if (order) accepted.push(order.time - startOf(id));
+  }
+  return { accepted, reported };
+}
