@@ -543,4 +543,3 @@ main().then(
     process.exit(1);
   },
 );
-

@@ -70,4 +70,3 @@ export function latencyFeatures(): Record<string, string | boolean> {
     'worker tuning': `maxCachedWorkflows ${MAX_CACHED_WORKFLOWS}, 100 workflow / 200 activity slots; order queue 50 slots`,
   };
 }
-

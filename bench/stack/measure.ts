@@ -75,4 +75,3 @@ export function postgresCpuSeconds(dataDir: string): number {
   }
   return total;
 }
-
