@@ -85,7 +85,7 @@ export class ReadAhead {
 }
 
 /** Wake-ups between the reader and the workers. */
-export class Signal {
+class Signal {
   private waiters: Array<() => void> = [];
 
   wait(timeoutMs?: number): Promise<void> {
