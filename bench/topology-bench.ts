@@ -24,6 +24,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execSync } from 'node:child_process';
+import { RISK_DECISIONS_STREAM } from '../src/shared/streams';
 import { approvedDecision } from '../test/support/decisions';
 import { quantile, sendDecision, startStackHarness, untilReported, type StackHarness } from '../test/stack/support';
 
@@ -96,7 +97,7 @@ async function runWith(workers: number): Promise<RunResult> {
       const id = `topo-burst-${workers}-${t0.toString(36)}-${i}`;
       burstIds.push(id);
       const fields = approvedDecision(id, { original_signal: i % 2 === 0 ? 2 : 0, order_type: 'MARKET' });
-      pipeline.xadd('risk_decisions', '*', 'data', JSON.stringify(fields));
+      pipeline.xadd(RISK_DECISIONS_STREAM, '*', 'data', JSON.stringify(fields));
     }
     const added = await pipeline.exec();
     const firstAt = Number(String(added?.[0]?.[1]).split('-')[0]);
