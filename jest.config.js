@@ -9,7 +9,6 @@ module.exports = {
   testSequencer: '<rootDir>/test/support/sequencer.js',
   testTimeout: 120000,
   verbose: true,
-  // Integration tests hold sockets to Temporal, Postgres, Redis and the paper exchange; one that
-  // leaks a handle must not keep CI waiting forever after the results are in.
-  forceExit: true,
+  // No forceExit: every test file closes what it opened. One that leaks a handle is named, and
+  // fails the run, by the watchdog in global-teardown.ts instead of keeping CI waiting.
 };
