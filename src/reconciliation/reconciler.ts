@@ -31,23 +31,18 @@
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import type { AlertSink } from '../alerts/alerts';
-import { BinanceError, type BinanceSpotClient, type Order, type Trade } from '../exchange';
+import type { BinanceSpotClient, Trade } from '../exchange';
 import { symbolRules } from '../exchange/filters';
 import type { Logger } from '../logging';
 import type { ServiceMetrics } from '../metrics/metrics';
 import { DEFAULT_ALERT_THRESHOLDS } from '../metrics/trade-observer';
 import { withTransaction } from '../persistence/db';
-import { OPEN_ORDER_STATUSES, type FillInput, type OrderRow, type OrderStatus, nextOrderStatus } from '../persistence/schemas';
+import type { FillInput } from '../persistence/schemas';
 import { listUnpublishedReports, markReportPublished } from '../persistence/stores/execution-reports';
 import { adjustInventory, isAssetTracked } from '../persistence/stores/inventory';
-import {
-  applyFillsInTransaction,
-  fillTouchingAssetRecordedSince,
-  listFillsInWindow,
-  positionAndLedgerQuantity,
-} from '../persistence/stores/ledger';
-import { clientOrderIdsByExchangeId, getOrder, listOrdersInStatuses, upsertOrder } from '../persistence/stores/orders';
-import { getPositionQuantity, listPositions } from '../persistence/stores/positions';
+import { applyFillsInTransaction, fillTouchingAssetRecordedSince, listFillsInWindow } from '../persistence/stores/ledger';
+import { clientOrderIdsByExchangeId } from '../persistence/stores/orders';
+import { getPositionQuantity, listPositions, positionAndLedgerQuantity } from '../persistence/stores/positions';
 import { listBalances } from '../persistence/stores/balances';
 import {
   listRunDrifts,
@@ -64,6 +59,8 @@ import { publishOnce, TRADE_EXECUTIONS_STREAM } from '../reporting/report-publis
 import { dec, toWire } from '../shared/decimal';
 import { RunBudget, WEIGHTS } from './budget';
 import { compareBalances, compareTrades, judgePreviousSighting } from './compare';
+import { OPEN_STATUSES, reconcileOpenOrders } from './open-orders';
+import { raiseRunAlerts, summariseRun } from './run-summary';
 import {
   type BalanceResult,
   type Drift,
@@ -89,10 +86,6 @@ export interface ReconcilerDeps {
   driftAlertQuoteValue?: string;
 }
 
-/** Orders that may be live on the exchange: the statuses whose state is not terminal. */
-const OPEN_STATUSES: OrderStatus[] = [...OPEN_ORDER_STATUSES];
-/** Binance: "Order does not exist." */
-const ORDER_DOES_NOT_EXIST = -2013;
 /** Fills this close to the window's start may be on either side of the exchange's cut. */
 const WINDOW_EDGE_MS = 5_000;
 const MAX_TRADE_PAGES = 5;
@@ -167,7 +160,7 @@ export class Reconciler {
     // --- open orders
     budget.take(WEIGHTS.openOrdersOneSymbol);
     const open = await this.d.exchange.openOrders(symbol);
-    drifts.push(...(await this.reconcileOpenOrders(symbol, open, input, budget)));
+    drifts.push(...(await reconcileOpenOrders(this.d, symbol, open, input, budget)));
 
     for (const drift of drifts) {
       // Repaired ones were recorded with their repair.
@@ -277,113 +270,6 @@ export class Reconciler {
       if (missing.length === 0) drifts.push({ kind: 'position_mismatch', subject: symbol, repaired: false, detail: { symbol } });
     }
     return drifts;
-  }
-
-  private async reconcileOpenOrders(
-    symbol: string,
-    open: Order[],
-    input: ResolvedReconciliationInput,
-    budget: RunBudget,
-  ): Promise<Drift[]> {
-    const drifts: Drift[] = [];
-    const onExchange = new Set(open.map((o) => o.clientOrderId));
-    const store = { logger: this.d.logger, metrics: this.d.metrics };
-    for (const o of open) {
-      const row = await getOrder(this.d.pool, o.clientOrderId);
-      // What the exchange's status would do to the stored one, by the order state machine.
-      const move = row ? nextOrderStatus(row.status, o.status) : undefined;
-      if (!row) {
-        if (input.repair) await upsertOrder(this.d.pool, orderRecordFrom(o, 'external'), store);
-        drifts.push({
-          kind: 'unknown_open_order',
-          subject: `${symbol}:${o.clientOrderId}`,
-          repaired: input.repair,
-          valueQuote: toWire(dec(o.origQty).minus(o.executedQty).mul(o.price)),
-          detail: { symbol, orderId: o.orderId, clientOrderId: o.clientOrderId, side: o.side, type: o.type, price: o.price, origQty: o.origQty, status: o.status },
-        });
-      } else if (
-        // Recently touched rows belong to a workflow that is most likely updating them right now.
-        Date.now() - row.updated_at.getTime() >= input.staleOrderMs &&
-        move !== undefined &&
-        ((move.verdict.ok && !move.verdict.repeat) || dec(o.executedQty).gt(row.executed_qty))
-      ) {
-        // Moves forward, including an order settled as NOT_PLACED that turned up after all.
-        if (input.repair) await upsertOrder(this.d.pool, { ...orderRecordFrom(o, row.purpose), decision_id: row.decision_id, workflow_id: row.workflow_id }, store);
-        drifts.push({
-          kind: 'order_status',
-          subject: `${symbol}:${o.clientOrderId}`,
-          repaired: input.repair,
-          detail: { symbol, clientOrderId: o.clientOrderId, stored: { status: row.status, executedQty: row.executed_qty }, exchange: { status: o.status, executedQty: o.executedQty } },
-        });
-      } else if (Date.now() - row.updated_at.getTime() >= input.staleOrderMs && move !== undefined && !move.verdict.ok) {
-        // Open on the exchange, yet the stored status cannot become the exchange's (e.g. stored
-        // FILLED, listed NEW): a contradiction to investigate, not to overwrite.
-        this.d.logger.warn(
-          { symbol, clientOrderId: o.clientOrderId, stored: row.status, exchange: o.status, reason: move.verdict.reason },
-          'reconciliation: the exchange lists an order open that the state machine cannot move there',
-        );
-        this.d.metrics?.orderTransitionsRefused.inc({ source: 'reconciliation', state: move.state, event: move.event });
-        drifts.push({
-          kind: 'order_status',
-          subject: `${symbol}:${o.clientOrderId}`,
-          repaired: false,
-          detail: {
-            symbol,
-            clientOrderId: o.clientOrderId,
-            stored: { status: row.status, executedQty: row.executed_qty },
-            exchange: { status: o.status, executedQty: o.executedQty },
-            refused: move.verdict.reason,
-          },
-        });
-      }
-    }
-    const dbOpen = await listOrdersInStatuses(this.d.pool, symbol, OPEN_STATUSES);
-    for (const row of dbOpen) {
-      if (onExchange.has(row.client_order_id)) continue;
-      // Recently touched: its workflow is most likely on it right now.
-      if (Date.now() - row.updated_at.getTime() < input.staleOrderMs) continue;
-      if (!budget.take(WEIGHTS.getOrder)) break;
-      drifts.push(await this.settleStaleOrder(symbol, row, input));
-    }
-    return drifts;
-  }
-
-  private async settleStaleOrder(symbol: string, row: OrderRow, input: ResolvedReconciliationInput): Promise<Drift> {
-    const subject = `${symbol}:${row.client_order_id}`;
-    try {
-      const o = await this.d.exchange.getOrder({ symbol, origClientOrderId: row.client_order_id });
-      if (input.repair) {
-        await upsertOrder(
-          this.d.pool,
-          { ...orderRecordFrom(o, row.purpose), decision_id: row.decision_id, workflow_id: row.workflow_id },
-          { logger: this.d.logger, metrics: this.d.metrics },
-        );
-      }
-      return { kind: 'stale_open_order', subject, repaired: input.repair, detail: { symbol, clientOrderId: row.client_order_id, stored: row.status, exchange: o.status } };
-    } catch (err) {
-      // Only an intent the exchange never acknowledged can be settled absent (the machine's
-      // found_absent); an acknowledged order that is gone was purged, not never placed.
-      const settle = nextOrderStatus(row.status, 'NOT_PLACED');
-      if (err instanceof BinanceError && err.code === ORDER_DOES_NOT_EXIST && settle.verdict.ok && !settle.verdict.repeat) {
-        // Older than staleOrderMs, far beyond any recvWindow: this request can no longer land.
-        if (input.repair) {
-          await upsertOrder(this.d.pool, {
-            client_order_id: row.client_order_id,
-            symbol,
-            side: row.side,
-            type: row.type,
-            purpose: row.purpose,
-            orig_qty: row.orig_qty,
-            status: 'NOT_PLACED',
-          }, { logger: this.d.logger, metrics: this.d.metrics });
-        }
-        return { kind: 'stale_open_order', subject, repaired: input.repair, detail: { symbol, clientOrderId: row.client_order_id, stored: row.status, exchange: 'does not exist' } };
-      }
-      if (err instanceof BinanceError && err.code === ORDER_DOES_NOT_EXIST) {
-        return { kind: 'stale_open_order', subject, repaired: false, detail: { symbol, clientOrderId: row.client_order_id, stored: row.status, exchange: 'does not exist' } };
-      }
-      throw err;
-    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -505,58 +391,12 @@ export class Reconciler {
   ): Promise<ReconciliationSummary> {
     const input = resolveInput(rawInput);
     const recorded = await listRunDrifts(this.d.pool, runId);
-    const byKind: Record<string, number> = {};
-    for (const r of recorded) byKind[r.kind] = (byKind[r.kind] ?? 0) + 1;
-    const repaired = recorded.filter((r) => r.repaired).length;
-    const summary: ReconciliationSummary = {
-      runId,
-      outcome: run.error !== undefined ? 'failed' : recorded.length > 0 ? 'drift' : 'clean',
-      checkedSymbols: run.checkedSymbols,
-      deferredSymbols: run.deferredSymbols,
-      balancesChecked: run.balancesChecked,
-      weight: run.weight,
-      drifts: recorded.length,
-      repaired,
-      unrepaired: recorded.length - repaired,
-      byKind,
-      alerts: 0,
-      ...(run.error !== undefined ? { error: run.error } : {}),
-    };
-
-    const alerts = this.d.alerts;
-    if (alerts) {
-      if (run.error !== undefined) {
-        const a = await alerts.raise({
-          kind: 'reconciliation_failed',
-          severity: 'critical',
-          message: `reconciliation run ${runId} failed: ${run.error}`,
-          detail: { runId, error: run.error },
-          dedupeKey: 'reconciliation_failed',
-        });
-        if (a.raised) summary.alerts++;
-      }
-      const threshold = dec(this.d.driftAlertQuoteValue ?? DEFAULT_ALERT_THRESHOLDS.driftQuoteValue);
-      const groups = new Map<string, Array<{ detail: Record<string, unknown>; repaired: boolean }>>();
-      for (const r of recorded) {
-        const v = r.detail.valueQuote;
-        // Balance drift alerts once it persists (seen by the previous run too: a single sighting
-        // is usually a trade in flight) and is worth at least the threshold; other kinds always alert.
-        if (r.kind === 'balance_drift' && (r.detail.persistent !== true || (typeof v === 'string' && dec(v).lt(threshold)))) continue;
-        groups.set(r.kind, [...(groups.get(r.kind) ?? []), r]);
-      }
-      for (const [kind, items] of groups) {
-        const fixed = items.filter((i) => i.repaired).length;
-        const subjects = items.map((i) => String(i.detail.subject)).sort();
-        const a = await alerts.raise({
-          kind: kind === 'initial_inventory' ? 'external_inventory' : 'reconciliation_drift',
-          severity: kind === 'initial_inventory' ? 'info' : fixed === items.length ? 'warning' : 'critical',
-          message: `reconciliation ${runId}: ${items.length} ${kind} (${fixed} repaired): ${subjects.slice(0, 10).join(', ')}${subjects.length > 10 ? ', …' : ''}`,
-          detail: { runId, drift: kind, repaired: fixed, count: items.length, items: items.slice(0, 20).map((i) => i.detail) },
-          dedupeKey: `reconciliation:${kind}:${subjects.join(',').slice(0, 200)}`,
-          cooldownMs: 30 * 60_000,
-        });
-        if (a.raised) summary.alerts++;
-      }
+    const summary = summariseRun(runId, recorded, run);
+    if (this.d.alerts) {
+      summary.alerts += await raiseRunAlerts(this.d.alerts, runId, recorded, {
+        error: run.error,
+        driftAlertQuoteValue: this.d.driftAlertQuoteValue ?? DEFAULT_ALERT_THRESHOLDS.driftQuoteValue,
+      });
     }
 
     await recordRunSummary(this.d.pool, runId, summary, summary.unrepaired === 0);
@@ -610,23 +450,4 @@ export class Reconciler {
     }
     return out;
   }
-}
-
-function orderRecordFrom(o: Order, purpose: string) {
-  return {
-    client_order_id: o.clientOrderId,
-    symbol: o.symbol,
-    side: o.side,
-    type: o.type,
-    time_in_force: o.type === 'MARKET' ? null : o.timeInForce,
-    purpose,
-    exchange_order_id: String(o.orderId),
-    order_list_id: o.orderListId,
-    price: o.price,
-    stop_price: o.stopPrice !== undefined && !dec(o.stopPrice).isZero() ? o.stopPrice : null,
-    orig_qty: o.origQty,
-    executed_qty: o.executedQty,
-    cummulative_quote_qty: o.cummulativeQuoteQty,
-    status: o.status,
-  };
 }

@@ -477,28 +477,6 @@ export async function listFillsInWindow(db: Queryable, symbol: string, since: Da
   return z.array(FillRowSchema).parse(r.rows);
 }
 
-/**
- * The stored position quantity next to what its own ledger adds up to (fills net of base-asset
- * commission, plus every inventory adjustment); undefined when the symbol has no position.
- */
-export async function positionAndLedgerQuantity(
-  db: Queryable,
-  symbol: string,
-  baseAsset: string,
-): Promise<{ quantity: string; ledger: string } | undefined> {
-  const r = await db.query<{ quantity: string; ledger: string }>(
-    `SELECT p.quantity::text AS quantity,
-            (COALESCE((SELECT sum(CASE WHEN f.side = 'BUY'
-                                       THEN f.qty - CASE WHEN f.commission_asset = $2 THEN f.commission ELSE 0 END
-                                       ELSE -(f.qty + CASE WHEN f.commission_asset = $2 THEN f.commission ELSE 0 END) END)
-                         FROM fills f WHERE f.symbol = $1), 0)
-             + COALESCE((SELECT sum(a.qty) FROM inventory_adjustments a WHERE a.symbol = $1), 0))::text AS ledger
-       FROM positions p WHERE p.symbol = $1`,
-    [symbol, baseAsset],
-  );
-  return r.rows[0];
-}
-
 /** True when a fill recorded after `since` moved the asset (as base, quote or commission). */
 export async function fillTouchingAssetRecordedSince(db: Queryable, asset: string, since: Date): Promise<boolean> {
   const activity = await db.query<{ busy: boolean }>(

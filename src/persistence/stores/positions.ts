@@ -76,3 +76,25 @@ export async function getPositionQuantity(db: Queryable, symbol: string): Promis
   const before = await db.query<{ quantity: string }>('SELECT quantity::text FROM positions WHERE symbol = $1', [symbol]);
   return before.rows[0]?.quantity ?? null;
 }
+
+/**
+ * The stored position quantity next to what its own ledger adds up to (fills net of base-asset
+ * commission, plus every inventory adjustment); undefined when the symbol has no position.
+ */
+export async function positionAndLedgerQuantity(
+  db: Queryable,
+  symbol: string,
+  baseAsset: string,
+): Promise<{ quantity: string; ledger: string } | undefined> {
+  const r = await db.query<{ quantity: string; ledger: string }>(
+    `SELECT p.quantity::text AS quantity,
+            (COALESCE((SELECT sum(CASE WHEN f.side = 'BUY'
+                                       THEN f.qty - CASE WHEN f.commission_asset = $2 THEN f.commission ELSE 0 END
+                                       ELSE -(f.qty + CASE WHEN f.commission_asset = $2 THEN f.commission ELSE 0 END) END)
+                         FROM fills f WHERE f.symbol = $1), 0)
+             + COALESCE((SELECT sum(a.qty) FROM inventory_adjustments a WHERE a.symbol = $1), 0))::text AS ledger
+       FROM positions p WHERE p.symbol = $1`,
+    [symbol, baseAsset],
+  );
+  return r.rows[0];
+}
