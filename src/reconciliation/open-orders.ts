@@ -7,7 +7,7 @@ import type { Pool } from 'pg';
 import { BinanceError, type BinanceSpotClient, type Order } from '../exchange';
 import type { Logger } from '../logging';
 import type { ServiceMetrics } from '../metrics/metrics';
-import { OPEN_ORDER_STATUSES, type OrderRow, type OrderStatus, nextOrderStatus } from '../persistence/schemas';
+import { OPEN_ORDER_STATUSES, type OrderRow, nextOrderStatus } from '../persistence/schemas';
 import { getOrder, listOrdersInStatuses, upsertOrder } from '../persistence/stores/orders';
 import { dec, toWire } from '../shared/decimal';
 import { type RunBudget, WEIGHTS } from './budget';
@@ -20,8 +20,6 @@ export interface OpenOrderDeps {
   metrics?: ServiceMetrics;
 }
 
-/** Orders that may be live on the exchange: the statuses whose state is not terminal. */
-export const OPEN_STATUSES: OrderStatus[] = [...OPEN_ORDER_STATUSES];
 /** Binance: "Order does not exist." */
 const ORDER_DOES_NOT_EXIST = -2013;
 
@@ -89,7 +87,7 @@ export async function reconcileOpenOrders(
       });
     }
   }
-  const dbOpen = await listOrdersInStatuses(deps.pool, symbol, OPEN_STATUSES);
+  const dbOpen = await listOrdersInStatuses(deps.pool, symbol, OPEN_ORDER_STATUSES);
   for (const row of dbOpen) {
     if (onExchange.has(row.client_order_id)) continue;
     // Recently touched: its workflow is most likely on it right now.

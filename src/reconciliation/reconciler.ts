@@ -37,7 +37,7 @@ import type { Logger } from '../logging';
 import type { ServiceMetrics } from '../metrics/metrics';
 import { DEFAULT_ALERT_THRESHOLDS } from '../metrics/trade-observer';
 import { withTransaction } from '../persistence/db';
-import type { FillInput } from '../persistence/schemas';
+import { type FillInput, OPEN_ORDER_STATUSES } from '../persistence/schemas';
 import { listUnpublishedReports, markReportPublished } from '../persistence/stores/execution-reports';
 import { adjustInventory, isAssetTracked } from '../persistence/stores/inventory';
 import { applyFillsInTransaction, fillTouchingAssetRecordedSince, listFillsInWindow } from '../persistence/stores/ledger';
@@ -59,7 +59,7 @@ import { publishOnce, TRADE_EXECUTIONS_STREAM } from '../reporting/report-publis
 import { dec, toWire } from '../shared/decimal';
 import { RunBudget, WEIGHTS } from './budget';
 import { compareBalances, compareTrades, judgePreviousSighting } from './compare';
-import { OPEN_STATUSES, reconcileOpenOrders } from './open-orders';
+import { reconcileOpenOrders } from './open-orders';
 import { raiseRunAlerts, summariseRun } from './run-summary';
 import {
   type BalanceResult,
@@ -104,7 +104,7 @@ export class Reconciler {
   async plan(runId: string, rawInput?: ReconciliationInput): Promise<ReconciliationPlan> {
     const input = resolveInput(rawInput);
     const symbols = await symbolsToReconcile(this.d.pool, {
-      openStatuses: OPEN_STATUSES,
+      openStatuses: OPEN_ORDER_STATUSES,
       lookbackMs: input.lookbackMs,
       configured: input.symbols,
     });
