@@ -5,11 +5,6 @@
  * started a second time would show up as a second run of its workflow id.
  */
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import Redis from 'ioredis';
-import { Client as PgClient } from 'pg';
-import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
-import { testServices, type TestServices } from '../support/services';
 import { until } from '../support/streams';
 import {
   approve,
@@ -24,50 +19,29 @@ import {
   spawnBridge,
   startStubWorker,
   streamSettled,
-  temporalClient,
+  useBridgeServices,
   type BridgeProcess,
 } from './support/harness';
 
 const run = randomBytes(3).toString('hex');
-let env: TestServices;
-let redis: Redis;
-let db: FreshDatabase;
-let pg: PgClient;
-let temporal: { client: Client; close(): Promise<void> };
-
-beforeAll(async () => {
-  env = testServices();
-  redis = new Redis(env.redisUrl);
-  db = await freshDatabase(env.databaseUrl, 'bridge_crash');
-  pg = new PgClient({ connectionString: db.url });
-  await pg.connect();
-  temporal = await temporalClient(env.temporalAddress, env.namespace);
-});
+const s = useBridgeServices('bridge_crash');
 
 afterEach(async () => {
   await killAllBridges();
 });
 
-afterAll(async () => {
-  await killAllBridges();
-  await temporal?.close();
-  await pg?.end();
-  await db?.drop();
-  redis?.disconnect();
-});
-
-const bridgeEnv = () => ({ temporalAddress: env.temporalAddress, redisUrl: env.redisUrl, databaseUrl: db.url, namespace: env.namespace });
+const bridgeEnv = () => ({ temporalAddress: s.env.temporalAddress, redisUrl: s.env.redisUrl, databaseUrl: s.db.url, namespace: s.env.namespace });
 
 async function startedRows(prefix: string): Promise<number> {
-  const r = await pg.query("SELECT count(*)::int AS n FROM decisions WHERE decision_id LIKE $1 AND status = 'started'", [`${prefix}%`]);
+  const r = await s.pool.query("SELECT count(*)::int AS n FROM decisions WHERE decision_id LIKE $1 AND status = 'started'", [`${prefix}%`]);
   return r.rows[0].n as number;
 }
 
 test('SIGKILL at random instants while 1,000 decisions arrive: each is started exactly once, nothing stays pending', async () => {
-  await resetStreams(redis);
+  await resetStreams(s.redis);
   const taskQueue = `bridge-kill-${run}`;
   const prefix = `kill-${run}-`;
-  const worker = await startStubWorker(env.temporalAddress, env.namespace, taskQueue);
+  const worker = await startStubWorker(s.env.temporalAddress, s.env.namespace, taskQueue);
   try {
     const ids = Array.from({ length: 1000 }, (_, i) => `${prefix}${i}`);
     // Every tenth decision is published twice (upstream retried), the copy 37 entries later.
@@ -81,7 +55,7 @@ test('SIGKILL at random instants while 1,000 decisions arrive: each is started e
     let pushed = false;
     const pushing = (async () => {
       for (let i = 0; i < entries.length; i += 25) {
-        await pushDecisions(redis, entries.slice(i, i + 25));
+        await pushDecisions(s.redis, entries.slice(i, i + 25));
         await sleep(180);
       }
       pushed = true;
@@ -110,20 +84,20 @@ test('SIGKILL at random instants while 1,000 decisions arrive: each is started e
       current.child.kill('SIGKILL');
       await current.exited;
       kills++;
-      pendingAtKills += (await pending(redis)).total;
+      pendingAtKills += (await pending(s.redis)).total;
       lives++;
       current = spawnLife();
     }
     await pushing;
     await current.ready;
 
-    await until('every entry settled', () => streamSettled(redis), 90_000);
-    const list = await settledExecutions(temporal.client, taskQueue, ids.length, 60_000);
+    await until('every entry settled', () => streamSettled(s.redis), 90_000);
+    const list = await settledExecutions(s.temporal.client, taskQueue, ids.length, 60_000);
     const runs = runsById(list);
     expect([...runs.keys()].sort()).toEqual(ids.map((id) => `trade-${id}`).sort());
     expect([...runs.values()].filter((n) => n !== 1)).toEqual([]);
     expect(list).toHaveLength(1000);
-    expect((await pending(redis)).total).toBe(0);
+    expect((await pending(s.redis)).total).toBe(0);
     expect(await startedRows(prefix)).toBe(1000);
     // The test exercised what it claims to: several kills, some with entries in hand.
     expect(kills).toBeGreaterThanOrEqual(5);
@@ -138,11 +112,11 @@ test('SIGKILL at random instants while 1,000 decisions arrive: each is started e
 }, 240_000);
 
 test('SIGTERM: what was read is started and acknowledged, then the process exits 0; another bridge does the rest', async () => {
-  await resetStreams(redis);
+  await resetStreams(s.redis);
   const taskQueue = `bridge-term-${run}`;
   const prefix = `term-${run}-`;
   const ids = Array.from({ length: 400 }, (_, i) => `${prefix}${i}`);
-  await pushDecisions(redis, ids.map((id) => approve(id)));
+  await pushDecisions(s.redis, ids.map((id) => approve(id)));
 
   const first = spawnBridge({ consumer: `${prefix}a`, taskQueue, env: bridgeEnv(), keepLogs: /process exiting/ });
   await first.ready;
@@ -152,20 +126,20 @@ test('SIGTERM: what was read is started and acknowledged, then the process exits
   expect(first.logs('bridge process exiting')).toHaveLength(1);
 
   // Nothing it read is left pending, and exactly what it read was started: the first k entries.
-  const g = await groupInfo(redis);
+  const g = await groupInfo(s.redis);
   expect(g.pending).toBe(0);
   expect(g.entriesRead).toBeGreaterThan(0);
   expect(g.entriesRead).toBeLessThan(ids.length); // it was stopped mid-backlog
-  const firstK = await settledExecutions(temporal.client, taskQueue, g.entriesRead);
+  const firstK = await settledExecutions(s.temporal.client, taskQueue, g.entriesRead);
   expect(firstK.map((e) => e.workflowId).sort()).toEqual(ids.slice(0, g.entriesRead).map((id) => `trade-${id}`).sort());
 
   const second = spawnBridge({ consumer: `${prefix}b`, taskQueue, env: bridgeEnv() });
   await second.ready;
-  await until('every entry settled', () => streamSettled(redis), 60_000);
-  const all = await settledExecutions(temporal.client, taskQueue, ids.length);
+  await until('every entry settled', () => streamSettled(s.redis), 60_000);
+  const all = await settledExecutions(s.temporal.client, taskQueue, ids.length);
   expect(all).toHaveLength(ids.length);
   expect(runsById(all).size).toBe(ids.length);
   second.child.kill('SIGINT');
   expect(await second.exited).toEqual({ code: 0, signal: null });
-  expect((await pending(redis)).total).toBe(0);
+  expect((await pending(s.redis)).total).toBe(0);
 });

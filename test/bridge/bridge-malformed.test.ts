@@ -4,12 +4,7 @@
  * naming the field and the problem, the time), and the process never exits.
  */
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import Redis from 'ioredis';
-import { Client as PgClient } from 'pg';
 import { MAX_DEAD_LETTER_VALUE_BYTES } from '../../src/bridge/dead-letter';
-import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
-import { testServices, type TestServices } from '../support/services';
 import { until } from '../support/streams';
 import { json, malformed, type Bad, type Fields } from './support/malformed';
 import {
@@ -24,41 +19,20 @@ import {
   startStubWorker,
   STREAM,
   streamSettled,
-  temporalClient,
+  useBridgeServices,
 } from './support/harness';
 
 const run = randomBytes(3).toString('hex');
-let env: TestServices;
-let redis: Redis;
-let db: FreshDatabase;
-let pg: PgClient;
-let temporal: { client: Client; close(): Promise<void> };
-
-beforeAll(async () => {
-  env = testServices();
-  redis = new Redis(env.redisUrl);
-  db = await freshDatabase(env.databaseUrl, 'bridge_malformed');
-  pg = new PgClient({ connectionString: db.url });
-  await pg.connect();
-  temporal = await temporalClient(env.temporalAddress, env.namespace);
-});
-
-afterAll(async () => {
-  await killAllBridges();
-  await temporal?.close();
-  await pg?.end();
-  await db?.drop();
-  redis?.disconnect();
-});
+const s = useBridgeServices('bridge_malformed');
 
 test('10,000 malformed entries among valid ones: valid ones start, every bad one is dead-lettered with its reason, the process lives on', async () => {
-  await resetStreams(redis);
+  await resetStreams(s.redis);
   const taskQueue = `bridge-bad-${run}`;
   const prefix = `bad-${run}-`;
 
   // Redis itself refuses an entry with an odd number of fields, so no bridge can ever read one
   // (the parser still handles it: entry.test.ts).
-  await expect(redis.call('XADD', STREAM, '*', 'data', json(approve(`${prefix}odd`)), 'dangling')).rejects.toThrow(/wrong number of arguments/);
+  await expect(s.redis.call('XADD', STREAM, '*', 'data', json(approve(`${prefix}odd`)), 'dangling')).rejects.toThrow(/wrong number of arguments/);
 
   // 10,000 bad entries, a valid one after every 40th; a few bad ones are 2 MB.
   const plan: Array<{ fields: Fields; bad?: Bad }> = [];
@@ -72,21 +46,21 @@ test('10,000 malformed entries among valid ones: valid ones start, every bad one
       plan.push({ fields: ['data', json(approve(id, { original_signal: i % 80 === 0 ? 2 : 0 }))] });
     }
   }
-  const worker = await startStubWorker(env.temporalAddress, env.namespace, taskQueue);
-  const bridge = spawnBridge({ consumer: `${prefix}bridge`, taskQueue, env: { ...env, databaseUrl: db.url } });
+  const worker = await startStubWorker(s.env.temporalAddress, s.env.namespace, taskQueue);
+  const bridge = spawnBridge({ consumer: `${prefix}bridge`, taskQueue, env: { ...s.env, databaseUrl: s.db.url } });
   try {
     await bridge.ready;
     const entryIds: string[] = [];
     for (let i = 0; i < plan.length; i += 250) {
-      const p = redis.pipeline();
+      const p = s.redis.pipeline();
       for (const e of plan.slice(i, i + 250)) p.xadd(STREAM, '*', ...e.fields);
       for (const [err, id] of (await p.exec())!) {
         if (err) throw err;
         entryIds.push(id as string);
       }
     }
-    await until('every entry settled', () => streamSettled(redis), 60_000).catch(async (err) => {
-      console.log(`group: ${JSON.stringify(await redis.xinfo('GROUPS', STREAM))}\nbridge output:\n${bridge.tail(40)}`);
+    await until('every entry settled', () => streamSettled(s.redis), 60_000).catch(async (err) => {
+      console.log(`group: ${JSON.stringify(await s.redis.xinfo('GROUPS', STREAM))}\nbridge output:\n${bridge.tail(40)}`);
       throw err;
     });
     expect(bridge.isRunning()).toBe(true);
@@ -94,7 +68,7 @@ test('10,000 malformed entries among valid ones: valid ones start, every bad one
     // Every bad entry is in the dead-letter stream exactly once, with its reason and its fields.
     const expected = new Map<string, Bad>();
     plan.forEach((e, i) => e.bad && expected.set(entryIds[i]!, e.bad));
-    const dead = await redis.xrangeBuffer(DEAD, '-', '+');
+    const dead = await s.redis.xrangeBuffer(DEAD, '-', '+');
     expect(dead).toHaveLength(expected.size);
     const problems: string[] = [];
     const seen = new Set<string>();
@@ -129,19 +103,19 @@ test('10,000 malformed entries among valid ones: valid ones start, every bad one
     expect(seen.size).toBe(10_000);
 
     // Every valid one started, once.
-    const list = await settledExecutions(temporal.client, taskQueue, validIds.length);
+    const list = await settledExecutions(s.temporal.client, taskQueue, validIds.length);
     expect(list).toHaveLength(validIds.length);
     expect([...runsById(list).keys()].sort()).toEqual(validIds.map((id) => `trade-${id}`).sort());
 
     // Postgres has an 'invalid' row for each bad entry (payloads it cannot store are recorded without).
     // (The row is written right after the acknowledgement, so the last ones may lag a moment.)
     const count = "SELECT count(*)::int AS n, count(*) FILTER (WHERE payload = 'null'::jsonb)::int AS bare FROM decisions WHERE status = 'invalid'";
-    await until('an invalid row for each', async () => (await pg.query(count)).rows[0].n >= 10_000, 10_000);
-    const rows = await pg.query(count);
+    await until('an invalid row for each', async () => (await s.pool.query(count)).rows[0].n >= 10_000, 10_000);
+    const rows = await s.pool.query(count);
     expect(rows.rows[0].n).toBe(10_000);
     const refused = [...expected.values()].filter((b) => ['nul in reasons', 'lone surrogate', 'deep'].includes(b.kind)).length;
     expect(rows.rows[0].bare).toBeGreaterThanOrEqual(refused);
-    expect((await pending(redis)).total).toBe(0);
+    expect((await pending(s.redis)).total).toBe(0);
     expect(bridge.isRunning()).toBe(true);
     expect(bridge.logs(/./).filter((r) => r.level === 60)).toEqual([]);
     bridge.child.kill('SIGTERM');

@@ -8,7 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type Redis from 'ioredis';
+import Redis from 'ioredis';
+import type { Pool } from 'pg';
+import { createPool } from '../../../src/persistence/db';
+import { migrate } from '../../../src/persistence/migrate';
+import { freshDatabase, type FreshDatabase } from '../../support/fresh-database';
+import { testServices, type TestServices } from '../../support/services';
 import { CONSUMER_GROUP, RISK_DECISIONS_STREAM } from '../../../src/shared/streams';
 import { until } from '../../support/streams';
 
@@ -285,4 +290,38 @@ export async function scrape(metricsUrl: string, name: string): Promise<number> 
     if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.split(' ').pop());
   }
   return sum;
+}
+
+/** What a bridge test runs against: the test services, a Redis client, a database of its own and a Temporal client. */
+export interface BridgeServices {
+  env: TestServices;
+  redis: Redis;
+  db: FreshDatabase;
+  pool: Pool;
+  temporal: { client: Client; close(): Promise<void> };
+}
+
+/**
+ * Opens the services in beforeAll (a fresh database named after `dbPrefix`, migrated when
+ * `migrated`) and closes them in afterAll, after killing every bridge still running. The fields
+ * are there from beforeAll on.
+ */
+export function useBridgeServices(dbPrefix: string, o: { migrated?: boolean } = {}): BridgeServices {
+  const s = {} as BridgeServices;
+  beforeAll(async () => {
+    s.env = testServices();
+    s.redis = new Redis(s.env.redisUrl);
+    s.db = await freshDatabase(s.env.databaseUrl, dbPrefix);
+    s.pool = createPool(s.db.url);
+    if (o.migrated) await migrate(s.pool);
+    s.temporal = await temporalClient(s.env.temporalAddress, s.env.namespace);
+  });
+  afterAll(async () => {
+    await killAllBridges();
+    await s.temporal?.close();
+    await s.pool?.end();
+    await s.db?.drop();
+    s.redis?.disconnect();
+  });
+  return s;
 }
