@@ -8,6 +8,23 @@ export interface Harness {
 }
 
 /** A paper exchange with the price walk off (prices move only when a test says so) and a client for it. */
+/**
+ * A harness for each test of the describe block it is called in (beforeEach/afterEach), BTCUSDT at
+ * 50000.00 and, with `syncTime`, the client's clock synced; `ref.h` is the current one.
+ */
+export function harnessEach(o: { syncTime?: boolean } = {}): { h: Harness } {
+  const ref = {} as { h: Harness };
+  beforeEach(async () => {
+    ref.h = await harness();
+    ref.h.ex.setPrice('BTCUSDT', '50000.00');
+    if (o.syncTime) await ref.h.client.syncTime();
+  });
+  afterEach(async () => {
+    await ref.h.close();
+  });
+  return ref;
+}
+
 export async function harness(exOpts: PaperExchangeOptions = {}, clientOpts: Partial<BinanceClientOptions> = {}): Promise<Harness> {
   const ex = await startPaperExchange({ priceStepMs: 0, ...exOpts });
   const client = new BinanceSpotClient({ baseUrl: ex.url, apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, timeoutMs: 3000, ...clientOpts });
