@@ -36,8 +36,18 @@ function openHandleNames(): string[] {
   const active = (process as unknown as { _getActiveHandles?: () => object[] })._getActiveHandles?.() ?? [];
   const counts = new Map<string, number>();
   for (const handle of active) {
-    const name = handle.constructor?.name ?? 'unknown';
+    const name = `${handle.constructor?.name ?? 'unknown'}${describeHandle(handle)}`;
     counts.set(name, (counts.get(name) ?? 0) + 1);
   }
   return [...counts].map(([name, count]) => `${count} ${name}`);
+}
+
+/** Where a socket goes or what a child process runs: enough to find the test that opened it. */
+function describeHandle(handle: object): string {
+  const socket = handle as { remoteAddress?: string; remotePort?: number; localPort?: number; _type?: string };
+  if (socket.remotePort !== undefined) return ` (to ${socket.remoteAddress}:${socket.remotePort})`;
+  const child = handle as { spawnargs?: string[]; pid?: number };
+  if (child.spawnargs) return ` (pid ${child.pid}: ${child.spawnargs.join(' ').slice(0, 200)})`;
+  if (socket.localPort !== undefined) return ` (listening on ${socket.localPort})`;
+  return '';
 }

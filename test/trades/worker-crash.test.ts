@@ -61,6 +61,9 @@ beforeAll(async () => {
   h = await startTradeHarness({ name: 'workercrash', worker: false, recvWindowMs: 1500 });
   h.paper.setPrice('BTCUSDT', '60000');
 }, 120_000);
+// Each test ends with its worker gone: the next one starts its own (a worker left running would
+// also serve the next test's trades, and outlive the suite).
+afterEach(() => kill(worker));
 afterAll(async () => {
   await kill(worker);
   await h?.stop();
