@@ -6,55 +6,19 @@
 import type { PrepareOrderRequest, PreparedOrder } from '../../activities/exchange-activities';
 import { ApplicationFailure } from '@temporalio/common';
 import { entryPlan } from '../../workflows/order-plans';
-import type { TradeInput, TradeState } from '../../src/shared/trade';
 import type { RiskDecision } from '../../src/shared/decision';
+import { input as tradeInput, recordingPrepare, state as tradeState } from './fixtures/trade-state';
 
 type Lists = NonNullable<PreparedOrder['lists']>;
 
 function prepareWith(lists: Lists | undefined) {
-  return async (req: PrepareOrderRequest): Promise<PreparedOrder> => ({
-    quantity: req.quantity,
-    ...(req.price !== undefined ? { price: req.price } : {}),
-    ...(req.stopPrice !== undefined ? { stopPrice: req.stopPrice } : {}),
-    notional: '0',
-    baseAsset: 'BTC',
-    quoteAsset: 'USDT',
-    ...(lists ? { lists } : {}),
-  });
+  return recordingPrepare(lists ? { lists } : {}).prepare;
 }
 
 function setup(decision: Partial<RiskDecision>) {
-  const d = {
-    decision_id: 'd-1',
-    timestamp: 0,
-    symbol: 'BTCUSDT',
-    decision: 'approve',
-    original_signal: 2,
-    approved_size: '0.002',
-    reasons: [],
-    order_type: 'LIMIT',
-    limit_price: '59000',
-    stop_loss: '57000',
-    take_profit: '61000',
-    ...decision,
-  } as RiskDecision;
-  const input: TradeInput = { decision: d, defaultOrderTimeoutMs: 60_000 };
-  const state = {
-    workflowId: 'trade-d-1',
-    decisionId: 'd-1',
-    symbol: 'BTCUSDT',
-    side: d.original_signal === 0 ? 'SELL' : 'BUY',
-    status: 'validating',
-    phase: 'entry',
-    targetQty: d.approved_size,
-    approvedQty: d.approved_size,
-    working: [],
-    counters: { replacement: 0, close: 0, bracket: 0 },
-    deadline: 0,
-    operations: [],
-    orders: [],
-    startedAt: 0,
-  } as unknown as TradeState;
+  const input = tradeInput({ order_type: 'LIMIT', limit_price: '59000', stop_loss: '57000', take_profit: '61000', ...decision });
+  const d = input.decision;
+  const state = tradeState({ side: d.original_signal === 0 ? 'SELL' : 'BUY', status: 'validating', targetQty: d.approved_size, approvedQty: d.approved_size, startedAt: 0 });
   return { input, state, side: state.side };
 }
 
