@@ -256,9 +256,18 @@ export function tradesFrom(tape: TradeTape, fromId: number | undefined, limit: n
 
 /** aggTrades: by fromId, by time range, or the most recent. */
 export function aggTradesFrom(tape: TradeTape, fromId: number | undefined, startTime: number | undefined, endTime: number | undefined, limit: number): AggTrade[] {
-  let list = tape.aggs.toArray();
-  if (fromId !== undefined) list = list.filter((a) => a.aggId >= fromId);
-  if (startTime !== undefined) list = list.filter((a) => a.time >= startTime);
-  if (endTime !== undefined) list = list.filter((a) => a.time <= endTime);
+  return pageFrom(tape.aggs.toArray(), (a) => a.aggId, fromId, startTime, endTime, limit);
+}
+
+/**
+ * Binance's paging of a history (aggTrades, allOrders, myTrades): those with an id from
+ * `fromId` on and a time in [startTime, endTime]; the first `limit` of them when paged from an
+ * id or a start time, else the most recent `limit`.
+ */
+export function pageFrom<T extends { time: number }>(all: T[], id: (t: T) => number, fromId: number | undefined, startTime: number | undefined, endTime: number | undefined, limit: number): T[] {
+  let list = all;
+  if (fromId !== undefined) list = list.filter((t) => id(t) >= fromId);
+  if (startTime !== undefined) list = list.filter((t) => t.time >= startTime);
+  if (endTime !== undefined) list = list.filter((t) => t.time <= endTime);
   return fromId !== undefined || startTime !== undefined ? list.slice(0, limit) : list.slice(-limit);
 }

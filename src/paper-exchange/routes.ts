@@ -8,6 +8,7 @@ import type { Limiter } from './limits';
 import { addOtoRoutes } from './oto-routes';
 import { fmt8, symbolInfoJson } from './market';
 import { addMarketDataRoutes } from './market-data-routes';
+import { pageFrom } from './market-data';
 import { generatedClientId, parseNewOrder, parseOco } from './order-params';
 import { symbolsParam, type Params } from './params';
 import type { RateLimit } from '../exchange/schemas';
@@ -192,12 +193,8 @@ export function buildRoutes(): Map<string, Route> {
       const start = c.params.timeMs('startTime');
       const end = c.params.timeMs('endTime');
       const limit = Math.min(c.params.int('limit') ?? 500, 1000);
-      let list = c.engine.ordersOf(symbol).filter((o) => o.account === acct(c).apiKey);
-      if (fromId !== undefined) list = list.filter((o) => o.orderId >= fromId);
-      if (start !== undefined) list = list.filter((o) => o.time >= start);
-      if (end !== undefined) list = list.filter((o) => o.time <= end);
-      list = fromId !== undefined || start !== undefined ? list.slice(0, limit) : list.slice(-limit);
-      return list.map(orderQueryJson);
+      const list = c.engine.ordersOf(symbol).filter((o) => o.account === acct(c).apiKey);
+      return pageFrom(list, (o) => o.orderId, fromId, start, end, limit).map(orderQueryJson);
     },
   });
 
@@ -214,11 +211,7 @@ export function buildRoutes(): Map<string, Route> {
       const limit = Math.min(c.params.int('limit') ?? 500, 1000);
       let list = c.engine.tradesOf(symbol).filter((t) => t.account === acct(c).apiKey);
       if (orderId !== undefined) list = list.filter((t) => t.orderId === orderId);
-      if (fromId !== undefined) list = list.filter((t) => t.id >= fromId);
-      if (start !== undefined) list = list.filter((t) => t.time >= start);
-      if (end !== undefined) list = list.filter((t) => t.time <= end);
-      list = fromId !== undefined || start !== undefined ? list.slice(0, limit) : list.slice(-limit);
-      return list.map(tradeJson);
+      return pageFrom(list, (t) => t.id, fromId, start, end, limit).map(tradeJson);
     },
   });
 
