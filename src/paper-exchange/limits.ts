@@ -9,6 +9,7 @@
  * weight is charged at receipt, as before (an IP already over its limit still gets 429), and
  * given back when the request succeeds (see freeWhenSuccessful).
  */
+import { AMEND_KEEP_PRIORITY, WEIGHT_FREE_WHEN_SUCCESSFUL } from '../exchange/rate-limit';
 import type { RateLimit } from '../exchange/schemas';
 import { ApiError } from './wire';
 
@@ -22,26 +23,10 @@ export const PAPER_RATE_LIMITS: RateLimit[] = [
   { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 300000 },
 ];
 
-/** `METHOD /path` of the routes a successful request of which costs no weight. */
-const FREE_WHEN_SUCCESSFUL = new Set([
-  'POST /api/v3/order',
-  'POST /api/v3/sor/order',
-  'DELETE /api/v3/order',
-  'DELETE /api/v3/openOrders',
-  'POST /api/v3/order/cancelReplace',
-  'POST /api/v3/order/oco',
-  'POST /api/v3/orderList/oco',
-  'POST /api/v3/orderList/oto',
-  'POST /api/v3/orderList/otoco',
-  'POST /api/v3/orderList/opo',
-  'POST /api/v3/orderList/opoco',
-  'DELETE /api/v3/orderList',
-]);
-
 /** Whether a successful request of `route` (`METHOD /path`) with response body `result` is free. */
 export function freeWhenSuccessful(route: string, result: unknown): boolean {
-  if (FREE_WHEN_SUCCESSFUL.has(route)) return true;
-  if (route !== 'PUT /api/v3/order/amend/keepPriority') return false;
+  if (WEIGHT_FREE_WHEN_SUCCESSFUL.has(route)) return true;
+  if (route !== AMEND_KEEP_PRIORITY) return false;
   // "the request weight only becomes 0 when the order expires because of the amendment"
   const amended = typeof result === 'object' && result !== null ? (result as { amendedOrder?: { status?: unknown } }).amendedOrder : undefined;
   return amended?.status === 'EXPIRED';
