@@ -5,19 +5,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { BinanceError } from '../src/exchange/errors';
 import { prepareOrder as applyFilters, symbolRules } from '../src/exchange/filters';
-import type { Side } from '../src/shared/decision';
-import type { ExchangeOrderType } from '../src/shared/trade';
+import type { OrderIntent } from '../src/shared/trade';
 import type { ExchangeCommon } from './exchange-common';
 import { toFailure } from './exchange-failures';
 
-export interface PrepareOrderRequest {
-  symbol: string;
-  side: Side;
-  type: ExchangeOrderType;
-  quantity: string;
-  price?: string;
-  stopPrice?: string;
-}
+/** The order as planned (an intent's figures), before the exchange's rules round it. */
+export type PrepareOrderRequest = Pick<OrderIntent, 'symbol' | 'side' | 'type' | 'quantity' | 'price' | 'stopPrice'>;
 
 export interface PreparedOrder {
   quantity: string;

@@ -11,7 +11,7 @@ import type { BinanceSpotClient } from '../src/exchange';
 import type { Logger } from '../src/logging';
 import type { ServiceMetrics } from '../src/metrics/metrics';
 import type { MarkPriceCache } from '../src/portfolio/mark-prices';
-import { DEFAULT_RISK_LIMITS, preTradeRefusals, type RiskLimits } from '../src/risk/pre-trade-guard';
+import { DEFAULT_RISK_LIMITS, preTradeRefusals, type PreTradeInput, type RiskLimits } from '../src/risk/pre-trade-guard';
 import { ordersSentWithin, positionQuantity } from '../src/risk/risk-store';
 import { checkAge, type IntakeSafetyOptions } from '../src/bridge/intake-safety';
 import { isBinanceError } from '../src/exchange/errors';
@@ -39,16 +39,9 @@ export interface RiskActivityDeps {
   sendLog?: SendLog;
 }
 
-export interface PreTradeRiskRequest {
+/** The order as the guard judges it; its notional is prepareOrder's ('0': quantity × price, or × the mark, is used). */
+export interface PreTradeRiskRequest extends Pick<PreTradeInput, 'symbol' | 'side' | 'type' | 'quantity' | 'price' | 'stopPrice' | 'notional'> {
   decisionId: string;
-  symbol: string;
-  side: 'BUY' | 'SELL';
-  type: string;
-  quantity: string;
-  price?: string;
-  stopPrice?: string;
-  /** prepareOrder's notional ('0': quantity × price, or × the mark, is used). */
-  notional: string;
   /**
    * The order's client id: an intent that was ever sent is not judged again (after a
    * `temporal workflow reset` the same plan is made again, and refusing it then would leave the
