@@ -100,13 +100,9 @@ const TURNED_UP = {
  */
 const TABLE: Record<OrderState, Partial<Record<OrderEvent, Cell>>> = {
   new: {
-    accepted: to('submitted'),
-    // A MARKET or IOC order can be filled, or expire, in the response that acknowledges it.
-    partially_filled: to('partially_filled'),
-    filled: to('filled'),
-    cancelled: to('cancelled'),
-    expired: to('expired'),
-    rejected: to('rejected'),
+    // Any status the venue reports: a MARKET or IOC order can be filled, or expire, in the
+    // response that acknowledges it.
+    ...TURNED_UP,
     intent_recorded: REPEAT,
     cancel_requested: refuse('the order was never acknowledged by the venue: there is nothing to cancel yet'),
     submit_failed: to('failed'),
