@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { hostProcess, sharedState, sleep, spawnManaged } from '../../src/operations/child-process';
+import { alive } from './support/processes';
 
 let tmp: string;
 beforeAll(() => {
@@ -27,19 +28,6 @@ void (async () => {
   );
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 async function gone(pid: number, withinMs: number): Promise<boolean> {
   const deadline = Date.now() + withinMs;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { Client } from 'pg';
+import { query } from './support/pg-query';
 import { canConnect } from '../../src/operations/ports';
 import { startEmbeddedPostgres } from '../../src/operations/postgres-server';
 import { findRedisServer, NPM_START_REDIS_USER, npmStartRedisOptions, redisPing, startRedisServer } from '../../src/operations/redis-server';
@@ -20,16 +20,6 @@ beforeAll(() => {
   fs.chmodSync(tmp, 0o755); // the postgres user must be able to enter it when we run as root
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-async function query(url: string, sql: string): Promise<Record<string, unknown>[]> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 test('embedded postgres: starts on a free port, stops, and starts again on the same data dir with its data', async () => {
   const dataDir = path.join(tmp, 'pg');

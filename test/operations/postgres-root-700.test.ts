@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
+import { query } from './support/pg-query';
 import { SHARED_PG_ROOT, startEmbeddedPostgres, type PostgresServer } from '../../src/operations/postgres-server';
 
 const asRoot = process.getuid?.() === 0;
@@ -34,16 +34,6 @@ afterAll(async () => {
   }
   fs.rmSync(root700, { recursive: true, force: true });
 }, 60_000);
-
-async function query(url: string, sql: string): Promise<unknown[]> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 maybe('as root, a data dir and binaries under a mode-700 directory: the cluster starts, connects and keeps its data across restarts', async () => {
   const clone = path.join(root700, 'trade-exec');

@@ -10,6 +10,7 @@ import { SEARCH_ATTRIBUTE_REGISTRATIONS, SA } from '../../src/shared/search-attr
 import { canConnect, isPortFree } from '../../src/operations/ports';
 import { ensureTemporalCli } from '../../src/operations/temporal-cli';
 import { devServerArgs, npmStartTemporalOptions, startTemporalDevServer, type TemporalDevServer } from '../../src/operations/temporal-dev-server';
+import { alive } from './support/processes';
 
 let tmp: string;
 let server: TemporalDevServer | undefined;
@@ -21,19 +22,6 @@ afterAll(async () => {
   await server?.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 test('starts on free ports with the search attributes registered and the UI up; restarts on the same port with data kept', async () => {
   const cliPath = await ensureTemporalCli(() => undefined);
