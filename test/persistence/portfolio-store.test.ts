@@ -17,6 +17,7 @@ import { StoreConflictError } from '../../src/persistence/stores/store-conflict-
 import { type FillInput, ORDER_STATUSES, nextOrderStatus } from '../../src/persistence/schemas';
 import { type PositionFill, PositionError, replayFills } from '../../src/portfolio/position';
 import { loadPortfolioReport } from '../../src/portfolio/report';
+import { fill } from './fills';
 import { createScratchDatabase, type ScratchDatabase } from './scratch-db';
 
 let db: ScratchDatabase;
@@ -35,23 +36,6 @@ afterAll(async () => {
   await poolB?.end();
   await db?.drop();
 });
-
-function fill(symbol: string, tradeId: number, side: 'BUY' | 'SELL', qty: string, price: string, extra: Partial<FillInput> = {}): FillInput {
-  return {
-    symbol,
-    trade_id: tradeId,
-    exchange_order_id: 1000 + tradeId,
-    client_order_id: `coid-${symbol}-${tradeId}`,
-    side,
-    price,
-    qty,
-    commission: '0',
-    commission_asset: 'USDT',
-    is_maker: false,
-    trade_time: 1_700_000_000_000 + tradeId,
-    ...extra,
-  };
-}
 
 const BTC = { baseAsset: 'BTC', quoteAsset: 'USDT' };
 

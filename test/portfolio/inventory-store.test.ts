@@ -9,8 +9,8 @@ import { migrate } from '../../src/persistence/migrate';
 import { adjustInventory, listInventoryAdjustments } from '../../src/persistence/stores/inventory';
 import { applyFills } from '../../src/persistence/stores/ledger';
 import { getPosition, listPositionExternals } from '../../src/persistence/stores/positions';
-import type { FillInput } from '../../src/persistence/schemas';
 import { PositionError } from '../../src/portfolio/position';
+import { fill } from '../persistence/fills';
 import { createScratchDatabase, type ScratchDatabase } from '../persistence/scratch-db';
 
 let db: ScratchDatabase;
@@ -28,23 +28,6 @@ afterAll(async () => {
 });
 
 const BTC = { baseAsset: 'BTC', quoteAsset: 'USDT' };
-
-function fill(symbol: string, tradeId: number, side: 'BUY' | 'SELL', qty: string, price: string, extra: Partial<FillInput> = {}): FillInput {
-  return {
-    symbol,
-    trade_id: tradeId,
-    exchange_order_id: 1000 + tradeId,
-    client_order_id: `c-${symbol}-${tradeId}`,
-    side,
-    price,
-    qty,
-    commission: '0',
-    commission_asset: 'USDT',
-    is_maker: false,
-    trade_time: 1_700_000_000_000 + tradeId,
-    ...extra,
-  };
-}
 
 test('a SELL beyond the position: refused by default, booked as sell_excess when asked, once', async () => {
   const S = 'XSA1USDT';
