@@ -5,13 +5,14 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type Redis from 'ioredis';
 import { createBookkeepingActivities, type TradeStore } from '../../activities/bookkeeping-activities';
-import { BinanceSpotClient, type ExchangeInfo, type Trade } from '../../src/exchange';
+import { BinanceSpotClient, type Trade } from '../../src/exchange';
 import { createLogger } from '../../src/logging';
 import { DEFAULT_SYMBOLS, PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
 import { dec } from '../../src/shared/decimal';
 import type { FillRecord } from '../../src/shared/trade';
 import { StoreConflictError } from '../../src/persistence/stores/store-conflict-error';
 import { PositionError } from '../../src/portfolio/position';
+import { EXCHANGE_INFO } from '../workflows/support/stub-exchange';
 
 const trade: Trade = {
   symbol: 'BTCUSDT',
@@ -29,27 +30,8 @@ const trade: Trade = {
   isBestMatch: true,
 };
 
-const info = {
-  timezone: 'UTC',
-  serverTime: 0,
-  rateLimits: [],
-  exchangeFilters: [],
-  symbols: [
-    {
-      symbol: 'BTCUSDT',
-      status: 'TRADING',
-      baseAsset: 'BTC',
-      quoteAsset: 'USDT',
-      baseAssetPrecision: 8,
-      quoteAssetPrecision: 8,
-      orderTypes: ['MARKET'],
-      ocoAllowed: true,
-      quoteOrderQtyMarketAllowed: true,
-      filters: [],
-      unknownFilterTypes: [],
-    },
-  ],
-} as unknown as ExchangeInfo;
+/** BTCUSDT as the workflow tests' stub exchange lists it. */
+const info = EXCHANGE_INFO;
 
 const exchange = {
   myTrades: async () => [trade],
