@@ -74,26 +74,14 @@ export class OrderLists {
     for (const leg of [p.above, p.below]) {
       if (this.engine.openOrderWithClientId(apiKey, p.symbol, leg.newClientOrderId)) throw newOrderRejected(MSG.duplicateOrder);
     }
-    if ([...this.lists.values()].some((l) => l.account === apiKey && l.listClientOrderId === p.listClientOrderId && l.listOrderStatus === 'EXECUTING')) {
-      throw newOrderRejected(MSG.duplicateOrder);
-    }
+    this.refuseExecutingListId(apiKey, p.listClientOrderId);
     const stpMode = resolveStpMode(def, p.selfTradePreventionMode);
     const needPrice = D.max(...[p.above, p.below].map((l) => l.price ?? l.stopPrice ?? last));
     const lock = p.side === 'SELL' ? { asset: def.baseAsset, amount: p.quantity } : { asset: def.quoteAsset, amount: needPrice.mul(p.quantity) };
     if (this.engine.bal(acct, lock.asset).free.lt(lock.amount)) throw newOrderRejected(MSG.insufficientBalance);
 
     const now = this.engine.now();
-    const list: OrderList = {
-      account: apiKey,
-      symbol: p.symbol,
-      orderListId: this.nextListId++,
-      contingencyType: 'OCO',
-      listStatusType: 'EXEC_STARTED',
-      listOrderStatus: 'EXECUTING',
-      listClientOrderId: p.listClientOrderId,
-      transactionTime: now,
-      orderIds: [],
-    };
+    const list = this.newList(apiKey, p.symbol, 'OCO', p.listClientOrderId, now);
     // Binance lists the stop-type leg first in the response; keep the legs in that order.
     const legParams = isStopLoss(p.below.type) ? [p.below, p.above] : [p.above, p.below];
     const legs = legParams.map((l, i) => {
@@ -146,26 +134,13 @@ export class OrderLists {
     for (const cid of [working.newClientOrderId, ...p.pending.map((l) => l.newClientOrderId)]) {
       if (this.engine.openOrderWithClientId(apiKey, p.symbol, cid)) throw newOrderRejected(MSG.duplicateOrder);
     }
-    if ([...this.lists.values()].some((l) => l.account === apiKey && l.listClientOrderId === p.listClientOrderId && l.listOrderStatus === 'EXECUTING')) {
-      throw newOrderRejected(MSG.duplicateOrder);
-    }
+    this.refuseExecutingListId(apiKey, p.listClientOrderId);
     const stpMode = resolveStpMode(def, p.selfTradePreventionMode);
     const lock = this.engine.lockFor(def, working, working.quantity, last);
     if (lock && this.engine.bal(acct, lock.asset).free.lt(lock.amount)) throw newOrderRejected(MSG.insufficientBalance);
 
     const now = this.engine.now();
-    const list: OrderList = {
-      account: apiKey,
-      symbol: p.symbol,
-      orderListId: this.nextListId++,
-      contingencyType: 'OTO',
-      listStatusType: 'EXEC_STARTED',
-      listOrderStatus: 'EXECUTING',
-      listClientOrderId: p.listClientOrderId,
-      transactionTime: now,
-      orderIds: [],
-      pays: p.pays,
-    };
+    const list: OrderList = { ...this.newList(apiKey, p.symbol, 'OTO', p.listClientOrderId, now), pays: p.pays };
     this.lists.set(list.orderListId, list);
     const workingOrder = this.engine.newOrderObject(acct, def, working, working.quantity, now, list.orderListId);
     workingOrder.selfTradePreventionMode = stpMode;
@@ -193,6 +168,28 @@ export class OrderLists {
   }
 
   /** The working order of an OTO list filled completely: its pending orders go on the book now. */
+  /** A list client id an EXECUTING list of the account already has is a duplicate order. */
+  private refuseExecutingListId(apiKey: string, listClientOrderId: string): void {
+    if ([...this.lists.values()].some((l) => l.account === apiKey && l.listClientOrderId === listClientOrderId && l.listOrderStatus === 'EXECUTING')) {
+      throw newOrderRejected(MSG.duplicateOrder);
+    }
+  }
+
+  /** A new list, just started (its id the next one), with no orders yet. */
+  private newList(apiKey: string, symbol: string, contingencyType: OrderList['contingencyType'], listClientOrderId: string, now: number): OrderList {
+    return {
+      account: apiKey,
+      symbol,
+      orderListId: this.nextListId++,
+      contingencyType,
+      listStatusType: 'EXEC_STARTED',
+      listOrderStatus: 'EXECUTING',
+      listClientOrderId,
+      transactionTime: now,
+      orderIds: [],
+    };
+  }
+
   private placePending(list: OrderList, workingOrder: InternalOrder, now: number): void {
     const def = this.engine.symbolDef(list.symbol);
     const acct = this.engine.account(list.account);
