@@ -10,15 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { BinanceSpotClient } from '../../src/exchange';
 import { createLogger } from '../../src/logging';
 import { ServiceMetrics } from '../../src/metrics/metrics';
-import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
+import type { PaperExchange } from '../../src/paper-exchange';
 import { createPool } from '../../src/persistence/db';
-import { migrate } from '../../src/persistence/migrate';
 import { getOrder, upsertOrder } from '../../src/persistence/stores/orders';
 import { Reconciler } from '../../src/reconciliation/reconciler';
 import type { ReconciliationInput } from '../../src/reconciliation/types';
 import { dec } from '../../src/shared/decimal';
-import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
-import { testServices } from '../support/services';
+import type { FreshDatabase } from '../support/fresh-database';
+import { usePaperAndDatabase } from './support/paper-and-database';
 
 const INPUT: ReconciliationInput = { symbols: ['BTCUSDT'], repair: true, staleOrderMs: 60_000 };
 const tag = randomBytes(3).toString('hex');
@@ -30,21 +29,10 @@ let exchange: BinanceSpotClient;
 let metrics: ServiceMetrics;
 let reconciler: Reconciler;
 
-beforeAll(async () => {
-  db = await freshDatabase(testServices().databaseUrl, 'lateorder');
-  pool = createPool(db.url);
-  await migrate(pool);
-  paper = await startPaperExchange({ port: 0, seed: 5 });
-  exchange = new BinanceSpotClient({ baseUrl: paper.url, apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, recvWindow: 5000 });
+usePaperAndDatabase('lateorder', 5, (s) => {
+  ({ db, pool, paper, exchange } = s);
   metrics = new ServiceMetrics({ defaultMetrics: false });
   reconciler = new Reconciler({ pool, exchange, logger: createLogger('late-order-test', 'silent'), metrics });
-}, 60_000);
-
-afterAll(async () => {
-  await exchange?.close();
-  await paper?.close();
-  await pool?.end();
-  await db?.drop();
 });
 
 /** A resting LIMIT BUY 10 % below the market, placed on the exchange under `clientOrderId`. */

@@ -8,15 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import { BinanceSpotClient } from '../../src/exchange';
 import { createLogger } from '../../src/logging';
-import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
+import type { PaperExchange } from '../../src/paper-exchange';
 import { createPool } from '../../src/persistence/db';
-import { migrate } from '../../src/persistence/migrate';
 import { adjustInventory } from '../../src/persistence/stores/inventory';
 import { Reconciler } from '../../src/reconciliation/reconciler';
 import type { ReconciliationInput } from '../../src/reconciliation/types';
 import { dec, toWire } from '../../src/shared/decimal';
-import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
-import { testServices } from '../support/services';
+import type { FreshDatabase } from '../support/fresh-database';
+import { usePaperAndDatabase } from './support/paper-and-database';
 
 // Record only: no repair, so the test alone decides what the positions hold.
 const INPUT: ReconciliationInput = { symbols: ['BTCUSDT'], repair: false };
@@ -28,20 +27,9 @@ let pool: ReturnType<typeof createPool>;
 let exchange: BinanceSpotClient;
 let reconciler: Reconciler;
 
-beforeAll(async () => {
-  db = await freshDatabase(testServices().databaseUrl, 'drift');
-  pool = createPool(db.url);
-  await migrate(pool);
-  paper = await startPaperExchange({ port: 0, seed: 3 });
-  exchange = new BinanceSpotClient({ baseUrl: paper.url, apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, recvWindow: 5000 });
+usePaperAndDatabase('drift', 3, (s) => {
+  ({ db, pool, paper, exchange } = s);
   reconciler = new Reconciler({ pool, exchange, logger: createLogger('drift-test', 'warn') });
-}, 60_000);
-
-afterAll(async () => {
-  await exchange?.close();
-  await paper?.close();
-  await pool?.end();
-  await db?.drop();
 });
 
 let adjustments = 0;

@@ -9,15 +9,14 @@ import { createActivities } from '../../activities';
 import { BinanceSpotClient } from '../../src/exchange';
 import { createLogger } from '../../src/logging';
 import { ServiceMetrics } from '../../src/metrics/metrics';
-import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
+import type { PaperExchange } from '../../src/paper-exchange';
 import { createPool } from '../../src/persistence/db';
-import { migrate } from '../../src/persistence/migrate';
 import { adjustInventory } from '../../src/persistence/stores/inventory';
 import { MarkPriceCache } from '../../src/portfolio/mark-prices';
 import type { RiskLimits } from '../../src/risk/pre-trade-guard';
 import { dec, toWire } from '../../src/shared/decimal';
-import { freshDatabase, type FreshDatabase } from '../support/fresh-database';
-import { testServices } from '../support/services';
+import type { FreshDatabase } from '../support/fresh-database';
+import { usePaperAndDatabase } from '../reconciliation/support/paper-and-database';
 
 const LIMITS: RiskLimits = { maxOrderNotional: '1000', maxPositionNotional: '3000', priceCollarPct: '10', passivePriceCollarPct: '50', maxOrdersPerMinute: 5 };
 
@@ -28,21 +27,10 @@ let exchange: BinanceSpotClient;
 let metrics: ServiceMetrics;
 let risk: ReturnType<typeof createRiskActivities>;
 
-beforeAll(async () => {
-  db = await freshDatabase(testServices().databaseUrl, 'risk');
-  pool = createPool(db.url);
-  await migrate(pool);
-  paper = await startPaperExchange({ port: 0, seed: 21 });
-  exchange = new BinanceSpotClient({ baseUrl: paper.url, apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, recvWindow: 5000 });
+usePaperAndDatabase('risk', 21, (s) => {
+  ({ db, pool, paper, exchange } = s);
   metrics = new ServiceMetrics({ defaultMetrics: false });
   risk = createRiskActivities({ exchange, pool, marks: new MarkPriceCache(exchange), riskLimits: LIMITS, metrics, logger: createLogger('risk-test', 'fatal') });
-}, 60_000);
-
-afterAll(async () => {
-  await exchange?.close();
-  await paper?.close();
-  await pool?.end();
-  await db?.drop();
 });
 
 const mark = () => dec(paper.price('BTCUSDT'));
