@@ -1,19 +1,4 @@
-import { RateBudget } from '../../src/exchange/rate-limit';
-
-/** A budget on a fake clock: sleeping advances time, so waits are exact and instant. */
-function fakeBudget(limit: number, intervalNum = 1) {
-  let now = 1_000_000; // on a window boundary
-  const sleeps: number[] = [];
-  const b = new RateBudget({
-    now: () => now,
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      now += ms;
-    },
-  });
-  b.setLimits([{ rateLimitType: 'REQUEST_WEIGHT', interval: 'SECOND', intervalNum, limit }]);
-  return { b, sleeps, advance: (ms: number) => (now += ms), now: () => now };
-}
+import { fakeBudget } from './fixtures/fake-budget';
 
 describe('RateBudget', () => {
   test('a burst beyond the allowance waits for the next window instead of overbooking it', async () => {

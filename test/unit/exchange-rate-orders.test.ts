@@ -4,25 +4,16 @@
  * allows 100 orders per 10 s per account (and decrements the unfilled order count when orders
  * fill: a header may go down); a burst of 100 must go out at once.
  */
-import { RateBudget } from '../../src/exchange/rate-limit';
+import { budgetOnFakeClock } from './fixtures/fake-budget';
 
 /** An ORDERS 10 s budget (limit 100, Binance's) and a weight limit, on a fake clock. */
 function ordersBudget() {
-  let now = 1_000_000; // a 10 s window boundary
-  const sleeps: number[] = [];
-  const b = new RateBudget({
-    now: () => now,
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      now += ms;
-    },
-  });
-  b.setLimits([
+  const budget = budgetOnFakeClock([
     { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 6000 },
     { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 100 },
-  ]);
-  const orders = () => b.usage().budget.find((w) => w.rateLimitType === 'ORDERS')!.used;
-  return { b, sleeps, now: () => now, advance: (ms: number) => (now += ms), orders };
+  ]); // starts on a 10 s window boundary
+  const orders = () => budget.b.usage().budget.find((w) => w.rateLimitType === 'ORDERS')!.used;
+  return { ...budget, orders };
 }
 
 const header = (n: number) => ({ 'x-mbx-order-count-10s': String(n) });

@@ -3,14 +3,9 @@
  * requests cost nothing, failed ones their documented weight; an amend only when it made the
  * order expire. The budget reserves the documented weight and gives it back on success.
  */
+import { fakeBudget } from './fixtures/fake-budget';
 import { DEFAULT_RATE_LIMITS, RateBudget, weightWhenSuccessful, WEIGHT_FREE_WHEN_SUCCESSFUL } from '../../src/exchange/rate-limit';
 
-function fakeBudget(limit: number) {
-  let now = 1_000_000; // on a window boundary
-  const b = new RateBudget({ now: () => now, sleep: async (ms) => void (now += ms) });
-  b.setLimits([{ rateLimitType: 'REQUEST_WEIGHT', interval: 'SECOND', intervalNum: 1, limit }]);
-  return { b, advance: (ms: number) => (now += ms), now: () => now };
-}
 const used = (b: RateBudget): number => b.usage().budget[0]!.used;
 
 describe('weightWhenSuccessful', () => {
