@@ -1,7 +1,7 @@
 /** The bridge's recorder on Postgres: the shared decision recorder plus `claim` and `recordRefused`. */
 import type { Pool } from 'pg';
 import { createPgDecisionRecorder } from '../persistence/pg-ports';
-import { decisionRecordFrom, recordDecision } from '../persistence/stores/decisions';
+import { decisionInsertParams, decisionRecordFrom, recordDecision } from '../persistence/stores/decisions';
 import { DecisionRecordSchema, DECISION_STATUSES, type DecisionStatus } from '../persistence/schemas';
 import { RiskDecisionSchema } from '../shared/decision';
 import type { BridgeRecorder, ClaimResult, PriorDecision } from './decision-recorder';
@@ -50,17 +50,7 @@ export function createPgBridgeRecorder(pool: Pool): BridgeRecorder {
                 (SELECT content_hash FROM prior) AS prior_hash,
                 (SELECT payload FROM prior) AS prior_payload`,
         [
-          record.decision_id,
-          record.workflow_id,
-          record.symbol,
-          record.decision,
-          record.side,
-          record.approved_size,
-          record.order_type,
-          record.status,
-          JSON.stringify(record.reasons),
-          JSON.stringify(record.payload),
-          record.stream_entry_id,
+          ...decisionInsertParams(record),
           hash,
           insert,
           decision.decision !== 'reject',

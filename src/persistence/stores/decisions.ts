@@ -31,6 +31,26 @@ export interface RecordDecisionResult {
 }
 
 /**
+ * The values of an INSERT INTO decisions (decision_id, workflow_id, symbol, decision, side,
+ * approved_size, order_type, status, reasons, payload, stream_entry_id): $1..$11, in that order.
+ */
+export function decisionInsertParams(d: DecisionRecord): unknown[] {
+  return [
+    d.decision_id,
+    d.workflow_id,
+    d.symbol,
+    d.decision,
+    d.side,
+    d.approved_size,
+    d.order_type,
+    d.status,
+    JSON.stringify(d.reasons),
+    JSON.stringify(d.payload),
+    d.stream_entry_id,
+  ];
+}
+
+/**
  * Upserts a decision by decision_id. The first insert's payload, reasons and fields win;
  * later calls can only move `status` forward (received → started → one terminal outcome)
  * and fill in a missing workflow_id. A stale or repeated status is a no-op, not an error,
@@ -48,19 +68,7 @@ export async function recordDecision(
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11)
      ON CONFLICT (decision_id) DO NOTHING
      RETURNING status`,
-    [
-      d.decision_id,
-      d.workflow_id,
-      d.symbol,
-      d.decision,
-      d.side,
-      d.approved_size,
-      d.order_type,
-      d.status,
-      JSON.stringify(d.reasons),
-      JSON.stringify(d.payload),
-      d.stream_entry_id,
-    ],
+    decisionInsertParams(d),
   );
   if (inserted.rowCount === 1) return { inserted: true, changed: true, status: d.status };
   if (d.status !== 'invalid') {
