@@ -39,21 +39,13 @@ export interface PositionLine {
   win_rate: string | null;
 }
 
-export interface QuoteTotals {
-  quote_asset: string;
-  realized_pnl: string;
+/** Summed over a quote asset's positions: the performance figures as a position line has them. */
+export interface QuoteTotals extends Pick<PositionLine, 'quote_asset' | 'realized_pnl' | 'fees_quote' | 'unvalued_fee_fills' | 'volume_quote' | 'trades' | 'wins' | 'losses' | 'win_rate'> {
   /** Sum over positions with a mark price; see `missing_marks`. */
   unrealized_pnl: string;
   total_pnl: string;
   exposure_quote: string;
   net_exposure_quote: string;
-  fees_quote: string;
-  unvalued_fee_fills: number;
-  volume_quote: string;
-  trades: number;
-  wins: number;
-  losses: number;
-  win_rate: string | null;
   /** Average net result of a winning / losing closing trade (losing as a positive magnitude). */
   avg_win: string | null;
   avg_loss: string | null;
