@@ -14,11 +14,10 @@ import { decodeVersioningBehavior } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ConfigError, loadConfig, versioningOf } from '../../src/config';
 import { buildIdOf, writeWorkflowBundle } from '../../src/operations/build-workflow-bundle';
-import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../../src/paper-exchange';
 import type { TradeState } from '../../src/shared/trade';
 import { readWorkflowBundle } from '../../src/worker/worker';
 import { testServices } from '../support/services';
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, startTradeHarness, workerProcessEnv, type TradeHarness } from '../support/trade-harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -122,28 +121,14 @@ describe('a deploy from version A to version B on the dev server', () => {
 
   /** `npm start`'s entry point with only the worker role, as one version's worker process. */
   async function startVersionedWorker(bundleFile: string): Promise<{ child: ChildProcess; banner: string; output: () => string }> {
-    const env = testServices();
     const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/operations/main.ts'], {
       cwd: ROOT,
-      env: {
-        ...process.env,
-        TRADE_EXEC_ROLES: 'worker',
-        TEMPORAL_ADDRESS: env.temporalAddress,
-        TEMPORAL_NAMESPACE: env.namespace,
-        TEMPORAL_TASK_QUEUE: h.taskQueue,
-        TEMPORAL_ORDER_TASK_QUEUE: `${h.taskQueue}-orders`,
+      // No user data stream: fills are polled, so a resting trade's history grows and it continues as new.
+      env: workerProcessEnv(h, {
         TEMPORAL_WORKER_DEPLOYMENT: deployment,
         TEMPORAL_WORKFLOW_BUNDLE: bundleFile,
-        DATABASE_URL: h.db.url,
-        REDIS_URL: env.redisUrl,
-        BINANCE_BASE_URL: h.paper.url,
-        // No user data stream: fills are polled, so a resting trade's history grows and it continues as new.
-        BINANCE_API_KEY: PAPER_DEFAULT_API_KEY,
-        BINANCE_API_SECRET: PAPER_DEFAULT_API_SECRET,
-        METRICS_PORT: '0',
-        RECONCILE_EVERY_MS: '0',
         LOG_LEVEL: 'info',
-      },
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     workers.push(child);

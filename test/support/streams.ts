@@ -1,6 +1,7 @@
 /** Reading what the service published, for assertions. */
 import type Redis from 'ioredis';
 import type { ExecutionReport, OrderUpdateReport, PublishedReport as AnyReport } from '../../src/shared/trade';
+import { poll } from './poll';
 
 export interface Published<R> {
   streamId: string;
@@ -54,11 +55,5 @@ export async function pushDecision(redis: Redis, decision: Record<string, unknow
 }
 
 export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return poll(what, probe, timeoutMs);
 }

@@ -21,7 +21,9 @@ import { SA } from '../../src/shared/search-attributes';
 import type { TradeInput, TradeState } from '../../src/shared/trade';
 import type { RiskLimits } from '../../src/risk/pre-trade-guard';
 import { bundleWorkflows } from '../../src/worker/worker';
+import { approvedDecision } from './decisions';
 import { freshDatabase, type FreshDatabase } from './fresh-database';
+import { poll } from './poll';
 import { testServices } from './services';
 
 export interface TradeHarness {
@@ -107,15 +109,8 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
     taskQueue,
     id: (name) => `${o.name}-${run}-${name}`,
     async start(raw, defaultOrderTimeoutMs = 30_000, extra = {}) {
-      const decision = RiskDecisionSchema.parse({
-        timestamp: Date.now(),
-        symbol: 'BTCUSDT',
-        decision: 'approve',
-        original_signal: 2,
-        approved_size: '0.001',
-        reasons: [],
-        ...raw,
-      });
+      const { decision_id, ...fields } = raw;
+      const decision = RiskDecisionSchema.parse(approvedDecision(decision_id as string, fields));
       const input: TradeInput = { decision, defaultOrderTimeoutMs, orderTaskQueue: `${taskQueue}-orders`, ...extra };
       return svc.temporal.workflow.start('TradeExecution', {
         taskQueue,
@@ -151,11 +146,68 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
 
 /** Polls `probe` until it returns something truthy. */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+  return poll(what, probe, timeoutMs);
+}
+
+export interface UseTradeHarnessOptions {
+  /** Before each test: the BTCUSDT price to set (default '60000'), or false for none. */
+  price?: string | false;
+  /** Before each test, clear the paper exchange's faults (default true). */
+  clearFaults?: boolean;
+  /** After all tests, before the harness stops (e.g. terminating trades left running). */
+  beforeStop?: () => unknown;
+}
+
+/**
+ * The suite's set-up, shared by the trade tests: starts a harness before all tests, stops it
+ * after them, and before each test clears the exchange's faults and sets the BTCUSDT price.
+ * Returns the harness (its members read once beforeAll has run).
+ */
+export function useTradeHarness(o: HarnessOptions, each: UseTradeHarnessOptions = {}): TradeHarness {
+  let h: TradeHarness | undefined;
+  beforeAll(async () => {
+    h = await startTradeHarness(o);
+  }, 120_000);
+  afterAll(async () => {
+    await each.beforeStop?.();
+    await h?.stop();
+  });
+  const price = each.price ?? '60000';
+  if (price !== false || each.clearFaults !== false) {
+    beforeEach(() => {
+      if (each.clearFaults !== false) h!.paper.faults.clear();
+      if (price !== false) h!.paper.setPrice('BTCUSDT', price);
+    });
   }
+  return new Proxy({} as TradeHarness, {
+    get(_target, key) {
+      if (!h) throw new Error(`the trade harness '${o.name}' is not started yet (read in beforeAll or a test)`);
+      return Reflect.get(h, key);
+    },
+  });
+}
+
+/**
+ * The environment for `npm start`'s entry point (src/operations/main.ts) with only the worker
+ * role, as a separate process on the harness's queues, database and exchange; `extra` adds to it.
+ */
+export function workerProcessEnv(h: TradeHarness, extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env = testServices();
+  return {
+    ...process.env,
+    TRADE_EXEC_ROLES: 'worker',
+    TEMPORAL_ADDRESS: env.temporalAddress,
+    TEMPORAL_NAMESPACE: env.namespace,
+    TEMPORAL_TASK_QUEUE: h.taskQueue,
+    // The harness starts trades with their order-sending activities on this queue.
+    TEMPORAL_ORDER_TASK_QUEUE: `${h.taskQueue}-orders`,
+    DATABASE_URL: h.db.url,
+    REDIS_URL: env.redisUrl,
+    BINANCE_BASE_URL: h.paper.url,
+    BINANCE_API_KEY: PAPER_DEFAULT_API_KEY,
+    BINANCE_API_SECRET: PAPER_DEFAULT_API_SECRET,
+    METRICS_PORT: '0',
+    RECONCILE_EVERY_MS: '0',
+    ...extra,
+  };
 }

@@ -11,20 +11,12 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { dec } from '../../src/shared/decimal';
 import type { TradeState } from '../../src/shared/trade';
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 const KEEP_PRIORITY = 'PUT /api/v3/order/amend/keepPriority';
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'amendraces', push: false });
-}, 120_000);
-afterAll(() => h?.stop());
-beforeEach(() => {
-  h.paper.faults.clear();
-  h.paper.setPrice(BTC, '60000');
-});
+const h = useTradeHarness({ name: 'amendraces', push: false });
 
 async function restingEntry(name: string, approved: string): Promise<{ handle: WorkflowHandle; entryId: string }> {
   const handle = await h.start({ decision_id: h.id(name), order_type: 'LIMIT', limit_price: '50000', approved_size: approved, timeout_ms: 300_000 });

@@ -7,20 +7,12 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { FaultInput } from '../../src/paper-exchange';
 import { readReports } from '../support/streams';
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 const OPEN = new Set(['NEW', 'PARTIALLY_FILLED', 'PENDING_NEW']);
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'cancelplace', recvWindowMs: 1500 });
-}, 120_000);
-afterAll(() => h?.stop());
-beforeEach(() => {
-  h.paper.faults.clear();
-  h.paper.setPrice(BTC, '60000');
-});
+const h = useTradeHarness({ name: 'cancelplace', recvWindowMs: 1500 });
 
 /** Holds the next matching request for `ms`, and resolves once it is being held. */
 async function holdNext(match: Pick<FaultInput, 'method' | 'path'>, ms = 2500): Promise<void> {

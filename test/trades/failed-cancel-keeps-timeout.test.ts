@@ -10,25 +10,17 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TradeState } from '../../src/shared/trade';
 import { readReports } from '../support/streams';
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 const OPEN = new Set(['NEW', 'PARTIALLY_FILLED', 'PENDING_NEW']);
 const started: WorkflowHandle[] = [];
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'failedcancel', recvWindowMs: 1500 });
-}, 120_000);
-afterAll(async () => {
+const h = useTradeHarness(
+  { name: 'failedcancel', recvWindowMs: 1500 },
   // A trade left resting (old code) would otherwise poll for ever on the shared dev server.
-  for (const handle of started) await handle.terminate('test over').catch(() => undefined);
-  await h?.stop();
-});
-beforeEach(() => {
-  h.paper.faults.clear();
-  h.paper.setPrice(BTC, '60000');
-});
+  { beforeStop: () => Promise.all(started.map((handle) => handle.terminate('test over').catch(() => undefined))) },
+);
 
 async function restingLimit(name: string, timeoutMs: number): Promise<{ handle: WorkflowHandle; state: TradeState }> {
   const handle = await h.start({ decision_id: h.id(name), order_type: 'LIMIT', limit_price: '50000', approved_size: '0.001', timeout_ms: timeoutMs });

@@ -11,26 +11,18 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { dec } from '../../src/shared/decimal';
 import type { TradeState } from '../../src/shared/trade';
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 const OPEN = new Set(['NEW', 'PARTIALLY_FILLED', 'PENDING_NEW']);
 const ANSWER_WITHIN_MS = 45_000;
 const started: WorkflowHandle[] = [];
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'updatecan' });
-}, 120_000);
-afterAll(async () => {
+const h = useTradeHarness(
+  { name: 'updatecan' },
   // A deadlocked run (old code) would otherwise rest for ever on the shared dev server.
-  for (const handle of started) await handle.terminate('test over').catch(() => undefined);
-  await h?.stop();
-});
-beforeEach(() => {
-  h.paper.faults.clear();
-  h.paper.setPrice(BTC, '60000');
-});
+  { beforeStop: () => Promise.all(started.map((handle) => handle.terminate('test over').catch(() => undefined))) },
+);
 
 /** A LIMIT BUY resting well below the market, with continue-as-new due on every loop iteration. */
 async function restingWithRollover(name: string): Promise<WorkflowHandle> {

@@ -11,19 +11,11 @@
  */
 import { dec } from '../../src/shared/decimal';
 import type { TradeState } from '../../src/shared/trade';
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'protected' });
-}, 120_000);
-afterAll(() => h?.stop());
-beforeEach(() => {
-  h.paper.faults.clear();
-  h.paper.setPrice(BTC, '60000');
-});
+const h = useTradeHarness({ name: 'protected' });
 
 const count = (route: string): number => h.paper.requestCounts()[route] ?? 0;
 

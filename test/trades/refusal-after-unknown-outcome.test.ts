@@ -8,19 +8,11 @@
  */
 import type { FaultInput } from '../../src/paper-exchange';
 import { readReports } from '../support/streams';
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'refusedretry', recvWindowMs: 1500 });
-}, 120_000);
-afterAll(() => h?.stop());
-beforeEach(() => {
-  h.paper.faults.clear();
-  h.paper.setPrice(BTC, '60000');
-});
+const h = useTradeHarness({ name: 'refusedretry', recvWindowMs: 1500 });
 
 const cases: Array<[string, FaultInput, number]> = [
   // The connection drops once the order is placed; the lookup ~2.5 s later meets the refusal.

@@ -9,20 +9,12 @@ import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { isBinanceError } from '../../src/exchange/errors';
 import type { TradeState } from '../../src/shared/trade';
-import { startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 const OPEN = new Set(['NEW', 'PARTIALLY_FILLED', 'PENDING_NEW']);
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'resetresend', recvWindowMs: 1500 });
-}, 120_000);
-afterAll(() => h?.stop());
-beforeEach(() => {
-  h.paper.faults.clear();
-  h.paper.setPrice(BTC, '60000');
-});
+const h = useTradeHarness({ name: 'resetresend', recvWindowMs: 1500 });
 
 /** Resets the run to its first completed workflow task: everything after it runs again. */
 async function resetToFirstWorkflowTask(handle: WorkflowHandle): Promise<string> {

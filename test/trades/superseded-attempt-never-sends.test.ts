@@ -20,25 +20,17 @@ import { BinanceSpotClient } from '../../src/exchange';
 import { createLogger } from '../../src/logging';
 import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../../src/paper-exchange';
 import type { OrderIntent, PlaceOrderResult } from '../../src/shared/trade';
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 const RECV_WINDOW_MS = 2000;
 const clients: BinanceSpotClient[] = [];
 
-beforeAll(async () => {
-  // Only the exchange and the database (migrated, with the send log): the attempts run here.
-  h = await startTradeHarness({ name: 'zombieattempt', worker: false, recvWindowMs: RECV_WINDOW_MS });
-}, 120_000);
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await h?.stop();
-});
-beforeEach(() => {
-  h.paper.faults.clear();
-  h.paper.setPrice(BTC, '60000');
-});
+// Only the exchange and the database (migrated, with the send log): the attempts run here.
+const h = useTradeHarness(
+  { name: 'zombieattempt', worker: false, recvWindowMs: RECV_WINDOW_MS },
+  { beforeStop: () => Promise.all(clients.map((c) => c.close())) },
+);
 
 /** One worker process: its own exchange client (with `connections` send slots) and activities. */
 async function worker(name: string, connections: number) {

@@ -6,20 +6,12 @@
  * refusal instead of being sent again, and an amend reads the order back instead of looping.
  * Real stack; the paper exchange answers with the code (fault `errorCode`).
  */
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 const NEW_CODE = { kind: 'errorCode' as const, code: -2099, msg: 'A refusal this client has never heard of.' };
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'unlisted' });
-}, 120_000);
-afterAll(() => h?.stop());
-beforeEach(() => {
-  h.paper.faults.clear();
-  h.paper.setPrice(BTC, '60000');
-});
+const h = useTradeHarness({ name: 'unlisted' });
 
 const count = (route: string): number => h.paper.requestCounts()[route] ?? 0;
 

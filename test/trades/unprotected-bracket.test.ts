@@ -11,20 +11,12 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { readAlerts } from '../../src/alerts/alerts';
 import { readReports } from '../support/streams';
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 const OCO = 'POST /api/v3/orderList/oco';
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'unprotected' });
-}, 120_000);
-afterAll(() => h?.stop());
-beforeEach(() => {
-  h.paper.faults.clear();
-  h.paper.setPrice(BTC, '60000');
-});
+const h = useTradeHarness({ name: 'unprotected' });
 
 async function finalReport(handle: WorkflowHandle) {
   await h.result(handle);

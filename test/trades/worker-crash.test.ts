@@ -4,10 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET } from '../../src/paper-exchange';
 import { readReports } from '../support/streams';
-import { testServices } from '../support/services';
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, startTradeHarness, workerProcessEnv, type TradeHarness } from '../support/trade-harness';
 
 let h: TradeHarness;
 let worker: ChildProcess | undefined;
@@ -15,28 +13,13 @@ const ROOT = path.resolve(__dirname, '../..');
 
 /** Runs `npm start`'s entry point with only the worker role, as a separate process. */
 async function startWorker(): Promise<ChildProcess> {
-  const env = testServices();
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/operations/main.ts'], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      TRADE_EXEC_ROLES: 'worker',
-      TEMPORAL_ADDRESS: env.temporalAddress,
-      TEMPORAL_NAMESPACE: env.namespace,
-      TEMPORAL_TASK_QUEUE: h.taskQueue,
-      // The harness starts trades with their order-sending activities on this queue.
-      TEMPORAL_ORDER_TASK_QUEUE: `${h.taskQueue}-orders`,
-      DATABASE_URL: h.db.url,
-      REDIS_URL: env.redisUrl,
-      BINANCE_BASE_URL: h.paper.url,
+    env: workerProcessEnv(h, {
       BINANCE_WS_API_URL: h.paper.wsUrl,
-      BINANCE_API_KEY: PAPER_DEFAULT_API_KEY,
-      BINANCE_API_SECRET: PAPER_DEFAULT_API_SECRET,
       BINANCE_RECV_WINDOW: '3000',
-      METRICS_PORT: '0',
-      RECONCILE_EVERY_MS: '0',
       LOG_LEVEL: 'warn',
-    },
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

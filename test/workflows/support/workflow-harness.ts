@@ -25,6 +25,7 @@ import type { OrderPurpose, TradeInput, TradeState } from '../../../src/shared/t
 import { bundleWorkflows } from '../../../src/worker/worker';
 import type { CoverageAnswer, CoverageQuery } from '../../../src/worker/push-coverage';
 import { approvedDecision } from '../../support/decisions';
+import { poll } from '../../support/poll';
 import { testServices } from '../../support/services';
 import { MemoryTradeStore } from './memory-trade-store';
 import { StubExchange } from './stub-exchange';
@@ -207,11 +208,5 @@ export function cidFor(decisionId: string, purpose: OrderPurpose = { kind: 'entr
 
 /** Polls `probe` until it returns something truthy. */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return poll(what, probe, timeoutMs, 50);
 }
