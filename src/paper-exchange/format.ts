@@ -89,6 +89,11 @@ export function cancelJson(o: InternalOrder, cancelClientOrderId: string, transa
 }
 
 export function tradeJson(t: InternalTrade): Record<string, unknown> {
+  return { ...tradeFields(t), isBestMatch: true };
+}
+
+/** A trade as myTrades reports it, without isBestMatch (also the admin view's fields). */
+export function tradeFields(t: InternalTrade) {
   return {
     symbol: t.symbol,
     id: t.id,
@@ -102,7 +107,6 @@ export function tradeJson(t: InternalTrade): Record<string, unknown> {
     time: t.time,
     isBuyer: t.isBuyer,
     isMaker: t.isMaker,
-    isBestMatch: true,
   };
 }
 

@@ -9,6 +9,7 @@ import type { RateLimit } from '../exchange/schemas';
 import { dec } from '../shared/decimal';
 import { Engine, isOpen, type AccountConfig, type EngineLimits, type InternalOrder, type InternalTrade } from './engine';
 import { FaultInjector } from './faults';
+import { tradeFields } from './format';
 import type { FeeModelFactory } from './fees';
 import { Limiter, PAPER_RATE_LIMITS } from './limits';
 import { DEFAULT_SYMBOLS, fmt8, readKlineCloses, type SymbolDef } from './market';
@@ -190,21 +191,7 @@ function orderView(o: InternalOrder): PaperOrder {
 }
 
 function tradeView(t: InternalTrade): PaperTrade {
-  return {
-    account: t.account,
-    symbol: t.symbol,
-    id: t.id,
-    orderId: t.orderId,
-    orderListId: t.orderListId,
-    price: fmt8(t.price),
-    qty: fmt8(t.qty),
-    quoteQty: fmt8(t.quoteQty),
-    commission: fmt8(t.commission),
-    commissionAsset: t.commissionAsset,
-    time: t.time,
-    isBuyer: t.isBuyer,
-    isMaker: t.isMaker,
-  };
+  return { account: t.account, ...tradeFields(t) };
 }
 
 export async function startPaperExchange(opts: PaperExchangeOptions = {}): Promise<PaperExchange> {
