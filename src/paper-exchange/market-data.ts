@@ -172,6 +172,13 @@ export function ticker24hrJson(symbol: string, s: WindowStats, type: TickerType,
     openPrice: fmt8(s.open),
     highPrice: fmt8(s.high),
     lowPrice: fmt8(s.low),
+    ...windowTotals(s, openTime, closeTime),
+  };
+}
+
+/** The window's volumes, times and trade ids: the last fields of both ticker types, in Binance's order. */
+function windowTotals(s: WindowStats, openTime: number, closeTime: number) {
+  return {
     volume: fmt8(s.volume),
     quoteVolume: fmt8(s.quoteVolume),
     openTime,
@@ -189,13 +196,7 @@ function miniJson(symbol: string, s: WindowStats, openTime: number, closeTime: n
     highPrice: fmt8(s.high),
     lowPrice: fmt8(s.low),
     lastPrice: fmt8(s.last),
-    volume: fmt8(s.volume),
-    quoteVolume: fmt8(s.quoteVolume),
-    openTime,
-    closeTime,
-    firstId: s.firstId,
-    lastId: s.lastId,
-    count: s.count,
+    ...windowTotals(s, openTime, closeTime),
   };
 }
 
