@@ -7,15 +7,11 @@
  * submission must come back after a delay (never a zero next-retry delay: on this dev server
  * that ends the retries) and the MARKET decisions end filled, each with exactly one order.
  */
-import { startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'skewresync', recvWindowMs: 2000 });
-}, 120_000);
-afterAll(() => h?.stop());
+const h = useTradeHarness({ name: 'skewresync', recvWindowMs: 2000 }, { price: false, clearFaults: false });
 
 test('MARKET decisions submitted while the exchange clock is 1.5 s behind and the resync is slow end filled, once each', async () => {
   h.paper.setPrice(BTC, '60000');

@@ -6,16 +6,11 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TradeState } from '../../src/shared/trade';
 import { readReports, readStream } from '../support/streams';
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'operators' });
-}, 120_000);
-afterAll(() => h?.stop());
-beforeEach(() => h.paper.setPrice(BTC, '60000'));
+const h = useTradeHarness({ name: 'operators' }, { clearFaults: false });
 
 async function restingLimit(name: string, extra: Record<string, unknown> = {}): Promise<{ handle: WorkflowHandle; state: TradeState }> {
   const handle = await h.start({ decision_id: h.id(name), order_type: 'LIMIT', limit_price: '50000', approved_size: '0.002', timeout_ms: 300_000, ...extra });

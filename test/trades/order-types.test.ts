@@ -4,24 +4,22 @@
  */
 import { DEFAULT_RISK_LIMITS } from '../../src/risk/pre-trade-guard';
 import { D, dec, toWire } from '../../src/shared/decimal';
-import { startTradeHarness, eventually, type TradeHarness } from '../support/trade-harness';
+import { useTradeHarness, eventually, type TradeHarness } from '../support/trade-harness';
 import { readReports } from '../support/streams';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 /** This account's commission rate, maker and taker alike (set explicitly: the fee test charges it). */
 const COMMISSION_RATE = '0.00075';
 
-beforeAll(async () => {
-  h = await startTradeHarness({
+const h = useTradeHarness(
+  {
     name: 'ordertypes',
     paper: { accounts: [{ apiKey: 'ot-key', apiSecret: 'ot-secret', commissionRate: COMMISSION_RATE, balances: { USDT: '10000000', BTC: '20', ETH: '100', BNB: '1000' } }] },
     // The 3 BTC order below is deliberately larger than the default fat-finger limit.
     risk: { ...DEFAULT_RISK_LIMITS, maxOrderNotional: '1000000', maxPositionNotional: '1000000' },
-  });
-}, 120_000);
-afterAll(() => h?.stop());
-beforeEach(() => h.paper.setPrice(BTC, '60000'));
+  },
+  { clearFaults: false },
+);
 
 const working = (handle: Parameters<TradeHarness['state']>[0]) =>
   eventually('the order to rest on the exchange', async () => {

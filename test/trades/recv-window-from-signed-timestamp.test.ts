@@ -8,18 +8,14 @@
  * long over when the connection drops: the order is "absent", and a resend makes a second
  * order with the same client order id. Measured from the signed timestamp: exactly one.
  */
-import { eventually, startTradeHarness, type TradeHarness } from '../support/trade-harness';
+import { eventually, useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 const RECV_WINDOW_MS = 2000;
 /** The client's send slots (BinanceClientOptions.connections, default 8). */
 const SLOTS = 8;
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'signedts', recvWindowMs: RECV_WINDOW_MS });
-}, 120_000);
-afterAll(() => h?.stop());
+const h = useTradeHarness({ name: 'signedts', recvWindowMs: RECV_WINDOW_MS }, { price: false, clearFaults: false });
 
 test('an order signed after a wait for a send slot lands late inside its recvWindow: one order, adopted, never resent', async () => {
   h.paper.setPrice(BTC, '60000');

@@ -4,15 +4,11 @@
  * order expires EXPIRED_IN_MATCH (its response says so at once), the resting order keeps its
  * place, and the expiring trade ends with its reason. Real stack over HTTP.
  */
-import { startTradeHarness, eventually, type TradeHarness } from '../support/trade-harness';
+import { useTradeHarness, eventually, type TradeHarness } from '../support/trade-harness';
 
-let h: TradeHarness;
 const BTC = 'BTCUSDT';
 
-beforeAll(async () => {
-  h = await startTradeHarness({ name: 'stp', stpMode: 'EXPIRE_TAKER' });
-}, 120_000);
-afterAll(() => h?.stop());
+const h = useTradeHarness({ name: 'stp', stpMode: 'EXPIRE_TAKER' }, { price: false, clearFaults: false });
 
 test('a MARKET BUY that reaches our own resting SELL expires in match; the SELL keeps resting, nothing trades with itself', async () => {
   h.paper.setPrice(BTC, '60000.00');
