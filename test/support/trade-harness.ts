@@ -16,12 +16,11 @@ import {
   type PaperExchange,
   type PaperExchangeOptions,
 } from '../../src/paper-exchange';
-import { RiskDecisionSchema, sideOf, workflowIdFor } from '../../src/shared/decision';
-import { SA } from '../../src/shared/search-attributes';
+import { RiskDecisionSchema, workflowIdFor } from '../../src/shared/decision';
 import type { TradeInput, TradeState } from '../../src/shared/trade';
 import type { RiskLimits } from '../../src/risk/pre-trade-guard';
 import { bundleWorkflows } from '../../src/worker/worker';
-import { approvedDecision } from './decisions';
+import { approvedDecision, startSearchAttributes } from './decisions';
 import { freshDatabase, type FreshDatabase } from './fresh-database';
 import { poll } from './poll';
 import { testServices } from './services';
@@ -117,13 +116,7 @@ export async function startTradeHarness(o: HarnessOptions): Promise<TradeHarness
         workflowId: workflowIdFor(decision.decision_id),
         args: [input],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: SA.symbol, value: decision.symbol },
-          { key: SA.side, value: sideOf(decision.original_signal) ?? 'NONE' },
-          { key: SA.orderType, value: decision.order_type },
-          { key: SA.status, value: 'validating' },
-          { key: SA.decisionId, value: decision.decision_id },
-        ],
+        typedSearchAttributes: startSearchAttributes(decision),
       });
     },
     result: (handle) => handle.result() as Promise<TradeState>,

@@ -19,12 +19,11 @@ import { createRiskActivities } from '../../../activities/risk-activities';
 import { createLogger } from '../../../src/logging';
 import { createMemorySendLog } from '../../../src/persistence/send-log';
 import { clientOrderIdFor } from '../../../src/shared/client-order-id';
-import { RiskDecisionSchema, sideOf, workflowIdFor } from '../../../src/shared/decision';
-import { SA } from '../../../src/shared/search-attributes';
+import { RiskDecisionSchema, workflowIdFor } from '../../../src/shared/decision';
 import type { OrderPurpose, TradeInput, TradeState } from '../../../src/shared/trade';
 import { bundleWorkflows } from '../../../src/worker/worker';
 import type { CoverageAnswer, CoverageQuery } from '../../../src/worker/push-coverage';
-import { approvedDecision } from '../../support/decisions';
+import { approvedDecision, startSearchAttributes } from '../../support/decisions';
 import { poll } from '../../support/poll';
 import { testServices } from '../../support/services';
 import { MemoryTradeStore } from './memory-trade-store';
@@ -138,13 +137,7 @@ export async function startWorkflowHarness(o: WorkflowHarnessOptions): Promise<W
         args: [input],
         workflowExecutionTimeout: '2 minutes',
         ...(options.workflowTaskTimeout ? { workflowTaskTimeout: options.workflowTaskTimeout } : {}),
-        typedSearchAttributes: [
-          { key: SA.symbol, value: decision.symbol },
-          { key: SA.side, value: sideOf(decision.original_signal) ?? 'NONE' },
-          { key: SA.orderType, value: decision.order_type },
-          { key: SA.status, value: 'validating' },
-          { key: SA.decisionId, value: decision.decision_id },
-        ],
+        typedSearchAttributes: startSearchAttributes(decision),
       });
     },
     state: (handle) => handle.query<TradeState>('getState'),
