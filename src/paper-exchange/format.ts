@@ -14,12 +14,9 @@ export function orderAckJson(o: InternalOrder, transactTime: number): Record<str
   return { symbol: o.symbol, orderId: o.orderId, orderListId: o.orderListId, clientOrderId: o.clientOrderId, transactTime };
 }
 
-export function orderResultJson(o: InternalOrder, transactTime: number): Record<string, unknown> {
+/** From executedQty to the stop price (if the type has one): the same run in a new order's RESULT and a cancel's response. */
+function executionFields(o: InternalOrder) {
   return {
-    ...orderAckJson(o, transactTime),
-    price: fmt8(o.price),
-    // An OPO's pending order has no quantity yet; Binance's response leaves the field out.
-    ...(o.status === 'PENDING_NEW' && o.origQty.isZero() ? {} : { origQty: fmt8(o.origQty) }),
     executedQty: fmt8(o.executedQty),
     origQuoteOrderQty: fmt8(o.origQuoteOrderQty),
     cummulativeQuoteQty: fmt8(o.cummulativeQuoteQty),
@@ -28,6 +25,16 @@ export function orderResultJson(o: InternalOrder, transactTime: number): Record<
     type: o.type,
     side: o.side,
     ...(hasStop(o) ? { stopPrice: fmt8(o.stopPrice!) } : {}),
+  };
+}
+
+export function orderResultJson(o: InternalOrder, transactTime: number): Record<string, unknown> {
+  return {
+    ...orderAckJson(o, transactTime),
+    price: fmt8(o.price),
+    // An OPO's pending order has no quantity yet; Binance's response leaves the field out.
+    ...(o.status === 'PENDING_NEW' && o.origQty.isZero() ? {} : { origQty: fmt8(o.origQty) }),
+    ...executionFields(o),
     workingTime: o.workingTime,
     ...stpOrderFields(o),
     ...(o.expiryReason !== undefined ? { expiryReason: o.expiryReason } : {}),
@@ -76,14 +83,7 @@ export function cancelJson(o: InternalOrder, cancelClientOrderId: string, transa
     transactTime,
     price: fmt8(o.price),
     origQty: fmt8(o.origQty),
-    executedQty: fmt8(o.executedQty),
-    origQuoteOrderQty: fmt8(o.origQuoteOrderQty),
-    cummulativeQuoteQty: fmt8(o.cummulativeQuoteQty),
-    status: o.status,
-    timeInForce: o.timeInForce,
-    type: o.type,
-    side: o.side,
-    ...(hasStop(o) ? { stopPrice: fmt8(o.stopPrice!) } : {}),
+    ...executionFields(o),
     ...stpOrderFields(o),
   };
 }
