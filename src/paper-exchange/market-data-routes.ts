@@ -22,7 +22,7 @@ import {
   type TickerType,
   type Touch,
 } from './market-data';
-import { symbolsParam, type Params } from './params';
+import { knownSymbol, symbolsParam, type Params } from './params';
 import type { Ctx, Route } from './routes';
 import { preventedMatchJson } from './self-trade-prevention';
 import { ZERO } from '../shared/decimal';
@@ -108,8 +108,7 @@ export function addMarketDataRoutes(add: Add, acct: (c: Ctx) => { apiKey: string
     security: 'NONE',
     weight: () => 25,
     handler: (c) => {
-      const symbol = c.params.required('symbol');
-      c.engine.symbolDef(symbol);
+      const symbol = knownSymbol(c.params, c.engine);
       return tradesFrom(c.engine.marketOf(symbol).tape, undefined, limitParam(c.params, 500, 1000)).map(publicTradeJson);
     },
   });
@@ -120,8 +119,7 @@ export function addMarketDataRoutes(add: Add, acct: (c: Ctx) => { apiKey: string
     security: 'NONE',
     weight: () => 25,
     handler: (c) => {
-      const symbol = c.params.required('symbol');
-      c.engine.symbolDef(symbol);
+      const symbol = knownSymbol(c.params, c.engine);
       return tradesFrom(c.engine.marketOf(symbol).tape, c.params.int('fromId'), limitParam(c.params, 500, 1000)).map(publicTradeJson);
     },
   });
@@ -130,8 +128,7 @@ export function addMarketDataRoutes(add: Add, acct: (c: Ctx) => { apiKey: string
     security: 'NONE',
     weight: () => 4,
     handler: (c) => {
-      const symbol = c.params.required('symbol');
-      c.engine.symbolDef(symbol);
+      const symbol = knownSymbol(c.params, c.engine);
       const fromId = c.params.int('fromId');
       const start = c.params.timeMs('startTime');
       const end = c.params.timeMs('endTime');
@@ -147,8 +144,7 @@ export function addMarketDataRoutes(add: Add, acct: (c: Ctx) => { apiKey: string
       security: 'NONE',
       weight: () => 2,
       handler: (c) => {
-        const symbol = c.params.required('symbol');
-        c.engine.symbolDef(symbol);
+        const symbol = knownSymbol(c.params, c.engine);
         const interval = parseInterval(c.params.str('interval'));
         const start = c.params.timeMs('startTime');
         const end = c.params.timeMs('endTime');
@@ -163,8 +159,7 @@ export function addMarketDataRoutes(add: Add, acct: (c: Ctx) => { apiKey: string
     security: 'NONE',
     weight: () => 2,
     handler: (c) => {
-      const symbol = c.params.required('symbol');
-      c.engine.symbolDef(symbol);
+      const symbol = knownSymbol(c.params, c.engine);
       return avgPriceJson(c.engine.marketOf(symbol).tape, c.now, c.engine.lastPrice(symbol));
     },
   });
@@ -222,8 +217,7 @@ export function addMarketDataRoutes(add: Add, acct: (c: Ctx) => { apiKey: string
     security: 'USER_DATA',
     weight: (p) => (p.has('orderId') && !p.has('preventedMatchId') ? 20 : 2),
     handler: (c) => {
-      const symbol = c.params.required('symbol');
-      c.engine.symbolDef(symbol);
+      const symbol = knownSymbol(c.params, c.engine);
       const byId = c.params.int('preventedMatchId');
       const orderId = c.params.int('orderId');
       const from = c.params.int('fromPreventedMatchId');

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Engine, NewOrderParams, OcoLeg, OcoParams, OrderTypeName, Side, Tif } from './engine';
-import type { Params } from './params';
+import { knownSymbol, type Params } from './params';
 import { STP_MODES, type StpMode } from './self-trade-prevention';
 import { badRequest, mandatory, notRequired } from './wire';
 
@@ -85,8 +85,7 @@ export function ocoLeg(p: Params, position: 'above' | 'below', prefix: string = 
 }
 
 export function parseOco(p: Params, engine: Engine): OcoParams & { respType: 'ACK' | 'RESULT' | 'FULL' } {
-  const symbol = p.required('symbol');
-  engine.symbolDef(symbol);
+  const symbol = knownSymbol(p, engine);
   const side = p.enumOf('side', SIDES, -1117, 'Invalid side.');
   if (!side) throw mandatory('side');
   const quantity = p.decimal('quantity', 8);

@@ -5,7 +5,7 @@
  */
 import type { OcoLeg, OrderTypeName, OtoParams, Side, Tif } from './engine';
 import { orderFullJson, orderResultJson, listStatusJson } from './format';
-import type { Params } from './params';
+import { knownSymbol, type Params } from './params';
 import { generatedClientId, ocoLeg, stpModeParam } from './order-params';
 import type { Ctx, Route } from './routes';
 import { badRequest, mandatory, notRequired } from './wire';
@@ -44,8 +44,7 @@ function singlePending(p: Params): OcoLeg {
 }
 
 export function parseOto(p: Params, ctx: Ctx, shape: Shape): OtoParams & { respType: 'ACK' | 'RESULT' | 'FULL' } {
-  const symbol = p.required('symbol');
-  ctx.engine.symbolDef(symbol);
+  const symbol = knownSymbol(p, ctx.engine);
   if (p.has('workingIcebergQty') || p.has('pendingIcebergQty') || p.has('pendingAboveIcebergQty') || p.has('pendingBelowIcebergQty')) {
     throw badRequest(-1020, 'This operation is not supported.');
   }

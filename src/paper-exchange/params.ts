@@ -87,6 +87,13 @@ export class Params {
   }
 }
 
+/** The required `symbol`, one the exchange lists: -1102 when it is missing, -1121 when it is not listed. */
+export function knownSymbol(p: Params, markets: { symbolDef(symbol: string): unknown }): string {
+  const symbol = p.required('symbol');
+  markets.symbolDef(symbol);
+  return symbol;
+}
+
 /** `symbol`, or the JSON array `symbols` (exchangeInfo, ticker/price, the market data tickers): Binance's rules and errors. */
 export function symbolsParam(p: Params): string[] | undefined {
   const one = p.str('symbol');

@@ -2,7 +2,7 @@
  * The REST endpoints: same paths, parameters, weights, JSON and error codes as Binance Spot.
  */
 import { dec } from '../shared/decimal';
-import { isOpen, type Account, type Engine, type InternalOrder } from './engine';
+import { isOpen, type Account, type Engine, type InternalOrder, type InternalTrade } from './engine';
 import { amendedOrderJson, amendListStatusJson, amendmentJson, cancelJson, listStatusJson, orderAckJson, orderFullJson, orderQueryJson, orderResultJson, tradeJson } from './format';
 import type { Limiter } from './limits';
 import { addOtoRoutes } from './oto-routes';
@@ -10,7 +10,7 @@ import { fmt8, symbolInfoJson } from './market';
 import { addMarketDataRoutes } from './market-data-routes';
 import { pageFrom } from './market-data';
 import { generatedClientId, parseNewOrder, parseOco } from './order-params';
-import { symbolsParam, type Params } from './params';
+import { knownSymbol, symbolsParam, type Params } from './params';
 import type { RateLimit } from '../exchange/schemas';
 import { ApiError, badRequest, clientOrderIdInvalid, mandatory, MSG } from './wire';
 
@@ -43,19 +43,26 @@ function acct(ctx: Ctx): Account {
   return ctx.account;
 }
 
-function orderReport(o: InternalOrder, respType: 'ACK' | 'RESULT' | 'FULL', now: number): Record<string, unknown> {
+/** A new order's response in the newOrderRespType asked for (FULL lists the fills). */
+function orderReport(o: InternalOrder, respType: 'ACK' | 'RESULT' | 'FULL', now: number, fills: InternalTrade[] = []): Record<string, unknown> {
   if (respType === 'ACK') return orderAckJson(o, now);
   if (respType === 'RESULT') return orderResultJson(o, now);
-  return orderFullJson(o, now, []);
+  return orderFullJson(o, now, fills);
+}
+
+/** An order or list named by its id or its client id: one of the two must be sent (-1102). */
+function idOrClientId(p: Params, idParam: string, clientIdParam: string): { id: number | undefined; clientId: string | undefined } {
+  const id = p.int(idParam);
+  const clientId = p.str(clientIdParam);
+  if (id === undefined && clientId === undefined) {
+    throw badRequest(-1102, `Param '${clientIdParam}' or '${idParam}' must be sent, but both were empty/null!`);
+  }
+  return { id, clientId };
 }
 
 function orderRef(p: Params): { symbol: string; orderId: number | undefined; origClientOrderId: string | undefined } {
   const symbol = p.required('symbol');
-  const orderId = p.int('orderId');
-  const origClientOrderId = p.str('origClientOrderId');
-  if (orderId === undefined && origClientOrderId === undefined) {
-    throw badRequest(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!");
-  }
+  const { id: orderId, clientId: origClientOrderId } = idOrClientId(p, 'orderId', 'origClientOrderId');
   return { symbol, orderId, origClientOrderId };
 }
 
@@ -104,9 +111,7 @@ export function buildRoutes(): Map<string, Route> {
     handler: (c) => {
       const req = parseNewOrder(c.params, c.engine);
       const { order, fills } = c.engine.place(acct(c).apiKey, req);
-      if (req.respType === 'ACK') return orderAckJson(order, c.now);
-      if (req.respType === 'RESULT') return orderResultJson(order, c.now);
-      return orderFullJson(order, c.now, fills);
+      return orderReport(order, req.respType, c.now, fills);
     },
   });
 
@@ -172,8 +177,7 @@ export function buildRoutes(): Map<string, Route> {
     matchingEngine: true,
     weight: () => 1,
     handler: (c) => {
-      const symbol = c.params.required('symbol');
-      c.engine.symbolDef(symbol);
+      const symbol = knownSymbol(c.params, c.engine);
       const open = c.engine.ordersOf(symbol).filter((o) => o.account === acct(c).apiKey && isOpen(o) && o.orderListId === -1);
       return open.map((o) => {
         const id = generatedClientId();
@@ -187,8 +191,7 @@ export function buildRoutes(): Map<string, Route> {
     security: 'USER_DATA',
     weight: () => 20,
     handler: (c) => {
-      const symbol = c.params.required('symbol');
-      c.engine.symbolDef(symbol);
+      const symbol = knownSymbol(c.params, c.engine);
       const fromId = c.params.int('orderId');
       const start = c.params.timeMs('startTime');
       const end = c.params.timeMs('endTime');
@@ -202,8 +205,7 @@ export function buildRoutes(): Map<string, Route> {
     security: 'USER_DATA',
     weight: (p) => (p.has('orderId') ? 5 : 20),
     handler: (c) => {
-      const symbol = c.params.required('symbol');
-      c.engine.symbolDef(symbol);
+      const symbol = knownSymbol(c.params, c.engine);
       const orderId = c.params.int('orderId');
       const fromId = c.params.int('fromId');
       const start = c.params.timeMs('startTime');
@@ -251,8 +253,7 @@ export function buildRoutes(): Map<string, Route> {
     security: 'USER_DATA',
     weight: () => 20,
     handler: (c) => {
-      const symbol = c.params.required('symbol');
-      c.engine.symbolDef(symbol);
+      const symbol = knownSymbol(c.params, c.engine);
       const a = acct(c);
       const rate = fmt8(a.commission);
       const zero = '0.00000000';
@@ -290,9 +291,7 @@ export function buildRoutes(): Map<string, Route> {
     security: 'USER_DATA',
     weight: () => 4,
     handler: (c) => {
-      const id = c.params.int('orderListId');
-      const clientId = c.params.str('origClientOrderId');
-      if (id === undefined && clientId === undefined) throw badRequest(-1102, "Param 'origClientOrderId' or 'orderListId' must be sent, but both were empty/null!");
+      const { id, clientId } = idOrClientId(c.params, 'orderListId', 'origClientOrderId');
       const list = c.engine.findList(acct(c).apiKey, id, clientId);
       if (!list) throw badRequest(-2013, MSG.orderListDoesNotExist);
       return listStatusJson(list, c.engine.listLegs(list));
@@ -313,11 +312,8 @@ export function buildRoutes(): Map<string, Route> {
     matchingEngine: true,
     weight: () => 1,
     handler: (c) => {
-      const symbol = c.params.required('symbol');
-      c.engine.symbolDef(symbol);
-      const id = c.params.int('orderListId');
-      const clientId = c.params.str('listClientOrderId');
-      if (id === undefined && clientId === undefined) throw badRequest(-1102, "Param 'listClientOrderId' or 'orderListId' must be sent, but both were empty/null!");
+      const symbol = knownSymbol(c.params, c.engine);
+      const { id, clientId } = idOrClientId(c.params, 'orderListId', 'listClientOrderId');
       const list = c.engine.findList(acct(c).apiKey, id, clientId);
       if (!list || list.symbol !== symbol || list.listOrderStatus !== 'EXECUTING') throw badRequest(-2011, MSG.unknownOrderSent);
       const cancelId = c.params.clientId('newClientOrderId') ?? generatedClientId();
@@ -335,11 +331,7 @@ export function buildRoutes(): Map<string, Route> {
     handler: (c) => {
       const mode = c.params.enumOf('cancelReplaceMode', ['STOP_ON_FAILURE', 'ALLOW_FAILURE'] as const, -1100, "Illegal characters found in parameter 'cancelReplaceMode'; legal range is 'STOP_ON_FAILURE, ALLOW_FAILURE'.");
       if (!mode) throw mandatory('cancelReplaceMode');
-      const cancelOrderId = c.params.int('cancelOrderId');
-      const cancelOrigClientOrderId = c.params.str('cancelOrigClientOrderId');
-      if (cancelOrderId === undefined && cancelOrigClientOrderId === undefined) {
-        throw badRequest(-1102, "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, but both were empty/null!");
-      }
+      const { id: cancelOrderId, clientId: cancelOrigClientOrderId } = idOrClientId(c.params, 'cancelOrderId', 'cancelOrigClientOrderId');
       const cancelId = c.params.clientId('cancelNewClientOrderId') ?? generatedClientId();
       const req = parseNewOrder(c.params, c.engine);
       const apiKey = acct(c).apiKey;
@@ -370,7 +362,7 @@ export function buildRoutes(): Map<string, Route> {
       let newOk = true;
       try {
         const { order, fills } = c.engine.place(apiKey, req);
-        newOrderResponse = req.respType === 'ACK' ? orderAckJson(order, c.now) : req.respType === 'RESULT' ? orderResultJson(order, c.now) : orderFullJson(order, c.now, fills);
+        newOrderResponse = orderReport(order, req.respType, c.now, fills);
       } catch (e) {
         newOk = false;
         newOrderResponse = errJson(e);
@@ -405,8 +397,7 @@ export function buildRoutes(): Map<string, Route> {
     security: 'USER_DATA',
     weight: () => 4,
     handler: (c) => {
-      const symbol = c.params.required('symbol');
-      c.engine.symbolDef(symbol);
+      const symbol = knownSymbol(c.params, c.engine);
       const orderId = c.params.int('orderId');
       if (orderId === undefined) throw mandatory('orderId');
       const fromExecutionId = c.params.int('fromExecutionId');
