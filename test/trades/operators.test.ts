@@ -3,8 +3,9 @@
  * Cancellation" does), updates with validators (valid and invalid), signals, and finding
  * in-flight trades by search attributes.
  */
-import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TradeState } from '../../src/shared/trade';
+import { refused } from '../support/refused';
 import { readReports, readStream } from '../support/streams';
 import { eventually, useTradeHarness, type TradeHarness } from '../support/trade-harness';
 
@@ -24,15 +25,6 @@ async function restingLimit(name: string, extra: Record<string, unknown> = {}): 
 type UpdateByName = (name: string, options: { args: unknown[] }) => Promise<TradeState>;
 const update = (handle: WorkflowHandle, name: string, arg?: unknown) =>
   (handle.executeUpdate.bind(handle) as UpdateByName)(name, { args: arg === undefined ? [] : [arg] });
-
-async function refused(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-  return String((err as WorkflowUpdateFailedError).cause?.message);
-}
 
 test('cancelling the workflow (the UI action) cancels the order on the exchange and reports it', async () => {
   const { handle, state } = await restingLimit('uicancel');

@@ -4,7 +4,7 @@
  * the trade as it was (no operation recorded, nothing sent); each accepted one takes effect on
  * the exchange and in the state.
  */
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import {
   amendSignal,
   amendUpdate,
@@ -16,6 +16,7 @@ import {
   setTimeoutUpdate,
 } from '../../workflows/definitions';
 import type { TradeState } from '../../src/shared/trade';
+import { refused } from '../support/refused';
 import { cidFor, eventually, startWorkflowHarness, type TradeHandle, type WorkflowHarness } from './support/workflow-harness';
 
 let h: WorkflowHarness;
@@ -53,14 +54,29 @@ async function resting(name: string, filled?: string, extra: Record<string, unkn
   return { handle, decisionId, cid, state };
 }
 
-/** The reason an update was refused with (its validator's message). */
-async function refused(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-  return String((err as WorkflowUpdateFailedError).cause?.message);
+/**
+ * A BUY LIMIT 0.002 @ 59000 filled whole at once, its fill being booked: settleFills reads
+ * myTrades (a resting order's response listed no fills), and that read is held until `release()`.
+ */
+async function bookingHeld(name: string): Promise<{ handle: TradeHandle; decisionId: string; release: () => void }> {
+  const decisionId = h.id(name);
+  const cid = cidOf(decisionId);
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let booking = false;
+  h.exchange.on.newOrder = (req, hooks, venue) => {
+    const answer = venue.accept(req, hooks);
+    if (req.newClientOrderId === cid) venue.fill(cid, '0.002');
+    return answer;
+  };
+  h.exchange.on.myTrades = async (q, _hooks, venue) => {
+    booking = true;
+    await held;
+    return venue.trades.filter((t) => t.orderId === q.orderId);
+  };
+  const handle = await h.start({ decision_id: decisionId, order_type: 'LIMIT', limit_price: '59000', approved_size: '0.002', timeout_ms: 300_000 });
+  await h.until(handle, 'the fill to be booked', () => booking);
+  return { handle, decisionId, release };
 }
 
 /** Nothing changed: no operation recorded, the same orders in the same states, the same deadline. */
@@ -227,24 +243,7 @@ test('signals: requestCloseNow buys the rest at market', async () => {
 });
 
 test('no open order (the fill is being booked): every update is refused with the trade status', async () => {
-  const decisionId = h.id('booking');
-  const cid = cidOf(decisionId);
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  let booking = false;
-  h.exchange.on.newOrder = (req, hooks, venue) => {
-    const answer = venue.accept(req, hooks);
-    if (req.newClientOrderId === cid) venue.fill(cid, '0.002');
-    return answer;
-  };
-  // settleFills reads myTrades (a resting order's response listed no fills): held until released.
-  h.exchange.on.myTrades = async (q, _hooks, venue) => {
-    booking = true;
-    await held;
-    return venue.trades.filter((t) => t.orderId === q.orderId);
-  };
-  const handle = await h.start({ decision_id: decisionId, order_type: 'LIMIT', limit_price: '59000', approved_size: '0.002', timeout_ms: 300_000 });
-  await h.until(handle, 'the fill to be booked', () => booking);
+  const { handle, decisionId, release } = await bookingHeld('booking');
   const state = await h.state(handle);
   expect(state.orders[0]!.state).toBe('filled');
   const reason = `trade has no open order right now (status ${state.status})`;
@@ -263,23 +262,7 @@ test('no open order (the fill is being booked): every update is refused with the
 // Found by this test: finish() answered pending requests only before it booked the fills, so a
 // signal that came while settleFills ran stayed `pending` in the final state, never carried out.
 test('a cancel signal that arrives while the fill is being booked is answered in the final state, not left pending', async () => {
-  const decisionId = h.id('latesignal');
-  const cid = cidOf(decisionId);
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  let booking = false;
-  h.exchange.on.newOrder = (req, hooks, venue) => {
-    const answer = venue.accept(req, hooks);
-    if (req.newClientOrderId === cid) venue.fill(cid, '0.002');
-    return answer;
-  };
-  h.exchange.on.myTrades = async (q, _hooks, venue) => {
-    booking = true;
-    await held;
-    return venue.trades.filter((t) => t.orderId === q.orderId);
-  };
-  const handle = await h.start({ decision_id: decisionId, order_type: 'LIMIT', limit_price: '59000', approved_size: '0.002', timeout_ms: 300_000 });
-  await h.until(handle, 'the fill to be booked', () => booking);
+  const { handle, release } = await bookingHeld('latesignal');
   await handle.signal(cancelSignal, { reason: 'too late' });
   await h.until(handle, 'the signal to be recorded', (s) => s.operations.length === 1);
   release();
