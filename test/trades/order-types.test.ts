@@ -42,33 +42,22 @@ test('LIMIT rests below the market and fills when the price crosses it', async (
   expect(final.orders[0]!.transitions.map((t) => t.to)).toEqual(['submitted', 'filled']);
 });
 
-test('STOP_LOSS_LIMIT BUY triggers above the market, then fills as a limit', async () => {
+test.each([
+  ['STOP_LOSS_LIMIT', 'above', 'stoploss', '60500', '60600', '60550'],
+  ['TAKE_PROFIT_LIMIT', 'below', 'takeprofit', '59500', '59600', '59450'],
+] as const)('%s BUY triggers %s the market, then fills as a limit', async (type, _where, name, stop, limit, trigger) => {
   const handle = await h.start({
-    decision_id: h.id('stoploss'),
-    order_type: 'STOP_LOSS_LIMIT',
-    stop_price: '60500',
-    limit_price: '60600',
+    decision_id: h.id(name),
+    order_type: type,
+    stop_price: stop,
+    limit_price: limit,
   });
   const resting = await working(handle);
-  expect(h.paper.findOrder(BTC, resting.orders[0]!.intent.clientOrderId)?.type).toBe('STOP_LOSS_LIMIT');
-  h.paper.setPrice(BTC, '60550');
+  expect(h.paper.findOrder(BTC, resting.orders[0]!.intent.clientOrderId)?.type).toBe(type);
+  h.paper.setPrice(BTC, trigger);
   const final = await h.result(handle);
   expect(final.status).toBe('filled');
-  expect(Number(final.orders[0]!.fills.avgPrice)).toBeLessThanOrEqual(60600);
-});
-
-test('TAKE_PROFIT_LIMIT BUY triggers below the market, then fills as a limit', async () => {
-  const handle = await h.start({
-    decision_id: h.id('takeprofit'),
-    order_type: 'TAKE_PROFIT_LIMIT',
-    stop_price: '59500',
-    limit_price: '59600',
-  });
-  await working(handle);
-  h.paper.setPrice(BTC, '59450');
-  const final = await h.result(handle);
-  expect(final.status).toBe('filled');
-  expect(Number(final.orders[0]!.fills.avgPrice)).toBeLessThanOrEqual(59600);
+  expect(Number(final.orders[0]!.fills.avgPrice)).toBeLessThanOrEqual(Number(limit));
 });
 
 test('OCO: one leg fills and the other expires', async () => {
