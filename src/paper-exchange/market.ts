@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { D, dec, floorToStep, toWire, type Dec } from '../shared/decimal';
+import { fnv1a, mulberry32 } from '../shared/prng';
 import { allowedStpModes, defaultStpMode, type StpMode } from './self-trade-prevention';
 
 export interface SymbolDef {
@@ -114,24 +115,6 @@ export function symbolInfoJson(s: SymbolDef): Record<string, unknown> {
   };
 }
 
-/** mulberry32: tiny, fast, good enough for a reproducible price walk. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function hashString(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
-}
-
 /**
  * One symbol's price path. The random walk is the only place a JS number touches a price: it
  * draws a relative move, which is turned into an exact decimal and snapped to the tick.
@@ -144,7 +127,7 @@ export class PricePath {
 
   /** `seed` also seeds the symbol's book (book.ts), so one seed reproduces price and book. */
   constructor(readonly def: SymbolDef, readonly seed: number, private readonly volatility = 0.0005) {
-    this.rand = prng(seed ^ hashString(def.symbol));
+    this.rand = mulberry32(seed ^ fnv1a(def.symbol));
     this.price = dec(def.initialPrice);
   }
 

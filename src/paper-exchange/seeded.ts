@@ -5,12 +5,7 @@
  * These numbers only ever scale a decimal (see book.ts); they never become a price themselves.
  */
 
-/** FNV-1a: strings (symbols, salts) become 32-bit keys. */
-export function hashString(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
-}
+import { fnv1a } from '../shared/prng';
 
 /** murmur3's finaliser: every input bit moves every output bit. */
 function fmix32(h: number): number {
@@ -29,7 +24,7 @@ export type DrawKey = number | string;
 export function seededUnit(...keys: DrawKey[]): number {
   let h = 0x9e3779b9;
   for (const k of keys) {
-    const v = typeof k === 'string' ? hashString(k) : Math.floor(k) >>> 0;
+    const v = typeof k === 'string' ? fnv1a(k) : Math.floor(k) >>> 0;
     // Large integers (step counts past 2^32) still differ in their high bits.
     const hi = typeof k === 'number' ? Math.floor(k / 4294967296) >>> 0 : 0;
     h = fmix32(Math.imul(h ^ v, 0x27d4eb2d) ^ hi);

@@ -13,7 +13,7 @@
  *   TP   60500       a bracket's take-profit (its LIMIT_MAKER SELL fills when the price spikes past it)
  *   SL   58000       a bracket's stop-loss (never reached)
  */
-import { prng, type Prng } from './prng';
+import { prng, type Prng } from '../../src/shared/prng';
 
 export const PRICES = {
   BASE: '60000.00',
