@@ -102,10 +102,13 @@ export class Placement {
       const type = failureType(err);
       if (type === FailureType.ExchangeRejected) {
         for (const o of orders) transition(o, 'rejected', why, Date.now());
+        state.error = why;
       } else {
         await this.settleUnknown(orders, why);
+        // An order the exchange turned out to hold was placed after all: the failure that made
+        // its outcome unknown stays in its transitions, not as the trade's error.
+        if (orders.some((o) => !o.exchange)) state.error = why;
       }
-      state.error = why;
     }
     for (const o of orders) await this.ctx.record(o);
     if (orders.some((o) => !isTerminal(o.state))) this.ctx.setStatus('working');

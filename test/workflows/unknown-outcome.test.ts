@@ -51,6 +51,8 @@ test('the order had landed: findOrder finds it filled, the trade is filled, noth
 
   expect(final.status).toBe('filled');
   expect(final.attention).toBeUndefined();
+  // Settled as filled: the timeout that made it unknown is in the transitions, not the trade's error.
+  expect(final.error).toBeUndefined();
   const order = final.orders[0]!;
   expect(order.transitions.map((t) => [t.to, t.reason.split(':')[0]])).toEqual([
     ['submitted', 'settled unknown outcome by query'],
@@ -68,6 +70,7 @@ test('the order had landed: findOrder finds it filled, the trade is filled, noth
   expect(h.store.transitions.get(cid)!.map((t) => t.to)).toEqual(['submitted', 'filled']);
   expect([...h.store.fills.values()].filter((f) => f.clientOrderId === cid)).toHaveLength(1);
   expect(h.store.tradeReports(handle.workflowId).map((r) => [r.status, r.filled_quantity, r.success])).toEqual([['filled', '0.001', true]]);
+  expect(h.store.outcomes.get(decisionId)).toEqual({ status: 'completed' });
 });
 
 test('the order never landed: findOrder finds it absent after its recvWindow, the order is not_placed, nothing resent', async () => {
