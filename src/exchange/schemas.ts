@@ -183,59 +183,63 @@ export const FillSchema = z.object({
 });
 export type Fill = z.infer<typeof FillSchema>;
 
+/** The fields that name an order, first in an order's JSON. */
+const orderIdFields = {
+  symbol: z.string(),
+  orderId: Id,
+  orderListId: z.number().int(),
+  clientOrderId: z.string(),
+};
+/** An OPO's pending order has no quantity until its working order fills: Binance leaves it out. */
+const OrigQty = DecStr.default('0');
+/** What kind of order it is and where it stands, in the order an order's JSON lists them. */
+const orderTermFields = {
+  status: OrderStatus,
+  timeInForce: z.string(),
+  type: OrderType,
+  side: OrderSide,
+  stopPrice: DecStr.optional(),
+};
+/** The optional fields that close an order's JSON: not every order, nor every endpoint, has them. */
+const orderConditionalFields = {
+  workingTime: z.number().int().optional(),
+  selfTradePreventionMode: z.string().optional(),
+  expiryReason: z.string().optional(),
+};
+
 /**
  * One shape for query, open-orders, all-orders and cancel responses. Fields that only some of
  * those endpoints return are optional (cancel has no `time`/`isWorking`, query has no
  * `transactTime`, conditional fields appear only for some order types).
  */
 export const OrderSchema = z.object({
-  symbol: z.string(),
-  orderId: Id,
-  orderListId: z.number().int(),
-  clientOrderId: z.string(),
+  ...orderIdFields,
   origClientOrderId: z.string().optional(),
   price: DecStr,
-  // An OPO's pending order has no quantity until its working order fills: Binance leaves it out.
-  origQty: DecStr.default('0'),
+  origQty: OrigQty,
   executedQty: DecStr,
   cummulativeQuoteQty: DecStr,
   origQuoteOrderQty: DecStr.optional(),
-  status: OrderStatus,
-  timeInForce: z.string(),
-  type: OrderType,
-  side: OrderSide,
-  stopPrice: DecStr.optional(),
+  ...orderTermFields,
   icebergQty: DecStr.optional(),
   time: z.number().int().optional(),
   updateTime: z.number().int().optional(),
   transactTime: z.number().int().optional(),
   isWorking: z.boolean().optional(),
-  workingTime: z.number().int().optional(),
-  selfTradePreventionMode: z.string().optional(),
-  expiryReason: z.string().optional(),
+  ...orderConditionalFields,
 });
 export type Order = z.infer<typeof OrderSchema>;
 
 export const OrderResponseSchema = z.object({
-  symbol: z.string(),
-  orderId: Id,
-  orderListId: z.number().int(),
-  clientOrderId: z.string(),
+  ...orderIdFields,
   transactTime: z.number().int(),
   price: DecStr,
-  // An OPO's pending order has no quantity until its working order fills: Binance leaves it out.
-  origQty: DecStr.default('0'),
+  origQty: OrigQty,
   executedQty: DecStr,
   origQuoteOrderQty: DecStr.optional(),
   cummulativeQuoteQty: DecStr,
-  status: OrderStatus,
-  timeInForce: z.string(),
-  type: OrderType,
-  side: OrderSide,
-  stopPrice: DecStr.optional(),
-  workingTime: z.number().int().optional(),
-  selfTradePreventionMode: z.string().optional(),
-  expiryReason: z.string().optional(),
+  ...orderTermFields,
+  ...orderConditionalFields,
   fills: z.array(FillSchema),
 });
 export type OrderResponse = z.infer<typeof OrderResponseSchema>;
@@ -359,11 +363,7 @@ export const AmendedOrderSchema = z.object({
   preventedQty: DecStr.optional(),
   quoteOrderQty: DecStr.optional(),
   cumulativeQuoteQty: DecStr,
-  status: OrderStatus,
-  timeInForce: z.string(),
-  type: OrderType,
-  side: OrderSide,
-  stopPrice: DecStr.optional(),
+  ...orderTermFields,
   workingTime: z.number().int().optional(),
   selfTradePreventionMode: z.string().optional(),
 });
