@@ -39,7 +39,7 @@ import {
   type Trade,
 } from './schemas';
 import type { Params } from './signing';
-import { BinanceTransport, type RequestHooks, type TransportOptions } from './transport';
+import { BinanceTransport, type CallSpec, type RequestHooks, type TransportOptions } from './transport';
 import { NewOrderRequestSchema, NewOcoRequestSchema, NewOtoRequestSchema, NewOtocoRequestSchema, NewOpoRequestSchema, NewOpocoRequestSchema, CancelReplaceRequestSchema, AmendKeepPriorityRequestSchema, type NewOrderRequest, type NewOcoRequest, type NewOtoRequest, type NewOtocoRequest, type NewOpoRequest, type NewOpocoRequest, type CancelReplaceRequest, type AmendKeepPriorityRequest, type OrderQuery, type TradeQuery } from './requests';
 
 export interface BinanceClientOptions extends TransportOptions {
@@ -117,28 +117,7 @@ export class BinanceSpotClient {
   /** Always asks for newOrderRespType=FULL so the response carries fills[]. */
   async newOrder(req: NewOrderRequest, hooks?: RequestHooks): Promise<OrderResponse> {
     const checked = this.parseRequest(NewOrderRequestSchema, req, 'POST /api/v3/order');
-    return this.transport.call({
-      method: 'POST',
-      path: '/api/v3/order',
-      params: {
-        symbol: checked.symbol,
-        side: checked.side,
-        type: checked.type,
-        timeInForce: checked.timeInForce,
-        quantity: checked.quantity,
-        quoteOrderQty: checked.quoteOrderQty,
-        price: checked.price,
-        stopPrice: checked.stopPrice,
-        newClientOrderId: checked.newClientOrderId,
-        selfTradePreventionMode: checked.selfTradePreventionMode,
-        newOrderRespType: 'FULL',
-      },
-      signed: true,
-      weight: 1,
-      orders: 1,
-      schema: OrderResponseSchema,
-      hooks,
-    });
+    return this.placeOrders({ path: '/api/v3/order', params: newOrderParams(checked), orders: 1, schema: OrderResponseSchema, hooks });
   }
 
   /** -2013 "Order does not exist." throws BinanceError kind 'not_found'; nothing else does. */
@@ -229,16 +208,7 @@ export class BinanceSpotClient {
   /** POST /api/v3/orderList/oco with newOrderRespType FULL. Counts as 2 orders. */
   async newOco(req: NewOcoRequest, hooks?: RequestHooks): Promise<OrderListResponse> {
     const checked = this.parseRequest(NewOcoRequestSchema, req, 'POST /api/v3/orderList/oco');
-    return this.transport.call({
-      method: 'POST',
-      path: '/api/v3/orderList/oco',
-      params: { ...checked, newOrderRespType: 'FULL' },
-      signed: true,
-      weight: 1,
-      orders: 2,
-      schema: OrderListResponseSchema,
-      hooks,
-    });
+    return this.placeOrders({ path: '/api/v3/orderList/oco', params: { ...checked, newOrderRespType: 'FULL' }, orders: 2, schema: OrderListResponseSchema, hooks });
   }
 
   /** POST /api/v3/orderList/oto with newOrderRespType FULL. Counts as 2 orders. */
@@ -262,16 +232,12 @@ export class BinanceSpotClient {
   }
 
   private placeList(kind: 'oto' | 'otoco' | 'opo' | 'opoco', params: Params, orders: number, hooks: RequestHooks | undefined): Promise<OrderListResponse> {
-    return this.transport.call({
-      method: 'POST',
-      path: `/api/v3/orderList/${kind}`,
-      params: { ...params, newOrderRespType: 'FULL' },
-      signed: true,
-      weight: 1,
-      orders,
-      schema: OrderListResponseSchema,
-      hooks,
-    });
+    return this.placeOrders({ path: `/api/v3/orderList/${kind}`, params: { ...params, newOrderRespType: 'FULL' }, orders, schema: OrderListResponseSchema, hooks });
+  }
+
+  /** A request that places orders: a signed POST of weight 1 that adds `orders` to the unfilled order count. */
+  private placeOrders<S extends z.ZodType>(spec: Omit<CallSpec<S>, 'method' | 'signed' | 'weight' | 'orders'> & { orders: number }): Promise<z.infer<S>> {
+    return this.transport.call({ method: 'POST', signed: true, weight: 1, ...spec });
   }
 
   /** GET /api/v3/orderList. An unknown list is -2013 "Order list does not exist." => 'not_found'. */
@@ -310,28 +276,9 @@ export class BinanceSpotClient {
    */
   async cancelReplace(req: CancelReplaceRequest, hooks?: RequestHooks): Promise<CancelReplaceResult> {
     const checked = this.parseRequest(CancelReplaceRequestSchema, req, 'POST /api/v3/order/cancelReplace');
-    return this.transport.call({
-      method: 'POST',
+    return this.placeOrders({
       path: '/api/v3/order/cancelReplace',
-      params: {
-        symbol: checked.symbol,
-        side: checked.side,
-        type: checked.type,
-        cancelReplaceMode: checked.cancelReplaceMode,
-        timeInForce: checked.timeInForce,
-        quantity: checked.quantity,
-        quoteOrderQty: checked.quoteOrderQty,
-        price: checked.price,
-        stopPrice: checked.stopPrice,
-        cancelNewClientOrderId: checked.cancelNewClientOrderId,
-        cancelOrigClientOrderId: checked.cancelOrigClientOrderId,
-        cancelOrderId: checked.cancelOrderId,
-        newClientOrderId: checked.newClientOrderId,
-        selfTradePreventionMode: checked.selfTradePreventionMode,
-        newOrderRespType: 'FULL',
-      },
-      signed: true,
-      weight: 1,
+      params: newOrderParams(checked),
       orders: 1,
       schema: CancelReplaceDataSchema,
       hooks,
@@ -409,4 +356,28 @@ export class BinanceSpotClient {
     }
     return result.data as z.infer<S>;
   }
+}
+
+/**
+ * A new order's signed parameters, in the order they go on the wire; a cancel-replace's cancel
+ * fields go in their places (the mode after `type`, the cancel ids before `newClientOrderId`).
+ * newOrderRespType is always FULL, so the response carries fills[].
+ */
+function newOrderParams(r: NewOrderRequest | CancelReplaceRequest): Params {
+  const cancel = 'cancelReplaceMode' in r ? r : undefined;
+  return {
+    symbol: r.symbol,
+    side: r.side,
+    type: r.type,
+    ...(cancel && { cancelReplaceMode: cancel.cancelReplaceMode }),
+    timeInForce: r.timeInForce,
+    quantity: r.quantity,
+    quoteOrderQty: r.quoteOrderQty,
+    price: r.price,
+    stopPrice: r.stopPrice,
+    ...(cancel && { cancelNewClientOrderId: cancel.cancelNewClientOrderId, cancelOrigClientOrderId: cancel.cancelOrigClientOrderId, cancelOrderId: cancel.cancelOrderId }),
+    newClientOrderId: r.newClientOrderId,
+    selfTradePreventionMode: r.selfTradePreventionMode,
+    newOrderRespType: 'FULL',
+  };
 }
