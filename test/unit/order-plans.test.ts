@@ -23,6 +23,11 @@ const req = (r: Partial<PrepareOrderRequest> & Pick<PrepareOrderRequest, 'side' 
   stopPrice: undefined,
   ...r,
 });
+/** An order a plan makes: what it asks prepareOrder for (the intent's side, type, quantity, price and stop) and the intent it returns. */
+const planned = (o: Parameters<typeof intent>[0]): [PrepareOrderRequest, OrderIntent] => {
+  const i = intent(o);
+  return [req({ side: i.side, type: i.type, quantity: i.quantity, price: i.price, stopPrice: i.stopPrice }), i];
+};
 
 describe('entryPlan: one order per order type', () => {
   test.each<[string, Partial<RiskDecision>, 'BUY' | 'SELL', PrepareOrderRequest, OrderIntent]>([
@@ -30,57 +35,49 @@ describe('entryPlan: one order per order type', () => {
       'MARKET BUY: no price, no stop, no time in force',
       { order_type: 'MARKET' },
       'BUY',
-      req({ side: 'BUY', type: 'MARKET', quantity: '0.002' }),
-      intent({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'BUY', type: 'MARKET', quantity: '0.002' }),
+      ...planned({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'BUY', type: 'MARKET', quantity: '0.002' }),
     ],
     [
       'MARKET SELL ignores a limit_price and a time_in_force the decision carries',
       { order_type: 'MARKET', limit_price: '59000', time_in_force: 'IOC' },
       'SELL',
-      req({ side: 'SELL', type: 'MARKET', quantity: '0.002' }),
-      intent({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'SELL', type: 'MARKET', quantity: '0.002' }),
+      ...planned({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'SELL', type: 'MARKET', quantity: '0.002' }),
     ],
     [
       'LIMIT without time_in_force rests GTC',
       { order_type: 'LIMIT', limit_price: '59000' },
       'BUY',
-      req({ side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '59000' }),
-      intent({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '59000', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '59000', timeInForce: 'GTC' }),
     ],
     [
       'LIMIT IOC keeps its time in force',
       { order_type: 'LIMIT', limit_price: '59000', time_in_force: 'IOC' },
       'BUY',
-      req({ side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '59000' }),
-      intent({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '59000', timeInForce: 'IOC' }),
+      ...planned({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '59000', timeInForce: 'IOC' }),
     ],
     [
       'LIMIT FOK keeps its time in force',
       { order_type: 'LIMIT', limit_price: '61000', time_in_force: 'FOK' },
       'SELL',
-      req({ side: 'SELL', type: 'LIMIT', quantity: '0.002', price: '61000' }),
-      intent({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'SELL', type: 'LIMIT', quantity: '0.002', price: '61000', timeInForce: 'FOK' }),
+      ...planned({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'SELL', type: 'LIMIT', quantity: '0.002', price: '61000', timeInForce: 'FOK' }),
     ],
     [
       'LIMIT does not send a stop_price the decision carries',
       { order_type: 'LIMIT', limit_price: '59000', stop_price: '58000' },
       'BUY',
-      req({ side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '59000' }),
-      intent({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '59000', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '59000', timeInForce: 'GTC' }),
     ],
     [
       'STOP_LOSS_LIMIT: limit price and stop price, GTC',
       { order_type: 'STOP_LOSS_LIMIT', limit_price: '60600', stop_price: '60500' },
       'BUY',
-      req({ side: 'BUY', type: 'STOP_LOSS_LIMIT', quantity: '0.002', price: '60600', stopPrice: '60500' }),
-      intent({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'BUY', type: 'STOP_LOSS_LIMIT', quantity: '0.002', price: '60600', stopPrice: '60500', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'BUY', type: 'STOP_LOSS_LIMIT', quantity: '0.002', price: '60600', stopPrice: '60500', timeInForce: 'GTC' }),
     ],
     [
       'TAKE_PROFIT_LIMIT: limit price and stop price, its own time in force',
       { order_type: 'TAKE_PROFIT_LIMIT', limit_price: '59600', stop_price: '59500', time_in_force: 'IOC' },
       'BUY',
-      req({ side: 'BUY', type: 'TAKE_PROFIT_LIMIT', quantity: '0.002', price: '59600', stopPrice: '59500' }),
-      intent({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'BUY', type: 'TAKE_PROFIT_LIMIT', quantity: '0.002', price: '59600', stopPrice: '59500', timeInForce: 'IOC' }),
+      ...planned({ clientOrderId: 'te-d-1-e', purpose: 'entry', side: 'BUY', type: 'TAKE_PROFIT_LIMIT', quantity: '0.002', price: '59600', stopPrice: '59500', timeInForce: 'IOC' }),
     ],
   ])('%s', async (_name, d, side, asked, expected) => {
     const s = state({ side });
@@ -169,32 +166,28 @@ describe('bracketPlan: the protective exit after the entry filled', () => {
       'BUY',
       { take_profit: '61000' },
       0,
-      req({ side: 'SELL', type: 'LIMIT', quantity: '0.001998', price: '61000' }),
-      intent({ clientOrderId: 'te-d-1-b1', purpose: 'bracket', side: 'SELL', type: 'LIMIT', quantity: '0.001998', price: '61000', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-b1', purpose: 'bracket', side: 'SELL', type: 'LIMIT', quantity: '0.001998', price: '61000', timeInForce: 'GTC' }),
     ],
     [
       'stop-loss only after a BUY: a SELL STOP_LOSS_LIMIT priced at the stop itself',
       'BUY',
       { stop_loss: '57000' },
       0,
-      req({ side: 'SELL', type: 'STOP_LOSS_LIMIT', quantity: '0.001998', price: '57000', stopPrice: '57000' }),
-      intent({ clientOrderId: 'te-d-1-b1', purpose: 'bracket', side: 'SELL', type: 'STOP_LOSS_LIMIT', quantity: '0.001998', price: '57000', stopPrice: '57000', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-b1', purpose: 'bracket', side: 'SELL', type: 'STOP_LOSS_LIMIT', quantity: '0.001998', price: '57000', stopPrice: '57000', timeInForce: 'GTC' }),
     ],
     [
       'stop-loss only with a stop_limit_price: the limit is that price',
       'BUY',
       { stop_loss: '57000', stop_limit_price: '56900' },
       0,
-      req({ side: 'SELL', type: 'STOP_LOSS_LIMIT', quantity: '0.001998', price: '56900', stopPrice: '57000' }),
-      intent({ clientOrderId: 'te-d-1-b1', purpose: 'bracket', side: 'SELL', type: 'STOP_LOSS_LIMIT', quantity: '0.001998', price: '56900', stopPrice: '57000', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-b1', purpose: 'bracket', side: 'SELL', type: 'STOP_LOSS_LIMIT', quantity: '0.001998', price: '56900', stopPrice: '57000', timeInForce: 'GTC' }),
     ],
     [
       'take-profit only after a SELL: a BUY LIMIT, the third bracket of the trade',
       'SELL',
       { take_profit: '59000' },
       2,
-      req({ side: 'BUY', type: 'LIMIT', quantity: '0.001998', price: '59000' }),
-      intent({ clientOrderId: 'te-d-1-b3', purpose: 'bracket', side: 'BUY', type: 'LIMIT', quantity: '0.001998', price: '59000', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-b3', purpose: 'bracket', side: 'BUY', type: 'LIMIT', quantity: '0.001998', price: '59000', timeInForce: 'GTC' }),
     ],
   ])('%s', async (_name, entrySide, d, before, asked, expected) => {
     const s = state({ side: entrySide, phase: 'bracket', counters: { replacement: 0, close: 0, bracket: before } });
@@ -330,43 +323,37 @@ describe('replacementIntent: an amended order replaced in one step', () => {
       'new price: the rest of the original quantity at it',
       { exchange: { executedQty: '0.0005' } },
       { price: '59500' },
-      req({ side: 'BUY', type: 'LIMIT', quantity: '0.0015', price: '59500' }),
-      intent({ clientOrderId: 'te-d-1-r3', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.0015', price: '59500', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-r3', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.0015', price: '59500', timeInForce: 'GTC' }),
     ],
     [
       'new quantity: the new total less what filled, at the old price',
       { exchange: { executedQty: '0.0005' } },
       { quantity: '0.0018' },
-      req({ side: 'BUY', type: 'LIMIT', quantity: '0.0013', price: '59000' }),
-      intent({ clientOrderId: 'te-d-1-r3', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.0013', price: '59000', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-r3', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.0013', price: '59000', timeInForce: 'GTC' }),
     ],
     [
       'both: the new total less what filled, at the new price',
       { exchange: { executedQty: '0.001' } },
       { price: '58000', quantity: '0.0015' },
-      req({ side: 'BUY', type: 'LIMIT', quantity: '0.0005', price: '58000' }),
-      intent({ clientOrderId: 'te-d-1-r3', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.0005', price: '58000', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-r3', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.0005', price: '58000', timeInForce: 'GTC' }),
     ],
     [
       'the exchange\'s origQty is the old total, not the intent\'s',
       { quantity: '0.0025', exchange: { origQty: '0.002', executedQty: '0' } },
       { price: '59500' },
-      req({ side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '59500' }),
-      intent({ clientOrderId: 'te-d-1-r3', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '59500', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-r3', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.002', price: '59500', timeInForce: 'GTC' }),
     ],
     [
       'an order never acknowledged: the intent\'s quantity, nothing filled',
       { quantity: '0.0025' },
       { price: '59500' },
-      req({ side: 'BUY', type: 'LIMIT', quantity: '0.0025', price: '59500' }),
-      intent({ clientOrderId: 'te-d-1-r3', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.0025', price: '59500', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-r3', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.0025', price: '59500', timeInForce: 'GTC' }),
     ],
     [
       'a stop order keeps its stop price, side and time in force',
       { side: 'SELL', type: 'STOP_LOSS_LIMIT', price: '57000', stopPrice: '57100', timeInForce: 'IOC' },
       { price: '56900' },
-      req({ side: 'SELL', type: 'STOP_LOSS_LIMIT', quantity: '0.002', price: '56900', stopPrice: '57100' }),
-      intent({ clientOrderId: 'te-d-1-r3', purpose: 'replacement', side: 'SELL', type: 'STOP_LOSS_LIMIT', quantity: '0.002', price: '56900', stopPrice: '57100', timeInForce: 'IOC' }),
+      ...planned({ clientOrderId: 'te-d-1-r3', purpose: 'replacement', side: 'SELL', type: 'STOP_LOSS_LIMIT', quantity: '0.002', price: '56900', stopPrice: '57100', timeInForce: 'IOC' }),
     ],
   ])('%s', async (_name, spec, amend, asked, expected) => {
     const { prepare, calls } = recordingPrepare();
@@ -396,24 +383,21 @@ describe('replacementAfterCancel: the replacement placed once the old order is f
       { price: '59000', timeInForce: 'GTC' },
       '59500',
       '0.0011',
-      req({ side: 'BUY', type: 'LIMIT', quantity: '0.0011', price: '59500' }),
-      intent({ clientOrderId: 'te-d-1-r2', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.0011', price: '59500', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-r2', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.0011', price: '59500', timeInForce: 'GTC' }),
     ],
     [
       'no price given is sent as none (the caller passes the old one when it keeps it)',
       { price: '59000', timeInForce: 'GTC' },
       undefined,
       '0.0011',
-      req({ side: 'BUY', type: 'LIMIT', quantity: '0.0011' }),
-      intent({ clientOrderId: 'te-d-1-r2', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.0011', timeInForce: 'GTC' }),
+      ...planned({ clientOrderId: 'te-d-1-r2', purpose: 'replacement', side: 'BUY', type: 'LIMIT', quantity: '0.0011', timeInForce: 'GTC' }),
     ],
     [
       'a TAKE_PROFIT_LIMIT SELL keeps type, side, stop price and time in force',
       { side: 'SELL', type: 'TAKE_PROFIT_LIMIT', price: '61000', stopPrice: '60900', timeInForce: 'FOK' },
       '61500',
       '0.002',
-      req({ side: 'SELL', type: 'TAKE_PROFIT_LIMIT', quantity: '0.002', price: '61500', stopPrice: '60900' }),
-      intent({ clientOrderId: 'te-d-1-r2', purpose: 'replacement', side: 'SELL', type: 'TAKE_PROFIT_LIMIT', quantity: '0.002', price: '61500', stopPrice: '60900', timeInForce: 'FOK' }),
+      ...planned({ clientOrderId: 'te-d-1-r2', purpose: 'replacement', side: 'SELL', type: 'TAKE_PROFIT_LIMIT', quantity: '0.002', price: '61500', stopPrice: '60900', timeInForce: 'FOK' }),
     ],
   ])('%s', async (_name, spec, price, quantity, asked, expected) => {
     const { prepare, calls } = recordingPrepare();
