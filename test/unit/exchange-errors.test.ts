@@ -15,13 +15,17 @@ interface Row {
   isCancel?: boolean;
 }
 
-// Messages as errors.md (2026-07) words them.
+// Messages as errors.md (2026-07) words them. The codes that come with more than one message, or
+// on a cancel as well as elsewhere, are written once here.
+const AMEND_REJECTED = { code: -2038, name: 'ORDER_AMEND_REJECTED', status: 400, kind: 'rejected' } as const;
+const CLIENT_ORDER_ID_INVALID = { code: -2039, name: 'CLIENT_ORDER_ID_INVALID', status: 400, msg: 'Client order ID is not correct for this order ID.', kind: 'rejected' } as const;
+const NO_ORDER_NAMED = { code: -1102, name: 'MANDATORY_PARAM_EMPTY_OR_MALFORMED', status: 400, msg: "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!", kind: 'rejected' } as const;
 const NEW_CODES: Row[] = [
-  { code: -2038, name: 'ORDER_AMEND_REJECTED', status: 400, msg: 'Order amend (quantity increase) is not supported.', kind: 'rejected', why: 'the amend did not happen; the order is unchanged' },
-  { code: -2038, name: 'ORDER_AMEND_REJECTED', status: 400, msg: 'Unknown order sent.', kind: 'rejected', why: 'the order is not open; read it back, nothing was amended' },
-  { code: -2038, name: 'ORDER_AMEND_REJECTED', status: 400, msg: 'Filter failure: MAX_NUM_ORDER_AMENDS', kind: 'rejected', why: 'too many amends; unchanged' },
-  { code: -2039, name: 'CLIENT_ORDER_ID_INVALID', status: 400, msg: 'Client order ID is not correct for this order ID.', kind: 'rejected', why: 'orderId names another order: no proof the client id is absent' },
-  { code: -2039, name: 'CLIENT_ORDER_ID_INVALID', status: 400, msg: 'Client order ID is not correct for this order ID.', kind: 'rejected', why: 'on cancel too: nothing was cancelled', isCancel: true },
+  { ...AMEND_REJECTED, msg: 'Order amend (quantity increase) is not supported.', why: 'the amend did not happen; the order is unchanged' },
+  { ...AMEND_REJECTED, msg: 'Unknown order sent.', why: 'the order is not open; read it back, nothing was amended' },
+  { ...AMEND_REJECTED, msg: 'Filter failure: MAX_NUM_ORDER_AMENDS', why: 'too many amends; unchanged' },
+  { ...CLIENT_ORDER_ID_INVALID, why: 'orderId names another order: no proof the client id is absent' },
+  { ...CLIENT_ORDER_ID_INVALID, why: 'on cancel too: nothing was cancelled', isCancel: true },
   { code: -2042, name: 'MAXIMUM_SUBSCRIPTION_IDS', status: 400, msg: 'Maximum subscription ID reached for this connection.', kind: 'rejected', why: 'this connection cannot subscribe again; another one can' },
   { code: -2043, name: 'NO_REFERENCE_PRICE', status: 400, msg: "This symbol doesn't have a reference price.", kind: 'rejected', why: 'a read; asking again will not help' },
   { code: -1120, name: 'BAD_INTERVAL', status: 400, msg: 'Invalid interval.', kind: 'rejected', why: 'bad parameter' },
@@ -34,8 +38,8 @@ const NEW_CODES: Row[] = [
   { code: -1224, name: 'WORKING_PARAM_REQUIRED', status: 400, msg: "Working order must include the 'workingPrice' tag.", kind: 'rejected', why: 'the list was not placed' },
   { code: -1225, name: 'PENDING_PARAM_NOT_REQUIRED', status: 400, msg: "Pending orders should not include the 'pendingQuantity' tag.", kind: 'rejected', why: 'the list was not placed' },
   // Where -1128 used to be (2025-04-07): a query or cancel naming no order.
-  { code: -1102, name: 'MANDATORY_PARAM_EMPTY_OR_MALFORMED', status: 400, msg: "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!", kind: 'rejected', why: 'nothing was looked up' },
-  { code: -1102, name: 'MANDATORY_PARAM_EMPTY_OR_MALFORMED', status: 400, msg: "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!", kind: 'rejected', why: 'nothing was cancelled', isCancel: true },
+  { ...NO_ORDER_NAMED, why: 'nothing was looked up' },
+  { ...NO_ORDER_NAMED, why: 'nothing was cancelled', isCancel: true },
   { code: -1128, name: 'OPTIONAL_PARAMS_BAD_COMBO', status: 400, msg: 'Combination of optional parameters invalid.', kind: 'rejected', why: 'still used for other combinations' },
   // The third recvWindow check (just before the matching engine): rejected, so not placed.
   { code: -1021, name: 'INVALID_TIMESTAMP', status: 400, msg: 'Timestamp for this request is outside of the recvWindow.', kind: 'retry_later', why: 'not placed; resend with a fresh timestamp' },
