@@ -35,13 +35,24 @@ async function reportLeaks(): Promise<void> {
   }
 }
 
-/** Node's own list of what keeps the event loop alive (sockets, timers, child processes), by kind. */
+/**
+ * What keeps the event loop alive, by kind: node's handles (sockets with their peer, child
+ * processes with their command) and, from process.getActiveResourcesInfo(), what
+ * _getActiveHandles() never lists: ref'd timers and pending requests. Our own stdout and stderr
+ * are left out (jest writes to them; they were the "2 Socket" every run reported). Not stdin:
+ * reading process.stdin would open it.
+ */
 function openHandleNames(): string[] {
   const active = (process as unknown as { _getActiveHandles?: () => object[] })._getActiveHandles?.() ?? [];
+  const stdio = new Set<object>([process.stdout, process.stderr]);
   const counts = new Map<string, number>();
+  const add = (name: string): void => void counts.set(name, (counts.get(name) ?? 0) + 1);
   for (const handle of active) {
-    const name = `${handle.constructor?.name ?? 'unknown'}${describeHandle(handle)}`;
-    counts.set(name, (counts.get(name) ?? 0) + 1);
+    if (!stdio.has(handle)) add(`${handle.constructor?.name ?? 'unknown'}${describeHandle(handle)}`);
+  }
+  for (const kind of process.getActiveResourcesInfo?.() ?? []) {
+    if (kind === 'Timeout') add('ref\'d timer (setTimeout/setInterval)');
+    else if (/Req|Request/.test(kind)) add(`pending ${kind}`);
   }
   return [...counts].map(([name, count]) => `${count} ${name}`);
 }
