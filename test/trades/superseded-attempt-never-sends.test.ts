@@ -82,22 +82,23 @@ function ordersFor(cid: string) {
   return h.paper.orders(BTC).filter((o) => o.clientOrderId === cid);
 }
 
-test('attempt 1 cancelled (timed out) while parked for a send slot, attempt 2 sends: attempt 1 never sends', async () => {
-  const a = await worker('a1', 1);
-  const b = await worker('b1', 8);
-  const cid = `zombie-cancel-${Date.now()}`;
-  const { released } = await holdTheSlot(a.exchange, 8000);
+type Worker = Awaited<ReturnType<typeof worker>>;
+type Attempt = Promise<{ sent: true; v: unknown } | { sent: false; e: unknown }>;
 
-  const env1 = new MockActivityEnvironment(attemptInfo(1, Date.now()));
-  const attempt1 = env1.run(a.acts.placeOrder, marketIntent(cid)).then(
+/** Worker A's attempt 1 at placing `cid`: settles with whether it sent (it answered) or not (it threw). */
+function attempt1Of(env: MockActivityEnvironment, a: Worker, cid: string): Attempt {
+  return env.run(a.acts.placeOrder, marketIntent(cid)).then(
     (v) => ({ sent: true as const, v }),
     (e: unknown) => ({ sent: false as const, e }),
   );
-  await new Promise((r) => setTimeout(r, 300));
-  // What the worker does when the server answers a heartbeat with "this attempt timed out".
-  env1.cancel('TIMED_OUT');
+}
 
-  const env2 = new MockActivityEnvironment(attemptInfo(2, Date.now()));
+/**
+ * Attempt 2 (worker B) places the order and it fills; then worker A's slot frees and attempt 1
+ * runs its course: the exchange has that one filled order, and attempt 1 did not send.
+ */
+async function attempt2SendsAttempt1Never(b: Worker, cid: string, startToCloseTimeoutMs: number | undefined, released: Promise<unknown>, attempt1: Attempt): Promise<void> {
+  const env2 = new MockActivityEnvironment(attemptInfo(2, Date.now(), startToCloseTimeoutMs));
   const placed = (await env2.run(b.acts.placeOrder, marketIntent(cid))) as PlaceOrderResult;
   expect(placed.order.status).toBe('FILLED');
 
@@ -107,6 +108,21 @@ test('attempt 1 cancelled (timed out) while parked for a send slot, attempt 2 se
   await new Promise((r) => setTimeout(r, 1000));
   expect(ordersFor(cid).map((o) => o.status)).toEqual(['FILLED']);
   expect(zombie.sent).toBe(false);
+}
+
+test('attempt 1 cancelled (timed out) while parked for a send slot, attempt 2 sends: attempt 1 never sends', async () => {
+  const a = await worker('a1', 1);
+  const b = await worker('b1', 8);
+  const cid = `zombie-cancel-${Date.now()}`;
+  const { released } = await holdTheSlot(a.exchange, 8000);
+
+  const env1 = new MockActivityEnvironment(attemptInfo(1, Date.now()));
+  const attempt1 = attempt1Of(env1, a, cid);
+  await new Promise((r) => setTimeout(r, 300));
+  // What the worker does when the server answers a heartbeat with "this attempt timed out".
+  env1.cancel('TIMED_OUT');
+
+  await attempt2SendsAttempt1Never(b, cid, undefined, released, attempt1);
 }, 90_000);
 
 test('attempt 1 parked past its start-to-close (no word reached it), attempt 2 sends: attempt 1 never sends', async () => {
@@ -117,21 +133,9 @@ test('attempt 1 parked past its start-to-close (no word reached it), attempt 2 s
   // Attempt 1 started 18 s ago with a 30 s start-to-close (the old workflow's; the rule is the
   // same at 120 s): the server gives up on it at t0 + 12 s. Its slot is held until t0 + 20 s.
   const { released } = await holdTheSlot(a.exchange, 20_000);
-  const env1 = new MockActivityEnvironment(attemptInfo(1, t0 - 18_000, 30_000));
-  const attempt1 = env1.run(a.acts.placeOrder, marketIntent(cid)).then(
-    (v) => ({ sent: true as const, v }),
-    (e: unknown) => ({ sent: false as const, e }),
-  );
+  const attempt1 = attempt1Of(new MockActivityEnvironment(attemptInfo(1, t0 - 18_000, 30_000)), a, cid);
 
   // Attempt 2 is scheduled once the server timed attempt 1 out (plus the retry backoff).
   await new Promise((r) => setTimeout(r, Math.max(0, t0 + 12_500 - Date.now())));
-  const env2 = new MockActivityEnvironment(attemptInfo(2, Date.now(), 30_000));
-  const placed = (await env2.run(b.acts.placeOrder, marketIntent(cid))) as PlaceOrderResult;
-  expect(placed.order.status).toBe('FILLED');
-
-  await released;
-  const zombie = await attempt1;
-  await new Promise((r) => setTimeout(r, 1000));
-  expect(ordersFor(cid).map((o) => o.status)).toEqual(['FILLED']);
-  expect(zombie.sent).toBe(false);
+  await attempt2SendsAttempt1Never(b, cid, 30_000, released, attempt1);
 }, 90_000);
