@@ -298,7 +298,7 @@ async function replayStoredFills(
   };
   for (const row of all) {
     applyAdjustmentsUpTo(row.trade_id);
-    const r = applyFill(position, fillRowToPositionFill(row), replayCtx);
+    const r = applyFill(position, toPositionFill(row), replayCtx);
     position = r.position;
     if (newIds.has(row.trade_id)) results.set(row.trade_id, appliedFrom(row, r));
     if (dec(r.externalQty).gt(0)) excesses.push({ trade_id: row.trade_id, qty: r.externalQty, price: row.price });
@@ -409,26 +409,21 @@ function compareIds(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-function toPositionFill(f: ParsedFill): PositionFill {
+/**
+ * A fill in the position arithmetic's terms: a new one as the caller gave it (its quoteQty only
+ * when Binance sent one), or a stored row being replayed (with its fee's quote value, when the
+ * fee was valued when it happened).
+ */
+function toPositionFill(f: ParsedFill | FillRow): PositionFill {
+  const valuedFee = 'commission_quote_value' in f ? f.commission_quote_value : null;
   return {
     side: f.side,
     price: f.price,
     qty: f.qty,
+    ...(f.quote_qty !== undefined ? { quoteQty: f.quote_qty } : {}),
     commission: f.commission,
     commissionAsset: f.commission_asset,
-    ...(f.quote_qty !== undefined ? { quoteQty: f.quote_qty } : {}),
-  };
-}
-
-function fillRowToPositionFill(row: FillRow): PositionFill {
-  return {
-    side: row.side,
-    price: row.price,
-    qty: row.qty,
-    quoteQty: row.quote_qty,
-    commission: row.commission,
-    commissionAsset: row.commission_asset,
-    ...(row.commission_quote_value !== null ? { commissionQuoteValue: row.commission_quote_value } : {}),
+    ...(valuedFee !== null ? { commissionQuoteValue: valuedFee } : {}),
   };
 }
 
