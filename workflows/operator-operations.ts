@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import { dec } from '../src/shared/exact-decimal';
 import { FailureType } from '../src/shared/failure-types';
 import { isTerminal } from '../src/shared/order-state';
-import type { OperatorOperation, TradeState } from '../src/shared/trade';
+import type { OperatorOperation } from '../src/shared/trade';
 import type { AmendRequest } from './definitions';
 import { describeFailure } from './failures';
 import { validateAmend } from './operator-validation';
@@ -16,17 +16,15 @@ import { closePlan, replacementAfterCancel, restAfter } from './order-plans';
 import type { OrderCancels } from './order-cancels';
 import type { Placement } from './placement';
 import { applySnapshot } from './tracked-order';
-import { VENUE, type TradeContext } from './trade-context';
+import { VENUE, TradePart, type TradeContext } from './trade-context';
 
-export class OperatorOperations {
+export class OperatorOperations extends TradePart {
   constructor(
-    private readonly ctx: TradeContext,
+    ctx: TradeContext,
     private readonly placement: Placement,
     private readonly cancels: OrderCancels,
-  ) {}
-
-  private get state(): TradeState {
-    return this.ctx.state;
+  ) {
+    super(ctx);
   }
 
   /** Carries out one operator request against the working orders. */

@@ -4,23 +4,17 @@
  * the wind-down cancel it again once `nextCancelAt` has passed, with a doubling backoff.
  */
 import { isTerminal } from '../src/shared/order-state';
-import type { TrackedOrder, TradeState } from '../src/shared/trade';
+import type { TrackedOrder } from '../src/shared/trade';
 import { applySnapshot, transition } from './tracked-order';
-import { VENUE, type TradeContext } from './trade-context';
+import { VENUE, TradePart } from './trade-context';
 
 /** A cancel that left the order open (PENDING_CANCEL, or refused) is tried again after this, doubling. */
 const CANCEL_RETRY = { firstMs: 2_000, maxMs: 60_000 };
 
-export class OrderCancels {
+export class OrderCancels extends TradePart {
   /** Workflow time before which an order a cancel left open is not cancelled again. */
   nextCancelAt = 0;
   private cancelBackoffMs = CANCEL_RETRY.firstMs;
-
-  constructor(private readonly ctx: TradeContext) {}
-
-  private get state(): TradeState {
-    return this.ctx.state;
-  }
 
   /**
    * Cancels the given orders (lists as lists) and applies what the exchange answers: the final

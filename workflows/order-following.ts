@@ -6,14 +6,14 @@
  */
 import { condition, patched } from '@temporalio/workflow';
 import { isTerminal } from '../src/shared/order-state';
-import type { TrackedOrder, TradeState } from '../src/shared/trade';
+import type { TrackedOrder } from '../src/shared/trade';
 import { continueAsNewIfDue } from './continue-as-new';
 import type { OperatorOperations } from './operator-operations';
 import { hasPendingOperation } from './operator-requests';
 import type { OrderCancels } from './order-cancels';
 import { applySnapshot } from './tracked-order';
 import type { TradeActivities } from './trade-activities';
-import { act, VENUE, type TradeContext } from './trade-context';
+import { act, VENUE, TradePart, type TradeContext } from './trade-context';
 
 /**
  * Poll fallback when push is silent: 1 s, doubling, at most 60 s, so a resting order's cost in
@@ -32,18 +32,16 @@ const POLL = { firstMs: 1_000, maxMs: 60_000, pushedFirstMs: 30_000, pushedMaxMs
  */
 const COVERED = { firstMs: 5 * 60_000, maxMs: 30 * 60_000 };
 
-export class OrderFollowing {
+export class OrderFollowing extends TradePart {
   /** Whether this run checks coverage before polling; decided when it first follows its orders (patch 'push-coverage'). */
   private checksCoverage: boolean | undefined;
 
   constructor(
-    private readonly ctx: TradeContext,
+    ctx: TradeContext,
     private readonly operations: OperatorOperations,
     private readonly cancels: OrderCancels,
-  ) {}
-
-  private get state(): TradeState {
-    return this.ctx.state;
+  ) {
+    super(ctx);
   }
 
   /**

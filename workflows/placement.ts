@@ -7,18 +7,13 @@ import { patched, upsertSearchAttributes } from '@temporalio/workflow';
 import { FailureType } from '../src/shared/failure-types';
 import { isTerminal } from '../src/shared/order-state';
 import { SA } from '../src/shared/search-attributes';
-import type { TrackedOrder, TradeState } from '../src/shared/trade';
+import type { TrackedOrder } from '../src/shared/trade';
 import { describeFailure, failureType } from './failures';
 import type { OrderPlan } from './order-plans';
 import { applyEvent, applySnapshot, trackOrder, transition } from './tracked-order';
-import { VENUE, type TradeContext } from './trade-context';
+import { VENUE, TradePart } from './trade-context';
 
-export class Placement {
-  constructor(private readonly ctx: TradeContext) {}
-
-  private get state(): TradeState {
-    return this.ctx.state;
-  }
+export class Placement extends TradePart {
 
   /** Runs a planning step; a rule violation ends the trade as rejected instead of failing it. */
   async plan(make: () => Promise<OrderPlan>): Promise<OrderPlan | undefined> {

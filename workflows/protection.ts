@@ -5,27 +5,25 @@
  */
 import { dec } from '../src/shared/exact-decimal';
 import { isTerminal } from '../src/shared/order-state';
-import type { TradeState } from '../src/shared/trade';
+
 import type { FillSettlement } from './fill-settlement';
 import { bracketPlan } from './order-plans';
 import type { Placement } from './placement';
 import { applySnapshot } from './tracked-order';
-import { VENUE, type TradeContext } from './trade-context';
+import { VENUE, TradePart, type TradeContext } from './trade-context';
 import type { WindDown } from './wind-down';
 
 /** Bracket states in which an order protects nothing. */
 const NOT_PROTECTING: ReadonlySet<string> = new Set(['rejected', 'failed', 'not_placed', 'expired']);
 
-export class Protection {
+export class Protection extends TradePart {
   constructor(
-    private readonly ctx: TradeContext,
+    ctx: TradeContext,
     private readonly placement: Placement,
     private readonly fills: FillSettlement,
     private readonly winding: WindDown,
-  ) {}
-
-  private get state(): TradeState {
-    return this.ctx.state;
+  ) {
+    super(ctx);
   }
 
   /**

@@ -97,6 +97,15 @@ export class TradeContext {
   }
 }
 
+/** A part of a trade (placement, cancels, the follow loop, ...): it holds the trade's one context and reads the state through it. */
+export abstract class TradePart {
+  constructor(protected readonly ctx: TradeContext) {}
+
+  protected get state(): TradeState {
+    return this.ctx.state;
+  }
+}
+
 /** Observes a workflow cancellation that arrived during a non-cancellable step. */
 export function throwIfCancelled(): void {
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('workflow cancelled by operator');
