@@ -7,51 +7,42 @@
  * reported, logged and counted, not overwritten. Real Postgres and the paper exchange over HTTP.
  */
 import { randomBytes } from 'node:crypto';
-import { BinanceSpotClient } from '../../src/exchange';
 import { createLogger } from '../../src/logging';
 import { ServiceMetrics } from '../../src/metrics/metrics';
-import type { PaperExchange } from '../../src/paper-exchange';
-import { createPool } from '../../src/persistence/db';
 import { getOrder, upsertOrder } from '../../src/persistence/stores/orders';
 import { Reconciler } from '../../src/reconciliation/reconciler';
 import type { ReconciliationInput } from '../../src/reconciliation/types';
 import { dec } from '../../src/shared/decimal';
-import type { FreshDatabase } from '../support/fresh-database';
 import { usePaperAndDatabase } from './support/paper-and-database';
 
 const INPUT: ReconciliationInput = { symbols: ['BTCUSDT'], repair: true, staleOrderMs: 60_000 };
 const tag = randomBytes(3).toString('hex');
 
-let paper: PaperExchange;
-let db: FreshDatabase;
-let pool: ReturnType<typeof createPool>;
-let exchange: BinanceSpotClient;
 let metrics: ServiceMetrics;
 let reconciler: Reconciler;
 
-usePaperAndDatabase('lateorder', 5, (s) => {
-  ({ db, pool, paper, exchange } = s);
+const env = usePaperAndDatabase('lateorder', 5, (s) => {
   metrics = new ServiceMetrics({ defaultMetrics: false });
-  reconciler = new Reconciler({ pool, exchange, logger: createLogger('late-order-test', 'silent'), metrics });
+  reconciler = new Reconciler({ pool: s.pool, exchange: s.exchange, logger: createLogger('late-order-test', 'silent'), metrics });
 });
 
 /** A resting LIMIT BUY 10 % below the market, placed on the exchange under `clientOrderId`. */
 async function restingBuy(clientOrderId: string) {
-  const price = dec(paper.price('BTCUSDT')).mul('0.9').toDecimalPlaces(2).toFixed(2);
-  const placed = await exchange.newOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', timeInForce: 'GTC', quantity: '0.001', price, newClientOrderId: clientOrderId });
+  const price = dec(env.paper.price('BTCUSDT')).mul('0.9').toDecimalPlaces(2).toFixed(2);
+  const placed = await env.exchange.newOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', timeInForce: 'GTC', quantity: '0.001', price, newClientOrderId: clientOrderId });
   return { price, orderId: placed.orderId };
 }
 
 /** As if nobody had touched the row for an hour (reconciliation leaves fresh rows to their workflow). */
 async function age(clientOrderId: string): Promise<void> {
-  await pool.query(`UPDATE orders SET updated_at = now() - interval '1 hour' WHERE client_order_id = $1`, [clientOrderId]);
+  await env.pool.query(`UPDATE orders SET updated_at = now() - interval '1 hour' WHERE client_order_id = $1`, [clientOrderId]);
 }
 
 test('an order settled as NOT_PLACED that turns up open on the exchange is moved to its status', async () => {
   const id = `te-late-${tag}`;
   const base = { client_order_id: id, symbol: 'BTCUSDT', side: 'BUY' as const, type: 'LIMIT', purpose: 'entry', orig_qty: '0.001' };
-  await upsertOrder(pool, { ...base, status: 'PENDING_SUBMIT' });
-  await upsertOrder(pool, { ...base, status: 'NOT_PLACED' });
+  await upsertOrder(env.pool, { ...base, status: 'PENDING_SUBMIT' });
+  await upsertOrder(env.pool, { ...base, status: 'NOT_PLACED' });
   const { orderId } = await restingBuy(id);
   await age(id);
 
@@ -59,22 +50,22 @@ test('an order settled as NOT_PLACED that turns up open on the exchange is moved
   expect(r.drifts.filter((d) => d.kind === 'order_status')).toEqual([
     expect.objectContaining({ subject: `BTCUSDT:${id}`, repaired: true, detail: expect.objectContaining({ stored: { status: 'NOT_PLACED', executedQty: '0' } }) }),
   ]);
-  expect(await getOrder(pool, id)).toMatchObject({ status: 'NEW', exchange_order_id: String(orderId) });
-  await exchange.cancelOrder({ symbol: 'BTCUSDT', origClientOrderId: id });
+  expect(await getOrder(env.pool, id)).toMatchObject({ status: 'NEW', exchange_order_id: String(orderId) });
+  await env.exchange.cancelOrder({ symbol: 'BTCUSDT', origClientOrderId: id });
 });
 
 test('an open exchange order whose stored status is final is reported and counted, not overwritten', async () => {
   const id = `te-contra-${tag}`;
   await restingBuy(id);
-  await upsertOrder(pool, { client_order_id: id, symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', purpose: 'entry', orig_qty: '0.001', status: 'FILLED', executed_qty: '0.001' });
+  await upsertOrder(env.pool, { client_order_id: id, symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', purpose: 'entry', orig_qty: '0.001', status: 'FILLED', executed_qty: '0.001' });
   await age(id);
 
   const r = await reconciler.reconcileSymbol(`run-${tag}-2`, 'BTCUSDT', INPUT, 0);
   expect(r.drifts.filter((d) => d.kind === 'order_status')).toEqual([
     expect.objectContaining({ subject: `BTCUSDT:${id}`, repaired: false, detail: expect.objectContaining({ refused: expect.stringMatching(/^filled \+ accepted: /) }) }),
   ]);
-  expect((await getOrder(pool, id))?.status).toBe('FILLED');
+  expect((await getOrder(env.pool, id))?.status).toBe('FILLED');
   const counted = (await metrics.orderTransitionsRefused.get()).values.find((v) => v.labels.source === 'reconciliation');
   expect(counted).toMatchObject({ value: 1, labels: { state: 'filled', event: 'accepted' } });
-  await exchange.cancelOrder({ symbol: 'BTCUSDT', origClientOrderId: id });
+  await env.exchange.cancelOrder({ symbol: 'BTCUSDT', origClientOrderId: id });
 });

@@ -6,37 +6,28 @@
  * (reconcileBalances, then finish, per run).
  */
 import { randomBytes } from 'node:crypto';
-import { BinanceSpotClient } from '../../src/exchange';
 import { createLogger } from '../../src/logging';
-import type { PaperExchange } from '../../src/paper-exchange';
-import { createPool } from '../../src/persistence/db';
 import { adjustInventory } from '../../src/persistence/stores/inventory';
 import { Reconciler } from '../../src/reconciliation/reconciler';
 import type { ReconciliationInput } from '../../src/reconciliation/types';
 import { dec, toWire } from '../../src/shared/decimal';
-import type { FreshDatabase } from '../support/fresh-database';
 import { usePaperAndDatabase } from './support/paper-and-database';
 
 // Record only: no repair, so the test alone decides what the positions hold.
 const INPUT: ReconciliationInput = { symbols: ['BTCUSDT'], repair: false };
 const tag = randomBytes(3).toString('hex');
 
-let paper: PaperExchange;
-let db: FreshDatabase;
-let pool: ReturnType<typeof createPool>;
-let exchange: BinanceSpotClient;
 let reconciler: Reconciler;
 
-usePaperAndDatabase('drift', 3, (s) => {
-  ({ db, pool, paper, exchange } = s);
-  reconciler = new Reconciler({ pool, exchange, logger: createLogger('drift-test', 'warn') });
+const env = usePaperAndDatabase('drift', 3, (s) => {
+  reconciler = new Reconciler({ pool: s.pool, exchange: s.exchange, logger: createLogger('drift-test', 'warn') });
 });
 
 let adjustments = 0;
 /** Moves the BTC position by `qty` (signed) without a trade. */
 async function shiftPosition(qty: string): Promise<void> {
   const q = dec(qty);
-  await adjustInventory(pool, {
+  await adjustInventory(env.pool, {
     symbol: 'BTCUSDT',
     baseAsset: 'BTC',
     quoteAsset: 'USDT',
@@ -59,7 +50,7 @@ async function runOnce(runId: string): Promise<{ persistent: unknown; diff: unkn
 }
 
 test('drift seen by run 1, gone in run 2, back in run 3 is not persistent in run 3; seen again in run 4 it is', async () => {
-  const held = dec(paper.balances().BTC!.free).plus(paper.balances().BTC!.locked);
+  const held = dec(env.paper.balances().BTC!.free).plus(env.paper.balances().BTC!.locked);
   expect(held.gt('0.2')).toBe(true);
   // Tracked asset (an adjustment exists), 0.1 BTC short of the account: balance drift.
   await shiftPosition(toWire(held.minus('0.1')));

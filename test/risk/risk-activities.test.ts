@@ -6,34 +6,25 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { createRiskActivities } from '../../activities/risk-activities';
 import { createActivities } from '../../activities';
-import { BinanceSpotClient } from '../../src/exchange';
 import { createLogger } from '../../src/logging';
 import { ServiceMetrics } from '../../src/metrics/metrics';
-import type { PaperExchange } from '../../src/paper-exchange';
-import { createPool } from '../../src/persistence/db';
 import { adjustInventory } from '../../src/persistence/stores/inventory';
 import { MarkPriceCache } from '../../src/portfolio/mark-prices';
 import type { RiskLimits } from '../../src/risk/pre-trade-guard';
 import { dec, toWire } from '../../src/shared/decimal';
-import type { FreshDatabase } from '../support/fresh-database';
 import { usePaperAndDatabase } from '../reconciliation/support/paper-and-database';
 
 const LIMITS: RiskLimits = { maxOrderNotional: '1000', maxPositionNotional: '3000', priceCollarPct: '10', passivePriceCollarPct: '50', maxOrdersPerMinute: 5 };
 
-let paper: PaperExchange;
-let db: FreshDatabase;
-let pool: ReturnType<typeof createPool>;
-let exchange: BinanceSpotClient;
 let metrics: ServiceMetrics;
 let risk: ReturnType<typeof createRiskActivities>;
 
-usePaperAndDatabase('risk', 21, (s) => {
-  ({ db, pool, paper, exchange } = s);
+const env = usePaperAndDatabase('risk', 21, (s) => {
   metrics = new ServiceMetrics({ defaultMetrics: false });
-  risk = createRiskActivities({ exchange, pool, marks: new MarkPriceCache(exchange), riskLimits: LIMITS, metrics, logger: createLogger('risk-test', 'fatal') });
+  risk = createRiskActivities({ exchange: s.exchange, pool: s.pool, marks: new MarkPriceCache(s.exchange), riskLimits: LIMITS, metrics, logger: createLogger('risk-test', 'fatal') });
 });
 
-const mark = () => dec(paper.price('BTCUSDT'));
+const mark = () => dec(env.paper.price('BTCUSDT'));
 /** A quantity worth about `quote` at the current mark, on BTCUSDT's 0.00001 lot step. */
 const qtyWorth = (quote: number) => toWire(dec(quote).div(mark()).toDecimalPlaces(5, 1));
 
@@ -79,7 +70,7 @@ test('price_collar: a LIMIT ten times the mark is refused; one resting 20 % belo
 
 test('max_position_notional: the position in PostgreSQL counts, and a SELL that reduces it passes', async () => {
   // 2,900 worth held; buying 500 more would pass max_order_notional but not the position limit.
-  await adjustInventory(pool, {
+  await adjustInventory(env.pool, {
     symbol: 'BTCUSDT',
     baseAsset: 'BTC',
     quoteAsset: 'USDT',
@@ -97,7 +88,7 @@ test('max_position_notional: the position in PostgreSQL counts, and a SELL that 
 
 test("max_order_rate: the account's orders of the last minute count, not its own decision's, not those never placed, not older ones", async () => {
   const insert = (id: string, decisionId: string, status: string, age = '0 seconds') =>
-    pool.query(
+    env.pool.query(
       `INSERT INTO orders (client_order_id, decision_id, symbol, side, type, purpose, orig_qty, status, created_at)
        VALUES ($1, $2, 'BTCUSDT', 'BUY', 'MARKET', 'entry', 0.001, $3, now() - $4::interval)`,
       [id, decisionId, status, age],
@@ -116,6 +107,6 @@ test("max_order_rate: the account's orders of the last minute count, not its own
 });
 
 test('registered with every other activity: the worker serves checkPreTradeRisk', () => {
-  const all = createActivities({ exchange, pool, logger: createLogger('risk-test', 'fatal') } as unknown as Parameters<typeof createActivities>[0]);
+  const all = createActivities({ exchange: env.exchange, pool: env.pool, logger: createLogger('risk-test', 'fatal') } as unknown as Parameters<typeof createActivities>[0]);
   expect(typeof all.checkPreTradeRisk).toBe('function');
 });

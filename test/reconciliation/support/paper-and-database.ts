@@ -17,25 +17,22 @@ export interface PaperAndDatabase {
   exchange: BinanceSpotClient;
 }
 
-export function usePaperAndDatabase(name: string, seed: number, ready: (s: PaperAndDatabase) => void): void {
-  let s: Partial<PaperAndDatabase> = {};
+/** The paper exchange and the database, live from beforeAll on (what `ready` is handed too). */
+export function usePaperAndDatabase(name: string, seed: number, ready: (s: PaperAndDatabase) => void): PaperAndDatabase {
+  const s = {} as PaperAndDatabase;
   beforeAll(async () => {
-    const db = await freshDatabase(testServices().databaseUrl, name);
-    s.db = db;
-    const pool = createPool(db.url);
-    s.pool = pool;
-    await migrate(pool);
-    const paper = await startPaperExchange({ port: 0, seed });
-    s.paper = paper;
-    const exchange = new BinanceSpotClient({ baseUrl: paper.url, apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, recvWindow: 5000 });
-    s.exchange = exchange;
-    ready({ db, pool, paper, exchange });
+    s.db = await freshDatabase(testServices().databaseUrl, name);
+    s.pool = createPool(s.db.url);
+    await migrate(s.pool);
+    s.paper = await startPaperExchange({ port: 0, seed });
+    s.exchange = new BinanceSpotClient({ baseUrl: s.paper.url, apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, recvWindow: 5000 });
+    ready(s);
   }, 60_000);
   afterAll(async () => {
     await s.exchange?.close();
     await s.paper?.close();
     await s.pool?.end();
     await s.db?.drop();
-    s = {};
   });
+  return s;
 }
