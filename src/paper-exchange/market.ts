@@ -42,26 +42,25 @@ export interface SymbolDef {
 
 const ALL_TYPES = ['LIMIT', 'LIMIT_MAKER', 'MARKET', 'STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
 
+/** What the default symbols have alike: trading, every order type, the same notional cap and order limits. */
+const DEFAULT_LISTING = { status: 'TRADING', maxNotional: '9000000', orderTypes: ALL_TYPES, maxNumOrders: 200, maxNumAlgoOrders: 5 } as const;
+
 export const DEFAULT_SYMBOLS: SymbolDef[] = [
   {
-    symbol: 'BTCUSDT', baseAsset: 'BTC', quoteAsset: 'USDT', status: 'TRADING', initialPrice: '60000.00',
-    tickSize: '0.01', stepSize: '0.00001', minQty: '0.00001', maxQty: '9000', marketMaxQty: '120',
-    minNotional: '5', maxNotional: '9000000', levelQty: '0.5', orderTypes: ALL_TYPES, maxNumOrders: 200, maxNumAlgoOrders: 5,
+    ...DEFAULT_LISTING, symbol: 'BTCUSDT', baseAsset: 'BTC', quoteAsset: 'USDT', initialPrice: '60000.00',
+    tickSize: '0.01', stepSize: '0.00001', minQty: '0.00001', maxQty: '9000', marketMaxQty: '120', minNotional: '5', levelQty: '0.5',
   },
   {
-    symbol: 'ETHUSDT', baseAsset: 'ETH', quoteAsset: 'USDT', status: 'TRADING', initialPrice: '3000.00',
-    tickSize: '0.01', stepSize: '0.0001', minQty: '0.0001', maxQty: '9000', marketMaxQty: '2500',
-    minNotional: '5', maxNotional: '9000000', levelQty: '8', orderTypes: ALL_TYPES, maxNumOrders: 200, maxNumAlgoOrders: 5,
+    ...DEFAULT_LISTING, symbol: 'ETHUSDT', baseAsset: 'ETH', quoteAsset: 'USDT', initialPrice: '3000.00',
+    tickSize: '0.01', stepSize: '0.0001', minQty: '0.0001', maxQty: '9000', marketMaxQty: '2500', minNotional: '5', levelQty: '8',
   },
   {
-    symbol: 'BNBUSDT', baseAsset: 'BNB', quoteAsset: 'USDT', status: 'TRADING', initialPrice: '600.00',
-    tickSize: '0.01', stepSize: '0.001', minQty: '0.001', maxQty: '9000', marketMaxQty: '5000',
-    minNotional: '5', maxNotional: '9000000', levelQty: '40', orderTypes: ALL_TYPES, maxNumOrders: 200, maxNumAlgoOrders: 5,
+    ...DEFAULT_LISTING, symbol: 'BNBUSDT', baseAsset: 'BNB', quoteAsset: 'USDT', initialPrice: '600.00',
+    tickSize: '0.01', stepSize: '0.001', minQty: '0.001', maxQty: '9000', marketMaxQty: '5000', minNotional: '5', levelQty: '40',
   },
   {
-    symbol: 'ETHBTC', baseAsset: 'ETH', quoteAsset: 'BTC', status: 'TRADING', initialPrice: '0.05000',
-    tickSize: '0.00001', stepSize: '0.0001', minQty: '0.0001', maxQty: '100000', marketMaxQty: '2000',
-    minNotional: '0.0001', maxNotional: '9000000', levelQty: '8', orderTypes: ALL_TYPES, maxNumOrders: 200, maxNumAlgoOrders: 5,
+    ...DEFAULT_LISTING, symbol: 'ETHBTC', baseAsset: 'ETH', quoteAsset: 'BTC', initialPrice: '0.05000',
+    tickSize: '0.00001', stepSize: '0.0001', minQty: '0.0001', maxQty: '100000', marketMaxQty: '2000', minNotional: '0.0001', levelQty: '8',
   },
 ];
 
