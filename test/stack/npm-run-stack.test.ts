@@ -102,7 +102,13 @@ test('npm run stack: "stack is ready" with every address; a decision becomes a t
     // the relay, the stack, the server, the UI, the paper exchange, a worker, a bridge, Redis, PostgreSQL...
     expect(before.length).toBeGreaterThanOrEqual(9);
     process.kill(-child.pid!, 'SIGINT');
-    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 150_000))]);
+    // The bound's timer is cleared once the race is decided: left running, it kept jest's process
+    // alive for up to 150 s after the last test (test/stack runs last).
+    let bound: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((r) => {
+      bound = setTimeout(() => r('timeout'), 150_000);
+    });
+    const code = await Promise.race([exited, timedOut]).finally(() => clearTimeout(bound));
     expect(code).toBe(0);
     // Helpers (watchdogs) may take a moment after the stack's own exit.
     const leftDeadline = Date.now() + 15_000;
