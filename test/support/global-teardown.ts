@@ -2,15 +2,19 @@
  * jest globalTeardown: stops what test/support/global-setup.ts started (same process and realm),
  * then names what a test left open.
  *
- * jest runs with forceExit (see jest.config.js), which would hide a test that leaves a socket or
- * a child process behind. So, once the services are stopped, this lists what is still open by
- * kind (a socket with its peer, a child process with its command) and says so; it does not fail
- * the run, since the SDK's native runtime keeps the process alive in a way node cannot name.
- * (Without forceExit, a run on 49fc7ea named a worker process worker-crash.test.ts had left.)
+ * jest runs without forceExit (see jest.config.js): every test file closes what it opened. Once
+ * the services are stopped, this lists what is still open by kind (a socket with its peer, a
+ * child process with its command, a ref'd timer) and says so; and if the process is still alive
+ * EXIT_WATCHDOG_MS later, it says so again and exits 1 rather than keeping CI waiting (its timer
+ * is unref'd: a suite that closed everything exits at once). Leaks found this way: a worker
+ * process worker-crash.test.ts had left (a97e3ad), and npm-run-stack.test.ts's 150 s race
+ * timer, which kept the process alive ~142 s after the last test with nothing _getActiveHandles()
+ * lists (a022676).
  */
 import { stopTestServices, TEST_SERVICES_KEY, type TestServiceHandles } from './global-setup';
 
 const LEAK_GRACE_MS = 2_000;
+const EXIT_WATCHDOG_MS = 20_000;
 
 export default async function globalTeardown(): Promise<void> {
   const g = globalThis as unknown as Record<symbol, TestServiceHandles | undefined>;
@@ -18,6 +22,17 @@ export default async function globalTeardown(): Promise<void> {
   delete g[TEST_SERVICES_KEY];
   if (handles) await stopTestServices(handles);
   await reportLeaks();
+  watchExit();
+}
+
+/** Exits 1 if something still keeps the process alive EXIT_WATCHDOG_MS after teardown. */
+function watchExit(): void {
+  setTimeout(() => {
+    process.stderr.write(
+      `[test-services] the process is still alive ${EXIT_WATCHDOG_MS / 1000} s after the last test; open: ${openHandleNames().join(', ') || 'nothing node can name'}; exiting 1\n`,
+    );
+    process.exit(1);
+  }, EXIT_WATCHDOG_MS).unref();
 }
 
 async function reportLeaks(): Promise<void> {
