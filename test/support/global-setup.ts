@@ -40,6 +40,8 @@ export interface TestServiceHandles {
   postgres?: PostgresServer;
   redis?: RedisServer;
   control?: http.Server;
+  /** The background build of the Temporal server (see prebuildTemporalServer); settles, never rejects. */
+  prebuild?: Promise<void>;
 }
 
 const say = (line: string): void => void process.stderr.write(`[test-services] ${line}\n`);
@@ -107,7 +109,7 @@ export default async function globalSetup(globalConfig?: { testPathPatterns?: { 
     TEST_SERVICES_FILE: path.join(root, 'services.json'),
     TEST_SERVICES_CONTROL: path.join(root, 'control.sock'),
   };
-  prebuildTemporalServer(globalConfig?.testPathPatterns?.patterns ?? []);
+  handles.prebuild = prebuildTemporalServer(globalConfig?.testPathPatterns?.patterns ?? []);
   handles.control = await startControlServer(values.TEST_SERVICES_CONTROL, handles);
   fs.writeFileSync(values.TEST_SERVICES_FILE, JSON.stringify(values, null, 2) + '\n');
   Object.assign(process.env, values);
@@ -126,13 +128,15 @@ const ROOT_PREFIX = 'trade-exec-test-';
  * overlaps the other test files instead of adding to the suite's time; the stack tests then
  * find it built, or wait on its lock (go-binary.ts). Cached: this returns at once.
  */
-function prebuildTemporalServer(patterns: readonly string[]): void {
-  if (patterns.length > 0 && !patterns.some((p) => /stack/.test(p))) return;
+function prebuildTemporalServer(patterns: readonly string[]): Promise<void> | undefined {
+  if (patterns.length > 0 && !patterns.some((p) => /stack/.test(p))) return undefined;
   const quiet = (line: string) => {
     if (!line.startsWith('go: ')) say(`temporal server binaries: ${line}`);
   };
-  void ensureTemporalServerBinaries(quiet).catch((err: unknown) =>
-    say(`temporal server binaries: the background build failed (test/stack will say why): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`),
+  return ensureTemporalServerBinaries(quiet).then(
+    () => undefined,
+    (err: unknown) =>
+      say(`temporal server binaries: the background build failed (test/stack will say why): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`),
   );
 }
 

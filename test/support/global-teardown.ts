@@ -16,13 +16,22 @@ import { stopTestServices, TEST_SERVICES_KEY, type TestServiceHandles } from './
 const LEAK_GRACE_MS = 2_000;
 const EXIT_WATCHDOG_MS = 20_000;
 
-export default async function globalTeardown(): Promise<void> {
+export default async function globalTeardown(globalConfig?: { watch?: boolean; watchAll?: boolean }): Promise<void> {
   const g = globalThis as unknown as Record<symbol, TestServiceHandles | undefined>;
   const handles = g[TEST_SERVICES_KEY];
   delete g[TEST_SERVICES_KEY];
   if (handles) await stopTestServices(handles);
+  // A run that ends before the background server build (a -t or --shard run on a new machine)
+  // lets it finish, so it is cached next time, rather than leaving `go build` children behind
+  // for the watchdog to find.
+  if (handles?.prebuild) {
+    const stillBuilding = await Promise.race([handles.prebuild.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 50))]);
+    if (stillBuilding) process.stderr.write('[test-services] waiting for the background Temporal server build to finish (cached after)\n');
+    await handles.prebuild;
+  }
   await reportLeaks();
-  watchExit();
+  // In watch mode the process lives on between runs by design.
+  if (!globalConfig?.watch && !globalConfig?.watchAll) watchExit();
 }
 
 /** Exits 1 if something still keeps the process alive EXIT_WATCHDOG_MS after teardown. */
