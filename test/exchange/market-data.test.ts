@@ -6,6 +6,7 @@
 import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
 import { dec } from '../../src/shared/decimal';
 import { signed } from './book-helpers';
+import { awayFromMinuteEdge, stillInMinute } from './minute-window';
 
 type Json = Record<string, unknown>;
 type Row = [string, string];
@@ -15,12 +16,14 @@ const PRICES = ['50000.00', '50100.00', '49900.00', '50050.00'];
 describe('market data endpoints', () => {
   let ex: PaperExchange;
   let lastWeight = 0;
+  let minute = 0;
 
-  /** A GET and the weight it cost (the minute's counter may have rolled over in between). */
+  /** A GET and the weight it cost (each test keeps inside one minute: see minute-window.ts). */
   async function get(path: string): Promise<{ status: number; json: unknown; cost: number }> {
     const r = await fetch(`${ex.url}${path}`);
     const used = Number(r.headers.get('x-mbx-used-weight-1m'));
-    const cost = used < lastWeight ? used : used - lastWeight;
+    stillInMinute(minute);
+    const cost = used - lastWeight;
     lastWeight = used;
     return { status: r.status, json: await r.json(), cost };
   }
@@ -38,6 +41,7 @@ describe('market data endpoints', () => {
   /** Four price steps (four synthetic trades) and one user MARKET BUY that walks two levels. */
   let buy: Json;
   beforeEach(async () => {
+    minute = await awayFromMinuteEdge();
     ex = await startPaperExchange({ priceStepMs: 0 });
     lastWeight = 0;
     for (const p of PRICES) ex.setPrice('BTCUSDT', p);

@@ -9,6 +9,7 @@
 import { Spot, SpotRestAPI } from '@binance/spot';
 import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
 import { dec } from '../../src/shared/decimal';
+import { awayFromMinuteEdge, stillInMinute } from './minute-window';
 
 const PRICES = ['50000.00', '50200.00', '49800.00', '50100.00'];
 
@@ -16,16 +17,20 @@ describe('@binance/spot (official connector, unchanged) reads the paper exchange
   let ex: PaperExchange;
   let rest: SpotRestAPI.RestAPI;
   let used = 0;
+  let minute = 0;
 
   /** The weight a response cost, from the REQUEST_WEIGHT count the library parsed. */
   const cost = (r: { rateLimits?: { rateLimitType?: string; count?: number }[] }): number => {
     const now = r.rateLimits?.find((l) => l.rateLimitType === 'REQUEST_WEIGHT')?.count ?? 0;
-    const c = now < used ? now : now - used;
+    stillInMinute(minute);
+    const c = now - used;
     used = now;
     return c;
   };
 
   beforeEach(async () => {
+    // Each test keeps inside one minute, so that counts compare (see minute-window.ts).
+    minute = await awayFromMinuteEdge();
     ex = await startPaperExchange({ port: 0, priceStepMs: 0, accounts: [{ apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, balances: { USDT: '10000000', BTC: '100' } }] });
     for (const p of PRICES) ex.setPrice('BTCUSDT', p);
     rest = new Spot({ configurationRestAPI: { apiKey: PAPER_DEFAULT_API_KEY, apiSecret: PAPER_DEFAULT_API_SECRET, basePath: ex.url, retries: 0, timeout: 5000 } }).restAPI;
