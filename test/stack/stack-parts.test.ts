@@ -107,9 +107,13 @@ describe('SupervisedProcess', () => {
   test('holdRestarts(): a life that then dies is not started again', async () => {
     const p = shProcess('held', 'echo up; sleep 0.3; exit 0');
     await p.start();
+    // On a loaded machine the readiness poll (250 ms) can miss a 0.3 s life, which then counts
+    // as a failed start, and start() returns on a later one (CI on 7499774: 2 lives). What
+    // holdRestarts() promises is that none comes after it.
+    const lives = p.lives;
     p.holdRestarts();
     await new Promise((r) => setTimeout(r, 1_800));
-    expect(p.lives).toBe(1);
+    expect(p.lives).toBe(lives);
     await p.stop();
   });
 });
