@@ -25,6 +25,17 @@ export interface WorkflowStarterOptions {
   log: Logger;
 }
 
+/** The search attributes a trade's workflow starts with, so the UI can find it at once: status `validating`. */
+export function startSearchAttributes(decision: RiskDecision) {
+  return [
+    { key: SA.symbol, value: decision.symbol },
+    { key: SA.side, value: sideOf(decision.original_signal) ?? 'NONE' },
+    { key: SA.orderType, value: decision.order_type },
+    { key: SA.status, value: 'validating' },
+    { key: SA.decisionId, value: decision.decision_id },
+  ];
+}
+
 export class WorkflowStarter {
   constructor(private readonly opts: WorkflowStarterOptions) {}
 
@@ -51,13 +62,7 @@ export class WorkflowStarter {
           // (within the namespace's retention; the decisions row covers the time after).
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           workflowIdConflictPolicy: 'FAIL',
-          typedSearchAttributes: [
-            { key: SA.symbol, value: decision.symbol },
-            { key: SA.side, value: side ?? 'NONE' },
-            { key: SA.orderType, value: decision.order_type },
-            { key: SA.status, value: 'validating' },
-            { key: SA.decisionId, value: decision.decision_id },
-          ],
+          typedSearchAttributes: startSearchAttributes(decision),
           memo: { summary: `${side} ${decision.approved_size} ${decision.symbol} ${decision.order_type}` },
         }),
       );

@@ -23,7 +23,8 @@ import { RiskDecisionSchema, workflowIdFor } from '../../../src/shared/decision'
 import type { OrderPurpose, TradeInput, TradeState } from '../../../src/shared/trade';
 import { bundleWorkflows } from '../../../src/worker/worker';
 import type { CoverageAnswer, CoverageQuery } from '../../../src/worker/push-coverage';
-import { approvedDecision, startSearchAttributes } from '../../support/decisions';
+import { startSearchAttributes } from '../../../src/bridge/workflow-starter';
+import { approvedDecision } from '../../support/decisions';
 import { poll } from '../../support/poll';
 import { testServices } from '../../support/services';
 import { MemoryTradeStore } from './memory-trade-store';
