@@ -14,7 +14,6 @@ import { applyEvent, applySnapshot, trackOrder, transition } from './tracked-ord
 import { VENUE, TradePart } from './trade-context';
 
 export class Placement extends TradePart {
-
   /** Runs a planning step; a rule violation ends the trade as rejected instead of failing it. */
   async plan(make: () => Promise<OrderPlan>): Promise<OrderPlan | undefined> {
     try {

@@ -5,7 +5,6 @@
  */
 import { dec } from '../src/shared/exact-decimal';
 import { isTerminal } from '../src/shared/order-state';
-
 import type { FillSettlement } from './fill-settlement';
 import { bracketPlan } from './order-plans';
 import type { Placement } from './placement';
