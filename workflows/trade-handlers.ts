@@ -5,20 +5,7 @@
  */
 import { setHandler } from '@temporalio/workflow';
 import type { OrderSnapshot, TradeState } from '../src/shared/trade';
-import {
-  amendSignal,
-  amendUpdate,
-  cancelSignal,
-  cancelUpdate,
-  closeNowSignal,
-  closeNowUpdate,
-  exchangeOrderUpdateSignal,
-  getStateQuery,
-  setTimeoutSignal,
-  setTimeoutUpdate,
-  type AmendRequest,
-  type CancelRequest,
-} from './definitions';
+import * as messages from './definitions';
 import { validateAmend, validateSetTimeout, validateWorking } from './operator-validation';
 import { applyTimeout, enqueue, settled } from './operator-requests';
 
@@ -30,13 +17,13 @@ export interface HandledTrade {
 
 export function registerTradeHandlers(trade: HandledTrade): void {
   const state = trade.state;
-  setHandler(getStateQuery, () => state);
-  setHandler(exchangeOrderUpdateSignal, (snap) => void trade.pushes.push(snap));
-  setHandler(cancelSignal, (req: CancelRequest) => void enqueue(state, 'cancel', { reason: req?.reason ?? 'operator signal' }));
-  setHandler(cancelUpdate, (req) => settled(state, enqueue(state, 'cancel', { reason: req?.reason ?? 'operator update' })), {
-    validator: (_req: CancelRequest) => validateWorking(state),
+  setHandler(messages.getStateQuery, () => state);
+  setHandler(messages.exchangeOrderUpdateSignal, (snap) => void trade.pushes.push(snap));
+  setHandler(messages.cancelSignal, (req: messages.CancelRequest) => void enqueue(state, 'cancel', { reason: req?.reason ?? 'operator signal' }));
+  setHandler(messages.cancelUpdate, (req) => settled(state, enqueue(state, 'cancel', { reason: req?.reason ?? 'operator update' })), {
+    validator: (_req: messages.CancelRequest) => validateWorking(state),
   });
-  setHandler(amendSignal, (req: AmendRequest) => {
+  setHandler(messages.amendSignal, (req: messages.AmendRequest) => {
     const op = enqueue(state, 'amend', { ...req });
     try {
       validateAmend(state, req);
@@ -45,10 +32,10 @@ export function registerTradeHandlers(trade: HandledTrade): void {
       op.result = err instanceof Error ? err.message : String(err);
     }
   });
-  setHandler(amendUpdate, (req) => settled(state, enqueue(state, 'amend', { ...req })), { validator: (req) => validateAmend(state, req) });
-  setHandler(closeNowSignal, () => void enqueue(state, 'closeNow', {}));
-  setHandler(closeNowUpdate, () => settled(state, enqueue(state, 'closeNow', {})), { validator: () => validateWorking(state) });
-  setHandler(setTimeoutSignal, (req) => {
+  setHandler(messages.amendUpdate, (req) => settled(state, enqueue(state, 'amend', { ...req })), { validator: (req) => validateAmend(state, req) });
+  setHandler(messages.closeNowSignal, () => void enqueue(state, 'closeNow', {}));
+  setHandler(messages.closeNowUpdate, () => settled(state, enqueue(state, 'closeNow', {})), { validator: () => validateWorking(state) });
+  setHandler(messages.setTimeoutSignal, (req) => {
     try {
       validateSetTimeout(state, req, Date.now());
       applyTimeout(state, req);
@@ -56,5 +43,5 @@ export function registerTradeHandlers(trade: HandledTrade): void {
       // A signal has no one to answer; an invalid one changes nothing.
     }
   });
-  setHandler(setTimeoutUpdate, (req) => applyTimeout(state, req), { validator: (req) => validateSetTimeout(state, req, Date.now()) });
+  setHandler(messages.setTimeoutUpdate, (req) => applyTimeout(state, req), { validator: (req) => validateSetTimeout(state, req, Date.now()) });
 }

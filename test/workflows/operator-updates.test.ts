@@ -5,16 +5,7 @@
  * the exchange and in the state.
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import {
-  amendSignal,
-  amendUpdate,
-  cancelSignal,
-  cancelUpdate,
-  closeNowSignal,
-  closeNowUpdate,
-  setTimeoutSignal,
-  setTimeoutUpdate,
-} from '../../workflows/definitions';
+import * as messages from '../../workflows/definitions';
 import type { TradeState } from '../../src/shared/trade';
 import { refused } from '../support/refused';
 import { cidFor, eventually, startWorkflowHarness, type TradeHandle, type WorkflowHarness } from './support/workflow-harness';
@@ -90,7 +81,7 @@ async function unchanged(handle: WorkflowHandle, before: TradeState): Promise<vo
 
 test('cancel: accepted, the order is cancelled and the update answers with the state; a finished trade takes no update', async () => {
   const { handle, decisionId, cid } = await resting('cancel');
-  const after = await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'risk off' }] });
+  const after = await handle.executeUpdate(messages.cancelUpdate, { args: [{ reason: 'risk off' }] });
   expect(after.orders[0]!.state).toBe('cancelled');
   expect(after.operations).toEqual([expect.objectContaining({ id: 1, kind: 'cancel', args: { reason: 'risk off' }, status: 'done', result: 'working orders cancelled' })]);
   expect(sentFor(decisionId, 'cancelOrder').map((c) => c.args)).toEqual([{ symbol: 'BTCUSDT', origClientOrderId: cid }]);
@@ -102,12 +93,12 @@ test('cancel: accepted, the order is cancelled and the update answers with the s
     ['cancel_requested', 'operator: risk off'],
     ['cancelled', expect.stringMatching(/^cancel \(operator: risk off\): CANCELED/)],
   ]);
-  await expect(handle.executeUpdate(cancelUpdate, { args: [{}] })).rejects.toThrow(/already completed/);
+  await expect(handle.executeUpdate(messages.cancelUpdate, { args: [{}] })).rejects.toThrow(/already completed/);
 });
 
 test('amend: each refused input is answered with its reason and changes nothing', async () => {
   const { handle, decisionId, state } = await resting('amendrefused', '0.0005');
-  const amend = (req: unknown) => refused(handle.executeUpdate(amendUpdate, { args: [req as { price?: string }] }));
+  const amend = (req: unknown) => refused(handle.executeUpdate(messages.amendUpdate, { args: [req as { price?: string }] }));
 
   expect(await amend({})).toBe('amend: give a new price, a new quantity, or both');
   expect(await amend(undefined)).toBe('amend: give a new price, a new quantity, or both');
@@ -122,21 +113,21 @@ test('amend: each refused input is answered with its reason and changes nothing'
   expect(sentFor(decisionId, 'newOrder')).toHaveLength(1);
   expect(sentFor(decisionId, 'cancelOrder')).toHaveLength(0);
   expect(sentFor(decisionId, 'amendOrderKeepPriority')).toHaveLength(0);
-  await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'test done' }] });
+  await handle.executeUpdate(messages.cancelUpdate, { args: [{ reason: 'test done' }] });
   expect((await handle.result()).status).toBe('partially_filled');
 });
 
 test('amend: a smaller quantity amends in place (keep priority); a new price cancels and places only the rest', async () => {
   const { handle, decisionId, cid } = await resting('amend', '0.0005');
 
-  const smaller = await handle.executeUpdate(amendUpdate, { args: [{ quantity: '0.0015' }] });
+  const smaller = await handle.executeUpdate(messages.amendUpdate, { args: [{ quantity: '0.0015' }] });
   expect(sentFor(decisionId, 'amendOrderKeepPriority').map((c) => c.args)).toEqual([{ symbol: 'BTCUSDT', origClientOrderId: cid, newClientOrderId: cid, newQty: '0.0015' }]);
   expect(smaller.targetQty).toBe('0.0015');
   expect(smaller.orders[0]!.exchange).toMatchObject({ origQty: '0.00150000', executedQty: '0.00050000' });
   expect(smaller.operations.at(-1)).toMatchObject({ kind: 'amend', status: 'done', result: `quantity of ${cid} amended to 0.0015 in place (queue priority kept)` });
   expect(h.exchange.orders.get(cid)?.origQty).toBe('0.00150000');
 
-  const repriced = await handle.executeUpdate(amendUpdate, { args: [{ price: '59500' }] });
+  const repriced = await handle.executeUpdate(messages.amendUpdate, { args: [{ price: '59500' }] });
   const replacement = cidOf(decisionId, 'r1');
   expect(sentFor(decisionId, 'cancelOrder').map((c) => c.args.origClientOrderId)).toEqual([cid]);
   // Only what the cancelled order had not executed: 0.0015 - 0.0005.
@@ -169,7 +160,7 @@ test('amend: a resting MARKET order is refused', async () => {
   };
   const handle = await h.start({ decision_id: decisionId, approved_size: '0.001' });
   const state = await h.until(handle, 'the MARKET order to be open', (s) => s.status === 'working');
-  expect(await refused(handle.executeUpdate(amendUpdate, { args: [{ quantity: '0.0005' }] }))).toBe('amend: a MARKET order cannot be amended');
+  expect(await refused(handle.executeUpdate(messages.amendUpdate, { args: [{ quantity: '0.0005' }] }))).toBe('amend: a MARKET order cannot be amended');
   await unchanged(handle, state);
   h.exchange.fill(cid, '0.001');
   expect((await handle.result()).status).toBe('filled');
@@ -177,7 +168,7 @@ test('amend: a resting MARKET order is refused', async () => {
 
 test('close now: the rest of a partly filled LIMIT is cancelled and bought at market', async () => {
   const { handle, decisionId, cid } = await resting('closenow', '0.0005');
-  const after = await handle.executeUpdate(closeNowUpdate, { args: [] });
+  const after = await handle.executeUpdate(messages.closeNowUpdate, { args: [] });
   const close = cidOf(decisionId, 'x1');
   expect(sentFor(decisionId, 'cancelOrder').map((c) => c.args.origClientOrderId)).toEqual([cid]);
   expect(sentFor(decisionId, 'newOrder').map((c) => [c.args.newClientOrderId, c.args.type, c.args.quantity])).toEqual([
@@ -195,7 +186,7 @@ test('close now: the rest of a partly filled LIMIT is cancelled and bought at ma
 
 test('set timeout: refused inputs with their reasons; an accepted one moves the deadline and the order is cancelled at it', async () => {
   const { handle, decisionId, cid, state } = await resting('timeout');
-  const set = (req: unknown) => refused(handle.executeUpdate(setTimeoutUpdate, { args: [req as { timeoutMs: number }] }));
+  const set = (req: unknown) => refused(handle.executeUpdate(messages.setTimeoutUpdate, { args: [req as { timeoutMs: number }] }));
   const whole = 'timeoutMs: must be a whole number of milliseconds, at least 1000';
   expect(await set({ timeoutMs: 10 })).toBe(whole);
   expect(await set({ timeoutMs: 1500.5 })).toBe(whole);
@@ -204,11 +195,11 @@ test('set timeout: refused inputs with their reasons; an accepted one moves the 
   await new Promise((r) => setTimeout(r, Math.max(0, state.startedAt + 1100 - Date.now())));
   expect(await set({ timeoutMs: 1000 })).toBe('timeoutMs: 1000 ms after the start is already in the past');
   // A signal has no one to answer: an invalid one is ignored.
-  await handle.signal(setTimeoutSignal, { timeoutMs: 5 });
+  await handle.signal(messages.setTimeoutSignal, { timeoutMs: 5 });
   await unchanged(handle, state);
 
   const timeoutMs = Date.now() - state.startedAt + 1500;
-  const after = await handle.executeUpdate(setTimeoutUpdate, { args: [{ timeoutMs }] });
+  const after = await handle.executeUpdate(messages.setTimeoutUpdate, { args: [{ timeoutMs }] });
   expect(after.deadline).toBe(state.startedAt + timeoutMs);
   expect(after.operations).toEqual([expect.objectContaining({ kind: 'setTimeout', args: { timeoutMs }, status: 'done', result: `deadline ${new Date(after.deadline).toISOString()}` })]);
   const final = await handle.result();
@@ -222,8 +213,8 @@ test('set timeout: refused inputs with their reasons; an accepted one moves the 
 
 test('signals: an invalid amend is recorded as failed with its reason; requestCancel cancels', async () => {
   const { handle, decisionId, cid } = await resting('signals');
-  await handle.signal(amendSignal, { price: 'x' });
-  await handle.signal(cancelSignal, { reason: 'by signal' });
+  await handle.signal(messages.amendSignal, { price: 'x' });
+  await handle.signal(messages.cancelSignal, { reason: 'by signal' });
   const final = await handle.result();
   expect(final.status).toBe('cancelled');
   expect(final.operations.map((o) => [o.id, o.kind, o.status, o.result])).toEqual([
@@ -236,7 +227,7 @@ test('signals: an invalid amend is recorded as failed with its reason; requestCa
 
 test('signals: requestCloseNow buys the rest at market', async () => {
   const { handle, decisionId } = await resting('signalclose');
-  await handle.signal(closeNowSignal);
+  await handle.signal(messages.closeNowSignal);
   const final = await handle.result();
   expect(final.status).toBe('filled');
   expect(final.operations).toEqual([expect.objectContaining({ kind: 'closeNow', status: 'done', result: `market order ${cidOf(decisionId, 'x1')} placed` })]);
@@ -247,10 +238,10 @@ test('no open order (the fill is being booked): every update is refused with the
   const state = await h.state(handle);
   expect(state.orders[0]!.state).toBe('filled');
   const reason = `trade has no open order right now (status ${state.status})`;
-  expect(await refused(handle.executeUpdate(cancelUpdate, { args: [{ reason: 'late' }] }))).toBe(reason);
-  expect(await refused(handle.executeUpdate(amendUpdate, { args: [{ price: '59500' }] }))).toBe(reason);
-  expect(await refused(handle.executeUpdate(closeNowUpdate, { args: [] }))).toBe(reason);
-  expect(await refused(handle.executeUpdate(setTimeoutUpdate, { args: [{ timeoutMs: 60_000 }] }))).toBe(reason);
+  expect(await refused(handle.executeUpdate(messages.cancelUpdate, { args: [{ reason: 'late' }] }))).toBe(reason);
+  expect(await refused(handle.executeUpdate(messages.amendUpdate, { args: [{ price: '59500' }] }))).toBe(reason);
+  expect(await refused(handle.executeUpdate(messages.closeNowUpdate, { args: [] }))).toBe(reason);
+  expect(await refused(handle.executeUpdate(messages.setTimeoutUpdate, { args: [{ timeoutMs: 60_000 }] }))).toBe(reason);
   await unchanged(handle, state);
   release();
   const final = await handle.result();
@@ -263,7 +254,7 @@ test('no open order (the fill is being booked): every update is refused with the
 // signal that came while settleFills ran stayed `pending` in the final state, never carried out.
 test('a cancel signal that arrives while the fill is being booked is answered in the final state, not left pending', async () => {
   const { handle, release } = await bookingHeld('latesignal');
-  await handle.signal(cancelSignal, { reason: 'too late' });
+  await handle.signal(messages.cancelSignal, { reason: 'too late' });
   await h.until(handle, 'the signal to be recorded', (s) => s.operations.length === 1);
   release();
   const final = await handle.result();
@@ -281,10 +272,10 @@ test('a finished trade still publishing its report: every update is refused as a
     const handle = await h.start({ decision_id: decisionId, approved_size: '0.001' }, {}, { workflowTaskTimeout: '1s' });
     await eventually('the report to be saved', () => h.store.calls.some((c) => c.method === 'saveReport' && c.key.includes(handle.workflowId)));
     const reason = 'trade is already filled; nothing to change';
-    expect(await refused(handle.executeUpdate(cancelUpdate, { args: [{}] }))).toBe(reason);
-    expect(await refused(handle.executeUpdate(amendUpdate, { args: [{ price: '1' }] }))).toBe(reason);
-    expect(await refused(handle.executeUpdate(closeNowUpdate, { args: [] }))).toBe(reason);
-    expect(await refused(handle.executeUpdate(setTimeoutUpdate, { args: [{ timeoutMs: 60_000 }] }))).toBe(reason);
+    expect(await refused(handle.executeUpdate(messages.cancelUpdate, { args: [{}] }))).toBe(reason);
+    expect(await refused(handle.executeUpdate(messages.amendUpdate, { args: [{ price: '1' }] }))).toBe(reason);
+    expect(await refused(handle.executeUpdate(messages.closeNowUpdate, { args: [] }))).toBe(reason);
+    expect(await refused(handle.executeUpdate(messages.setTimeoutUpdate, { args: [{ timeoutMs: 60_000 }] }))).toBe(reason);
     release();
     const final = await handle.result();
     expect(final.status).toBe('filled');
