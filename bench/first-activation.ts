@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   if (warmUp.length > 0) console.log(`warm-up: ${(await replayAll(options, warmUp, 1)).join(' ')} ms`);
   console.log(`${path.basename(file)}: ${(await replayAll(options, [file], Number(timesText))).join(' ')} ms`);
 }
-main().catch((err) => {
+main().then(() => process.exit(0)).catch((err) => {
   console.error(err);
   process.exit(1);
 });

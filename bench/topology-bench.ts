@@ -26,7 +26,7 @@ import path from 'node:path';
 import { execSync } from 'node:child_process';
 import { RISK_DECISIONS_STREAM } from '../src/shared/streams';
 import { approvedDecision } from '../test/support/decisions';
-import { quantile, sendDecision, startStackHarness, untilReported, type StackHarness } from '../test/stack/support';
+import { quantile, sendDecision, startStackHarness, untilReported, workflowIdOf, type StackHarness } from '../test/stack/support';
 
 const intEnv = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const WORKER_COUNTS = (process.env.TOPOLOGY_WORKERS ?? '1,2').split(',').map(Number);
@@ -72,6 +72,28 @@ async function steadyLoad(h: StackHarness, rate: number, seconds: number, during
   await load;
   const reports = await untilReported(h, ids, 300_000).catch(() => undefined);
   return { ids, startedAt, endedAt: Date.now(), reports, window };
+}
+
+type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<StackHarness['temporal']['workflow']['getHandle']>['fetchHistory']>>['events']>[number];
+const eventMillis = (e: HistoryEvent): number => Number(e.eventTime!.seconds) * 1000 + Math.round((e.eventTime!.nanos ?? 0) / 1e6);
+
+/**
+ * Where a trade's time went: each history event as its type (short) and ms since the decision
+ * was sent, with the worker identity on the started events: a gap before a Started is queueing,
+ * a gap before a Completed is work.
+ */
+async function timeline(h: StackHarness, id: string, sentAt: number): Promise<string> {
+  const events = (await h.temporal.workflow.getHandle(workflowIdOf(id)).fetchHistory()).events ?? [];
+  return events
+    .map((e) => {
+      const type = Object.keys(e).find((k) => k.endsWith('EventAttributes') && (e as Record<string, unknown>)[k]) ?? '?';
+      const attributes = (e as Record<string, { identity?: string; activityType?: { name?: string } }>)[type];
+      const name = type.replace('EventAttributes', '').replace(/^workflowTask/, 'WFT').replace(/^activityTask/, 'AT').replace(/^workflowExecution/, 'WE');
+      const who = attributes?.identity ? `@${attributes.identity.split('@')[0]}` : '';
+      const what = attributes?.activityType?.name ? `(${attributes.activityType.name})` : '';
+      return `${name}${what}${who}+${eventMillis(e) - sentAt}`;
+    })
+    .join(' ');
 }
 
 async function runWith(workers: number): Promise<RunResult> {
@@ -155,6 +177,7 @@ async function runWith(workers: number): Promise<RunResult> {
         const sent = h.sentAt.get(id)!;
         const phase = [...phases].reverse().find((p) => p.at <= sent);
         say(`slow: ${lat(id)} ms, sent ${phase ? `${sent - phase.at} ms after "${phase.what}"` : 'before the restart'}`);
+        say(`  ${await timeline(h, id, sent)}`);
       }
       const steadyL = latencies(before);
       const duringL = latencies(during);
