@@ -12,6 +12,12 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/** A switch that is on unless set to false or 0; anything else is refused, naming the variable. */
+const switchOnByDefault = z
+  .enum(['true', 'false', '1', '0'])
+  .optional()
+  .transform((v) => v === undefined || v === 'true' || v === '1');
+
 const intFromEnv = (def: number, min: number, max: number) =>
   z
     .string()
@@ -81,10 +87,9 @@ export const ConfigSchema = z
      */
     TEMPORAL_MAX_CACHED_WORKFLOWS: intFromEnv(DEFAULT_MAX_CACHED_WORKFLOWS, 10, 100_000),
     /** Start workflows eagerly on this process's worker when it runs the bridge too (default on). */
-    TEMPORAL_EAGER_START: z
-      .enum(['true', 'false', '1', '0'])
-      .optional()
-      .transform((v) => v === undefined || v === 'true' || v === '1'),
+    TEMPORAL_EAGER_START: switchOnByDefault,
+    /** Replay a few saved histories before the worker polls, so its first trades run warm (default on; src/worker/warm-up.ts). */
+    WORKER_WARM_UP: switchOnByDefault,
     TEMPORAL_UI_PORT: intFromEnv(0, 0, 65535),
     /**
      * Worker Versioning (docs/deploys.md): the Worker Deployment this process's workers belong to.

@@ -143,6 +143,7 @@ async function main(): Promise<void> {
     defaultOrderTimeoutMs: config.ORDER_TIMEOUT_MS,
     worker: config.TRADE_EXEC_ROLES.includes('worker'),
     ...(workflowBundle ? { workflowBundle } : {}),
+    warmUp: config.WORKER_WARM_UP,
     ...(versioning ? { versioning } : {}),
     bridge: config.TRADE_EXEC_ROLES.includes('bridge') && {
       consumer: config.BRIDGE_CONSUMER,

@@ -18,6 +18,7 @@ import { createPool } from '../persistence/db';
 import { migrate } from '../persistence/migrate';
 import { createPgTradeStore } from '../persistence/pg-ports';
 import type { ActivityDeps } from '../../activities';
+import { warmUpWorkflowRuntime } from '../worker/warm-up';
 import { buildIdOf, bundleWorkflows, createOrderWorker, createTradeWorker, type WorkerVersioning, type WorkflowCode } from '../worker/worker';
 import { OrderUpdateRouter } from '../worker/order-update-router';
 import { UserDataStream } from '../exchange/user-data-stream';
@@ -65,6 +66,12 @@ export interface ServiceOptions {
   worker?: boolean;
   /** Pre-built workflow code (tests; TEMPORAL_WORKFLOW_BUNDLE via readWorkflowBundle); absent: `workflows/`. */
   workflowBundle?: WorkflowCode;
+  /**
+   * Replay saved histories before the worker polls (WORKER_WARM_UP, src/worker/warm-up.ts), so its
+   * first trades do not pay the process's one-time costs. Off unless asked (tests start services
+   * by the hundred and measure no latency); main.ts turns it on.
+   */
+  warmUp?: boolean;
   /**
    * Worker Versioning (TEMPORAL_WORKER_DEPLOYMENT, docs/deploys.md): both workers of this process
    * declare this version. `buildId` absent: buildIdOf(the workflow bundle's code). Absent: unversioned.
@@ -253,6 +260,11 @@ async function startParts(
     const code = await workerCode(o);
     workerVersion = code.versioning;
     logWorkerCode(logger, code);
+    if (o.warmUp) {
+      // The worker gets the code that was warmed up: bundled once here rather than again by the SDK.
+      code.bundle ??= await bundleWorkflows();
+      await warmUpWorkflowRuntime({ code: code.bundle, logger: logger.child({ component: 'warm-up' }) });
+    }
     worker = await createTradeWorker({
       connection: nativeConnection,
       namespace: o.namespace,

@@ -10,7 +10,11 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
 const DIR = path.join(__dirname, 'histories');
-const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(DIR, f));
+// The histories a starting worker replays to warm up (src/worker/warm-up.ts) must replay too.
+const WARM_UP_DIR = path.join(ROOT, 'src/worker/warm-up-histories');
+const jsonIn = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(dir, f));
+const files = jsonIn(DIR);
+const warmUpFiles = jsonIn(WARM_UP_DIR);
 
 test('there are saved histories of every trade shape to replay', () => {
   expect(files.map((f) => path.basename(f))).toEqual(
@@ -29,12 +33,13 @@ test('there are saved histories of every trade shape to replay', () => {
   );
 });
 
-test('every saved history replays without a non-determinism error', () => {
-  const run = spawnSync(process.execPath, ['--require', 'tsx/cjs', 'src/operations/replay.ts', ...files], {
+test('every saved history replays without a non-determinism error, and so do the warm-up histories', () => {
+  expect(warmUpFiles.length).toBeGreaterThan(0);
+  const run = spawnSync(process.execPath, ['--require', 'tsx/cjs', 'src/operations/replay.ts', ...files, ...warmUpFiles], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 120_000,
   });
-  expect(run.stdout).toContain(`${files.length} passed, 0 failed`);
+  expect(run.stdout).toContain(`${files.length + warmUpFiles.length} passed, 0 failed`);
   expect(run.status).toBe(0);
 }, 150_000);

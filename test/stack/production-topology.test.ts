@@ -17,6 +17,7 @@ import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
 import { writeWorkflowBundle } from '../../src/operations/build-workflow-bundle';
+import { SERVICE_READY_LINE } from '../../src/operations/stack/topology';
 import { ensureTemporalCli } from '../../src/operations/temporal-cli';
 import { injectFault } from '../exchange/admin-http';
 import {
@@ -222,7 +223,7 @@ test('SIGKILL the Temporal server mid-load and start it again: every trade finis
   await expectInvariants(h);
 });
 
-test('a rolling restart of every worker under steady load loses nothing (latency figures are printed; bench/topology-bench.ts holds the p99 bound)', async () => {
+test('a rolling restart of every worker under steady load loses nothing, each new life warms up before it is ready (latency figures are printed; bench/topology-bench.ts holds the p99 bound)', async () => {
   const ids: string[] = [];
   let sending = true;
   const load = (async () => {
@@ -253,6 +254,13 @@ test('a rolling restart of every worker under steady load loses nothing (latency
       `during the restart (${((rollEnd - rollStart) / 1000).toFixed(0)} s) p50 ${quantile(rolling, 0.5)} ms p99 ${quantile(rolling, 0.99)} ms (${rolling.length})`,
   );
   await expectInvariants(h);
+  // src/worker/warm-up.ts: every life of every worker replayed the warm-up histories, all of them,
+  // before it said it was ready (and so before its worker polled).
+  for (const worker of h.stack.workers) {
+    const lives = fs.readFileSync(worker.options.logFile, 'utf8').split(SERVICE_READY_LINE).slice(0, -1);
+    expect(lives.length).toBeGreaterThanOrEqual(2);
+    for (const life of lives) expect(life).toMatch(/"replayed":2,.*workflow runtime warmed up/);
+  }
 });
 
 /** `temporal worker deployment <args>` against the stack's server, as the runbook (docs/deploys.md) says. */

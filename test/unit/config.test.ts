@@ -7,10 +7,11 @@ test('order-sending activities share the workflow queue unless a queue of their 
   expect(orderTaskQueueOf(loadConfig({ TEMPORAL_ORDER_TASK_QUEUE: 'orders' }))).toBe('orders');
 });
 
-test('eager start is on by default and can be switched off; a bad value names the variable', () => {
-  expect(loadConfig({}).TEMPORAL_EAGER_START).toBe(true);
-  expect(loadConfig({ TEMPORAL_EAGER_START: 'false' }).TEMPORAL_EAGER_START).toBe(false);
-  expect(loadConfig({ TEMPORAL_EAGER_START: '0' }).TEMPORAL_EAGER_START).toBe(false);
-  expect(() => loadConfig({ TEMPORAL_EAGER_START: 'yes' })).toThrow(ConfigError);
-  expect(() => loadConfig({ TEMPORAL_EAGER_START: 'yes' })).toThrow(/TEMPORAL_EAGER_START/);
+test.each(['TEMPORAL_EAGER_START', 'WORKER_WARM_UP'] as const)('%s is on by default and can be switched off; a bad value names the variable', (name) => {
+  expect(loadConfig({})[name]).toBe(true);
+  expect(loadConfig({ [name]: 'true' })[name]).toBe(true);
+  expect(loadConfig({ [name]: 'false' })[name]).toBe(false);
+  expect(loadConfig({ [name]: '0' })[name]).toBe(false);
+  expect(() => loadConfig({ [name]: 'yes' })).toThrow(ConfigError);
+  expect(() => loadConfig({ [name]: 'yes' })).toThrow(new RegExp(name));
 });
