@@ -209,7 +209,14 @@ export class SupervisedProcess {
   private async untilReady(life: ManagedProcess, sawReadyLine: () => boolean): Promise<boolean> {
     const o = this.options;
     const deadline = Date.now() + (o.readyTimeoutMs ?? 120_000);
-    while (!life.exitInfo() && this.wanted) {
+    while (this.wanted) {
+      if (life.exitInfo()) {
+        // A life that printed its ready line and then ended at once (sooner than this poll looks)
+        // was up all the same: it counts as a life that ran, not as a failed start. `exited`
+        // resolves once its last lines are read.
+        await life.exited;
+        return Boolean(o.readyLine && !o.readyCheck && sawReadyLine());
+      }
       const lineOk = o.readyLine ? sawReadyLine() : true;
       const checkOk = lineOk && (o.readyCheck ? await o.readyCheck().catch(() => false) : true);
       if (lineOk && checkOk) return true;
