@@ -177,7 +177,7 @@ async function runWith(workers: number): Promise<RunResult> {
         const sent = h.sentAt.get(id)!;
         const phase = [...phases].reverse().find((p) => p.at <= sent);
         say(`slow: ${lat(id)} ms, sent ${phase ? `${sent - phase.at} ms after "${phase.what}"` : 'before the restart'}`);
-        say(`  ${await timeline(h, id, sent)}`);
+        say(`  ${await timeline(h, id, sent).catch((err) => `(no timeline: ${err instanceof Error ? err.message : String(err)})`)}`);
       }
       const steadyL = latencies(before);
       const duringL = latencies(during);

@@ -13,7 +13,7 @@ import { DecisionBridge } from '../bridge/decision-bridge';
 import { createPgBridgeRecorder } from '../bridge/pg-recorder';
 import type { IntakeSafetyOptions } from '../bridge/intake-safety';
 import { BinanceSpotClient } from '../exchange';
-import { createLogger, type Logger } from '../logging';
+import { createLogger, temporalLoggerFor, type Logger } from '../logging';
 import { createPool } from '../persistence/db';
 import { migrate } from '../persistence/migrate';
 import { createPgTradeStore } from '../persistence/pg-ports';
@@ -259,12 +259,10 @@ async function startParts(
     };
     const code = await workerCode(o);
     workerVersion = code.versioning;
+    // The worker gets the code that was warmed up: bundled once here rather than again by the SDK.
+    if (o.warmUp) code.bundle ??= { ...(await bundleWorkflows({ logger: temporalLoggerFor(logger) })), codePath: 'workflows/ (bundled at start)' };
     logWorkerCode(logger, code);
-    if (o.warmUp) {
-      // The worker gets the code that was warmed up: bundled once here rather than again by the SDK.
-      code.bundle ??= await bundleWorkflows();
-      await warmUpWorkflowRuntime({ code: code.bundle, logger: logger.child({ component: 'warm-up' }) });
-    }
+    if (o.warmUp && code.bundle) await warmUpWorkflowRuntime({ code: code.bundle, logger: logger.child({ component: 'warm-up' }) });
     worker = await createTradeWorker({
       connection: nativeConnection,
       namespace: o.namespace,

@@ -38,7 +38,10 @@ export interface WarmUpResult {
 export async function warmUpWorkflowRuntime(o: { code: WorkflowCode; logger: Logger; dir?: string; timeoutMs?: number }): Promise<WarmUpResult> {
   const startedAt = Date.now();
   const dir = o.dir ?? WARM_UP_HISTORIES_DIR;
-  const result: WarmUpResult = { replayed: 0, failed: [], ms: 0, timedOut: false };
+  // Counted here and copied into the result when the race settles: a replay still running after
+  // the timeout must not change what was already returned and logged.
+  let replayed = 0;
+  const failed: string[] = [];
   const replay = (async () => {
     const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.json')).sort();
     const histories = await Promise.all(
@@ -46,23 +49,30 @@ export async function warmUpWorkflowRuntime(o: { code: WorkflowCode; logger: Log
     );
     // debugMode is left out of ReplayWorkerOptions' type, but replay honours it: off runs in threads.
     const options = { workflowBundle: { code: o.code.code }, debugMode: false } as ReplayWorkerOptions;
-    for await (const replayed of Worker.runReplayHistories(options, histories)) {
-      if (replayed.error) result.failed.push(`${replayed.workflowId}: ${replayed.error.message}`);
-      else result.replayed += 1;
+    for await (const history of Worker.runReplayHistories(options, histories)) {
+      if (history.error) failed.push(`${history.workflowId}: ${history.error.message}`);
+      else replayed += 1;
     }
   })();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), o.timeoutMs ?? 20_000);
   });
+  let timedOut = false;
   try {
-    if ((await Promise.race([replay, timeout])) === 'timeout') result.timedOut = true;
+    if ((await Promise.race([replay, timeout])) === 'timeout') {
+      timedOut = true;
+      replay.then(
+        () => o.logger.info({ replayed, ms: Date.now() - startedAt }, 'workflow warm-up finished after its timeout'),
+        () => undefined,
+      );
+    }
   } catch (err) {
-    result.failed.push(err instanceof Error ? err.message : String(err));
+    failed.push(err instanceof Error ? err.message : String(err));
   } finally {
     clearTimeout(timer);
   }
-  result.ms = Date.now() - startedAt;
+  const result: WarmUpResult = { replayed, failed: [...failed], ms: Date.now() - startedAt, timedOut };
   if (result.failed.length > 0 || result.timedOut) {
     o.logger.warn({ ...result }, 'workflow warm-up incomplete: the worker starts anyway, its first trades run cold');
   } else {

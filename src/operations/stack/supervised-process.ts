@@ -9,6 +9,9 @@
  */
 import { sleep, spawnManaged, type ExitInfo, type ManagedProcess } from '../child-process';
 
+/** A life up at least this long resets the restart back-off to 1 s. */
+const STABLE_LIFE_MS = 10_000;
+
 export interface SupervisedProcessOptions {
   /** Short name for messages and logs ("worker-1", "temporal server"). */
   name: string;
@@ -152,8 +155,8 @@ export class SupervisedProcess {
       if (spawned && this.wanted) {
         const { life, sawReadyLine } = spawned;
         const up = await this.untilReady(life, sawReadyLine);
+        const upAt = Date.now();
         if (up) {
-          backoffMs = 1000;
           failedStarts = 0;
           this.readyPid = life.pid;
           this.events.push({ at: Date.now(), what: 'ready', pid: life.pid });
@@ -161,6 +164,9 @@ export class SupervisedProcess {
         }
         const exit = await life.exited;
         this.events.push({ at: Date.now(), what: 'exited', pid: life.pid, exit });
+        // The back-off starts over only after a life that stayed up a while: one that comes up and
+        // dies at once, again and again, is restarted ever more slowly (up to 15 s), not every second.
+        if (up && Date.now() - upAt >= STABLE_LIFE_MS) backoffMs = 1000;
         if (!this.wanted) break;
         if (!up) failedStarts += 1;
         say(`${this.name} (pid ${life.pid}) exited (${exit.signal ?? `code ${exit.code}`})${up ? '' : ' before it was up'}`);
