@@ -10,6 +10,7 @@ import { runCli } from '../../src/operations/cli';
 import { COMMANDS } from '../../src/operations/cli/commands';
 import type { TradeState } from '../../src/shared/trade';
 import { until } from '../support/streams';
+import { dec } from '../../src/shared/exact-decimal';
 import { restingBuyPrice, runCliProcess, startTestStack, waitForState, type TestStack } from '../ui/helpers';
 
 let stack: TestStack;
@@ -167,7 +168,7 @@ test('list filters by symbol, side and status; show, amend, close and cancel dri
   expect(human.stdout).toContain(entry.intent.clientOrderId);
 
   // amend: cancel-replace at a new price; the old order is cancelled on the exchange.
-  const newPrice = (Number(price) - 100).toFixed(2);
+  const newPrice = dec(price).minus(100).toString();
   const amended = await cli('amend', a, '--price', newPrice, '--json');
   expect(amended.code).toBe(0);
   const afterAmend = JSON.parse(amended.stdout);

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import Redis from 'ioredis';
 import { createLogger, type Logger } from '../../src/logging';
+import { dec } from '../../src/shared/exact-decimal';
 import { startService, type RunningService } from '../../src/operations/service';
 import { PAPER_DEFAULT_API_KEY, PAPER_DEFAULT_API_SECRET, startPaperExchange, type PaperExchange } from '../../src/paper-exchange';
 import type { TradeState } from '../../src/shared/trade';
@@ -132,7 +133,11 @@ export async function waitForState(
   }
 }
 
-/** A LIMIT BUY price far below the market, so the order rests. */
+/**
+ * A LIMIT BUY price far below the market, so the order rests: half the price to the cent, as an
+ * exact decimal written the way the service writes it back ("30073.7", never "30073.70"), so a
+ * test can look for it in a trade's state (a fixed two places failed whenever the cents ended in 0).
+ */
 export function restingBuyPrice(paper: PaperExchange, symbol = 'BTCUSDT'): string {
-  return (Math.floor(Number(paper.price(symbol)) * 0.5 * 100) / 100).toFixed(2);
+  return dec(paper.price(symbol)).mul('0.5').toDecimalPlaces(2).toString();
 }
