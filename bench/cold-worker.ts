@@ -10,11 +10,10 @@
  * new worker's workflow threads runs 200–400 ms against ~30 ms, while its local activities take
  * ~35 ms of that: the cost is the workflow sandbox's first activation, not I/O.
  */
+import { tsToMs } from '@temporalio/common/lib/time';
 import { sendDecision, startStackHarness, say, untilReported, workflowIdOf } from '../test/stack/support';
 
 const RATE = 3;
-type EventTime = { eventTime?: { seconds?: unknown; nanos?: number | null } | null };
-const millis = (e: EventTime): number => Number(e.eventTime!.seconds) * 1000 + Math.round((e.eventTime!.nanos ?? 0) / 1e6);
 
 async function main(): Promise<void> {
   const h = await startStackHarness({
@@ -49,7 +48,7 @@ async function main(): Promise<void> {
       const events = (await h.temporal.workflow.getHandle(workflowIdOf(id)).fetchHistory()).events ?? [];
       const started = events.filter((e) => e.workflowTaskStartedEventAttributes);
       const completed = events.filter((e) => e.workflowTaskCompletedEventAttributes);
-      const taskMs = completed.map((e, i) => millis(e) - millis(started[i]!));
+      const taskMs = completed.map((e, i) => tsToMs(e.eventTime) - tsToMs(started[i]!.eventTime));
       say(
         `sent ${sentAfterUp} ms after the new worker was up: ${reports.get(id)!.at - h.sentAt.get(id)!} ms; ` +
           `first task on ${started[0]?.workflowTaskStartedEventAttributes?.identity}; workflow tasks ${taskMs.join(', ')} ms`,

@@ -24,6 +24,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execSync } from 'node:child_process';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { RISK_DECISIONS_STREAM } from '../src/shared/streams';
 import { approvedDecision } from '../test/support/decisions';
 import { quantile, sendDecision, startStackHarness, untilReported, workflowIdOf, type StackHarness } from '../test/stack/support';
@@ -74,8 +75,6 @@ async function steadyLoad(h: StackHarness, rate: number, seconds: number, during
   return { ids, startedAt, endedAt: Date.now(), reports, window };
 }
 
-type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<StackHarness['temporal']['workflow']['getHandle']>['fetchHistory']>>['events']>[number];
-const eventMillis = (e: HistoryEvent): number => Number(e.eventTime!.seconds) * 1000 + Math.round((e.eventTime!.nanos ?? 0) / 1e6);
 
 /**
  * Where a trade's time went: each history event as its type (short) and ms since the decision
@@ -91,7 +90,7 @@ async function timeline(h: StackHarness, id: string, sentAt: number): Promise<st
       const name = type.replace('EventAttributes', '').replace(/^workflowTask/, 'WFT').replace(/^activityTask/, 'AT').replace(/^workflowExecution/, 'WE');
       const who = attributes?.identity ? `@${attributes.identity.split('@')[0]}` : '';
       const what = attributes?.activityType?.name ? `(${attributes.activityType.name})` : '';
-      return `${name}${what}${who}+${eventMillis(e) - sentAt}`;
+      return `${name}${what}${who}+${tsToMs(e.eventTime) - sentAt}`;
     })
     .join(' ');
 }

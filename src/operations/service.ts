@@ -259,10 +259,14 @@ async function startParts(
     };
     const code = await workerCode(o);
     workerVersion = code.versioning;
-    // The worker gets the code that was warmed up: bundled once here rather than again by the SDK.
-    if (o.warmUp) code.bundle ??= { ...(await bundleWorkflows({ logger: temporalLoggerFor(logger) })), codePath: 'workflows/ (bundled at start)' };
-    logWorkerCode(logger, code);
-    if (o.warmUp && code.bundle) await warmUpWorkflowRuntime({ code: code.bundle, logger: logger.child({ component: 'warm-up' }) });
+    if (o.warmUp) {
+      // The worker gets the code that was warmed up: bundled once here rather than again by the SDK.
+      code.bundle ??= { ...(await bundleWorkflows({ logger: temporalLoggerFor(logger) })), codePath: 'workflows/ (bundled at start)' };
+      logWorkerCode(logger, code);
+      await warmUpWorkflowRuntime({ code: code.bundle, logger: logger.child({ component: 'warm-up' }) });
+    } else {
+      logWorkerCode(logger, code);
+    }
     worker = await createTradeWorker({
       connection: nativeConnection,
       namespace: o.namespace,
